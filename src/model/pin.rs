@@ -1,0 +1,286 @@
+//! PINs: parsing, the new-PIN policy and the packed BCD form the card takes
+//! (card-profile.md section 4 "PIN rules", interfaces.md "PIN arguments").
+//!
+//! A PIN's digits live only in zeroizing buffers, and no error or debug output ever
+//! shows them.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+use super::error::{Field, Rule, ValidationError};
+
+/// The fewest digits a PIN has.
+pub const PIN_MIN_LEN: usize = 4;
+/// The most digits a PIN has.
+pub const PIN_MAX_LEN: usize = 12;
+
+/// A PIN of 4 to 12 ASCII digits, wiped from memory when dropped.
+///
+/// `Debug` prints `Pin(***)`; there is no `Display`. Clones are zeroizing too.
+#[derive(Clone)]
+pub struct Pin {
+    /// The ASCII digits.
+    digits: Zeroizing<Vec<u8>>,
+}
+
+impl Pin {
+    /// Parses a PIN argument; the error names `field` (`pin` or `new_pin`) and never
+    /// holds the input.
+    pub fn parse(input: &str, field: Field) -> Result<Pin, ValidationError> {
+        if input.is_empty() {
+            return Err(ValidationError::new(
+                field,
+                Rule::PinLength {
+                    min: PIN_MIN_LEN,
+                    max: PIN_MAX_LEN,
+                },
+            ));
+        }
+        if !input.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ValidationError::new(field, Rule::PinNotDigits));
+        }
+        if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&input.len()) {
+            return Err(ValidationError::new(
+                field,
+                Rule::PinLength {
+                    min: PIN_MIN_LEN,
+                    max: PIN_MAX_LEN,
+                },
+            ));
+        }
+        let mut digits = Zeroizing::new(Vec::with_capacity(PIN_MAX_LEN));
+        digits.extend_from_slice(input.as_bytes());
+        Ok(Pin { digits })
+    }
+
+    /// A PIN from digits known to be valid (constants of the profile).
+    fn from_trusted(digits: &[u8]) -> Pin {
+        let mut d = Zeroizing::new(Vec::with_capacity(PIN_MAX_LEN));
+        d.extend_from_slice(digits);
+        Pin { digits: d }
+    }
+
+    /// The number of digits.
+    pub fn digit_count(&self) -> usize {
+        self.digits.len()
+    }
+
+    /// The ASCII digits, for code that must hand them on (e.g. into a zeroizing APDU
+    /// buffer). Never log them.
+    pub fn expose_digits(&self) -> &[u8] {
+        &self.digits
+    }
+
+    /// The card's form: packed BCD, ⌈n/2⌉ bytes, with one trailing `F` nibble when
+    /// the count is odd ("12345" gives `12 34 5F`).
+    pub fn to_bcd(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(PIN_MAX_LEN / 2));
+        for pair in self.digits.chunks(2) {
+            let hi = pair.first().map_or(0x0F, |d| d - b'0');
+            let lo = pair.get(1).map_or(0x0F, |d| d - b'0');
+            out.push((hi << 4) | lo);
+        }
+        out
+    }
+
+    /// Decodes the card's form (used by the card simulator). Only well-formed
+    /// encodings give a PIN: digits only, 4 to 12 of them, and an `F` only as the last
+    /// nibble.
+    pub fn from_bcd(bytes: &[u8]) -> Option<Pin> {
+        if bytes.len() > PIN_MAX_LEN.div_ceil(2) {
+            return None;
+        }
+        let mut digits = Zeroizing::new(Vec::with_capacity(PIN_MAX_LEN));
+        let nibbles = bytes.iter().flat_map(|b| [b >> 4, b & 0x0F]);
+        let count = bytes.len() * 2;
+        for (i, n) in nibbles.enumerate() {
+            match n {
+                0..=9 => digits.push(b'0' + n),
+                0x0F if i + 1 == count => {}
+                _ => return None,
+            }
+        }
+        (PIN_MIN_LEN..=PIN_MAX_LEN)
+            .contains(&digits.len())
+            .then_some(Pin { digits })
+    }
+
+    /// Whether all digits are the same (`111111`).
+    fn is_repeated_digit(&self) -> bool {
+        self.digits.windows(2).all(|w| w[0] == w[1])
+    }
+
+    /// Whether the digits rise or fall by exactly 1 each step (`123456`, `987654`).
+    fn is_sequential(&self) -> bool {
+        let steps = |up: bool| {
+            self.digits.windows(2).all(|w| {
+                if up {
+                    w[1] == w[0] + 1
+                } else {
+                    w[0] == w[1] + 1
+                }
+            })
+        };
+        self.digits.len() >= 2 && (steps(true) || steps(false))
+    }
+}
+
+impl PartialEq for Pin {
+    /// Compares without stopping at the first differing digit.
+    fn eq(&self, other: &Pin) -> bool {
+        self.digits.len() == other.digits.len()
+            && self
+                .digits
+                .iter()
+                .zip(other.digits.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+impl Eq for Pin {}
+
+impl fmt::Debug for Pin {
+    /// Prints `Pin(***)`: never the digits, nor their count.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(***)")
+    }
+}
+
+/// The profile's rules for a new PIN: its exact length and initial PIN, plus the
+/// fixed bans on repeated digits and runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinPolicy {
+    /// The number of digits a new PIN must have.
+    pub length: usize,
+    /// The PIN a card is issued with, which a new PIN must differ from.
+    pub initial: Pin,
+}
+
+impl PinPolicy {
+    /// The reference profiles' policy: 6 digits, initial PIN `123456`.
+    pub fn reference() -> PinPolicy {
+        PinPolicy {
+            length: 6,
+            initial: Pin::from_trusted(b"123456"),
+        }
+    }
+
+    /// Checks a new PIN (`ChangePin`, `ReloadPin`, `Activate`); the error names
+    /// `field` and never holds the PIN.
+    pub fn check_new_pin(&self, pin: &Pin, field: Field) -> Result<(), ValidationError> {
+        if pin.digit_count() != self.length {
+            return Err(ValidationError::new(
+                field,
+                Rule::PinLength {
+                    min: self.length,
+                    max: self.length,
+                },
+            ));
+        }
+        if *pin == self.initial {
+            return Err(ValidationError::new(field, Rule::PinIsInitial));
+        }
+        if pin.is_repeated_digit() {
+            return Err(ValidationError::new(field, Rule::PinRepeatedDigit));
+        }
+        if pin.is_sequential() {
+            return Err(ValidationError::new(field, Rule::PinSequential));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pin(s: &str) -> Pin {
+        Pin::parse(s, Field::Pin).unwrap()
+    }
+
+    #[test]
+    fn bcd_forms() {
+        assert_eq!(&pin("12345").to_bcd()[..], &[0x12, 0x34, 0x5F]);
+        assert_eq!(&pin("123456").to_bcd()[..], &[0x12, 0x34, 0x56]);
+        assert_eq!(&pin("135790").to_bcd()[..], &[0x13, 0x57, 0x90]);
+        assert_eq!(&pin("0000").to_bcd()[..], &[0x00, 0x00]);
+        assert_eq!(Pin::from_bcd(&[0x12, 0x34, 0x5F]), Some(pin("12345")));
+        assert_eq!(Pin::from_bcd(&[0x12, 0x34]), Some(pin("1234")));
+        assert_eq!(Pin::from_bcd(&[0x12, 0x3F]), None, "3 digits");
+        assert_eq!(Pin::from_bcd(&[0x12, 0xF4, 0x56]), None, "F inside");
+        assert_eq!(Pin::from_bcd(&[0x12, 0x34, 0xFF]), None, "two F");
+        assert_eq!(Pin::from_bcd(&[0x12, 0x34, 0x5A]), None, "A nibble");
+        assert_eq!(Pin::from_bcd(&[0x12; 7]), None, "14 digits");
+        assert_eq!(Pin::from_bcd(&[]), None);
+    }
+
+    #[test]
+    fn debug_hides_digits() {
+        let p = pin("135790");
+        let shown = format!("{p:?} {:?}", PinPolicy::reference());
+        assert!(shown.contains("Pin(***)"));
+        for d in ["135790", "1357", "123456", "1", "3"] {
+            assert!(!shown.contains(d), "{shown}");
+        }
+    }
+
+    #[test]
+    fn error_messages_hide_digits() {
+        let policy = PinPolicy::reference();
+        for s in [
+            "12a456",
+            "123",
+            "1234567890123",
+            "123456",
+            "111111",
+            "987654",
+            "13579",
+        ] {
+            let r =
+                Pin::parse(s, Field::NewPin).and_then(|p| policy.check_new_pin(&p, Field::NewPin));
+            let msg = r.err().unwrap().to_string();
+            assert!(msg.starts_with("new_pin: "), "{msg}");
+            assert!(!msg.contains(s), "{msg}");
+        }
+    }
+
+    #[test]
+    fn acceptable_new_pins() {
+        let policy = PinPolicy::reference();
+        for s in ["135790", "000001", "123457", "112233", "654320", "901234"] {
+            assert_eq!(policy.check_new_pin(&pin(s), Field::NewPin), Ok(()), "{s}");
+        }
+        let p = PinPolicy {
+            length: 6,
+            initial: pin("888888"),
+        };
+        assert_eq!(p.check_new_pin(&pin("123450"), Field::NewPin), Ok(()));
+    }
+
+    proptest! {
+        #[test]
+        fn pin_bcd_round_trip(s in "[0-9]{4,12}") {
+            let p = pin(&s);
+            let b = p.to_bcd();
+            prop_assert_eq!(b.len(), s.len().div_ceil(2));
+            prop_assert_eq!(hex::encode_upper(&b[..]).trim_end_matches('F'), s.as_str());
+            prop_assert_eq!(Pin::from_bcd(&b), Some(p));
+        }
+
+        #[test]
+        fn from_bcd_is_strict(bytes in proptest::collection::vec(any::<u8>(), 0..8)) {
+            if let Some(p) = Pin::from_bcd(&bytes) {
+                prop_assert_eq!(&p.to_bcd()[..], &bytes[..]);
+            }
+        }
+
+        #[test]
+        fn parse_accepts_exactly_4_to_12_digits(s in "[0-9a]{0,14}") {
+            let ok = s.bytes().all(|b| b.is_ascii_digit()) && (4..=12).contains(&s.len());
+            prop_assert_eq!(Pin::parse(&s, Field::Pin).is_ok(), ok);
+        }
+    }
+}

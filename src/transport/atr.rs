@@ -1,0 +1,121 @@
+//! ATR parsing (ISO/IEC 7816-3 §8.2, 7816-4 §8.1): the protocols offered
+//! and the card capabilities in the historical bytes.
+
+/// A transmission protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    T0,
+    T1,
+}
+
+/// The parts of an ATR the terminal acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Atr {
+    pub historical: Vec<u8>,
+    /// The first protocol offered (T=0 when no TD byte names one).
+    pub first_protocol: Protocol,
+    /// Bit 0x40 of the third card-capabilities byte: extended Lc/Le.
+    pub extended_length: bool,
+}
+
+impl Atr {
+    /// Parses an ATR leniently: a card whose ATR we cannot fully read is
+    /// treated as a plain short-APDU card rather than refused.
+    pub fn parse(atr: &[u8]) -> Atr {
+        let mut historical = Vec::new();
+        let mut first_protocol = None;
+        if let Some((&t0, mut rest)) = atr.get(1..).and_then(|a| a.split_first()) {
+            let k = (t0 & 0x0F) as usize;
+            let mut y = t0 >> 4;
+            loop {
+                // TA, TB, TC are skipped; TD names the next protocol.
+                let skip = (y & 0x7).count_ones() as usize;
+                if rest.len() < skip {
+                    rest = &[];
+                    break;
+                }
+                rest = &rest[skip..];
+                if y & 0x8 == 0 {
+                    break;
+                }
+                let Some((&td, tail)) = rest.split_first() else { break };
+                rest = tail;
+                if first_protocol.is_none() {
+                    first_protocol = Some(if td & 0x0F == 1 { Protocol::T1 } else { Protocol::T0 });
+                }
+                y = td >> 4;
+            }
+            historical = rest.get(..k).unwrap_or(rest).to_vec();
+        }
+        let extended_length = card_capabilities(&historical).is_some_and(|caps| caps.get(2).is_some_and(|b| b & 0x40 != 0));
+        Atr { historical, first_protocol: first_protocol.unwrap_or(Protocol::T0), extended_length }
+    }
+}
+
+/// The value of the card-capabilities object (compact-TLV tag 7) if the
+/// historical bytes carry one.
+fn card_capabilities(historical: &[u8]) -> Option<&[u8]> {
+    let (&category, body) = historical.split_first()?;
+    let objects = match category {
+        0x80 => body,
+        // Category 00 ends with a 3-byte status indicator.
+        0x00 => body.get(..body.len().checked_sub(3)?)?,
+        _ => return None,
+    };
+    let mut rest = objects;
+    while let Some((&tl, tail)) = rest.split_first() {
+        let len = (tl & 0x0F) as usize;
+        let value = tail.get(..len)?;
+        if tl >> 4 == 7 {
+            return Some(value);
+        }
+        rest = &tail[len..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn atr(hex: &str) -> Atr {
+        Atr::parse(&hex::decode(hex.replace(' ', "")).unwrap_or_default())
+    }
+
+    #[test]
+    fn gen3_reference_atr_offers_t1_and_extended_length() {
+        let a = atr("3B 85 80 01 80 73 00 00 C0 37");
+        assert_eq!(a.historical, vec![0x80, 0x73, 0x00, 0x00, 0xC0]);
+        assert_eq!(a.first_protocol, Protocol::T1);
+        assert!(a.extended_length);
+    }
+
+    #[test]
+    fn gen2_reference_atr_is_t0_short() {
+        let a = atr("3B 6D 00 00 00 81 4E 43 23 86 97 15 99 00 BF 7C 7A");
+        assert_eq!(hex::encode_upper(&a.historical), "00814E43238697159900BF7C7A");
+        assert_eq!(a.first_protocol, Protocol::T0);
+        assert!(!a.extended_length);
+    }
+
+    #[test]
+    fn psam_atr_is_t0_short() {
+        let a = atr("3B 69 00 00 00 50 53 41 4D 48 4F 4C 44");
+        assert_eq!(a.historical, b"\x00PSAMHOLD".to_vec());
+        assert_eq!(a.first_protocol, Protocol::T0);
+        assert!(!a.extended_length);
+    }
+
+    #[test]
+    fn capabilities_without_the_extended_bit() {
+        assert!(!atr("3B 85 80 01 80 73 00 00 80 F7").extended_length);
+    }
+
+    #[test]
+    fn truncated_atrs_do_not_panic() {
+        for n in 0..10 {
+            let full = hex::decode("3B858001807300 00C037".replace(' ', "")).unwrap_or_default();
+            let _ = Atr::parse(&full[..n.min(full.len())]);
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The test bench: a private pcscd with the vpcd reader driver, and
+//! simulated cards inserted into its slots. Every process it starts is
+//! stopped, by PID, when the bench is dropped.
+//!
+//! Isolation: pcscd runs in its own mount namespace (its socket directory
+//! is bind-mounted over /run/pcscd) and its own network namespace, where
+//! only loopback exists. vpcd listens on the wildcard address, but inside
+//! that namespace nothing but loopback can reach it, and its ports are free
+//! by construction, so any number of benches run side by side.
+//!
+//! libpcsclite reads `PCSCLITE_CSOCK_NAME` once per process and keeps it,
+//! so one process can use one bench. The test suite runs under
+//! cargo-nextest, which gives every test its own process; a second bench
+//! in one process is refused loudly rather than silently sharing pcscd.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// vpcd's first port in every bench; entry `n` uses `BASE + 2n` and
+/// `BASE + 2n + 1` for its two slots.
+const VPCD_BASE_PORT: u16 = 0x9000;
+const FRIENDLY_NAME: &str = "SSCard Bench";
+
+/// Where a simulated card goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The user card's reader, "SSCard Bench 00 00".
+    Card,
+    /// The terminal's SAM slot, "SSCard Bench 00 01".
+    Sam,
+}
+
+impl Slot {
+    fn index(self) -> u16 {
+        match self {
+            Slot::Card => 0,
+            Slot::Sam => 1,
+        }
+    }
+}
+
+pub struct Bench {
+    dir: tempfile::TempDir,
+    pcscd: Child,
+    cards: Vec<(Slot, Child)>,
+}
+
+fn sim_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sscard-sim"))
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "bench: timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Bench {
+    /// Starts a private pcscd with two vpcd slots and no cards.
+    pub fn start() -> Bench {
+        let dir = tempfile::Builder::new().prefix("sscard-bench-").tempdir().expect("bench: temp dir");
+        let run = dir.path().join("run");
+        let conf = dir.path().join("conf");
+        fs::create_dir_all(&run).expect("bench: run dir");
+        fs::create_dir_all(&conf).expect("bench: conf dir");
+        fs::write(
+            conf.join("vpcd"),
+            format!(
+                "FRIENDLYNAME \"{FRIENDLY_NAME}\"\nDEVICENAME   /dev/null:0x{VPCD_BASE_PORT:04X}\n\
+                 LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID    0x{VPCD_BASE_PORT:04X}\n"
+            ),
+        )
+        .expect("bench: reader.conf");
+        let log = fs::File::create(dir.path().join("pcscd.log")).expect("bench: pcscd log");
+        let script = format!(
+            "ip link set lo up && mkdir -p /run/pcscd && mount --bind '{}' /run/pcscd && exec pcscd -f -c '{}'",
+            run.display(),
+            conf.display()
+        );
+        let pcscd = Command::new("unshare")
+            .args(["--mount", "--net", "--propagation", "private", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("bench: log fd"))
+            .stderr(log)
+            .spawn()
+            .expect("bench: cannot start pcscd (are pcscd, vsmartcard-vpcd and util-linux installed, and are we root?)");
+        let mut bench = Bench { dir, pcscd, cards: Vec::new() };
+        bench.point_pcsc_here();
+        let socket = bench.socket();
+        let pcscd_pid = bench.pcscd.id();
+        wait_until("pcscd's socket", Duration::from_secs(10), || {
+            if let Ok(Some(status)) = bench.pcscd.try_wait() {
+                let log = fs::read_to_string(bench.dir.path().join("pcscd.log")).unwrap_or_default();
+                panic!("bench: pcscd (pid {pcscd_pid}) exited with {status}: {log}");
+            }
+            socket.exists()
+        });
+        wait_until("pcscd's readers", Duration::from_secs(10), || bench.readers().len() >= 2);
+        bench
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// pcscd's client socket: the value of `PCSCLITE_CSOCK_NAME`.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("run").join("pcscd.comm")
+    }
+
+    /// Points this process's PC/SC clients at the bench, before any PC/SC
+    /// context exists.
+    fn point_pcsc_here(&self) {
+        static CLAIMED: AtomicBool = AtomicBool::new(false);
+        assert!(
+            !CLAIMED.swap(true, Ordering::SeqCst),
+            "bench: one bench per process (libpcsclite caches its socket); run the tests with cargo nextest"
+        );
+        // SAFETY: set once per process, before any PC/SC context reads it.
+        unsafe { std::env::set_var("PCSCLITE_CSOCK_NAME", self.socket()) };
+    }
+
+    /// A PC/SC context on this bench's pcscd.
+    pub fn context(&self) -> pcsc::Context {
+        pcsc::Context::establish(pcsc::Scope::User).expect("bench: PC/SC context")
+    }
+
+    /// The names of the bench's readers.
+    pub fn readers(&self) -> Vec<String> {
+        let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else { return Vec::new() };
+        sscard::transport::list_readers(&ctx).unwrap_or_default()
+    }
+
+    /// The PC/SC name of a slot's reader.
+    pub fn reader_name(&self, slot: Slot) -> String {
+        format!("{FRIENDLY_NAME} 00 {:02}", slot.index())
+    }
+
+    /// opensc-tool's reader number for a slot.
+    pub fn reader_number(&self, slot: Slot) -> u16 {
+        slot.index()
+    }
+
+    fn port(&self, slot: Slot) -> u16 {
+        VPCD_BASE_PORT + slot.index()
+    }
+
+    /// Starts `sscard-sim ROLE --port P ARGS…` inside the bench's network
+    /// namespace and waits until pcscd sees the card.
+    pub fn insert(&mut self, slot: Slot, role: &str, args: &[&str]) {
+        let child = self.spawn_sim(slot, role, args);
+        self.cards.push((slot, child));
+        self.wait_card_present(slot, true);
+    }
+
+    /// Starts the simulator without waiting for pcscd to see it.
+    pub fn spawn_sim(&self, slot: Slot, role: &str, args: &[&str]) -> Child {
+        let log = fs::File::create(self.dir.path().join(format!("sim-{}.stderr", slot.index()))).expect("bench: sim log");
+        Command::new("nsenter")
+            .arg(format!("--net=/proc/{}/ns/net", self.pcscd.id()))
+            .arg("--")
+            .arg(sim_binary())
+            .arg(role)
+            .args(["--port", &self.port(slot).to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("bench: cannot start sscard-sim")
+    }
+
+    /// Adopts a simulator started with [`Bench::spawn_sim`], so the bench
+    /// stops it on drop.
+    pub fn adopt(&mut self, slot: Slot, child: Child) {
+        self.cards.push((slot, child));
+    }
+
+    /// Stops the simulator in `slot` with SIGTERM and returns its exit code.
+    pub fn remove(&mut self, slot: Slot) -> Option<i32> {
+        let index = self.cards.iter().position(|(s, _)| *s == slot)?;
+        let (_, mut child) = self.cards.remove(index);
+        let code = terminate(&mut child);
+        self.wait_card_present(slot, false);
+        code
+    }
+
+    /// Waits for a simulator that ends by itself (e.g. `--remove-after`).
+    pub fn wait_exit(&mut self, slot: Slot, timeout: Duration) -> Option<i32> {
+        let index = self.cards.iter().position(|(s, _)| *s == slot)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.cards[index].1.try_wait() {
+                self.cards.remove(index);
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn wait_card_present(&self, slot: Slot, present: bool) {
+        let name = self.reader_name(slot);
+        wait_until(&format!("card present = {present} in {name}"), Duration::from_secs(10), || {
+            let ctx = match pcsc::Context::establish(pcsc::Scope::User) {
+                Ok(ctx) => ctx,
+                Err(_) => return false,
+            };
+            let Ok(cname) = std::ffi::CString::new(name.clone()) else { return false };
+            let mut states = [pcsc::ReaderState::new(cname, pcsc::State::UNAWARE)];
+            if ctx.get_status_change(Duration::from_millis(0), &mut states).is_err() {
+                return false;
+            }
+            states[0].event_state().contains(pcsc::State::PRESENT) == present
+        });
+    }
+}
+
+/// SIGTERM, then wait; SIGKILL if it does not stop within 5 s.
+fn terminate(child: &mut Child) -> Option<i32> {
+    // SAFETY: kill(2) on a PID we spawned and have not yet reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.code(),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                return child.wait().ok().and_then(|s| s.code());
+            }
+        }
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        for (_, mut child) in self.cards.drain(..) {
+            terminate(&mut child);
+        }
+        terminate(&mut self.pcscd);
+    }
+}
