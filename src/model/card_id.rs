@@ -40,22 +40,14 @@ impl CardId {
         })?;
         let region = RegionCode::from_bcd(&b[..3], Field::Region)?;
         if b[3..8] != CARD_ID_RID {
-            return Err(DecodeError::BadLayout {
-                field: Field::CardId,
-                what: "bytes 4 to 8 are not D1 56 00 00 05",
-            });
+            return Err(DecodeError::BadLayout { field: Field::CardId, what: "bytes 4 to 8 are not D1 56 00 00 05" });
         }
         Ok(CardId { bytes: b, region })
     }
 
     /// Parses the D-Bus form, 32 hex digits (either case).
     pub fn parse_hex(s: &str) -> Result<CardId, ValidationError> {
-        let bad = ValidationError::new(
-            Field::CardId,
-            Rule::BadFormat {
-                expected: "32 hex digits",
-            },
-        );
+        let bad = ValidationError::new(Field::CardId, Rule::BadFormat { expected: "32 hex digits" });
         let bytes = hex::decode(s).map_err(|_| bad)?;
         CardId::from_bytes(&bytes).map_err(|_| bad)
     }
@@ -121,43 +113,22 @@ pub(crate) mod tests {
         assert_eq!(id.last8(), id.serial());
         assert_eq!(id.to_hex(), "110100D15600000501020304050607FF");
         assert_eq!(id.to_string(), id.to_hex());
-        assert_eq!(
-            CardId::parse_hex("110100d15600000501020304050607ff"),
-            Ok(id)
-        );
+        assert_eq!(CardId::parse_hex("110100d15600000501020304050607ff"), Ok(id));
     }
 
     #[test]
     fn bad_layouts() {
         assert_eq!(
             CardId::from_bytes(&[0x11; 15]),
-            Err(DecodeError::WrongLength {
-                field: Field::CardId,
-                expected: 16,
-                found: 15
-            })
+            Err(DecodeError::WrongLength { field: Field::CardId, expected: 16, found: 15 })
         );
         let mut b = hex::decode("110100D15600000501020304050607FF").unwrap();
         b[4] = 0x57;
-        assert!(matches!(
-            CardId::from_bytes(&b),
-            Err(DecodeError::BadLayout {
-                field: Field::CardId,
-                ..
-            })
-        ));
+        assert!(matches!(CardId::from_bytes(&b), Err(DecodeError::BadLayout { field: Field::CardId, .. })));
         b[4] = 0x56;
         b[0] = 0x1A;
-        assert_eq!(
-            CardId::from_bytes(&b),
-            Err(DecodeError::BadBcd {
-                field: Field::Region
-            })
-        );
-        assert_eq!(
-            CardId::parse_hex("11").map_err(|e| e.field),
-            Err(Field::CardId)
-        );
+        assert_eq!(CardId::from_bytes(&b), Err(DecodeError::BadBcd { field: Field::Region }));
+        assert_eq!(CardId::parse_hex("11").map_err(|e| e.field), Err(Field::CardId));
     }
 
     proptest! {

@@ -15,10 +15,7 @@ pub fn is_unwritten(value: &[u8]) -> bool {
 /// Binary and BCD values are not stripped: their width is fixed and a region code
 /// such as 110000 legitimately ends in `00`.
 pub fn strip_padding(value: &[u8]) -> &[u8] {
-    let end = value
-        .iter()
-        .rposition(|&b| b != 0x00 && b != 0xFF)
-        .map_or(0, |i| i + 1);
+    let end = value.iter().rposition(|&b| b != 0x00 && b != 0xFF).map_or(0, |i| i + 1);
     value.get(..end).unwrap_or_default()
 }
 
@@ -37,10 +34,7 @@ pub fn encode_ascii_fixed(s: &str, len: usize, field: Field) -> Result<Vec<u8>, 
         return Err(ValidationError::new(field, Rule::NotAscii));
     }
     if s.len() > len {
-        return Err(ValidationError::new(
-            field,
-            Rule::TooLong { max_bytes: len },
-        ));
+        return Err(ValidationError::new(field, Rule::TooLong { max_bytes: len }));
     }
     let mut out = s.as_bytes().to_vec();
     out.resize(len, 0x00);
@@ -55,10 +49,7 @@ pub fn decode_ascii_fixed(value: &[u8], field: Field) -> Result<Option<String>, 
     }
     let text = strip_padding(value);
     if !text.iter().copied().all(is_printable_ascii) {
-        return Err(DecodeError::Invalid {
-            field,
-            rule: Rule::NotAscii,
-        });
+        return Err(DecodeError::Invalid { field, rule: Rule::NotAscii });
     }
     Ok(Some(text.iter().map(|&b| char::from(b)).collect()))
 }
@@ -89,9 +80,7 @@ fn unpack_bcd(bytes: &[u8], field: Field) -> Result<Vec<u8>, DecodeError> {
 
 /// The decimal value of ASCII digits (at most 4 used here, so no overflow).
 fn digits_value(digits: &[u8]) -> u16 {
-    digits
-        .iter()
-        .fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'))
+    digits.iter().fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'))
 }
 
 /// Whether `year` is a leap year of the Gregorian calendar.
@@ -150,15 +139,12 @@ impl Date {
         };
         let month = u8::try_from(digits_value(m)).unwrap_or(0);
         let day = u8::try_from(digits_value(dd)).unwrap_or(0);
-        Date::new(digits_value(y), month, day)
-            .ok_or(ValidationError::new(field, Rule::NotACalendarDate))
+        Date::new(digits_value(y), month, day).ok_or(ValidationError::new(field, Rule::NotACalendarDate))
     }
 
     /// Parses the D-Bus form `YYYY-MM-DD`; the error names `field`.
     pub fn parse_iso(s: &str, field: Field) -> Result<Date, ValidationError> {
-        const FORMAT: Rule = Rule::BadFormat {
-            expected: "YYYY-MM-DD",
-        };
+        const FORMAT: Rule = Rule::BadFormat { expected: "YYYY-MM-DD" };
         let b = s.as_bytes();
         let shaped = b.len() == 10
             && b.iter().enumerate().all(|(i, &c)| match i {
@@ -177,12 +163,7 @@ impl Date {
     pub fn parse_compact(s: &str, field: Field) -> Result<Date, ValidationError> {
         let b = s.as_bytes();
         if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
-            return Err(ValidationError::new(
-                field,
-                Rule::BadFormat {
-                    expected: "YYYYMMDD",
-                },
-            ));
+            return Err(ValidationError::new(field, Rule::BadFormat { expected: "YYYYMMDD" }));
         }
         Date::from_digits(b, field)
     }
@@ -207,11 +188,7 @@ impl Date {
     /// Decodes the card's 4-byte BCD `YYYYMMDD`; the error names `field`.
     pub fn from_bcd(bytes: &[u8], field: Field) -> Result<Date, DecodeError> {
         if bytes.len() != 4 {
-            return Err(DecodeError::WrongLength {
-                field,
-                expected: 4,
-                found: bytes.len(),
-            });
+            return Err(DecodeError::WrongLength { field, expected: 4, found: bytes.len() });
         }
         let digits = unpack_bcd(bytes, field)?;
         Date::from_digits(&digits, field).map_err(|_| DecodeError::InvalidDate { field })
@@ -240,17 +217,10 @@ impl RegionCode {
         if !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ValidationError::new(field, Rule::NotDigits));
         }
-        let digits: [u8; 6] = s
-            .as_bytes()
-            .try_into()
-            .map_err(|_| ValidationError::new(field, Rule::WrongLength { expected: 6 }))?;
+        let digits: [u8; 6] =
+            s.as_bytes().try_into().map_err(|_| ValidationError::new(field, Rule::WrongLength { expected: 6 }))?;
         if digits == [b'0'; 6] {
-            return Err(ValidationError::new(
-                field,
-                Rule::NotAllowed {
-                    expected: "a region code other than 000000",
-                },
-            ));
+            return Err(ValidationError::new(field, Rule::NotAllowed { expected: "a region code other than 000000" }));
         }
         Ok(RegionCode(digits))
     }
@@ -270,16 +240,10 @@ impl RegionCode {
     /// Decodes 3 bytes of BCD; the error names `field`.
     pub fn from_bcd(bytes: &[u8], field: Field) -> Result<RegionCode, DecodeError> {
         if bytes.len() != 3 {
-            return Err(DecodeError::WrongLength {
-                field,
-                expected: 3,
-                found: bytes.len(),
-            });
+            return Err(DecodeError::WrongLength { field, expected: 3, found: bytes.len() });
         }
         let digits = unpack_bcd(bytes, field)?;
-        let digits: [u8; 6] = digits
-            .try_into()
-            .map_err(|_| DecodeError::BadBcd { field })?;
+        let digits: [u8; 6] = digits.try_into().map_err(|_| DecodeError::BadBcd { field })?;
         Ok(RegionCode(digits))
     }
 }
@@ -298,9 +262,8 @@ pub(crate) mod tests {
 
     /// Any real date of years 1 to 9999.
     pub(crate) fn any_date() -> impl Strategy<Value = Date> {
-        (1u16..=9999, 1u8..=12, 1u8..=31).prop_filter_map("not a date", |(y, m, d)| {
-            Date::new(y, m, d.min(days_in_month(y, m)))
-        })
+        (1u16..=9999, 1u8..=12, 1u8..=31)
+            .prop_filter_map("not a date", |(y, m, d)| Date::new(y, m, d.min(days_in_month(y, m))))
     }
 
     /// Any region code but 000000.
@@ -331,62 +294,36 @@ pub(crate) mod tests {
         assert_eq!(d.to_iso(), "1949-12-31");
         assert_eq!(d.to_string(), "1949-12-31");
         assert_eq!(d.to_bcd(), [0x19, 0x49, 0x12, 0x31]);
-        assert_eq!(
-            Date::from_bcd(&[0x19, 0x49, 0x12, 0x31], Field::BirthDate),
-            Ok(d)
-        );
+        assert_eq!(Date::from_bcd(&[0x19, 0x49, 0x12, 0x31], Field::BirthDate), Ok(d));
         assert_eq!(Date::parse_compact("19491231", Field::BirthDate), Ok(d));
         assert!(Date::new(2020, 1, 1) < Date::new(2020, 1, 2));
     }
 
     #[test]
     fn date_format_errors() {
-        for s in [
-            "1949-1-31",
-            "19491231",
-            "1949/12/31",
-            "1949-12-3a",
-            "",
-            " 949-12-31",
-        ] {
+        for s in ["1949-1-31", "19491231", "1949/12/31", "1949-12-3a", "", " 949-12-31"] {
             assert_eq!(
                 Date::parse_iso(s, Field::IssueDate),
-                Err(ValidationError::new(
-                    Field::IssueDate,
-                    Rule::BadFormat {
-                        expected: "YYYY-MM-DD"
-                    }
-                )),
+                Err(ValidationError::new(Field::IssueDate, Rule::BadFormat { expected: "YYYY-MM-DD" })),
                 "{s}"
             );
         }
-        assert_eq!(
-            Date::parse_compact("2023-02-2", Field::ExpiryDate).map_err(|e| e.field),
-            Err(Field::ExpiryDate)
-        );
+        assert_eq!(Date::parse_compact("2023-02-2", Field::ExpiryDate).map_err(|e| e.field), Err(Field::ExpiryDate));
     }
 
     #[test]
     fn date_bcd_errors() {
         assert_eq!(
             Date::from_bcd(&[0x20, 0x23, 0x02, 0x29], Field::IssueDate),
-            Err(DecodeError::InvalidDate {
-                field: Field::IssueDate
-            })
+            Err(DecodeError::InvalidDate { field: Field::IssueDate })
         );
         assert_eq!(
             Date::from_bcd(&[0x20, 0x2A, 0x02, 0x01], Field::IssueDate),
-            Err(DecodeError::BadBcd {
-                field: Field::IssueDate
-            })
+            Err(DecodeError::BadBcd { field: Field::IssueDate })
         );
         assert_eq!(
             Date::from_bcd(&[0x20, 0x23, 0x02], Field::ExpiryDate),
-            Err(DecodeError::WrongLength {
-                field: Field::ExpiryDate,
-                expected: 4,
-                found: 3
-            })
+            Err(DecodeError::WrongLength { field: Field::ExpiryDate, expected: 4, found: 3 })
         );
     }
 
@@ -394,23 +331,15 @@ pub(crate) mod tests {
     fn region_codes() {
         let r = RegionCode::parse("110000", Field::Birthplace).unwrap();
         assert_eq!(r.to_bcd(), [0x11, 0x00, 0x00]);
-        assert_eq!(
-            RegionCode::from_bcd(&[0x11, 0x00, 0x00], Field::Birthplace),
-            Ok(r)
-        );
+        assert_eq!(RegionCode::from_bcd(&[0x11, 0x00, 0x00], Field::Birthplace), Ok(r));
         assert_eq!(r.to_string(), "110000");
         assert_eq!(
             RegionCode::parse("11010", Field::Birthplace),
-            Err(ValidationError::new(
-                Field::Birthplace,
-                Rule::WrongLength { expected: 6 }
-            ))
+            Err(ValidationError::new(Field::Birthplace, Rule::WrongLength { expected: 6 }))
         );
         assert_eq!(
             RegionCode::from_bcd(&[0x11, 0x0F, 0x00], Field::Region),
-            Err(DecodeError::BadBcd {
-                field: Field::Region
-            })
+            Err(DecodeError::BadBcd { field: Field::Region })
         );
     }
 
@@ -427,41 +356,23 @@ pub(crate) mod tests {
 
     #[test]
     fn ascii_fixed() {
-        assert_eq!(
-            encode_ascii_fixed("3.00", 4, Field::SpecVersion).unwrap(),
-            b"3.00".to_vec()
-        );
-        assert_eq!(
-            encode_ascii_fixed("AB", 5, Field::Issuer).unwrap(),
-            b"AB\0\0\0".to_vec()
-        );
+        assert_eq!(encode_ascii_fixed("3.00", 4, Field::SpecVersion).unwrap(), b"3.00".to_vec());
+        assert_eq!(encode_ascii_fixed("AB", 5, Field::Issuer).unwrap(), b"AB\0\0\0".to_vec());
         assert_eq!(
             encode_ascii_fixed("ABCDEF", 5, Field::Issuer),
-            Err(ValidationError::new(
-                Field::Issuer,
-                Rule::TooLong { max_bytes: 5 }
-            ))
+            Err(ValidationError::new(Field::Issuer, Rule::TooLong { max_bytes: 5 }))
         );
         assert_eq!(
             encode_ascii_fixed("A\tB", 5, Field::Issuer),
             Err(ValidationError::new(Field::Issuer, Rule::NotAscii))
         );
-        assert_eq!(
-            encode_ascii_fixed("", 5, Field::Issuer),
-            Err(ValidationError::new(Field::Issuer, Rule::Empty))
-        );
-        assert_eq!(
-            decode_ascii_fixed(b"AB\0\0\xFF", Field::Issuer),
-            Ok(Some("AB".to_owned()))
-        );
+        assert_eq!(encode_ascii_fixed("", 5, Field::Issuer), Err(ValidationError::new(Field::Issuer, Rule::Empty)));
+        assert_eq!(decode_ascii_fixed(b"AB\0\0\xFF", Field::Issuer), Ok(Some("AB".to_owned())));
         assert_eq!(decode_ascii_fixed(&[0xFF; 5], Field::Issuer), Ok(None));
         assert_eq!(decode_ascii_fixed(&[0; 5], Field::Issuer), Ok(None));
         assert_eq!(
             decode_ascii_fixed(b"A\x01B\0\0", Field::Issuer),
-            Err(DecodeError::Invalid {
-                field: Field::Issuer,
-                rule: Rule::NotAscii
-            })
+            Err(DecodeError::Invalid { field: Field::Issuer, rule: Rule::NotAscii })
         );
     }
 

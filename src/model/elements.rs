@@ -102,22 +102,8 @@ pub struct ElementSpec {
 
 impl ElementSpec {
     /// Builds a table row.
-    const fn row(
-        field: Field,
-        file: FileId,
-        tag: u8,
-        len: usize,
-        record_number: u8,
-        writable: bool,
-    ) -> ElementSpec {
-        ElementSpec {
-            field,
-            file,
-            tag,
-            len,
-            record_number,
-            writable,
-        }
+    const fn row(field: Field, file: FileId, tag: u8, len: usize, record_number: u8, writable: bool) -> ElementSpec {
+        ElementSpec { field, file, tag, len, record_number, writable }
     }
 
     /// The row of `tag` in `file`'s table.
@@ -133,19 +119,13 @@ impl ElementSpec {
 
     /// The row of `tag` in either table (tags are unique across EF05 and EF06).
     pub fn by_tag(tag: u8) -> Option<&'static ElementSpec> {
-        EF05_ELEMENTS
-            .iter()
-            .chain(EF06_ELEMENTS.iter())
-            .find(|e| e.tag == tag)
+        EF05_ELEMENTS.iter().chain(EF06_ELEMENTS.iter()).find(|e| e.tag == tag)
     }
 
     /// The first row for `field` (for the name, tag 09); `None` for the region,
     /// photo and PINs, which have no record of their own.
     pub fn by_field(field: Field) -> Option<&'static ElementSpec> {
-        EF05_ELEMENTS
-            .iter()
-            .chain(EF06_ELEMENTS.iter())
-            .find(|e| e.field == field)
+        EF05_ELEMENTS.iter().chain(EF06_ELEMENTS.iter()).find(|e| e.field == field)
     }
 
     /// The record length as READ RECORD returns it: tag, length byte and value.
@@ -158,14 +138,7 @@ impl ElementSpec {
 pub const EF05_ELEMENTS: [ElementSpec; 7] = [
     ElementSpec::row(Field::CardId, FileId::Ef05, TAG_CARD_ID, 16, 1, false),
     ElementSpec::row(Field::CardType, FileId::Ef05, TAG_CARD_TYPE, 1, 2, true),
-    ElementSpec::row(
-        Field::SpecVersion,
-        FileId::Ef05,
-        TAG_SPEC_VERSION,
-        4,
-        3,
-        true,
-    ),
+    ElementSpec::row(Field::SpecVersion, FileId::Ef05, TAG_SPEC_VERSION, 4, 3, true),
     ElementSpec::row(Field::Issuer, FileId::Ef05, TAG_ISSUER, 12, 4, true),
     ElementSpec::row(Field::IssueDate, FileId::Ef05, TAG_ISSUE_DATE, 4, 5, true),
     ElementSpec::row(Field::ExpiryDate, FileId::Ef05, TAG_EXPIRY_DATE, 4, 6, true),
@@ -224,27 +197,15 @@ impl Record {
     /// that both the length byte and the byte count are the element's fixed length.
     pub fn parse_tlv(bytes: &[u8], expected: &ElementSpec) -> Result<Record, DecodeError> {
         let field = expected.field;
-        let wrong_length = |found| DecodeError::WrongLength {
-            field,
-            expected: expected.tlv_len(),
-            found,
-        };
+        let wrong_length = |found| DecodeError::WrongLength { field, expected: expected.tlv_len(), found };
         let [tag, len, value @ ..] = bytes else {
             return Err(wrong_length(bytes.len()));
         };
         if *tag != expected.tag {
-            return Err(DecodeError::WrongTag {
-                field,
-                expected: expected.tag,
-                found: *tag,
-            });
+            return Err(DecodeError::WrongTag { field, expected: expected.tag, found: *tag });
         }
         if usize::from(*len) != expected.len {
-            return Err(DecodeError::WrongLength {
-                field,
-                expected: expected.len,
-                found: usize::from(*len),
-            });
+            return Err(DecodeError::WrongLength { field, expected: expected.len, found: usize::from(*len) });
         }
         if value.len() != expected.len {
             return Err(wrong_length(bytes.len()));
@@ -277,10 +238,7 @@ mod tests {
             }
         }
         assert_eq!(ElementSpec::find(FileId::Ef05, TAG_SSN), None);
-        assert_eq!(
-            ElementSpec::by_field(Field::Name).map(|e| e.tag),
-            Some(TAG_NAME)
-        );
+        assert_eq!(ElementSpec::by_field(Field::Name).map(|e| e.tag), Some(TAG_NAME));
         assert_eq!(ElementSpec::by_field(Field::Photo), None);
         assert_eq!(FileId::Ef06.sfi(), 6);
         assert_eq!((SFI_EF05, SFI_EF07, SFI_EF08), (5, 7, 8));
@@ -289,49 +247,26 @@ mod tests {
     #[test]
     fn tlv_errors() {
         let sex = ElementSpec::by_tag(TAG_SEX).unwrap();
-        assert_eq!(
-            Record::parse_tlv(&[0x0A, 0x01, b'1'], sex),
-            Ok(Record::new(0x0A, b"1".to_vec()))
-        );
+        assert_eq!(Record::parse_tlv(&[0x0A, 0x01, b'1'], sex), Ok(Record::new(0x0A, b"1".to_vec())));
         assert_eq!(
             Record::parse_tlv(&[0x0B, 0x01, b'1'], sex),
-            Err(DecodeError::WrongTag {
-                field: Field::Sex,
-                expected: 0x0A,
-                found: 0x0B
-            })
+            Err(DecodeError::WrongTag { field: Field::Sex, expected: 0x0A, found: 0x0B })
         );
         assert_eq!(
             Record::parse_tlv(&[0x0A, 0x02, b'1', 0], sex),
-            Err(DecodeError::WrongLength {
-                field: Field::Sex,
-                expected: 1,
-                found: 2
-            })
+            Err(DecodeError::WrongLength { field: Field::Sex, expected: 1, found: 2 })
         );
         assert_eq!(
             Record::parse_tlv(&[0x0A, 0x01], sex),
-            Err(DecodeError::WrongLength {
-                field: Field::Sex,
-                expected: 3,
-                found: 2
-            })
+            Err(DecodeError::WrongLength { field: Field::Sex, expected: 3, found: 2 })
         );
         assert_eq!(
             Record::parse_tlv(&[0x0A], sex),
-            Err(DecodeError::WrongLength {
-                field: Field::Sex,
-                expected: 3,
-                found: 1
-            })
+            Err(DecodeError::WrongLength { field: Field::Sex, expected: 3, found: 1 })
         );
         assert_eq!(
             Record::parse_tlv(&[0x0A, 0x01, b'1', 0x90], sex),
-            Err(DecodeError::WrongLength {
-                field: Field::Sex,
-                expected: 3,
-                found: 4
-            })
+            Err(DecodeError::WrongLength { field: Field::Sex, expected: 3, found: 4 })
         );
         let r = Record::unwritten(sex);
         assert!(r.is_unwritten());

@@ -226,9 +226,7 @@ impl Rule {
     const fn echoes_input(self) -> bool {
         matches!(
             self,
-            Rule::BadCheckCharacter { .. }
-                | Rule::ControlCharacter { .. }
-                | Rule::NotRepresentableInGbk { .. }
+            Rule::BadCheckCharacter { .. } | Rule::ControlCharacter { .. } | Rule::NotRepresentableInGbk { .. }
         )
     }
 }
@@ -252,33 +250,26 @@ impl fmt::Display for Rule {
                 write!(f, "check character is wrong (expected {expected})")
             }
             Rule::BirthDateMismatch => f.write_str("does not match digits 7 to 14 of the ssn"),
-            Rule::SexParityMismatch => f.write_str(
-                "does not match the parity of the ssn's 17th digit (odd is male, even is female)",
-            ),
+            Rule::SexParityMismatch => {
+                f.write_str("does not match the parity of the ssn's 17th digit (odd is male, even is female)")
+            }
             Rule::ExpiryNotAfterIssue => f.write_str("must come after the issue date"),
             Rule::ControlCharacter { ch } => {
                 write!(f, "contains the control character U+{:04X}", u32::from(ch))
             }
-            Rule::NotRepresentableInGbk { ch } => write!(
-                f,
-                "contains {ch} (U+{:04X}), which GBK cannot represent",
-                u32::from(ch)
-            ),
+            Rule::NotRepresentableInGbk { ch } => {
+                write!(f, "contains {ch} (U+{:04X}), which GBK cannot represent", u32::from(ch))
+            }
             Rule::NameTooLong { bytes } => {
                 write!(f, "is {bytes} bytes in GBK, at most 50 fit")
             }
-            Rule::NameExtensionTooLong { rest } => write!(
-                f,
-                "does not split: {rest} bytes would go to the name extension, at most 20 fit"
-            ),
-            Rule::MustComeTogether => {
-                f.write_str("is missing: ssn, sex and birth_date must be given together")
+            Rule::NameExtensionTooLong { rest } => {
+                write!(f, "does not split: {rest} bytes would go to the name extension, at most 20 fit")
             }
-            Rule::GenerationMismatch { generation } => write!(
-                f,
-                "does not match the card's generation ({generation} needs {})",
-                generation.spec_version()
-            ),
+            Rule::MustComeTogether => f.write_str("is missing: ssn, sex and birth_date must be given together"),
+            Rule::GenerationMismatch { generation } => {
+                write!(f, "does not match the card's generation ({generation} needs {})", generation.spec_version())
+            }
             Rule::NotJpeg => f.write_str("is not a JPEG (must start FF D8 and end FF D9)"),
             Rule::PhotoTooLarge { len } => write!(f, "is {len} bytes, at most 8190 fit"),
             Rule::NotWritable => f.write_str("cannot be written"),
@@ -289,9 +280,7 @@ impl fmt::Display for Rule {
             Rule::PinNotDigits => f.write_str("must contain only digits"),
             Rule::PinIsInitial => f.write_str("must differ from the initial PIN"),
             Rule::PinRepeatedDigit => f.write_str("must not be one digit repeated"),
-            Rule::PinSequential => {
-                f.write_str("must not be an ascending or descending run of digits")
-            }
+            Rule::PinSequential => f.write_str("must not be an ascending or descending run of digits"),
         }
     }
 }
@@ -429,10 +418,7 @@ impl DecodeError {
 
     /// Turns a validation failure of a value read from a card into a decode error.
     pub(crate) const fn from_validation(e: ValidationError) -> DecodeError {
-        DecodeError::Invalid {
-            field: e.field,
-            rule: e.rule,
-        }
+        DecodeError::Invalid { field: e.field, rule: e.rule }
     }
 }
 
@@ -458,15 +444,8 @@ mod tests {
         assert_eq!(e.to_string(), "new_pin: must be 6 digits long");
         let e = ValidationError::new(Field::Pin, Rule::PinLength { min: 4, max: 12 });
         assert_eq!(e.to_string(), "pin: must be 4 to 12 digits long");
-        let e = DecodeError::WrongTag {
-            field: Field::Sex,
-            expected: 0x0A,
-            found: 0x0B,
-        };
-        assert_eq!(
-            e.to_string(),
-            "sex on the card: tag 0B where 0A was expected"
-        );
+        let e = DecodeError::WrongTag { field: Field::Sex, expected: 0x0A, found: 0x0B };
+        assert_eq!(e.to_string(), "sex on the card: tag 0B where 0A was expected");
         assert!(!e.to_string().contains('\n'));
     }
 

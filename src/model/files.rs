@@ -7,9 +7,8 @@ use sha2::{Digest, Sha256};
 use super::card_id::CardId;
 use super::codec::{Date, RegionCode, is_unwritten};
 use super::elements::{
-    FileId, Record, TAG_BIRTH_DATE, TAG_BIRTHPLACE, TAG_CARD_ID, TAG_CARD_NUMBER, TAG_CARD_TYPE,
-    TAG_EXPIRY_DATE, TAG_ISSUE_DATE, TAG_ISSUER, TAG_NAME, TAG_NAME_EXT, TAG_NATION, TAG_SEX,
-    TAG_SPEC_VERSION, TAG_SSN,
+    FileId, Record, TAG_BIRTH_DATE, TAG_BIRTHPLACE, TAG_CARD_ID, TAG_CARD_NUMBER, TAG_CARD_TYPE, TAG_EXPIRY_DATE,
+    TAG_ISSUE_DATE, TAG_ISSUER, TAG_NAME, TAG_NAME_EXT, TAG_NATION, TAG_SEX, TAG_SPEC_VERSION, TAG_SSN,
 };
 use super::error::{DecodeError, Field, Rule, ValidationError};
 use super::name::Name;
@@ -32,20 +31,11 @@ fn collect(file: FileId, records: &[Record]) -> Result<Slots<'_>, DecodeError> {
             .find(|(_, e)| e.tag == r.tag)
             .ok_or(DecodeError::UnexpectedTag { file, tag: r.tag })?;
         if r.value.len() != spec.len {
-            return Err(DecodeError::WrongLength {
-                field: spec.field,
-                expected: spec.len,
-                found: r.value.len(),
-            });
+            return Err(DecodeError::WrongLength { field: spec.field, expected: spec.len, found: r.value.len() });
         }
-        let slot = slots
-            .get_mut(idx)
-            .ok_or(DecodeError::UnexpectedTag { file, tag: r.tag })?;
+        let slot = slots.get_mut(idx).ok_or(DecodeError::UnexpectedTag { file, tag: r.tag })?;
         if slot.is_some() {
-            return Err(DecodeError::DuplicateRecord {
-                field: spec.field,
-                tag: r.tag,
-            });
+            return Err(DecodeError::DuplicateRecord { field: spec.field, tag: r.tag });
         }
         *slot = Some(&r.value);
     }
@@ -87,8 +77,7 @@ pub struct IssuerData {
 impl IssuerData {
     /// Decodes the records read from EF05 (any subset, in any order).
     pub fn decode(records: &[Record]) -> Result<IssuerData, DecodeError> {
-        let [id, card_type, version, issuer, issue, expiry, number] =
-            collect(FileId::Ef05, records)?;
+        let [id, card_type, version, issuer, issue, expiry, number] = collect(FileId::Ef05, records)?;
         Ok(IssuerData {
             card_id: decode_opt(id, CardId::from_bytes)?,
             card_type: decode_opt(card_type, CardType::from_value)?,
@@ -107,25 +96,13 @@ impl IssuerData {
         let entries = [
             (TAG_CARD_ID, self.card_id.map(|v| v.as_bytes().to_vec())),
             (TAG_CARD_TYPE, self.card_type.map(|v| v.to_value())),
-            (
-                TAG_SPEC_VERSION,
-                self.spec_version.as_ref().map(SpecVersion::to_value),
-            ),
+            (TAG_SPEC_VERSION, self.spec_version.as_ref().map(SpecVersion::to_value)),
             (TAG_ISSUER, self.issuer.as_ref().map(Issuer::to_value)),
             (TAG_ISSUE_DATE, self.issue_date.map(|v| v.to_bcd().to_vec())),
-            (
-                TAG_EXPIRY_DATE,
-                self.expiry_date.map(|v| v.to_bcd().to_vec()),
-            ),
-            (
-                TAG_CARD_NUMBER,
-                self.card_number.as_ref().map(CardNumber::to_value),
-            ),
+            (TAG_EXPIRY_DATE, self.expiry_date.map(|v| v.to_bcd().to_vec())),
+            (TAG_CARD_NUMBER, self.card_number.as_ref().map(CardNumber::to_value)),
         ];
-        entries
-            .into_iter()
-            .filter_map(|(tag, v)| v.map(|v| Record::new(tag, v)))
-            .collect()
+        entries.into_iter().filter_map(|(tag, v)| v.map(|v| Record::new(tag, v))).collect()
     }
 }
 
@@ -181,10 +158,7 @@ impl HolderData {
             (TAG_BIRTHPLACE, self.birthplace.map(|v| v.to_bcd().to_vec())),
             (TAG_BIRTH_DATE, self.birth_date.map(|v| v.to_bcd().to_vec())),
         ];
-        entries
-            .into_iter()
-            .filter_map(|(tag, v)| v.map(|v| Record::new(tag, v)))
-            .collect()
+        entries.into_iter().filter_map(|(tag, v)| v.map(|v| Record::new(tag, v))).collect()
     }
 }
 
@@ -222,6 +196,11 @@ pub struct HolderRecordUpdate {
     pub photo: Option<Photo>,
 }
 
+/// Whether an element was written and reads back differently.
+fn differs<T: PartialEq>(written: Option<&T>, read: Option<&T>) -> bool {
+    written.is_some() && written != read
+}
+
 impl HolderRecordUpdate {
     /// Whether the update writes nothing at all.
     pub fn is_empty(&self) -> bool {
@@ -247,12 +226,7 @@ impl HolderRecordUpdate {
             Field::Birthplace => self.birthplace = Some(RegionCode::parse(value, field)?),
             Field::BirthDate => self.birth_date = Some(Date::parse_iso(value, field)?),
             Field::Photo => {
-                return Err(ValidationError::new(
-                    field,
-                    Rule::BadFormat {
-                        expected: "JPEG bytes",
-                    },
-                ));
+                return Err(ValidationError::new(field, Rule::BadFormat { expected: "JPEG bytes" }));
             }
             Field::CardId | Field::Region | Field::Pin | Field::NewPin => {
                 return Err(ValidationError::new(field, Rule::NotWritable));
@@ -269,28 +243,19 @@ impl HolderRecordUpdate {
     pub fn validate(&self, generation: Generation) -> Result<(), ValidationError> {
         if let Some(v) = &self.spec_version {
             if v.generation() != Some(generation) {
-                return Err(ValidationError::new(
-                    Field::SpecVersion,
-                    Rule::GenerationMismatch { generation },
-                ));
+                return Err(ValidationError::new(Field::SpecVersion, Rule::GenerationMismatch { generation }));
             }
         }
         if let (Some(issue), Some(expiry)) = (self.issue_date, self.expiry_date) {
             if expiry <= issue {
-                return Err(ValidationError::new(
-                    Field::ExpiryDate,
-                    Rule::ExpiryNotAfterIssue,
-                ));
+                return Err(ValidationError::new(Field::ExpiryDate, Rule::ExpiryNotAfterIssue));
             }
         }
         match (&self.ssn, self.sex, self.birth_date) {
             (None, None, None) => Ok(()),
             (Some(ssn), Some(sex), Some(birth_date)) => {
                 if ssn.birth_date() != birth_date {
-                    return Err(ValidationError::new(
-                        Field::BirthDate,
-                        Rule::BirthDateMismatch,
-                    ));
+                    return Err(ValidationError::new(Field::BirthDate, Rule::BirthDateMismatch));
                 }
                 if ssn.sex_digit_is_odd() != (sex == Sex::Male) {
                     return Err(ValidationError::new(Field::Sex, Rule::SexParityMismatch));
@@ -346,11 +311,7 @@ impl HolderRecordUpdate {
     /// bytes of EF08.
     pub fn digest_input(&self) -> Vec<u8> {
         let (ef05, ef06) = self.records();
-        let mut out: Vec<u8> = ef05
-            .iter()
-            .chain(ef06.iter())
-            .flat_map(Record::to_tlv)
-            .collect();
+        let mut out: Vec<u8> = ef05.iter().chain(ef06.iter()).flat_map(Record::to_tlv).collect();
         if let Some(p) = &self.photo {
             out.extend_from_slice(&p.to_file_bytes());
         }
@@ -365,53 +326,26 @@ impl HolderRecordUpdate {
 
     /// The elements written that the card, read back, does not hold as written
     /// (empty when the write is confirmed). `photo` is what EF08 reads back as.
-    pub fn mismatches(
-        &self,
-        issuer: &IssuerData,
-        holder: &HolderData,
-        photo: Option<&Photo>,
-    ) -> Vec<Field> {
+    pub fn mismatches(&self, issuer: &IssuerData, holder: &HolderData, photo: Option<&Photo>) -> Vec<Field> {
         let mut out = Vec::new();
-        let mut check = |field, differs: bool| {
-            if differs {
+        let mut check = |field, bad: bool| {
+            if bad {
                 out.push(field);
             }
         };
-        /// Whether a written element differs from what was read back.
-        fn differs<T: PartialEq>(written: &Option<T>, read: &Option<T>) -> bool {
-            written.is_some() && written != read
-        }
-        check(Field::CardType, differs(&self.card_type, &issuer.card_type));
-        check(
-            Field::SpecVersion,
-            differs(&self.spec_version, &issuer.spec_version),
-        );
-        check(Field::Issuer, differs(&self.issuer, &issuer.issuer));
-        check(
-            Field::IssueDate,
-            differs(&self.issue_date, &issuer.issue_date),
-        );
-        check(
-            Field::ExpiryDate,
-            differs(&self.expiry_date, &issuer.expiry_date),
-        );
-        check(
-            Field::CardNumber,
-            differs(&self.card_number, &issuer.card_number),
-        );
-        check(Field::Ssn, differs(&self.ssn, &holder.ssn));
-        check(Field::Name, differs(&self.name, &holder.name));
-        check(Field::Sex, differs(&self.sex, &holder.sex));
-        check(Field::Nation, differs(&self.nation, &holder.nation));
-        check(
-            Field::Birthplace,
-            differs(&self.birthplace, &holder.birthplace),
-        );
-        check(
-            Field::BirthDate,
-            differs(&self.birth_date, &holder.birth_date),
-        );
-        check(Field::Photo, differs(&self.photo, &photo.cloned()));
+        check(Field::CardType, differs(self.card_type.as_ref(), issuer.card_type.as_ref()));
+        check(Field::SpecVersion, differs(self.spec_version.as_ref(), issuer.spec_version.as_ref()));
+        check(Field::Issuer, differs(self.issuer.as_ref(), issuer.issuer.as_ref()));
+        check(Field::IssueDate, differs(self.issue_date.as_ref(), issuer.issue_date.as_ref()));
+        check(Field::ExpiryDate, differs(self.expiry_date.as_ref(), issuer.expiry_date.as_ref()));
+        check(Field::CardNumber, differs(self.card_number.as_ref(), issuer.card_number.as_ref()));
+        check(Field::Ssn, differs(self.ssn.as_ref(), holder.ssn.as_ref()));
+        check(Field::Name, differs(self.name.as_ref(), holder.name.as_ref()));
+        check(Field::Sex, differs(self.sex.as_ref(), holder.sex.as_ref()));
+        check(Field::Nation, differs(self.nation.as_ref(), holder.nation.as_ref()));
+        check(Field::Birthplace, differs(self.birthplace.as_ref(), holder.birthplace.as_ref()));
+        check(Field::BirthDate, differs(self.birth_date.as_ref(), holder.birth_date.as_ref()));
+        check(Field::Photo, differs(self.photo.as_ref(), photo));
         out
     }
 }
@@ -420,13 +354,12 @@ impl HolderRecordUpdate {
 mod tests {
     use super::super::card_id::tests::any_card_id;
     use super::super::codec::tests::{any_date, any_region};
+    use super::super::elements::ElementSpec;
     use super::super::name::tests::any_name;
     use super::super::photo::tests::{any_photo, jpeg};
     use super::super::pin::{Pin, PinPolicy};
     use super::super::ssn::tests::{any_ssn, make_ssn};
-    use super::super::values::tests::{
-        any_card_number, any_card_type, any_issuer, any_nation, any_spec_version,
-    };
+    use super::super::values::tests::{any_card_number, any_card_type, any_issuer, any_nation, any_spec_version};
     use super::*;
     use proptest::option;
     use proptest::prelude::*;
@@ -449,10 +382,7 @@ mod tests {
 
     /// The error of setting `field` to `value`.
     fn set_err(field: Field, value: &str) -> ValidationError {
-        HolderRecordUpdate::default()
-            .set_from_str(field, value)
-            .err()
-            .unwrap()
+        HolderRecordUpdate::default().set_from_str(field, value).err().unwrap()
     }
 
     /// The error of validating `pairs` on a gen3 card.
@@ -498,25 +428,13 @@ mod tests {
         assert!(u.mismatches(&issuer, &holder, u.photo.as_ref()).is_empty());
         assert_eq!(
             u.mismatches(&issuer, &HolderData::default(), None),
-            [
-                Field::Ssn,
-                Field::Name,
-                Field::Sex,
-                Field::Nation,
-                Field::Birthplace,
-                Field::BirthDate,
-                Field::Photo
-            ]
+            [Field::Ssn, Field::Name, Field::Sex, Field::Nation, Field::Birthplace, Field::BirthDate, Field::Photo]
         );
     }
 
     #[test]
     fn digest_covers_records_then_photo() {
-        let mut u = update(&[
-            (Field::Sex, "2"),
-            (Field::CardType, "3"),
-            (Field::Name, "张三"),
-        ]);
+        let mut u = update(&[(Field::Sex, "2"), (Field::CardType, "3"), (Field::Name, "张三")]);
         let mut expected = vec![0x02, 0x01, b'3'];
         expected.extend([0x09, 30, 0xD5, 0xC5, 0xC8, 0xFD]);
         expected.extend([0u8; 26]);
@@ -545,16 +463,8 @@ mod tests {
 
     #[test]
     fn unwritten_card_decodes_empty() {
-        let ef05: Vec<Record> = FileId::Ef05
-            .elements()
-            .iter()
-            .map(Record::unwritten)
-            .collect();
-        let ef06: Vec<Record> = FileId::Ef06
-            .elements()
-            .iter()
-            .map(|s| Record::new(s.tag, vec![0xFF; s.len]))
-            .collect();
+        let ef05: Vec<Record> = FileId::Ef05.elements().iter().map(Record::unwritten).collect();
+        let ef06: Vec<Record> = FileId::Ef06.elements().iter().map(|s| Record::new(s.tag, vec![0xFF; s.len])).collect();
         assert_eq!(IssuerData::decode(&ef05), Ok(IssuerData::default()));
         assert_eq!(HolderData::decode(&ef06), Ok(HolderData::default()));
         assert_eq!(HolderData::decode(&[]), Ok(HolderData::default()));
@@ -563,72 +473,31 @@ mod tests {
     #[test]
     fn decode_errors_name_the_field() {
         let bad_date = [Record::new(TAG_EXPIRY_DATE, vec![0x20, 0x23, 0x02, 0x30])];
-        assert_eq!(
-            IssuerData::decode(&bad_date),
-            Err(DecodeError::InvalidDate {
-                field: Field::ExpiryDate
-            })
-        );
+        assert_eq!(IssuerData::decode(&bad_date), Err(DecodeError::InvalidDate { field: Field::ExpiryDate }));
         let short = [Record::new(TAG_ISSUER, vec![b'A'; 11])];
         assert_eq!(
             IssuerData::decode(&short),
-            Err(DecodeError::WrongLength {
-                field: Field::Issuer,
-                expected: 12,
-                found: 11
-            })
+            Err(DecodeError::WrongLength { field: Field::Issuer, expected: 12, found: 11 })
         );
         let stray = [Record::new(TAG_SSN, vec![b'1'; 18])];
-        assert_eq!(
-            IssuerData::decode(&stray),
-            Err(DecodeError::UnexpectedTag {
-                file: FileId::Ef05,
-                tag: TAG_SSN
-            })
-        );
-        let twice = [
-            Record::new(TAG_SEX, vec![b'1']),
-            Record::new(TAG_SEX, vec![b'2']),
-        ];
-        assert_eq!(
-            HolderData::decode(&twice),
-            Err(DecodeError::DuplicateRecord {
-                field: Field::Sex,
-                tag: TAG_SEX
-            })
-        );
+        assert_eq!(IssuerData::decode(&stray), Err(DecodeError::UnexpectedTag { file: FileId::Ef05, tag: TAG_SSN }));
+        let twice = [Record::new(TAG_SEX, vec![b'1']), Record::new(TAG_SEX, vec![b'2'])];
+        assert_eq!(HolderData::decode(&twice), Err(DecodeError::DuplicateRecord { field: Field::Sex, tag: TAG_SEX }));
         let bad_ssn = [Record::new(TAG_SSN, b"110105194912310021".to_vec())];
         assert_eq!(
             HolderData::decode(&bad_ssn),
-            Err(DecodeError::Invalid {
-                field: Field::Ssn,
-                rule: Rule::BadCheckCharacter { expected: 'X' }
-            })
+            Err(DecodeError::Invalid { field: Field::Ssn, rule: Rule::BadCheckCharacter { expected: 'X' } })
         );
         let nation = [Record::new(TAG_NATION, vec![99])];
-        assert_eq!(
-            HolderData::decode(&nation).map_err(|e| e.field()),
-            Err(Some(Field::Nation))
-        );
+        assert_eq!(HolderData::decode(&nation).map_err(|e| e.field()), Err(Some(Field::Nation)));
         let bcd = [Record::new(TAG_BIRTHPLACE, vec![0x11, 0x01, 0xA5])];
-        assert_eq!(
-            HolderData::decode(&bcd),
-            Err(DecodeError::BadBcd {
-                field: Field::Birthplace
-            })
-        );
+        assert_eq!(HolderData::decode(&bcd), Err(DecodeError::BadBcd { field: Field::Birthplace }));
     }
 
     #[test]
     fn a_shorter_name_clears_the_extension() {
-        let long = HolderData {
-            name: Some(Name::new(&"张".repeat(25)).unwrap()),
-            ..HolderData::default()
-        };
-        let short = HolderData {
-            name: Some(Name::new("李四").unwrap()),
-            ..HolderData::default()
-        };
+        let long = HolderData { name: Some(Name::new(&"张".repeat(25)).unwrap()), ..HolderData::default() };
+        let short = HolderData { name: Some(Name::new("李四").unwrap()), ..HolderData::default() };
         let long_recs = long.encode();
         let short_recs = short.encode();
         assert_eq!(long_recs.len(), 2);
@@ -640,18 +509,10 @@ mod tests {
 
     #[test]
     fn positive_lower_case_x_ssn() {
-        let u = update(&[
-            (Field::Ssn, "11010519491231002x"),
-            (Field::Sex, "2"),
-            (Field::BirthDate, "1949-12-31"),
-        ]);
+        let u = update(&[(Field::Ssn, "11010519491231002x"), (Field::Sex, "2"), (Field::BirthDate, "1949-12-31")]);
         assert_eq!(u.validate(Generation::Gen3), Ok(()));
         assert_eq!(u.ssn.as_ref().map(Ssn::as_str), Some(FEMALE));
-        let male = update(&[
-            (Field::Ssn, &male_ssn()),
-            (Field::Sex, "1"),
-            (Field::BirthDate, "1949-12-31"),
-        ]);
+        let male = update(&[(Field::Ssn, &male_ssn()), (Field::Sex, "1"), (Field::BirthDate, "1949-12-31")]);
         assert_eq!(male.validate(Generation::Gen2), Ok(()));
     }
 
@@ -683,20 +544,11 @@ mod tests {
     );
     invalid!(
         birth_date_not_in_ssn,
-        validate_err(&[
-            (Field::Ssn, FEMALE),
-            (Field::Sex, "2"),
-            (Field::BirthDate, "1949-12-30")
-        ]),
+        validate_err(&[(Field::Ssn, FEMALE), (Field::Sex, "2"), (Field::BirthDate, "1949-12-30")]),
         Field::BirthDate,
         Rule::BirthDateMismatch
     );
-    invalid!(
-        birth_date_31_february,
-        set_err(Field::BirthDate, "2000-02-31"),
-        Field::BirthDate,
-        Rule::NotACalendarDate
-    );
+    invalid!(birth_date_31_february, set_err(Field::BirthDate, "2000-02-31"), Field::BirthDate, Rule::NotACalendarDate);
     invalid!(
         issue_date_29_february_common_year,
         set_err(Field::IssueDate, "2023-02-29"),
@@ -718,12 +570,7 @@ mod tests {
         Field::Ssn,
         Rule::NotACalendarDate
     );
-    invalid!(
-        date_with_slashes,
-        set_err(Field::IssueDate, "2024/01/01"),
-        Field::IssueDate,
-        Rule::BadFormat { .. }
-    );
+    invalid!(date_with_slashes, set_err(Field::IssueDate, "2024/01/01"), Field::IssueDate, Rule::BadFormat { .. });
     invalid!(
         name_with_u20000,
         set_err(Field::Name, "张\u{20000}"),
@@ -744,90 +591,43 @@ mod tests {
     );
     invalid!(
         name_whose_extension_overflows,
-        set_err(
-            Field::Name,
-            &format!("{}赵{}", "a".repeat(29), "b".repeat(19))
-        ),
+        set_err(Field::Name, &format!("{}赵{}", "a".repeat(29), "b".repeat(19))),
         Field::Name,
         Rule::NameExtensionTooLong { rest: 21 }
     );
-    invalid!(
-        empty_name,
-        set_err(Field::Name, ""),
-        Field::Name,
-        Rule::Empty
-    );
-    invalid!(
-        white_space_name,
-        set_err(Field::Name, " \t "),
-        Field::Name,
-        Rule::Empty
-    );
-    invalid!(
-        name_with_nul,
-        set_err(Field::Name, "张\0三"),
-        Field::Name,
-        Rule::ControlCharacter { ch: '\0' }
-    );
+    invalid!(empty_name, set_err(Field::Name, ""), Field::Name, Rule::Empty);
+    invalid!(white_space_name, set_err(Field::Name, " \t "), Field::Name, Rule::Empty);
+    invalid!(name_with_nul, set_err(Field::Name, "张\0三"), Field::Name, Rule::ControlCharacter { ch: '\0' });
     invalid!(
         female_ssn_with_male_sex,
-        validate_err(&[
-            (Field::Ssn, FEMALE),
-            (Field::Sex, "1"),
-            (Field::BirthDate, "1949-12-31")
-        ]),
+        validate_err(&[(Field::Ssn, FEMALE), (Field::Sex, "1"), (Field::BirthDate, "1949-12-31")]),
         Field::Sex,
         Rule::SexParityMismatch
     );
     invalid!(
         male_ssn_with_female_sex,
-        validate_err(&[
-            (Field::Ssn, &male_ssn()),
-            (Field::Sex, "2"),
-            (Field::BirthDate, "1949-12-31")
-        ]),
+        validate_err(&[(Field::Ssn, &male_ssn()), (Field::Sex, "2"), (Field::BirthDate, "1949-12-31")]),
         Field::Sex,
         Rule::SexParityMismatch
     );
-    invalid!(
-        ssn_alone,
-        validate_err(&[(Field::Ssn, FEMALE)]),
-        Field::Sex,
-        Rule::MustComeTogether
-    );
+    invalid!(ssn_alone, validate_err(&[(Field::Ssn, FEMALE)]), Field::Sex, Rule::MustComeTogether);
     invalid!(
         ssn_and_sex_without_birth_date,
         validate_err(&[(Field::Ssn, FEMALE), (Field::Sex, "2")]),
         Field::BirthDate,
         Rule::MustComeTogether
     );
-    invalid!(
-        sex_alone,
-        validate_err(&[(Field::Sex, "2")]),
-        Field::Ssn,
-        Rule::MustComeTogether
-    );
-    invalid!(
-        birth_date_alone,
-        validate_err(&[(Field::BirthDate, "1949-12-31")]),
-        Field::Ssn,
-        Rule::MustComeTogether
-    );
+    invalid!(sex_alone, validate_err(&[(Field::Sex, "2")]), Field::Ssn, Rule::MustComeTogether);
+    invalid!(birth_date_alone, validate_err(&[(Field::BirthDate, "1949-12-31")]), Field::Ssn, Rule::MustComeTogether);
     invalid!(
         expiry_before_issue,
-        validate_err(&[
-            (Field::IssueDate, "2024-05-01"),
-            (Field::ExpiryDate, "2024-04-30")
-        ]),
+        validate_err(&[(Field::IssueDate, "2024-05-01"), (Field::ExpiryDate, "2024-04-30")]),
         Field::ExpiryDate,
         Rule::ExpiryNotAfterIssue
     );
     invalid!(
         expiry_equal_to_issue,
-        validate_err(&[
-            (Field::IssueDate, "2024-05-01"),
-            (Field::ExpiryDate, "2024-05-01")
-        ]),
+        validate_err(&[(Field::IssueDate, "2024-05-01"), (Field::ExpiryDate, "2024-05-01")]),
         Field::ExpiryDate,
         Rule::ExpiryNotAfterIssue
     );
@@ -835,69 +635,27 @@ mod tests {
         version_2_on_gen3,
         validate_err(&[(Field::SpecVersion, "2.00")]),
         Field::SpecVersion,
-        Rule::GenerationMismatch {
-            generation: Generation::Gen3
-        }
+        Rule::GenerationMismatch { generation: Generation::Gen3 }
     );
     invalid!(
         version_3_on_gen2,
-        update(&[(Field::SpecVersion, "3.00")])
-            .validate(Generation::Gen2)
-            .err()
-            .unwrap(),
+        update(&[(Field::SpecVersion, "3.00")]).validate(Generation::Gen2).err().unwrap(),
         Field::SpecVersion,
-        Rule::GenerationMismatch {
-            generation: Generation::Gen2
-        }
+        Rule::GenerationMismatch { generation: Generation::Gen2 }
     );
-    invalid!(
-        unknown_version,
-        set_err(Field::SpecVersion, "3.0"),
-        Field::SpecVersion,
-        Rule::NotAllowed { .. }
-    );
-    invalid!(
-        nation_0,
-        Nation::new(0).err().unwrap(),
-        Field::Nation,
-        Rule::OutOfRange { .. }
-    );
-    invalid!(
-        nation_57,
-        Nation::new(57).err().unwrap(),
-        Field::Nation,
-        Rule::OutOfRange { .. }
-    );
-    invalid!(
-        nation_99,
-        set_err(Field::Nation, "99"),
-        Field::Nation,
-        Rule::OutOfRange { .. }
-    );
-    invalid!(
-        nation_not_a_number,
-        set_err(Field::Nation, "Han"),
-        Field::Nation,
-        Rule::NotDigits
-    );
-    invalid!(
-        region_with_a_letter,
-        set_err(Field::Birthplace, "11010A"),
-        Field::Birthplace,
-        Rule::NotDigits
-    );
+    invalid!(unknown_version, set_err(Field::SpecVersion, "3.0"), Field::SpecVersion, Rule::NotAllowed { .. });
+    invalid!(nation_0, Nation::new(0).err().unwrap(), Field::Nation, Rule::OutOfRange { .. });
+    invalid!(nation_57, Nation::new(57).err().unwrap(), Field::Nation, Rule::OutOfRange { .. });
+    invalid!(nation_99, set_err(Field::Nation, "99"), Field::Nation, Rule::OutOfRange { .. });
+    invalid!(nation_not_a_number, set_err(Field::Nation, "Han"), Field::Nation, Rule::NotDigits);
+    invalid!(region_with_a_letter, set_err(Field::Birthplace, "11010A"), Field::Birthplace, Rule::NotDigits);
     invalid!(
         region_of_5_digits,
         set_err(Field::Birthplace, "11010"),
         Field::Birthplace,
         Rule::WrongLength { expected: 6 }
     );
-    invalid!(
-        region_all_zero,
-        set_err(Field::Birthplace, "000000"),
-        Field::Birthplace,
-        Rule::NotAllowed { .. }
-    );
+    invalid!(region_all_zero, set_err(Field::Birthplace, "000000"), Field::Birthplace, Rule::NotAllowed { .. });
     invalid!(
         card_number_of_10_chars,
         set_err(Field::CardNumber, "X000000190"),
@@ -916,86 +674,35 @@ mod tests {
         Field::Issuer,
         Rule::TooLong { max_bytes: 12 }
     );
-    invalid!(
-        issuer_not_ascii,
-        set_err(Field::Issuer, "社保局"),
-        Field::Issuer,
-        Rule::NotAscii
-    );
-    invalid!(
-        card_type_letter,
-        set_err(Field::CardType, "A"),
-        Field::CardType,
-        Rule::NotDigits
-    );
-    invalid!(
-        card_type_two_digits,
-        set_err(Field::CardType, "12"),
-        Field::CardType,
-        Rule::WrongLength { expected: 1 }
-    );
-    invalid!(
-        sex_3,
-        set_err(Field::Sex, "3"),
-        Field::Sex,
-        Rule::NotAllowed { .. }
-    );
-    invalid!(
-        ssn_of_17_chars,
-        set_err(Field::Ssn, "11010519491231002"),
-        Field::Ssn,
-        Rule::WrongLength { expected: 18 }
-    );
-    invalid!(
-        ssn_with_a_letter_inside,
-        set_err(Field::Ssn, "1101051949A231002X"),
-        Field::Ssn,
-        Rule::BadFormat { .. }
-    );
+    invalid!(issuer_not_ascii, set_err(Field::Issuer, "社保局"), Field::Issuer, Rule::NotAscii);
+    invalid!(card_type_letter, set_err(Field::CardType, "A"), Field::CardType, Rule::NotDigits);
+    invalid!(card_type_two_digits, set_err(Field::CardType, "12"), Field::CardType, Rule::WrongLength { expected: 1 });
+    invalid!(sex_3, set_err(Field::Sex, "3"), Field::Sex, Rule::NotAllowed { .. });
+    invalid!(ssn_of_17_chars, set_err(Field::Ssn, "11010519491231002"), Field::Ssn, Rule::WrongLength { expected: 18 });
+    invalid!(ssn_with_a_letter_inside, set_err(Field::Ssn, "1101051949A231002X"), Field::Ssn, Rule::BadFormat { .. });
     invalid!(
         card_id_not_writable,
         set_err(Field::CardId, "110100D15600000501020304050607FF"),
         Field::CardId,
         Rule::NotWritable
     );
-    invalid!(
-        region_not_writable,
-        set_err(Field::Region, "110100"),
-        Field::Region,
-        Rule::NotWritable
-    );
-    invalid!(
-        photo_not_jpeg,
-        Photo::new(b"\x89PNG\r\n\x1a\n".to_vec()).err().unwrap(),
-        Field::Photo,
-        Rule::NotJpeg
-    );
+    invalid!(region_not_writable, set_err(Field::Region, "110100"), Field::Region, Rule::NotWritable);
+    invalid!(photo_not_jpeg, Photo::new(b"\x89PNG\r\n\x1a\n".to_vec()).err().unwrap(), Field::Photo, Rule::NotJpeg);
     invalid!(
         photo_of_8191_bytes,
         Photo::new(jpeg(8191)).err().unwrap(),
         Field::Photo,
         Rule::PhotoTooLarge { len: 8191 }
     );
-    invalid!(
-        photo_as_string,
-        set_err(Field::Photo, "FFD8FFD9"),
-        Field::Photo,
-        Rule::BadFormat { .. }
-    );
+    invalid!(photo_as_string, set_err(Field::Photo, "FFD8FFD9"), Field::Photo, Rule::BadFormat { .. });
 
     /// The error of `s` as a new PIN under `policy`.
     fn new_pin_err(policy: &PinPolicy, s: &str) -> ValidationError {
-        Pin::parse(s, Field::NewPin)
-            .and_then(|p| policy.check_new_pin(&p, Field::NewPin))
-            .err()
-            .unwrap()
+        Pin::parse(s, Field::NewPin).and_then(|p| policy.check_new_pin(&p, Field::NewPin)).err().unwrap()
     }
 
     fn other_initial() -> PinPolicy {
-        PinPolicy {
-            length: 6,
-            initial: Pin::parse("888888", Field::Pin).unwrap(),
-        }
+        PinPolicy { length: 6, initial: Pin::parse("888888", Field::Pin).unwrap() }
     }
 
     invalid!(
@@ -1004,18 +711,8 @@ mod tests {
         Field::NewPin,
         Rule::PinLength { min: 6, max: 6 }
     );
-    invalid!(
-        pin_not_digits,
-        Pin::parse("12a4", Field::Pin).err().unwrap(),
-        Field::Pin,
-        Rule::PinNotDigits
-    );
-    invalid!(
-        pin_with_unicode_digits,
-        Pin::parse("١٢٣٤", Field::Pin).err().unwrap(),
-        Field::Pin,
-        Rule::PinNotDigits
-    );
+    invalid!(pin_not_digits, Pin::parse("12a4", Field::Pin).err().unwrap(), Field::Pin, Rule::PinNotDigits);
+    invalid!(pin_with_unicode_digits, Pin::parse("١٢٣٤", Field::Pin).err().unwrap(), Field::Pin, Rule::PinNotDigits);
     invalid!(
         pin_of_3_digits,
         Pin::parse("123", Field::Pin).err().unwrap(),
@@ -1028,12 +725,7 @@ mod tests {
         Field::Pin,
         Rule::PinLength { min: 4, max: 12 }
     );
-    invalid!(
-        empty_pin,
-        Pin::parse("", Field::Pin).err().unwrap(),
-        Field::Pin,
-        Rule::PinLength { .. }
-    );
+    invalid!(empty_pin, Pin::parse("", Field::Pin).err().unwrap(), Field::Pin, Rule::PinLength { .. });
     invalid!(
         new_pin_equal_to_initial,
         new_pin_err(&PinPolicy::reference(), "123456"),
@@ -1046,42 +738,12 @@ mod tests {
         Field::NewPin,
         Rule::PinIsInitial
     );
-    invalid!(
-        new_pin_111111,
-        new_pin_err(&PinPolicy::reference(), "111111"),
-        Field::NewPin,
-        Rule::PinRepeatedDigit
-    );
-    invalid!(
-        new_pin_123456_elsewhere,
-        new_pin_err(&other_initial(), "123456"),
-        Field::NewPin,
-        Rule::PinSequential
-    );
-    invalid!(
-        new_pin_234567,
-        new_pin_err(&PinPolicy::reference(), "234567"),
-        Field::NewPin,
-        Rule::PinSequential
-    );
-    invalid!(
-        new_pin_987654,
-        new_pin_err(&PinPolicy::reference(), "987654"),
-        Field::NewPin,
-        Rule::PinSequential
-    );
-    invalid!(
-        new_pin_012345,
-        new_pin_err(&PinPolicy::reference(), "012345"),
-        Field::NewPin,
-        Rule::PinSequential
-    );
-    invalid!(
-        new_pin_543210,
-        new_pin_err(&PinPolicy::reference(), "543210"),
-        Field::NewPin,
-        Rule::PinSequential
-    );
+    invalid!(new_pin_111111, new_pin_err(&PinPolicy::reference(), "111111"), Field::NewPin, Rule::PinRepeatedDigit);
+    invalid!(new_pin_123456_elsewhere, new_pin_err(&other_initial(), "123456"), Field::NewPin, Rule::PinSequential);
+    invalid!(new_pin_234567, new_pin_err(&PinPolicy::reference(), "234567"), Field::NewPin, Rule::PinSequential);
+    invalid!(new_pin_987654, new_pin_err(&PinPolicy::reference(), "987654"), Field::NewPin, Rule::PinSequential);
+    invalid!(new_pin_012345, new_pin_err(&PinPolicy::reference(), "012345"), Field::NewPin, Rule::PinSequential);
+    invalid!(new_pin_543210, new_pin_err(&PinPolicy::reference(), "543210"), Field::NewPin, Rule::PinSequential);
 
     fn any_issuer_data() -> impl Strategy<Value = IssuerData> {
         (
@@ -1093,27 +755,9 @@ mod tests {
             option::of(any_date()),
             option::of(any_card_number()),
         )
-            .prop_map(
-                |(
-                    card_id,
-                    card_type,
-                    spec_version,
-                    issuer,
-                    issue_date,
-                    expiry_date,
-                    card_number,
-                )| {
-                    IssuerData {
-                        card_id,
-                        card_type,
-                        spec_version,
-                        issuer,
-                        issue_date,
-                        expiry_date,
-                        card_number,
-                    }
-                },
-            )
+            .prop_map(|(card_id, card_type, spec_version, issuer, issue_date, expiry_date, card_number)| {
+                IssuerData { card_id, card_type, spec_version, issuer, issue_date, expiry_date, card_number }
+            })
     }
 
     fn any_holder_data() -> impl Strategy<Value = HolderData> {
@@ -1125,16 +769,14 @@ mod tests {
             option::of(any_region()),
             option::of(any_date()),
         )
-            .prop_map(
-                |(ssn, name, sex, nation, birthplace, birth_date)| HolderData {
-                    ssn,
-                    name,
-                    sex,
-                    nation,
-                    birthplace,
-                    birth_date,
-                },
-            )
+            .prop_map(|(ssn, name, sex, nation, birthplace, birth_date)| HolderData {
+                ssn,
+                name,
+                sex,
+                nation,
+                birthplace,
+                birth_date,
+            })
     }
 
     proptest! {
@@ -1217,13 +859,6 @@ mod tests {
     }
 
     /// EF06 tags in table order.
-    const EF06_POSITION: [u8; 7] = [
-        TAG_SSN,
-        TAG_NAME,
-        TAG_NAME_EXT,
-        TAG_SEX,
-        TAG_NATION,
-        TAG_BIRTHPLACE,
-        TAG_BIRTH_DATE,
-    ];
+    const EF06_POSITION: [u8; 7] =
+        [TAG_SSN, TAG_NAME, TAG_NAME_EXT, TAG_SEX, TAG_NATION, TAG_BIRTHPLACE, TAG_BIRTH_DATE];
 }

@@ -7,10 +7,7 @@
 //! interfaces.md ("Writing", "PIN arguments", "Value formats").
 
 #![warn(missing_docs)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod card_id;
 pub mod codec;
@@ -25,14 +22,12 @@ pub mod values;
 
 pub use card_id::{CARD_ID_RID, CardId};
 pub use codec::{
-    Date, RegionCode, days_in_month, decode_ascii_fixed, encode_ascii_fixed, is_leap_year,
-    is_unwritten, strip_padding,
+    Date, RegionCode, days_in_month, decode_ascii_fixed, encode_ascii_fixed, is_leap_year, is_unwritten, strip_padding,
 };
 pub use elements::{
-    EF05_ELEMENTS, EF06_ELEMENTS, ElementSpec, FileId, Record, SFI_EF05, SFI_EF06, SFI_EF07,
-    SFI_EF08, TAG_BIRTH_DATE, TAG_BIRTHPLACE, TAG_CARD_ID, TAG_CARD_NUMBER, TAG_CARD_TYPE,
-    TAG_EXPIRY_DATE, TAG_ISSUE_DATE, TAG_ISSUER, TAG_NAME, TAG_NAME_EXT, TAG_NATION, TAG_SEX,
-    TAG_SPEC_VERSION, TAG_SSN,
+    EF05_ELEMENTS, EF06_ELEMENTS, ElementSpec, FileId, Record, SFI_EF05, SFI_EF06, SFI_EF07, SFI_EF08, TAG_BIRTH_DATE,
+    TAG_BIRTHPLACE, TAG_CARD_ID, TAG_CARD_NUMBER, TAG_CARD_TYPE, TAG_EXPIRY_DATE, TAG_ISSUE_DATE, TAG_ISSUER, TAG_NAME,
+    TAG_NAME_EXT, TAG_NATION, TAG_SEX, TAG_SPEC_VERSION, TAG_SSN,
 };
 pub use error::{DecodeError, Field, Rule, ValidationError};
 pub use files::{HolderData, HolderRecordUpdate, IssuerData};

@@ -116,25 +116,10 @@ pub(crate) mod tests {
     #[test]
     fn limits() {
         assert!(Photo::new(jpeg(PHOTO_MAX_LEN)).is_ok());
-        assert_eq!(
-            Photo::new(jpeg(8191)),
-            Err(ValidationError::new(
-                Field::Photo,
-                Rule::PhotoTooLarge { len: 8191 }
-            ))
-        );
-        assert_eq!(
-            Photo::new(b"GIF89a".to_vec()),
-            Err(ValidationError::new(Field::Photo, Rule::NotJpeg))
-        );
-        assert_eq!(
-            Photo::new(vec![0xFF, 0xD8, 0xD9]),
-            Err(ValidationError::new(Field::Photo, Rule::NotJpeg))
-        );
-        assert_eq!(
-            Photo::new(Vec::new()),
-            Err(ValidationError::new(Field::Photo, Rule::Empty))
-        );
+        assert_eq!(Photo::new(jpeg(8191)), Err(ValidationError::new(Field::Photo, Rule::PhotoTooLarge { len: 8191 })));
+        assert_eq!(Photo::new(b"GIF89a".to_vec()), Err(ValidationError::new(Field::Photo, Rule::NotJpeg)));
+        assert_eq!(Photo::new(vec![0xFF, 0xD8, 0xD9]), Err(ValidationError::new(Field::Photo, Rule::NotJpeg)));
+        assert_eq!(Photo::new(Vec::new()), Err(ValidationError::new(Field::Photo, Rule::Empty)));
     }
 
     #[test]

@@ -29,25 +29,13 @@ impl Pin {
     /// holds the input.
     pub fn parse(input: &str, field: Field) -> Result<Pin, ValidationError> {
         if input.is_empty() {
-            return Err(ValidationError::new(
-                field,
-                Rule::PinLength {
-                    min: PIN_MIN_LEN,
-                    max: PIN_MAX_LEN,
-                },
-            ));
+            return Err(ValidationError::new(field, Rule::PinLength { min: PIN_MIN_LEN, max: PIN_MAX_LEN }));
         }
         if !input.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ValidationError::new(field, Rule::PinNotDigits));
         }
         if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&input.len()) {
-            return Err(ValidationError::new(
-                field,
-                Rule::PinLength {
-                    min: PIN_MIN_LEN,
-                    max: PIN_MAX_LEN,
-                },
-            ));
+            return Err(ValidationError::new(field, Rule::PinLength { min: PIN_MIN_LEN, max: PIN_MAX_LEN }));
         }
         let mut digits = Zeroizing::new(Vec::with_capacity(PIN_MAX_LEN));
         digits.extend_from_slice(input.as_bytes());
@@ -67,7 +55,7 @@ impl Pin {
     }
 
     /// The ASCII digits, for code that must hand them on (e.g. into a zeroizing APDU
-    /// buffer). Never log them.
+    /// buffer or a simulator image). Never log them.
     pub fn expose_digits(&self) -> &[u8] {
         &self.digits
     }
@@ -101,9 +89,7 @@ impl Pin {
                 _ => return None,
             }
         }
-        (PIN_MIN_LEN..=PIN_MAX_LEN)
-            .contains(&digits.len())
-            .then_some(Pin { digits })
+        (PIN_MIN_LEN..=PIN_MAX_LEN).contains(&digits.len()).then_some(Pin { digits })
     }
 
     /// Whether all digits are the same (`111111`).
@@ -113,15 +99,7 @@ impl Pin {
 
     /// Whether the digits rise or fall by exactly 1 each step (`123456`, `987654`).
     fn is_sequential(&self) -> bool {
-        let steps = |up: bool| {
-            self.digits.windows(2).all(|w| {
-                if up {
-                    w[1] == w[0] + 1
-                } else {
-                    w[0] == w[1] + 1
-                }
-            })
-        };
+        let steps = |up: bool| self.digits.windows(2).all(|w| if up { w[1] == w[0] + 1 } else { w[0] == w[1] + 1 });
         self.digits.len() >= 2 && (steps(true) || steps(false))
     }
 }
@@ -130,12 +108,7 @@ impl PartialEq for Pin {
     /// Compares without stopping at the first differing digit.
     fn eq(&self, other: &Pin) -> bool {
         self.digits.len() == other.digits.len()
-            && self
-                .digits
-                .iter()
-                .zip(other.digits.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+            && self.digits.iter().zip(other.digits.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 }
 
@@ -161,23 +134,14 @@ pub struct PinPolicy {
 impl PinPolicy {
     /// The reference profiles' policy: 6 digits, initial PIN `123456`.
     pub fn reference() -> PinPolicy {
-        PinPolicy {
-            length: 6,
-            initial: Pin::from_trusted(b"123456"),
-        }
+        PinPolicy { length: 6, initial: Pin::from_trusted(b"123456") }
     }
 
     /// Checks a new PIN (`ChangePin`, `ReloadPin`, `Activate`); the error names
     /// `field` and never holds the PIN.
     pub fn check_new_pin(&self, pin: &Pin, field: Field) -> Result<(), ValidationError> {
         if pin.digit_count() != self.length {
-            return Err(ValidationError::new(
-                field,
-                Rule::PinLength {
-                    min: self.length,
-                    max: self.length,
-                },
-            ));
+            return Err(ValidationError::new(field, Rule::PinLength { min: self.length, max: self.length }));
         }
         if *pin == self.initial {
             return Err(ValidationError::new(field, Rule::PinIsInitial));
@@ -230,17 +194,8 @@ mod tests {
     #[test]
     fn error_messages_hide_digits() {
         let policy = PinPolicy::reference();
-        for s in [
-            "12a456",
-            "123",
-            "1234567890123",
-            "123456",
-            "111111",
-            "987654",
-            "13579",
-        ] {
-            let r =
-                Pin::parse(s, Field::NewPin).and_then(|p| policy.check_new_pin(&p, Field::NewPin));
+        for s in ["12a456", "123", "1234567890123", "123456", "111111", "987654", "13579"] {
+            let r = Pin::parse(s, Field::NewPin).and_then(|p| policy.check_new_pin(&p, Field::NewPin));
             let msg = r.err().unwrap().to_string();
             assert!(msg.starts_with("new_pin: "), "{msg}");
             assert!(!msg.contains(s), "{msg}");
@@ -253,10 +208,7 @@ mod tests {
         for s in ["135790", "000001", "123457", "112233", "654320", "901234"] {
             assert_eq!(policy.check_new_pin(&pin(s), Field::NewPin), Ok(()), "{s}");
         }
-        let p = PinPolicy {
-            length: 6,
-            initial: pin("888888"),
-        };
+        let p = PinPolicy { length: 6, initial: pin("888888") };
         assert_eq!(p.check_new_pin(&pin("123450"), Field::NewPin), Ok(()));
     }
 
@@ -266,7 +218,8 @@ mod tests {
             let p = pin(&s);
             let b = p.to_bcd();
             prop_assert_eq!(b.len(), s.len().div_ceil(2));
-            prop_assert_eq!(hex::encode_upper(&b[..]).trim_end_matches('F'), s.as_str());
+            let shown = hex::encode_upper(&b[..]);
+            prop_assert_eq!(shown.trim_end_matches('F'), s.as_str());
             prop_assert_eq!(Pin::from_bcd(&b), Some(p));
         }
 

@@ -32,11 +32,7 @@ impl Ssn {
         if b.len() != 17 || !b.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let sum: u32 = b
-            .iter()
-            .zip(WEIGHTS)
-            .map(|(&d, w)| u32::from(d - b'0') * w)
-            .sum();
+        let sum: u32 = b.iter().zip(WEIGHTS).map(|(&d, w)| u32::from(d - b'0') * w).sum();
         let idx = usize::try_from(sum % 11).ok()?;
         CHECK.get(idx).map(|&c| char::from(c))
     }
@@ -48,13 +44,9 @@ impl Ssn {
             return Err(err(Rule::Empty));
         }
         if s.chars().count() != Self::LEN {
-            return Err(err(Rule::WrongLength {
-                expected: Self::LEN,
-            }));
+            return Err(err(Rule::WrongLength { expected: Self::LEN }));
         }
-        let format = err(Rule::BadFormat {
-            expected: "17 digits then a digit or X",
-        });
+        let format = err(Rule::BadFormat { expected: "17 digits then a digit or X" });
         if !s.is_ascii() {
             return Err(format);
         }
@@ -71,10 +63,7 @@ impl Ssn {
         }
         let birth = digits.get(6..14).ok_or(err(Rule::NotACalendarDate))?;
         let birth_date = Date::parse_compact(birth, Field::Ssn)?;
-        Ok(Ssn {
-            text: upper,
-            birth_date,
-        })
+        Ok(Ssn { text: upper, birth_date })
     }
 
     /// The 18 characters, `X` upper case.
@@ -89,10 +78,7 @@ impl Ssn {
 
     /// Whether the 17th digit is odd, which means male.
     pub fn sex_digit_is_odd(&self) -> bool {
-        self.text
-            .as_bytes()
-            .get(16)
-            .is_some_and(|d| (d - b'0') % 2 == 1)
+        self.text.as_bytes().get(16).is_some_and(|d| (d - b'0') % 2 == 1)
     }
 
     /// The record value.
@@ -102,12 +88,8 @@ impl Ssn {
 
     /// Decodes a written record value.
     pub fn from_value(value: &[u8]) -> Result<Ssn, DecodeError> {
-        let text = std::str::from_utf8(super::codec::strip_padding(value)).map_err(|_| {
-            DecodeError::Invalid {
-                field: Field::Ssn,
-                rule: Rule::NotAscii,
-            }
-        })?;
+        let text = std::str::from_utf8(super::codec::strip_padding(value))
+            .map_err(|_| DecodeError::Invalid { field: Field::Ssn, rule: Rule::NotAscii })?;
         Ssn::parse(text).map_err(DecodeError::from_validation)
     }
 }
@@ -134,8 +116,7 @@ pub(crate) mod tests {
 
     /// Any valid SSN.
     pub(crate) fn any_ssn() -> impl Strategy<Value = Ssn> {
-        ("[0-9]{6}", any_date(), "[0-9]{3}")
-            .prop_map(|(r, d, s)| Ssn::parse(&make_ssn(&r, d, &s)).unwrap())
+        ("[0-9]{6}", any_date(), "[0-9]{3}").prop_map(|(r, d, s)| Ssn::parse(&make_ssn(&r, d, &s)).unwrap())
     }
 
     #[test]
@@ -172,25 +153,10 @@ pub(crate) mod tests {
     fn format_errors() {
         let rule = |s: &str| Ssn::parse(s).map_err(|e| e.rule).err();
         assert_eq!(rule(""), Some(Rule::Empty));
-        assert_eq!(
-            rule("1101051949123100"),
-            Some(Rule::WrongLength { expected: 18 })
-        );
-        assert_eq!(
-            rule("11010519491231002Y"),
-            Some(Rule::BadFormat {
-                expected: "17 digits then a digit or X"
-            })
-        );
-        assert_eq!(
-            rule("1101051949123100XX"),
-            Some(Rule::BadFormat {
-                expected: "17 digits then a digit or X"
-            })
-        );
-        let format = Some(Rule::BadFormat {
-            expected: "17 digits then a digit or X",
-        });
+        assert_eq!(rule("1101051949123100"), Some(Rule::WrongLength { expected: 18 }));
+        assert_eq!(rule("11010519491231002Y"), Some(Rule::BadFormat { expected: "17 digits then a digit or X" }));
+        assert_eq!(rule("1101051949123100XX"), Some(Rule::BadFormat { expected: "17 digits then a digit or X" }));
+        let format = Some(Rule::BadFormat { expected: "17 digits then a digit or X" });
         assert_eq!(rule("11010519491231002\u{00e9}"), format);
         // A multi-byte character where a split at byte 17 would fall inside it.
         assert_eq!(rule("1101051949123100\u{00e9}X"), format);

@@ -110,12 +110,7 @@ impl SpecVersion {
         match s {
             "3.00" | "2.00" => Ok(SpecVersion(s.to_owned())),
             "" => Err(ValidationError::new(Field::SpecVersion, Rule::Empty)),
-            _ => Err(ValidationError::new(
-                Field::SpecVersion,
-                Rule::NotAllowed {
-                    expected: "3.00 or 2.00",
-                },
-            )),
+            _ => Err(ValidationError::new(Field::SpecVersion, Rule::NotAllowed { expected: "3.00 or 2.00" })),
         }
     }
 
@@ -220,9 +215,7 @@ impl CardNumber {
             return Err(err(Rule::NotAlphanumeric));
         }
         if s.len() != Self::LEN {
-            return Err(err(Rule::WrongLength {
-                expected: Self::LEN,
-            }));
+            return Err(err(Rule::WrongLength { expected: Self::LEN }));
         }
         Ok(CardNumber(s.to_owned()))
     }
@@ -269,12 +262,7 @@ impl Sex {
             "1" => Ok(Sex::Male),
             "2" => Ok(Sex::Female),
             "" => Err(ValidationError::new(Field::Sex, Rule::Empty)),
-            _ => Err(ValidationError::new(
-                Field::Sex,
-                Rule::NotAllowed {
-                    expected: "1 (male) or 2 (female)",
-                },
-            )),
+            _ => Err(ValidationError::new(Field::Sex, Rule::NotAllowed { expected: "1 (male) or 2 (female)" })),
         }
     }
 
@@ -320,12 +308,7 @@ impl Nation {
     pub const fn new(code: u8) -> Result<Nation, ValidationError> {
         match code {
             1..=56 | 97 | 98 => Ok(Nation(code)),
-            _ => Err(ValidationError::new(
-                Field::Nation,
-                Rule::OutOfRange {
-                    allowed: Self::ALLOWED,
-                },
-            )),
+            _ => Err(ValidationError::new(Field::Nation, Rule::OutOfRange { allowed: Self::ALLOWED })),
         }
     }
 
@@ -337,14 +320,9 @@ impl Nation {
         if !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ValidationError::new(Field::Nation, Rule::NotDigits));
         }
-        let code = s.parse::<u8>().map_err(|_| {
-            ValidationError::new(
-                Field::Nation,
-                Rule::OutOfRange {
-                    allowed: Self::ALLOWED,
-                },
-            )
-        })?;
+        let code = s
+            .parse::<u8>()
+            .map_err(|_| ValidationError::new(Field::Nation, Rule::OutOfRange { allowed: Self::ALLOWED }))?;
         Nation::new(code)
     }
 
@@ -362,11 +340,7 @@ impl Nation {
     pub fn from_value(value: &[u8]) -> Result<Nation, DecodeError> {
         match value {
             [code] => Nation::new(*code).map_err(invalid),
-            _ => Err(DecodeError::WrongLength {
-                field: Field::Nation,
-                expected: Self::LEN,
-                found: value.len(),
-            }),
+            _ => Err(DecodeError::WrongLength { field: Field::Nation, expected: Self::LEN, found: value.len() }),
         }
     }
 }
@@ -422,10 +396,7 @@ pub(crate) mod tests {
         assert_eq!(Sex::parse("M").map_err(|e| e.field), Err(Field::Sex));
         assert!(matches!(
             Sex::from_value(b"9"),
-            Err(DecodeError::Invalid {
-                field: Field::Sex,
-                rule: Rule::NotAllowed { .. }
-            })
+            Err(DecodeError::Invalid { field: Field::Sex, rule: Rule::NotAllowed { .. } })
         ));
     }
 
@@ -449,15 +420,9 @@ pub(crate) mod tests {
         assert_eq!(n.to_value(), b"X00000019".to_vec());
         assert!(matches!(
             CardNumber::from_value(b"X0000001\0"),
-            Err(DecodeError::Invalid {
-                field: Field::CardNumber,
-                rule: Rule::WrongLength { expected: 9 }
-            })
+            Err(DecodeError::Invalid { field: Field::CardNumber, rule: Rule::WrongLength { expected: 9 } })
         ));
-        assert_eq!(
-            CardType::parse("3").map(|t| t.to_string()),
-            Ok("3".to_owned())
-        );
+        assert_eq!(CardType::parse("3").map(|t| t.to_string()), Ok("3".to_owned()));
     }
 
     proptest! {

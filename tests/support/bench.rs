@@ -9,16 +9,19 @@
 //! by construction, so any number of benches run side by side.
 //!
 //! libpcsclite reads `PCSCLITE_CSOCK_NAME` once per process and keeps it,
-//! so one process can use one bench. The test suite runs under
-//! cargo-nextest, which gives every test its own process; a second bench
-//! in one process is refused loudly rather than silently sharing pcscd.
+//! so one process can talk PC/SC to one bench ([`Bench::connect`] claims
+//! it). The test suite runs under cargo-nextest, which gives every test its
+//! own process; a second claim in one process is refused loudly rather
+//! than silently sharing pcscd. The bench's own checks (readers, card
+//! presence) run `opensc-tool` in a child process, so they work for any
+//! number of benches.
 
 #![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -93,7 +96,6 @@ impl Bench {
             .spawn()
             .expect("bench: cannot start pcscd (are pcscd, vsmartcard-vpcd and util-linux installed, and are we root?)");
         let mut bench = Bench { dir, pcscd, cards: Vec::new() };
-        bench.point_pcsc_here();
         let socket = bench.socket();
         let pcscd_pid = bench.pcscd.id();
         wait_until("pcscd's socket", Duration::from_secs(10), || {
@@ -117,26 +119,62 @@ impl Bench {
     }
 
     /// Points this process's PC/SC clients at the bench, before any PC/SC
-    /// context exists.
-    fn point_pcsc_here(&self) {
-        static CLAIMED: AtomicBool = AtomicBool::new(false);
-        assert!(
-            !CLAIMED.swap(true, Ordering::SeqCst),
-            "bench: one bench per process (libpcsclite caches its socket); run the tests with cargo nextest"
-        );
-        // SAFETY: set once per process, before any PC/SC context reads it.
-        unsafe { std::env::set_var("PCSCLITE_CSOCK_NAME", self.socket()) };
+    /// context exists; refuses a second bench in the same process.
+    fn claim_pcsc(&self) {
+        static CLAIMED: Mutex<Option<PathBuf>> = Mutex::new(None);
+        let mut claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
+        match claimed.as_ref() {
+            Some(socket) => assert_eq!(
+                socket,
+                &self.socket(),
+                "bench: one PC/SC bench per process (libpcsclite caches its socket); run the tests with cargo nextest"
+            ),
+            None => {
+                // SAFETY: set once per process, before any PC/SC context reads it.
+                unsafe { std::env::set_var("PCSCLITE_CSOCK_NAME", self.socket()) };
+                *claimed = Some(self.socket());
+            }
+        }
     }
 
     /// A PC/SC context on this bench's pcscd.
     pub fn context(&self) -> pcsc::Context {
+        self.claim_pcsc();
         pcsc::Context::establish(pcsc::Scope::User).expect("bench: PC/SC context")
     }
 
-    /// The names of the bench's readers.
-    pub fn readers(&self) -> Vec<String> {
-        let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else { return Vec::new() };
-        sscard::transport::list_readers(&ctx).unwrap_or_default()
+    /// Connects to the card in `slot` through pcscd.
+    pub fn connect(&self, slot: Slot) -> sscard::transport::PcscTransport {
+        let ctx = self.context();
+        sscard::transport::PcscTransport::connect(&ctx, &self.reader_name(slot))
+            .unwrap_or_else(|e| panic!("bench: connect to {}: {e}", self.reader_name(slot)))
+    }
+
+    /// Runs `opensc-tool ARGS…` against this bench; returns stdout and
+    /// whether it succeeded.
+    pub fn opensc_tool(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new("opensc-tool")
+            .args(args)
+            .env("PCSCLITE_CSOCK_NAME", self.socket())
+            .stdin(Stdio::null())
+            .output()
+            .expect("bench: cannot run opensc-tool (is opensc installed?)");
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
+    /// The bench's readers as `opensc-tool --list-readers` shows them:
+    /// (name, card present).
+    pub fn readers(&self) -> Vec<(String, bool)> {
+        let (_, text) = self.opensc_tool(&["--list-readers"]);
+        text.lines()
+            .filter_map(|line| {
+                let at = line.find(FRIENDLY_NAME)?;
+                let present = line[..at].split_whitespace().nth(1) == Some("Yes");
+                Some((line[at..].trim().to_owned(), present))
+            })
+            .collect()
     }
 
     /// The PC/SC name of a slot's reader.
@@ -212,16 +250,7 @@ impl Bench {
     pub fn wait_card_present(&self, slot: Slot, present: bool) {
         let name = self.reader_name(slot);
         wait_until(&format!("card present = {present} in {name}"), Duration::from_secs(10), || {
-            let ctx = match pcsc::Context::establish(pcsc::Scope::User) {
-                Ok(ctx) => ctx,
-                Err(_) => return false,
-            };
-            let Ok(cname) = std::ffi::CString::new(name.clone()) else { return false };
-            let mut states = [pcsc::ReaderState::new(cname, pcsc::State::UNAWARE)];
-            if ctx.get_status_change(Duration::from_millis(0), &mut states).is_err() {
-                return false;
-            }
-            states[0].event_state().contains(pcsc::State::PRESENT) == present
+            self.readers().iter().any(|(n, p)| *n == name && *p == present)
         });
     }
 }

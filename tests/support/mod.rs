@@ -1,0 +1,4 @@
+//! Shared code for the integration tests and the demo.
+
+pub mod bench;
+pub mod terminal;
