@@ -1,1 +1,81 @@
-fn main() {}
+//! APDU round trip from a PC/SC client through pcscd and vpcd to a card:
+//! sscard-sim against vsmartcard's own `vicc`, measured in one run.
+//!
+//! `cargo bench --bench apdu_roundtrip [-- --apdus N --vicc-apdus M]`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use sscard::apdu::Command;
+use sscard::transport::Transport;
+use support::bench::{Bench, Slot};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Stats {
+    median: Duration,
+    p99: Duration,
+    count: usize,
+}
+
+fn measure(transport: &mut dyn Transport, command: &Command, count: usize) -> Stats {
+    let bytes = command.to_bytes();
+    // Warm up the connection and the caches.
+    for _ in 0..50 {
+        transport.transmit(&bytes).expect("warm-up APDU");
+    }
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = Instant::now();
+        let answer = transport.transmit(&bytes).expect("APDU");
+        times.push(start.elapsed());
+        assert!(answer.len() >= 2);
+    }
+    times.sort();
+    Stats { median: times[count / 2], p99: times[count * 99 / 100], count }
+}
+
+fn main() {
+    let apdus = arg("--apdus", 10_000);
+    let vicc_apdus = arg("--vicc-apdus", 100);
+    let mut bench = Bench::start();
+    let select = Command::new(0, 0xA4, 4, 0)
+        .with_data(support::terminal::SSSE_AID.to_vec())
+        .and_then(|c| c.with_ne(256))
+        .expect("SELECT SSSE");
+
+    bench.insert(Slot::Card, "card", &["--gen", "3"]);
+    let sim = {
+        let mut card = bench.connect(Slot::Card);
+        measure(&mut card, &select, apdus)
+    };
+    bench.remove(Slot::Card);
+
+    let vicc = bench.insert_vicc(Slot::Card).then(|| {
+        let mut card = bench.connect(Slot::Card);
+        // vicc is not a social security card: SELECT SSSE answers 6A82,
+        // which is still one full round trip.
+        measure(&mut card, &select, vicc_apdus)
+    });
+
+    println!("APDU round trip, PC/SC client -> pcscd -> vpcd -> card (SELECT SSSE, T=1)");
+    println!("| card | APDUs | median | p99 |");
+    println!("|---|---|---|---|");
+    println!("| sscard-sim | {} | {:.1} µs | {:.1} µs |", sim.count, micros(sim.median), micros(sim.p99));
+    match vicc {
+        Some(v) => {
+            println!("| vicc | {} | {:.1} µs | {:.1} µs |", v.count, micros(v.median), micros(v.p99));
+            println!("median ratio vicc / sscard-sim: {:.0}", v.median.as_secs_f64() / sim.median.as_secs_f64());
+        }
+        None => println!("| vicc | - | not installed | - |"),
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}

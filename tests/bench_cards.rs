@@ -46,7 +46,8 @@ fn holder_record(generation: u8) -> HolderRecordUpdate {
         update.set_from_str(field, value).unwrap_or_else(|e| panic!("{field}: {e}"));
     }
     update.photo = Some(Photo::new(jpeg(5000)).expect("test photo"));
-    update.validate(if generation == 3 { sscard::model::Generation::Gen3 } else { sscard::model::Generation::Gen2 })
+    update
+        .validate(if generation == 3 { sscard::model::Generation::Gen3 } else { sscard::model::Generation::Gen2 })
         .expect("the test record is consistent");
     update
 }

@@ -160,7 +160,10 @@ mod tests {
     fn malformed_commands_are_rejected() {
         assert_eq!(Command::parse(&[0, 0xA4, 4]).err(), Some(CommandError::Shape(ShapeError::TooShort)));
         // Lc says 3 but only 2 data bytes follow.
-        assert_eq!(Command::parse(&[0, 0xDC, 1, 0x2C, 3, 1, 2]).err(), Some(CommandError::Shape(ShapeError::BadLength(7))));
+        assert_eq!(
+            Command::parse(&[0, 0xDC, 1, 0x2C, 3, 1, 2]).err(),
+            Some(CommandError::Shape(ShapeError::BadLength(7)))
+        );
         // Extended with Lc 0000 and data.
         assert!(Command::parse(&[0, 0xDC, 1, 0x2C, 0, 0, 0, 9]).is_err());
         // A 6-byte extended APDU is impossible.
@@ -188,12 +191,7 @@ mod tests {
     fn any_command() -> impl Strategy<Value = Command> {
         (
             any::<[u8; 4]>(),
-            prop_oneof![
-                Just(0usize),
-                1usize..=255,
-                256usize..=600,
-                Just(65_535usize)
-            ],
+            prop_oneof![Just(0usize), 1usize..=255, 256usize..=600, Just(65_535usize)],
             prop_oneof![Just(None), (1usize..=256).prop_map(Some), (257usize..=65_536).prop_map(Some)],
         )
             .prop_map(|([cla, ins, p1, p2], nc, ne)| {

@@ -6,8 +6,8 @@ mod response;
 mod status;
 
 pub use command::{
-    Command, CommandError, CommandShape, EXTENDED_MAX_DATA, EXTENDED_MAX_NE, LengthForm, SHORT_MAX_DATA,
-    SHORT_MAX_NE, ShapeError, classify,
+    Command, CommandError, CommandShape, EXTENDED_MAX_DATA, EXTENDED_MAX_NE, LengthForm, SHORT_MAX_DATA, SHORT_MAX_NE,
+    ShapeError, classify,
 };
 pub use response::{Response, ResponseError};
 pub use status::StatusWord;

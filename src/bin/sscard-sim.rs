@@ -128,10 +128,9 @@ fn card_device(
         None => {
             let region: [u8; 3] = bcd(region, 3, "--region")?.try_into().map_err(|_| "--region")?;
             let serial: [u8; 8] = match serial {
-                Some(text) => hex::decode(&text)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or("--serial must be 16 hex digits")?,
+                Some(text) => {
+                    hex::decode(&text).ok().and_then(|b| b.try_into().ok()).ok_or("--serial must be 16 hex digits")?
+                }
                 None => {
                     let mut random = [0u8; 8];
                     getrandom::fill(&mut random).map_err(|e| format!("no randomness: {e}"))?;

@@ -86,7 +86,9 @@ pub fn encrypt_block(alg: Algorithm, key: &[u8; 16], input: &[u8]) -> Vec<u8> {
     let n = input.len().min(block.len());
     block[..n].copy_from_slice(&input[..n]);
     match alg {
-        Algorithm::Sm4 => Sm4::new(GenericArray::from_slice(key)).encrypt_block(GenericArray::from_mut_slice(&mut block)),
+        Algorithm::Sm4 => {
+            Sm4::new(GenericArray::from_slice(key)).encrypt_block(GenericArray::from_mut_slice(&mut block))
+        }
         Algorithm::Tdes => {
             TdesEde2::new(GenericArray::from_slice(key)).encrypt_block(GenericArray::from_mut_slice(&mut block))
         }

@@ -72,7 +72,8 @@ impl CardImage {
     pub fn save_atomically(&self, path: &Path) -> Result<(), ImageError> {
         let shown = path.display().to_string();
         let io = |source| ImageError::Io { path: shown.clone(), source };
-        let json = serde_json::to_vec_pretty(self).map_err(|source| ImageError::Json { path: shown.clone(), source })?;
+        let json =
+            serde_json::to_vec_pretty(self).map_err(|source| ImageError::Json { path: shown.clone(), source })?;
         let mut tmp_name = path.as_os_str().to_owned();
         tmp_name.push(".tmp");
         let tmp = Path::new(&tmp_name);

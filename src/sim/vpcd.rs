@@ -4,7 +4,10 @@
 //! longer is a command APDU, answered with the response APDU.
 //!
 //! TCP_NODELAY is set and TCP_QUICKACK re-armed after every read: without
-//! them each APDU stalls on a delayed ACK (48 ms instead of ~0.1 ms).
+//! them each APDU stalls on a delayed ACK (44 ms instead of ~0.1 ms here).
+//! vpcd writes the 2-byte length and the payload as two segments, and with
+//! Nagle on its side the payload waits for our ACK of the length; setting
+//! TCP_QUICKACK right after reading the length sends that ACK at once.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -130,7 +133,7 @@ fn rearm_quickack(stream: &TcpStream) -> io::Result<()> {
 fn read_message(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 2];
     match stream.read_exact(&mut len) {
-        Ok(()) => {}
+        Ok(()) => rearm_quickack(stream)?,
         Err(e) if matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset) => {
             return Ok(None);
         }

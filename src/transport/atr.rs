@@ -12,8 +12,10 @@ pub enum Protocol {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Atr {
     pub historical: Vec<u8>,
-    /// The first protocol offered (T=0 when no TD byte names one).
-    pub first_protocol: Protocol,
+    /// The protocol a reader negotiates with `T=0 | T=1` allowed: T=1 when
+    /// any TD byte offers it, else T=0. (Contactless-style ATRs such as
+    /// `3B 8x 80 01` name T=0 in TD1 only as a placeholder.)
+    pub protocol: Protocol,
     /// Bit 0x40 of the third card-capabilities byte: extended Lc/Le.
     pub extended_length: bool,
 }
@@ -23,7 +25,7 @@ impl Atr {
     /// treated as a plain short-APDU card rather than refused.
     pub fn parse(atr: &[u8]) -> Atr {
         let mut historical = Vec::new();
-        let mut first_protocol = None;
+        let mut offers_t1 = false;
         if let Some((&t0, mut rest)) = atr.get(1..).and_then(|a| a.split_first()) {
             let k = (t0 & 0x0F) as usize;
             let mut y = t0 >> 4;
@@ -40,15 +42,15 @@ impl Atr {
                 }
                 let Some((&td, tail)) = rest.split_first() else { break };
                 rest = tail;
-                if first_protocol.is_none() {
-                    first_protocol = Some(if td & 0x0F == 1 { Protocol::T1 } else { Protocol::T0 });
-                }
+                offers_t1 |= td & 0x0F == 1;
                 y = td >> 4;
             }
             historical = rest.get(..k).unwrap_or(rest).to_vec();
         }
-        let extended_length = card_capabilities(&historical).is_some_and(|caps| caps.get(2).is_some_and(|b| b & 0x40 != 0));
-        Atr { historical, first_protocol: first_protocol.unwrap_or(Protocol::T0), extended_length }
+        let extended_length =
+            card_capabilities(&historical).is_some_and(|caps| caps.get(2).is_some_and(|b| b & 0x40 != 0));
+        let protocol = if offers_t1 { Protocol::T1 } else { Protocol::T0 };
+        Atr { historical, protocol, extended_length }
     }
 }
 
@@ -86,7 +88,7 @@ mod tests {
     fn gen3_reference_atr_offers_t1_and_extended_length() {
         let a = atr("3B 85 80 01 80 73 00 00 C0 37");
         assert_eq!(a.historical, vec![0x80, 0x73, 0x00, 0x00, 0xC0]);
-        assert_eq!(a.first_protocol, Protocol::T1);
+        assert_eq!(a.protocol, Protocol::T1);
         assert!(a.extended_length);
     }
 
@@ -94,7 +96,7 @@ mod tests {
     fn gen2_reference_atr_is_t0_short() {
         let a = atr("3B 6D 00 00 00 81 4E 43 23 86 97 15 99 00 BF 7C 7A");
         assert_eq!(hex::encode_upper(&a.historical), "00814E43238697159900BF7C7A");
-        assert_eq!(a.first_protocol, Protocol::T0);
+        assert_eq!(a.protocol, Protocol::T0);
         assert!(!a.extended_length);
     }
 
@@ -102,7 +104,7 @@ mod tests {
     fn psam_atr_is_t0_short() {
         let a = atr("3B 69 00 00 00 50 53 41 4D 48 4F 4C 44");
         assert_eq!(a.historical, b"\x00PSAMHOLD".to_vec());
-        assert_eq!(a.first_protocol, Protocol::T0);
+        assert_eq!(a.protocol, Protocol::T0);
         assert!(!a.extended_length);
     }
 

@@ -21,11 +21,12 @@ pub struct InProcessTransport<C: VirtualCard> {
 }
 
 impl<C: VirtualCard> InProcessTransport<C> {
-    /// Resets the card and connects with the first protocol its ATR offers.
+    /// Resets the card and connects with the protocol its ATR offers (T=1
+    /// when offered, as a reader would negotiate).
     pub fn new(mut card: C) -> Self {
         let atr = card.reset();
         let parsed = Atr::parse(&atr);
-        let caps = Capabilities { protocol: parsed.first_protocol, extended_length: parsed.extended_length };
+        let caps = Capabilities { protocol: parsed.protocol, extended_length: parsed.extended_length };
         InProcessTransport { card, atr, caps, sent: 0 }
     }
 

@@ -68,7 +68,7 @@ impl PcscTransport {
         let protocol = match status.protocol2() {
             Some(pcsc::Protocol::T1) => Protocol::T1,
             Some(pcsc::Protocol::T0) => Protocol::T0,
-            _ => parsed.first_protocol,
+            _ => parsed.protocol,
         };
         Ok((atr, Capabilities { protocol, extended_length: parsed.extended_length }))
     }
@@ -181,4 +181,3 @@ impl Transport for PcscTransaction<'_> {
         *self.sent
     }
 }
-

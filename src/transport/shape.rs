@@ -71,7 +71,10 @@ pub fn classify(bytes: &[u8]) -> Result<CommandShape, ShapeError> {
         }
         return Err(ShapeError::BadLength(len));
     }
-    // b0 == 0 and at least 6 bytes: extended form.
+    // b0 == 0 and at least 6 bytes: extended form, which has no 6-byte case.
+    if len == 6 {
+        return Err(ShapeError::BadLength(len));
+    }
     if len == 7 {
         return shape(LengthForm::Extended, None, Some(5..7), Some(ext_ne(bytes[5], bytes[6])));
     }
@@ -92,4 +95,3 @@ pub fn classify(bytes: &[u8]) -> Result<CommandShape, ShapeError> {
     }
     Err(ShapeError::BadLength(len))
 }
-

@@ -11,13 +11,16 @@ use super::{Capabilities, TransportError};
 /// 8192 bytes at 255 a time take 33; 64 leaves room.
 pub const MAX_CONTINUATIONS: usize = 64;
 
+/// One raw exchange on the wire: a command in, a response out.
+pub(crate) type RawExchange<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, TransportError> + 'a;
+
 /// Sends `command` through `send_raw` (one wire exchange per call) and
 /// resolves the continuations. Counts every raw command in `sent`.
 pub(crate) fn exchange(
     caps: Capabilities,
     sent: &mut u64,
     command: &[u8],
-    send_raw: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, TransportError>,
+    send_raw: &mut RawExchange<'_>,
 ) -> Result<Vec<u8>, TransportError> {
     let shape = classify(command)?;
     if shape.form == LengthForm::Extended && !caps.extended_length {
@@ -80,7 +83,11 @@ mod tests {
     const T1X: Capabilities = Capabilities { protocol: Protocol::T1, extended_length: true };
 
     /// Replays scripted answers and records what was sent.
-    fn run(caps: Capabilities, command: &[u8], answers: &[&[u8]]) -> (Result<Vec<u8>, TransportError>, Vec<Vec<u8>>, u64) {
+    fn run(
+        caps: Capabilities,
+        command: &[u8],
+        answers: &[&[u8]],
+    ) -> (Result<Vec<u8>, TransportError>, Vec<Vec<u8>>, u64) {
         let mut seen = Vec::new();
         let mut next = answers.iter();
         let mut sent = 0;

@@ -94,7 +94,9 @@ impl Bench {
             .stdout(log.try_clone().expect("bench: log fd"))
             .stderr(log)
             .spawn()
-            .expect("bench: cannot start pcscd (are pcscd, vsmartcard-vpcd and util-linux installed, and are we root?)");
+            .expect(
+                "bench: cannot start pcscd (are pcscd, vsmartcard-vpcd and util-linux installed, and are we root?)",
+            );
         let mut bench = Bench { dir, pcscd, cards: Vec::new() };
         let socket = bench.socket();
         let pcscd_pid = bench.pcscd.id();
@@ -201,7 +203,8 @@ impl Bench {
 
     /// Starts the simulator without waiting for pcscd to see it.
     pub fn spawn_sim(&self, slot: Slot, role: &str, args: &[&str]) -> Child {
-        let log = fs::File::create(self.dir.path().join(format!("sim-{}.stderr", slot.index()))).expect("bench: sim log");
+        let log =
+            fs::File::create(self.dir.path().join(format!("sim-{}.stderr", slot.index()))).expect("bench: sim log");
         Command::new("nsenter")
             .arg(format!("--net=/proc/{}/ns/net", self.pcscd.id()))
             .arg("--")
@@ -214,6 +217,36 @@ impl Bench {
             .stderr(log)
             .spawn()
             .expect("bench: cannot start sscard-sim")
+    }
+
+    /// Inserts vsmartcard's own Python card, `vicc -t iso7816`, working
+    /// around Debian's packaging (test-bench.md). False if it is missing.
+    pub fn insert_vicc(&mut self, slot: Slot) -> bool {
+        let vicc_pkg = Path::new("/usr/lib/python3/site-packages/virtualsmartcard");
+        let cryptodome = Path::new("/usr/lib/python3/dist-packages/Cryptodome");
+        if !Path::new("/usr/bin/vicc").exists() || !vicc_pkg.exists() || !cryptodome.exists() {
+            return false;
+        }
+        let shim = self.dir.path().join("pyshim");
+        fs::create_dir_all(&shim).expect("bench: vicc shim dir");
+        let link = shim.join("Crypto");
+        if !link.exists() {
+            std::os::unix::fs::symlink(cryptodome, &link).expect("bench: Crypto symlink");
+        }
+        let log = fs::File::create(self.dir.path().join("vicc.stderr")).expect("bench: vicc log");
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/proc/{}/ns/net", self.pcscd.id()))
+            .args(["--", "/usr/bin/python3", "/usr/bin/vicc", "-t", "iso7816", "-P"])
+            .arg(self.port(slot).to_string())
+            .env("PYTHONPATH", format!("{}:{}", vicc_pkg.display(), shim.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("bench: cannot start vicc");
+        self.cards.push((slot, child));
+        self.wait_card_present(slot, true);
+        true
     }
 
     /// Adopts a simulator started with [`Bench::spawn_sim`], so the bench

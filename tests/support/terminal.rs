@@ -7,9 +7,8 @@
 use sscard::apdu::{Command, Response, StatusWord, exchange};
 use sscard::transport::Transport;
 
-pub const SSSE_AID: [u8; 15] = [
-    0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7, 0xBB, 0xE1, 0xB1, 0xA3, 0xD5, 0xCF,
-];
+pub const SSSE_AID: [u8; 15] =
+    [0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7, 0xBB, 0xE1, 0xB1, 0xA3, 0xD5, 0xCF];
 pub const PSAM_AID: [u8; 6] = [0xD1, 0x56, 0x00, 0x00, 0x05, 0x90];
 
 pub fn send(t: &mut dyn Transport, c: Command) -> Response {
@@ -117,7 +116,13 @@ pub fn psam_mac(psam: &mut dyn Transport, iv: &[u8; 8], message: &[u8]) -> Vec<u
 }
 
 /// EXTERNAL AUTHENTICATE with key `key_id`, the cryptogram from the PSAM.
-pub fn authenticate(card: &mut dyn Transport, psam: &mut dyn Transport, algorithm: u8, card_id: &[u8], key_id: u8) -> StatusWord {
+pub fn authenticate(
+    card: &mut dyn Transport,
+    psam: &mut dyn Transport,
+    algorithm: u8,
+    card_id: &[u8],
+    key_id: u8,
+) -> StatusWord {
     let challenge = get_challenge(card);
     assert_eq!(psam_init(psam, algorithm, key_id, card_id), StatusWord::Success, "PSAM INIT {key_id:02X}");
     let cryptogram = psam_encrypt(psam, &challenge);
@@ -149,7 +154,13 @@ pub fn change_pin(card: &mut dyn Transport, old: &str, new: &str) -> StatusWord 
 }
 
 /// RELOAD PIN with a MAC from the PSAM (key 0B, the challenge as IV).
-pub fn reload_pin(card: &mut dyn Transport, psam: &mut dyn Transport, algorithm: u8, card_id: &[u8], new: &str) -> StatusWord {
+pub fn reload_pin(
+    card: &mut dyn Transport,
+    psam: &mut dyn Transport,
+    algorithm: u8,
+    card_id: &[u8],
+    new: &str,
+) -> StatusWord {
     let pin = pin_bcd(new);
     let challenge = get_challenge(card);
     assert_eq!(psam_init(psam, algorithm, 0x0B, card_id), StatusWord::Success);
