@@ -30,3 +30,6 @@ pub fn user_card(card: UserCard) -> SimulatedCard<UserCard> {
 pub fn psam(psam: Psam) -> SimulatedCard<Psam> {
     SimulatedCard::new(psam, WireRules::T0 { exact_le_skips_get_response: true })
 }
+
+#[cfg(test)]
+mod tests;
