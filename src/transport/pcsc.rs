@@ -1,8 +1,9 @@
 //! The PC/SC transport, through pcscd and the `pcsc` crate.
 
 use std::ffi::CString;
+use std::time::{Duration, Instant};
 
-use pcsc::{Context, Disposition, Protocols, ShareMode};
+use pcsc::{Context, Disposition, Protocols, ReaderState, ShareMode, State};
 
 use super::t0;
 use super::{Atr, Capabilities, Protocol, Transport, TransportError};
@@ -40,6 +41,7 @@ pub fn list_readers(ctx: &Context) -> Result<Vec<String>, TransportError> {
 /// Dropping it disconnects with `LeaveCard`, never `ResetCard`, so other
 /// programs sharing the card keep their security state.
 pub struct PcscTransport {
+    ctx: Context,
     card: Option<pcsc::Card>,
     reader: String,
     atr: Vec<u8>,
@@ -58,7 +60,7 @@ impl PcscTransport {
             other => other.into(),
         })?;
         let (atr, caps) = Self::identify(&card)?;
-        Ok(PcscTransport { card: Some(card), reader: reader.to_owned(), atr, caps, sent: 0 })
+        Ok(PcscTransport { ctx: ctx.clone(), card: Some(card), reader: reader.to_owned(), atr, caps, sent: 0 })
     }
 
     fn identify(card: &pcsc::Card) -> Result<(Vec<u8>, Capabilities), TransportError> {
@@ -92,10 +94,10 @@ impl PcscTransport {
     /// Begins a PC/SC transaction: no other program's commands reach the
     /// card until it ends. One public operation is one transaction.
     pub fn transaction(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
-        let PcscTransport { card, atr, caps, sent, .. } = self;
+        let PcscTransport { ctx, card, reader, atr, caps, sent } = self;
         let card = card.as_mut().ok_or(TransportError::CardRemoved)?;
         let tx = card.transaction()?;
-        Ok(PcscTransaction { tx: Some(tx), atr, caps: *caps, sent })
+        Ok(PcscTransaction { ctx, reader, tx: Some(tx), atr, caps: *caps, sent })
     }
 
     /// Disconnects, leaving the card as it is.
@@ -116,11 +118,66 @@ impl Drop for PcscTransport {
     }
 }
 
-fn transmit_raw(card: &pcsc::Card, caps: Capabilities, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-    let size = if caps.extended_length { pcsc::MAX_BUFFER_SIZE_EXTENDED } else { pcsc::MAX_BUFFER_SIZE };
-    let mut buf = vec![0u8; size];
-    let answer = card.transmit(command, &mut buf)?;
-    Ok(answer.to_vec())
+/// How long a failed exchange waits for pcscd to notice a removal. pcscd
+/// polls readers without card events (vpcd among them) every 400 ms.
+const REMOVAL_GRACE: Duration = Duration::from_millis(1000);
+
+/// The reader a transmit went through, to explain a failure.
+struct Link<'a> {
+    ctx: &'a Context,
+    reader: &'a str,
+    card: &'a pcsc::Card,
+    caps: Capabilities,
+}
+
+impl Link<'_> {
+    fn transmit_raw(&self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let size = if self.caps.extended_length { pcsc::MAX_BUFFER_SIZE_EXTENDED } else { pcsc::MAX_BUFFER_SIZE };
+        let mut buf = vec![0u8; size];
+        match self.card.transmit(command, &mut buf) {
+            Ok(answer) if answer.len() >= 2 => Ok(answer.to_vec()),
+            // vpcd reports a card that vanished mid-command as an empty answer.
+            Ok(_) => Err(self.explain_failure(TransportError::MalformedResponse("fewer than 2 bytes"))),
+            Err(e) => Err(self.explain_failure(e.into())),
+        }
+    }
+
+    /// A failed transmit is ambiguous (pcsc-rust issue 19): find out whether
+    /// the card is still there before blaming anything else.
+    fn explain_failure(&self, fallback: TransportError) -> TransportError {
+        match self.card.status2_owned() {
+            Err(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard) => return TransportError::CardRemoved,
+            Err(pcsc::Error::ResetCard) => return TransportError::CardReset,
+            Ok(status) if !status.status().contains(pcsc::Status::PRESENT) => return TransportError::CardRemoved,
+            _ => {}
+        }
+        if self.card_leaves_within(REMOVAL_GRACE) { TransportError::CardRemoved } else { fallback }
+    }
+
+    fn card_leaves_within(&self, grace: Duration) -> bool {
+        let Ok(name) = CString::new(self.reader) else { return false };
+        let mut states = [ReaderState::new(name, State::UNAWARE)];
+        let deadline = Instant::now() + grace;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let first = states[0].current_state() == State::UNAWARE;
+            match self.ctx.get_status_change(if first { Duration::ZERO } else { remaining }, &mut states) {
+                Ok(()) => {
+                    let now = states[0].event_state();
+                    if now.intersects(State::EMPTY | State::UNKNOWN | State::UNAVAILABLE)
+                        || !now.contains(State::PRESENT)
+                    {
+                        return true;
+                    }
+                    states[0].sync_current_state();
+                }
+                Err(_) => return false,
+            }
+            if remaining.is_zero() {
+                return false;
+            }
+        }
+    }
 }
 
 impl Transport for PcscTransport {
@@ -133,9 +190,9 @@ impl Transport for PcscTransport {
     }
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let caps = self.caps;
         let card = self.card.as_ref().ok_or(TransportError::CardRemoved)?;
-        t0::exchange(caps, &mut self.sent, command, &mut |c| transmit_raw(card, caps, c))
+        let link = Link { ctx: &self.ctx, reader: &self.reader, card, caps: self.caps };
+        t0::exchange(self.caps, &mut self.sent, command, &mut |c| link.transmit_raw(c))
     }
 
     fn apdus_sent(&self) -> u64 {
@@ -146,6 +203,8 @@ impl Transport for PcscTransport {
 /// A [`Transport`] inside a PC/SC transaction. Dropping it ends the
 /// transaction with `LeaveCard`.
 pub struct PcscTransaction<'a> {
+    ctx: &'a Context,
+    reader: &'a str,
     tx: Option<pcsc::Transaction<'a>>,
     atr: &'a [u8],
     caps: Capabilities,
@@ -172,9 +231,9 @@ impl Transport for PcscTransaction<'_> {
     }
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let caps = self.caps;
         let tx = self.tx.as_ref().ok_or(TransportError::CardRemoved)?;
-        t0::exchange(caps, self.sent, command, &mut |c| transmit_raw(tx, caps, c))
+        let link = Link { ctx: self.ctx, reader: self.reader, card: tx, caps: self.caps };
+        t0::exchange(self.caps, self.sent, command, &mut |c| link.transmit_raw(c))
     }
 
     fn apdus_sent(&self) -> u64 {
