@@ -56,6 +56,18 @@ fn main() {
     };
     bench.remove(Slot::Card);
 
+    // gen2 is T=0: a READ RECORD with the exact Le is one wire exchange.
+    let read_card_number = Command::new(0, 0xB2, 0x07, 0x28).with_ne(11).expect("READ RECORD");
+    bench.insert(Slot::Card, "card", &["--gen", "2"]);
+    let sim_t0 = {
+        let mut card = bench.connect(Slot::Card);
+        let before = card.apdus_sent();
+        let stats = measure(&mut card, &read_card_number, apdus);
+        assert_eq!(card.apdus_sent() - before, (apdus + 50) as u64, "one wire APDU each");
+        stats
+    };
+    bench.remove(Slot::Card);
+
     let vicc = bench.insert_vicc(Slot::Card).then(|| {
         let mut card = bench.connect(Slot::Card);
         // vicc is not a social security card: SELECT SSSE answers 6A82,
@@ -63,13 +75,25 @@ fn main() {
         measure(&mut card, &select, vicc_apdus)
     });
 
-    println!("APDU round trip, PC/SC client -> pcscd -> vpcd -> card (SELECT SSSE, T=1)");
-    println!("| card | APDUs | median | p99 |");
-    println!("|---|---|---|---|");
-    println!("| sscard-sim | {} | {:.1} µs | {:.1} µs |", sim.count, micros(sim.median), micros(sim.p99));
+    println!("APDU round trip, PC/SC client -> pcscd -> vpcd -> card");
+    println!("| card | command | APDUs | median | p99 |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| sscard-sim gen3 (T=1) | SELECT SSSE | {} | {:.1} µs | {:.1} µs |",
+        sim.count,
+        micros(sim.median),
+        micros(sim.p99)
+    );
+    let (n, median, p99) = (sim_t0.count, micros(sim_t0.median), micros(sim_t0.p99));
+    println!("| sscard-sim gen2 (T=0) | READ RECORD, exact Le | {n} | {median:.1} µs | {p99:.1} µs |");
     match vicc {
         Some(v) => {
-            println!("| vicc | {} | {:.1} µs | {:.1} µs |", v.count, micros(v.median), micros(v.p99));
+            println!(
+                "| vicc | SELECT SSSE (6A82) | {} | {:.1} µs | {:.1} µs |",
+                v.count,
+                micros(v.median),
+                micros(v.p99)
+            );
             println!("median ratio vicc / sscard-sim: {:.0}", v.median.as_secs_f64() / sim.median.as_secs_f64());
         }
         None => println!("| vicc | - | not installed | - |"),

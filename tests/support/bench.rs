@@ -54,8 +54,17 @@ pub struct Bench {
     cards: Vec<(Slot, Child)>,
 }
 
+/// The simulator binary: `SSCARD_SIM` if set, else Cargo's path for tests
+/// and benches, else the one beside an example (`target/*/examples/..`).
 fn sim_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sscard-sim"))
+    if let Some(path) = std::env::var_os("SSCARD_SIM") {
+        return PathBuf::from(path);
+    }
+    if let Some(path) = option_env!("CARGO_BIN_EXE_sscard-sim") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("bench: own path");
+    exe.parent().and_then(Path::parent).map(|dir| dir.join("sscard-sim")).expect("bench: target dir")
 }
 
 fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
@@ -88,7 +97,7 @@ impl Bench {
             run.display(),
             conf.display()
         );
-        let pcscd = Command::new("unshare")
+        let pcscd = die_with_parent(&mut Command::new("unshare"))
             .args(["--mount", "--net", "--propagation", "private", "sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("bench: log fd"))
@@ -152,10 +161,13 @@ impl Bench {
             .unwrap_or_else(|e| panic!("bench: connect to {}: {e}", self.reader_name(slot)))
     }
 
-    /// Runs `opensc-tool ARGS…` against this bench; returns stdout and
-    /// whether it succeeded.
+    /// Runs `opensc-tool ARGS…` against this bench; returns its output and
+    /// whether it succeeded. opensc-tool touches the cards, so it waits
+    /// while this process holds a PC/SC transaction; it is cut off after
+    /// 10 s rather than hanging the test.
     pub fn opensc_tool(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("opensc-tool")
+        let out = Command::new("timeout")
+            .args(["10", "opensc-tool"])
             .args(args)
             .env("PCSCLITE_CSOCK_NAME", self.socket())
             .stdin(Stdio::null())
@@ -205,7 +217,7 @@ impl Bench {
     pub fn spawn_sim(&self, slot: Slot, role: &str, args: &[&str]) -> Child {
         let log =
             fs::File::create(self.dir.path().join(format!("sim-{}.stderr", slot.index()))).expect("bench: sim log");
-        Command::new("nsenter")
+        die_with_parent(&mut Command::new("nsenter"))
             .arg(format!("--net=/proc/{}/ns/net", self.pcscd.id()))
             .arg("--")
             .arg(sim_binary())
@@ -234,7 +246,7 @@ impl Bench {
             std::os::unix::fs::symlink(cryptodome, &link).expect("bench: Crypto symlink");
         }
         let log = fs::File::create(self.dir.path().join("vicc.stderr")).expect("bench: vicc log");
-        let child = Command::new("nsenter")
+        let child = die_with_parent(&mut Command::new("nsenter"))
             .arg(format!("--net=/proc/{}/ns/net", self.pcscd.id()))
             .args(["--", "/usr/bin/python3", "/usr/bin/vicc", "-t", "iso7816", "-P"])
             .arg(self.port(slot).to_string())
@@ -285,6 +297,22 @@ impl Bench {
         wait_until(&format!("card present = {present} in {name}"), Duration::from_secs(10), || {
             self.readers().iter().any(|(n, p)| *n == name && *p == present)
         });
+    }
+}
+
+/// Makes a child get SIGTERM if this process dies without dropping the
+/// bench (a test killed on timeout), so no pcscd or simulator outlives it.
+fn die_with_parent(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches only the child.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
     }
 }
 
