@@ -32,4 +32,5 @@ pub fn psam(psam: Psam) -> SimulatedCard<Psam> {
 }
 
 #[cfg(test)]
+#[path = "tests/card_rules.rs"]
 mod tests;
