@@ -199,10 +199,23 @@ fn walkthrough(generation: u8) {
     assert_eq!(issuer.card_number.as_ref().map(|n| n.as_str()), Some("X00000019"));
     assert_eq!(issuer.card_id, Some(card_id), "the identifier is untouched");
     // Offset reads need EF08 current, and stop at the file's end.
-    read_record(card, 0x05, 0x07, 9);
+    assert_eq!(read_record(card, 0x05, 0x07, 9).data, ef05_records[5].to_tlv());
     assert_eq!(send(card, with_ne(cmd(0, 0xB0, 0x00, 0x10), 16)).sw, StatusWord::CommandNotAllowed);
-    send(card, with_ne(cmd(0, 0xB0, 0x88, 0xFE), 255));
+    // Two bytes at offset 254: T=1 gives two; T=0 insists on the available
+    // length (cut to 255) and the transport follows its 6CFF.
+    let r = send(card, with_ne(cmd(0, 0xB0, 0x88, 0xFE), 2));
+    assert_eq!(r.sw, StatusWord::Success);
+    assert_eq!(r.data.len(), if generation == 2 { 255 } else { 2 });
+    assert_eq!(r.data[..2], photo_file[0xFE..0x100]);
     assert_eq!(send(card, with_ne(cmd(0, 0xB0, 0x20, 0x00), 16)).sw, StatusWord::WrongOffset);
+
+    // Le 00 asks for 256 bytes: gen2 (T=0) answers 6Cxx and the transport
+    // resends with the right Le; gen3 (T=1) answers at once. Either way the
+    // caller sees the whole record and 9000, never 6Cxx.
+    let before = card.apdus_sent();
+    let r = send(card, with_ne(cmd(0, 0xB2, 0x07, 0x28), 256));
+    assert_eq!((r.sw, r.data), (StatusWord::Success, ef05_records[5].to_tlv()));
+    assert_eq!(card.apdus_sent() - before, if generation == 2 { 2 } else { 1 });
 
     // INTERNAL AUTHENTICATE, checked against the PSAM under key 09.
     let random = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
@@ -282,12 +295,26 @@ fn walkthrough(generation: u8) {
     assert_eq!(verify(card, "135790"), StatusWord::WrongPin { tries_left: 2 });
     assert_eq!(verify(card, "24680"), StatusWord::Success);
 
-    // No APDU above the transport ever saw 61xx or 6Cxx, yet on gen2 they
-    // happened: more APDUs went out than the commands we sent.
-    let sent = card.apdus_sent();
-    assert!(sent > 0);
-    drop(card_tx);
+    // A case-4 command on gen2 is two wire APDUs (61xx, GET RESPONSE); on
+    // gen3 it is one. Nothing above the transport saw the 61xx.
+    let before = card.apdus_sent();
+    let r = send(card, with_ne(with_data(cmd(0, 0xA4, 4, 0), &SSSE_AID), 256));
+    assert_eq!(r.sw, StatusWord::Success);
+    assert_eq!(card.apdus_sent() - before, if generation == 2 { 2 } else { 1 });
+
+    // Ending the transaction with a reset leaves no verified PIN behind.
+    assert_eq!(verify(card, "24680"), StatusWord::Success);
+    assert_eq!(pin_status(card), StatusWord::Success);
     drop(psam_tx);
+    card_tx.end_and_reset().expect("end with reset");
+    // pcsc-lite reports the reset to every handle, ours included.
+    assert!(matches!(card_conn.transaction().err(), Some(sscard::transport::TransportError::CardReset)));
+    card_conn.reconnect(false).expect("reconnect after the reset");
+    let mut card_tx = card_conn.transaction().expect("a new transaction after our own reset");
+    let card: &mut dyn Transport = &mut card_tx;
+    select_ssse(card);
+    assert_eq!(pin_status(card), StatusWord::WrongPin { tries_left: 3 }, "the reset cleared the PIN state");
+    drop(card_tx);
     drop(card_conn);
     drop(psam_conn);
 

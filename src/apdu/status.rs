@@ -121,9 +121,15 @@ impl StatusWord {
         self.to_u16().to_be_bytes()
     }
 
-    /// 9000, and 6283 which terminals treat as a successful SELECT.
+    /// 9000.
     pub fn is_success(self) -> bool {
         matches!(self, StatusWord::Success)
+    }
+
+    /// 9000, or 6283 with which some cards answer SELECT of a deactivated
+    /// application; terminals treat both as a successful SELECT.
+    pub fn is_select_success(self) -> bool {
+        matches!(self, StatusWord::Success | StatusWord::ApplicationDeactivated)
     }
 
     /// What the status word means, for one-line error messages.

@@ -35,6 +35,7 @@ const KEY_INTERNAL: u8 = 0x09;
 const KEY_PIN_ADMIN: u8 = 0x0B;
 const LCS_INACTIVE: u8 = 0x04;
 const LCS_ACTIVE: u8 = 0x05;
+const TAG_SPEC_VERSION: u8 = 0x03;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generation {
@@ -152,6 +153,14 @@ impl UserCard {
     /// Whether the image changed since the last call.
     pub fn take_dirty(&mut self) -> bool {
         std::mem::take(&mut self.dirty)
+    }
+
+    /// The specification version this card's generation carries in EF05 tag 03.
+    fn spec_version(&self) -> &'static [u8; 4] {
+        match self.generation {
+            Generation::Gen2 => b"2.00",
+            Generation::Gen3 => b"3.00",
+        }
     }
 
     fn algorithm(&self) -> Algorithm {
@@ -306,6 +315,9 @@ impl UserCard {
         if data[0] != spec.tag {
             return Err(StatusWord::IncorrectData);
         }
+        if spec.tag == TAG_SPEC_VERSION && data[2..] != *self.spec_version() {
+            return Err(StatusWord::IncorrectData);
+        }
         let value = HexBytes(data[2..].to_vec());
         let file = if sfi == SFI_EF05 { &mut self.image.ef05 } else { &mut self.image.ef06 };
         file.insert(tag_key(spec.tag), value);
@@ -323,7 +335,11 @@ impl UserCard {
                     Ok(c.p2 as usize)
                 }
                 SFI_EF07 => Err(StatusWord::SecurityStatusNotSatisfied),
-                SFI_EF05 | SFI_EF06 => Err(StatusWord::CommandNotAllowed),
+                sfi @ (SFI_EF05 | SFI_EF06) => {
+                    // Any access by SFI makes the EF current, even a refused one.
+                    self.current_ef = Some(sfi);
+                    Err(StatusWord::CommandNotAllowed)
+                }
                 _ => Err(StatusWord::FileNotFound),
             }
         } else if self.current_ef == Some(SFI_EF08) {
@@ -372,6 +388,11 @@ impl UserCard {
     fn get_challenge(&mut self, c: &Command) -> Outcome {
         if (c.p1, c.p2) != (0, 0) {
             return Err(StatusWord::WrongP1P2);
+        }
+        // The challenge is 8 bytes. Under T=1 a different Le is refused here;
+        // under T=0 the wire rules answer 6C08 for it.
+        if self.generation == Generation::Gen3 && c.ne() != Some(8) {
+            return Err(StatusWord::WrongLength);
         }
         let mut challenge = [0u8; 8];
         getrandom::fill(&mut challenge).map_err(|_| StatusWord::MemoryFailure)?;
@@ -574,6 +595,11 @@ impl Applet for UserCard {
         // command other than the one that consumes it.
         let challenge = self.security.challenge.take();
         let gen3 = self.generation == Generation::Gen3;
+        // After a failed SELECT by AID (and after reset) no application is
+        // selected, and every command but SELECT answers 6985.
+        if self.selected == Selected::Nothing && (c.cla, c.ins) != (0x00, 0xA4) {
+            return Reply::status(StatusWord::ConditionsOfUseNotSatisfied);
+        }
         let outcome = match (c.cla, c.ins) {
             (0x00, 0xA4) => self.select(c),
             (0x00, 0xB2) => self.read_record(c),

@@ -27,6 +27,8 @@ pub enum TransportError {
     NoService,
     #[error("reader {0:?} is not known to PC/SC")]
     UnknownReader(String),
+    #[error("the reader went away")]
+    ReaderUnavailable,
     #[error("no card in the reader")]
     NoCard,
     #[error("the card was removed")]

@@ -14,7 +14,7 @@ impl From<pcsc::Error> for TransportError {
             pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::NoReadersAvailable => {
                 TransportError::NoService
             }
-            pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => TransportError::UnknownReader(String::new()),
+            pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => TransportError::ReaderUnavailable,
             pcsc::Error::NoSmartcard => TransportError::NoCard,
             pcsc::Error::RemovedCard | pcsc::Error::UnpoweredCard | pcsc::Error::UnresponsiveCard => {
                 TransportError::CardRemoved
@@ -72,7 +72,9 @@ impl PcscTransport {
             Some(pcsc::Protocol::T0) => Protocol::T0,
             _ => parsed.protocol,
         };
-        Ok((atr, Capabilities { protocol, extended_length: parsed.extended_length }))
+        // Extended APDUs travel only over T=1 (T=0 would need ENVELOPE).
+        let extended_length = parsed.extended_length && protocol == Protocol::T1;
+        Ok((atr, Capabilities { protocol, extended_length }))
     }
 
     pub fn reader(&self) -> &str {
@@ -189,10 +191,13 @@ impl Transport for PcscTransport {
         self.caps
     }
 
+    /// One command in a transaction of its own, so that no other program's
+    /// command lands between a 61xx and its GET RESPONSE.
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let card = self.card.as_ref().ok_or(TransportError::CardRemoved)?;
-        let link = Link { ctx: &self.ctx, reader: &self.reader, card, caps: self.caps };
-        t0::exchange(self.caps, &mut self.sent, command, &mut |c| link.transmit_raw(c))
+        let mut tx = self.transaction()?;
+        let answer = tx.transmit(command)?;
+        tx.end()?;
+        Ok(answer)
     }
 
     fn apdus_sent(&self) -> u64 {
@@ -214,8 +219,21 @@ pub struct PcscTransaction<'a> {
 impl PcscTransaction<'_> {
     /// Ends the transaction, leaving the card as it is.
     pub fn end(mut self) -> Result<(), TransportError> {
+        self.finish(Disposition::LeaveCard)
+    }
+
+    /// Ends the transaction with a warm reset, which clears the card's
+    /// security state: after a verified PIN or an external authentication,
+    /// no other program on this host may inherit them. pcsc-lite then
+    /// reports the reset to every handle, this one included: call
+    /// [`PcscTransport::reconnect`] before using it again.
+    pub fn end_and_reset(mut self) -> Result<(), TransportError> {
+        self.finish(Disposition::ResetCard)
+    }
+
+    fn finish(&mut self, disposition: Disposition) -> Result<(), TransportError> {
         match self.tx.take() {
-            Some(tx) => tx.end(Disposition::LeaveCard).map_err(|(_, e)| e.into()),
+            Some(tx) => tx.end(disposition).map_err(|(_, e)| e.into()),
             None => Ok(()),
         }
     }

@@ -56,20 +56,20 @@ pub(crate) fn exchange(
     Err(TransportError::TooManyContinuations(MAX_CONTINUATIONS))
 }
 
-/// The same command with its short Le replaced (or added) as `le`.
+/// The same case-1/2 command with Le = `le`. 6Cxx belongs to commands
+/// without data (card-profile.md section 1); resending a command with data
+/// would repeat its effect, and a VERIFY would spend a second try, so that
+/// answer is refused instead.
 fn with_le(command: &[u8], le: u8) -> Result<Zeroizing<Vec<u8>>, TransportError> {
     let shape = classify(command)?;
-    let body_end = shape.le.map_or(command.len(), |le| le.start);
-    let mut out = Zeroizing::new(Vec::with_capacity(body_end + 3));
-    out.extend_from_slice(&command[..body_end]);
+    if shape.data.is_some() {
+        return Err(TransportError::MalformedResponse("6Cxx answered a command that carries data"));
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(7));
+    out.extend_from_slice(&command[..4]);
     match shape.form {
         LengthForm::Short => out.push(le),
-        LengthForm::Extended => {
-            if shape.data.is_none() {
-                out.push(0);
-            }
-            out.extend_from_slice(&[0, le]);
-        }
+        LengthForm::Extended => out.extend_from_slice(&[0, 0, le]),
     }
     Ok(out)
 }

@@ -42,3 +42,11 @@ proptest! {
         prop_assert_eq!(StatusWord::from_u16(raw).to_u16(), raw);
     }
 }
+
+#[test]
+fn select_success_includes_6283() {
+    assert!(StatusWord::Success.is_select_success());
+    assert!(StatusWord::ApplicationDeactivated.is_select_success());
+    assert!(!StatusWord::ApplicationDeactivated.is_success());
+    assert!(!StatusWord::FileNotFound.is_select_success());
+}

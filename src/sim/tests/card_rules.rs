@@ -293,3 +293,53 @@ fn gen2_has_no_life_cycle() {
     let image = t.card.card().applet().image();
     assert_eq!(image.lcs, None);
 }
+
+#[test]
+fn after_a_failed_select_even_get_challenge_answers_6985() {
+    for generation in [Generation::Gen2, Generation::Gen3] {
+        let mut c = card(generation);
+        c.reset();
+        assert_eq!(raw(&mut c, "0084000008"), "6985", "{generation:?}: nothing selected after reset");
+        raw(&mut c, &select_hex());
+        assert!(raw(&mut c, "0084000008").ends_with("9000"));
+        raw(&mut c, "00A4040003A00000");
+        assert_eq!(raw(&mut c, "0084000008"), "6985", "{generation:?}");
+        assert_eq!(raw(&mut c, "00FF0000"), "6985", "{generation:?}: unknown instructions too");
+    }
+}
+
+#[test]
+fn get_challenge_is_eight_bytes() {
+    let mut c = card(Generation::Gen3);
+    c.reset();
+    raw(&mut c, &select_hex());
+    assert_eq!(raw(&mut c, "0084000004"), "6700");
+    assert_eq!(raw(&mut c, "00840000"), "6700", "no Le");
+    let mut c = card(Generation::Gen2);
+    c.reset();
+    raw(&mut c, &select_hex());
+    raw(&mut c, "00C000001B");
+    assert_eq!(raw(&mut c, "0084000004"), "6C08", "T=0 says the right Le");
+    assert_eq!(raw(&mut c, "0084000008").len(), 20);
+}
+
+#[test]
+fn spec_version_must_match_the_generation() {
+    for (generation, right, wrong) in
+        [(Generation::Gen3, "332E3030", "322E3030"), (Generation::Gen2, "322E3030", "332E3030")]
+    {
+        let mut t = Terminal::new(generation);
+        assert_eq!(t.authenticate(0x04), StatusWord::Success);
+        assert_eq!(t.sw(&format!("00DC0328060304{wrong}")), StatusWord::IncorrectData, "{generation:?}");
+        assert_eq!(t.sw(&format!("00DC0328060304{right}")), StatusWord::Success, "{generation:?}");
+    }
+}
+
+#[test]
+fn binary_access_by_a_record_file_sfi_still_makes_it_current() {
+    let mut t = Terminal::new(Generation::Gen3);
+    assert_eq!(t.authenticate(0x0A), StatusWord::Success);
+    assert_eq!(t.sw("00B0880002"), StatusWord::Success, "EF08 current");
+    assert_eq!(t.sw("00B0850002"), StatusWord::CommandNotAllowed, "EF05 is a record file");
+    assert_eq!(t.sw("00B0001002"), StatusWord::CommandNotAllowed, "EF05 is now current, not EF08");
+}

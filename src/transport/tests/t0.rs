@@ -78,3 +78,19 @@ fn one_byte_answer_is_malformed() {
     let (r, _, _) = run(T0, &[0, 0x84, 0, 0, 8], &[&[0x90]]);
     assert!(matches!(r, Err(TransportError::MalformedResponse(_))));
 }
+
+#[test]
+fn six_c_to_a_command_with_data_is_never_resent() {
+    // A VERIFY resent would carry the PIN twice and spend a second try.
+    let (r, seen, sent) = run(T0, &[0, 0x20, 0, 0, 3, 0x12, 0x34, 0x56], &[&[0x6C, 0x00], &[0x90, 0]]);
+    assert!(matches!(r, Err(TransportError::MalformedResponse(_))));
+    assert_eq!((seen.len(), sent), (1, 1));
+}
+
+#[test]
+fn six_c_to_an_extended_case_2_resends_a_well_formed_apdu() {
+    let (r, seen, _) = run(T1X, &[0, 0xB0, 0x88, 0, 0, 0x01, 0x00], &[&[0x6C, 0x10], &[0x90, 0]]);
+    assert!(r.is_ok());
+    assert_eq!(seen[1], vec![0, 0xB0, 0x88, 0, 0, 0, 0x10]);
+    assert!(crate::transport::shape::classify(&seen[1]).is_ok());
+}
