@@ -10,8 +10,7 @@ mod support;
 
 use sscard::apdu::StatusWord;
 use sscard::model::{
-    EF05_ELEMENTS, EF06_ELEMENTS, ElementSpec, Field, Generation, HolderData, HolderRecordUpdate, IssuerData, Photo,
-    Record,
+    EF05_ELEMENTS, EF06_ELEMENTS, Field, Generation, HolderData, HolderRecordUpdate, IssuerData, Photo,
 };
 use sscard::transport::Transport;
 use support::bench::{Bench, Slot};
@@ -20,17 +19,6 @@ use support::terminal::*;
 fn check(what: &str, sw: StatusWord) {
     println!("  {what:<52} {sw}");
     assert_eq!(sw, StatusWord::Success, "{what}");
-}
-
-fn read_file(card: &mut dyn Transport, sfi: u8, specs: &[ElementSpec; 7]) -> Vec<Record> {
-    specs
-        .iter()
-        .map(|spec| {
-            let r = read_record(card, sfi, spec.tag, spec.len);
-            assert_eq!(r.sw, StatusWord::Success);
-            Record::parse_tlv(&r.data, spec).expect("well-formed record")
-        })
-        .collect()
 }
 
 fn show(issuer: &IssuerData, holder: &HolderData) {
@@ -87,7 +75,7 @@ fn counter_workflow(bench: &mut Bench, generation: u8) {
         fci.lcs.map_or("none (gen2)".to_owned(), |l| format!("{l:02X}"))
     );
     println!("-- read the blank card (EF05)");
-    let issuer = IssuerData::decode(&read_file(card, 0x05, &EF05_ELEMENTS)).expect("EF05");
+    let issuer = IssuerData::decode(&read_all(card, 0x05, &EF05_ELEMENTS)).expect("EF05");
     show(&issuer, &HolderData::default());
     let id = issuer.card_id.expect("card id").as_bytes().to_vec();
 
@@ -120,28 +108,14 @@ fn counter_workflow(bench: &mut Bench, generation: u8) {
         check(&format!("UPDATE RECORD EF0{sfi} tag {:02X}", r.tag), update_record(card, sfi, &r.to_tlv()));
     }
     let photo = record.photo.as_ref().expect("photo").to_file_bytes();
-    if generation == 3 {
-        check(
-            &format!("UPDATE BINARY EF08, {} bytes in one extended APDU", photo.len()),
-            send(card, with_data(cmd(0, 0xD6, 0x88, 0), &photo)).sw,
-        );
-    } else {
-        for (i, chunk) in photo.chunks(255).enumerate() {
-            let off = i * 255;
-            let (p1, p2) = if i == 0 { (0x88, 0) } else { ((off >> 8) as u8, off as u8) };
-            assert_eq!(send(card, with_data(cmd(0, 0xD6, p1, p2), chunk)).sw, StatusWord::Success);
-        }
-        println!(
-            "  {:<52} {}",
-            format!("UPDATE BINARY EF08, {} bytes in 255-byte chunks", photo.len()),
-            StatusWord::Success
-        );
-    }
+    write_photo(card, &photo, generation);
+    let how = if generation == 3 { "in one extended APDU" } else { "in 255-byte chunks" };
+    println!("  {:<52} {}", format!("UPDATE BINARY EF08, {} bytes {how}", photo.len()), StatusWord::Success);
 
     println!("-- read back (key 0A) and compare");
     check("EXTERNAL AUTHENTICATE key 0A", authenticate(card, psam, alg, &id, 0x0A));
-    let issuer = IssuerData::decode(&read_file(card, 0x05, &EF05_ELEMENTS)).expect("EF05");
-    let holder = HolderData::decode(&read_file(card, 0x06, &EF06_ELEMENTS)).expect("EF06");
+    let issuer = IssuerData::decode(&read_all(card, 0x05, &EF05_ELEMENTS)).expect("EF05");
+    let holder = HolderData::decode(&read_all(card, 0x06, &EF06_ELEMENTS)).expect("EF06");
     show(&issuer, &holder);
     let mismatches = record.mismatches(&issuer, &holder, record.photo.as_ref());
     assert!(mismatches.is_empty(), "read-back differs: {mismatches:?}");

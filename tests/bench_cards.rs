@@ -5,9 +5,7 @@
 mod support;
 
 use sscard::apdu::StatusWord;
-use sscard::model::{
-    EF05_ELEMENTS, EF06_ELEMENTS, ElementSpec, Field, HolderData, HolderRecordUpdate, IssuerData, Photo, Record,
-};
+use sscard::model::{EF05_ELEMENTS, EF06_ELEMENTS, Field, HolderData, HolderRecordUpdate, IssuerData, Photo};
 use sscard::sim::CardImage;
 use sscard::transport::{Protocol, Transport};
 use support::bench::{Bench, Slot};
@@ -50,53 +48,6 @@ fn holder_record(generation: u8) -> HolderRecordUpdate {
         .validate(if generation == 3 { sscard::model::Generation::Gen3 } else { sscard::model::Generation::Gen2 })
         .expect("the test record is consistent");
     update
-}
-
-fn read_all(card: &mut dyn Transport, sfi: u8, specs: &[ElementSpec; 7]) -> Vec<Record> {
-    specs
-        .iter()
-        .map(|spec| {
-            let r = read_record(card, sfi, spec.tag, spec.len);
-            assert_eq!(r.sw, StatusWord::Success, "READ RECORD {sfi:02X}/{:02X}", spec.tag);
-            Record::parse_tlv(&r.data, spec).unwrap_or_else(|e| panic!("record {:02X}: {e}", spec.tag))
-        })
-        .collect()
-}
-
-/// Writes EF08 (2 + L bytes) the way the card's generation allows.
-fn write_photo(card: &mut dyn Transport, file: &[u8], generation: u8) {
-    if generation == 3 {
-        // One extended UPDATE BINARY for the whole photo.
-        assert_eq!(send(card, with_data(cmd(0, 0xD6, 0x88, 0), file)).sw, StatusWord::Success);
-        return;
-    }
-    for (i, chunk) in file.chunks(255).enumerate() {
-        let offset = i * 255;
-        // The first chunk by SFI, which makes EF08 current; the rest by offset.
-        let (p1, p2) = if i == 0 { (0x88, 0) } else { ((offset >> 8) as u8, offset as u8) };
-        assert_eq!(send(card, with_data(cmd(0, 0xD6, p1, p2), chunk)).sw, StatusWord::Success, "chunk {i}");
-    }
-}
-
-fn read_photo_file(card: &mut dyn Transport, generation: u8, len: usize) -> Vec<u8> {
-    if generation == 3 {
-        let r = send(card, with_ne(cmd(0, 0xB0, 0x88, 0), 8192));
-        assert_eq!(r.sw, StatusWord::Success);
-        assert_eq!(r.data.len(), 8192);
-        return r.data[..len].to_vec();
-    }
-    let mut out = Vec::new();
-    let mut offset = 0;
-    while out.len() < len {
-        let (p1, p2) = if offset == 0 { (0x88, 0) } else { ((offset >> 8) as u8, offset as u8) };
-        let r = send(card, with_ne(cmd(0, 0xB0, p1, p2), 255));
-        assert_eq!(r.sw, StatusWord::Success, "READ BINARY at {offset}");
-        assert_eq!(r.data.len(), 255);
-        out.extend_from_slice(&r.data);
-        offset += 255;
-    }
-    out.truncate(len);
-    out
 }
 
 fn walkthrough(generation: u8) {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use sscard::apdu::{Command, Response, StatusWord, exchange};
+use sscard::model::{ElementSpec, Record};
 use sscard::transport::Transport;
 
 pub const SSSE_AID: [u8; 15] =
@@ -177,4 +178,53 @@ pub fn unblock_pin(card: &mut dyn Transport, psam: &mut dyn Transport, algorithm
     assert_eq!(psam_init(psam, algorithm, 0x0B, card_id), StatusWord::Success);
     let mac = psam_mac(psam, &challenge, &[0x84, 0x24, 0x00, 0x00, 0x04]);
     send(card, with_data(cmd(0x84, 0x24, 0, 0), &mac)).sw
+}
+
+/// Reads every record of a file by tag and parses it against its spec.
+pub fn read_all(card: &mut dyn Transport, sfi: u8, specs: &[ElementSpec; 7]) -> Vec<Record> {
+    specs
+        .iter()
+        .map(|spec| {
+            let r = read_record(card, sfi, spec.tag, spec.len);
+            assert_eq!(r.sw, StatusWord::Success, "READ RECORD {sfi:02X}/{:02X}", spec.tag);
+            Record::parse_tlv(&r.data, spec).unwrap_or_else(|e| panic!("record {:02X}: {e}", spec.tag))
+        })
+        .collect()
+}
+
+/// Writes EF08 (2 + L bytes) the way the card's generation allows.
+pub fn write_photo(card: &mut dyn Transport, file: &[u8], generation: u8) {
+    if generation == 3 {
+        // One extended UPDATE BINARY for the whole photo.
+        assert_eq!(send(card, with_data(cmd(0, 0xD6, 0x88, 0), file)).sw, StatusWord::Success);
+        return;
+    }
+    for (i, chunk) in file.chunks(255).enumerate() {
+        let offset = i * 255;
+        // The first chunk by SFI, which makes EF08 current; the rest by offset.
+        let (p1, p2) = if i == 0 { (0x88, 0) } else { ((offset >> 8) as u8, offset as u8) };
+        assert_eq!(send(card, with_data(cmd(0, 0xD6, p1, p2), chunk)).sw, StatusWord::Success, "chunk {i}");
+    }
+}
+
+/// Reads the first `len` bytes of EF08 the way the generation allows.
+pub fn read_photo_file(card: &mut dyn Transport, generation: u8, len: usize) -> Vec<u8> {
+    if generation == 3 {
+        let r = send(card, with_ne(cmd(0, 0xB0, 0x88, 0), 8192));
+        assert_eq!(r.sw, StatusWord::Success);
+        assert_eq!(r.data.len(), 8192);
+        return r.data[..len].to_vec();
+    }
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while out.len() < len {
+        let (p1, p2) = if offset == 0 { (0x88, 0) } else { ((offset >> 8) as u8, offset as u8) };
+        let r = send(card, with_ne(cmd(0, 0xB0, p1, p2), 255));
+        assert_eq!(r.sw, StatusWord::Success, "READ BINARY at {offset}");
+        assert_eq!(r.data.len(), 255);
+        out.extend_from_slice(&r.data);
+        offset += 255;
+    }
+    out.truncate(len);
+    out
 }
