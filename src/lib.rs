@@ -7,5 +7,6 @@
 
 pub mod apdu;
 pub mod model;
+pub mod script;
 pub mod sim;
 pub mod transport;

@@ -1,0 +1,13 @@
+//! The script engine: card knowledge as declarative APDU scripts
+//! (`apdu-scripts/`), parsed and checked at start-up, run over the
+//! transport with two slots, the card and the PSAM.
+
+pub mod profile;
+pub mod run;
+pub mod status;
+pub mod syntax;
+
+pub use profile::{Identify, LoadError, Profile, ScriptNeed, load_profile, load_profiles};
+pub use run::{Cards, Finished, RunError, TraceEntry, Values, run};
+pub use status::{StatusClass, StatusTable};
+pub use syntax::{ParseError, Pos, Script, Slot, SwPattern, parse};

@@ -1,0 +1,299 @@
+//! The interpreter: runs a checked script over two transports, the card
+//! and the PSAM, stopping at the first status word the step did not expect.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use super::status::{StatusClass, StatusTable};
+use super::syntax::{
+    ApduTemplate, Bound, BoundBase, Capture, Item, LOOP_COUNT, LOOP_OFFSET, Part, Pos, Script, Slice, Slot, Step,
+};
+use crate::apdu::{Command, StatusWord, exchange};
+use crate::transport::{Transport, TransportError};
+
+/// Named byte values: inputs, constants and captures. PIN bytes pass
+/// through here, so every value is wiped when dropped.
+#[derive(Default)]
+pub struct Values {
+    map: HashMap<String, Zeroizing<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for Values {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.map.keys().collect();
+        names.sort();
+        f.debug_struct("Values").field("names", &names).finish()
+    }
+}
+
+impl Values {
+    pub fn new() -> Values {
+        Values::default()
+    }
+
+    pub fn set(&mut self, name: &str, bytes: impl Into<Vec<u8>>) {
+        self.map.insert(name.to_owned(), Zeroizing::new(bytes.into()));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.map.get(name).map(|v| v.as_slice())
+    }
+
+    pub fn take(&mut self, name: &str) -> Option<Zeroizing<Vec<u8>>> {
+        self.map.remove(name)
+    }
+
+    fn append(&mut self, name: &str, bytes: &[u8]) {
+        self.map.entry(name.to_owned()).or_default().extend_from_slice(bytes);
+    }
+}
+
+/// The two slots a script talks to.
+pub struct Cards<'a> {
+    pub card: &'a mut dyn Transport,
+    pub sam: Option<&'a mut dyn Transport>,
+}
+
+impl Cards<'_> {
+    /// Command APDUs sent on both slots so far.
+    pub fn apdus_sent(&self) -> u64 {
+        self.card.apdus_sent() + self.sam.as_ref().map_or(0, |s| s.apdus_sent())
+    }
+}
+
+/// Why a script stopped.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A status word the step did not expect; `class` is its meaning in
+    /// the profile's status table.
+    #[error("{pos}: {slot} answered {sw} ({class}) to `{step}`")]
+    Status { pos: Pos, step: String, slot: Slot, sw: StatusWord, class: StatusClass },
+    #[error("{pos}: {source}")]
+    Transport { pos: Pos, source: TransportError },
+    #[error("{pos}: this step needs the PSAM, and there is none")]
+    NoSam { pos: Pos },
+    #[error("{pos}: {problem}")]
+    Value { pos: Pos, problem: String },
+    #[error("{file}: input {name:?} was not given")]
+    MissingInput { file: String, name: String },
+}
+
+/// What a finished script leaves.
+#[derive(Debug)]
+pub struct Finished {
+    pub values: Values,
+    /// The status word of the last step.
+    pub last_sw: StatusWord,
+    /// Command APDUs sent, on both slots, GET RESPONSE included.
+    pub apdus: u64,
+}
+
+/// One exchange, for a trace. PIN bytes are never in `command_shown`.
+pub struct TraceEntry<'a> {
+    pub step: &'a Step,
+    pub command_shown: &'a str,
+    pub response_data: &'a [u8],
+    pub sw: StatusWord,
+}
+
+/// Runs `script` with `values` holding its inputs and the profile's
+/// constants. `trace` sees each exchange.
+pub fn run(
+    script: &Script,
+    table: &StatusTable,
+    cards: &mut Cards<'_>,
+    mut values: Values,
+    trace: &mut dyn FnMut(&TraceEntry<'_>),
+) -> Result<Finished, RunError> {
+    for name in &script.inputs {
+        if values.get(name).is_none() {
+            return Err(RunError::MissingInput { file: script.file.clone(), name: name.clone() });
+        }
+    }
+    let start = cards.apdus_sent();
+    let mut last_sw = StatusWord::Success;
+    for item in &script.items {
+        match item {
+            Item::Step(step) => last_sw = exec(script, table, cards, &mut values, step, trace, None)?,
+            Item::Loop(l) => {
+                let from = bound(&values, &l.from, &l.pos)?;
+                let to = bound(&values, &l.to, &l.pos)?.min(l.max.unwrap_or(usize::MAX));
+                let mut offset = from;
+                while offset < to {
+                    let count = l.chunk.min(to - offset);
+                    let offset_bytes = u16::try_from(offset)
+                        .map_err(|_| RunError::Value {
+                            pos: l.pos.clone(),
+                            problem: format!("offset {offset} exceeds 65535"),
+                        })?
+                        .to_be_bytes();
+                    values.set(LOOP_OFFSET, offset_bytes.to_vec());
+                    values.set(
+                        LOOP_COUNT,
+                        if count <= 255 { vec![count as u8] } else { (count as u16).to_be_bytes().to_vec() },
+                    );
+                    for step in &l.body {
+                        last_sw = exec(script, table, cards, &mut values, step, trace, Some((offset, count)))?;
+                    }
+                    offset += l.chunk;
+                }
+                values.take(LOOP_OFFSET);
+                values.take(LOOP_COUNT);
+            }
+        }
+    }
+    Ok(Finished { values, last_sw, apdus: cards.apdus_sent() - start })
+}
+
+fn bound(values: &Values, b: &Bound, pos: &Pos) -> Result<usize, RunError> {
+    let base = match &b.base {
+        BoundBase::Number(n) => *n,
+        BoundBase::Length(name) => values.get(name).map_or(0, |v| v.len()),
+        BoundBase::Value { name, slice } => {
+            let value = values.get(name).unwrap_or_default();
+            let bytes = match slice {
+                Some((a, end)) => clamp(value, *a, *end),
+                None => value,
+            };
+            if bytes.len() > 4 {
+                return Err(RunError::Value { pos: pos.clone(), problem: format!("{name} is too long to count with") });
+            }
+            bytes.iter().fold(0usize, |n, b| (n << 8) | *b as usize)
+        }
+    };
+    Ok(base + b.plus)
+}
+
+/// `value[a..b]`, stopping at the value's end.
+fn clamp(value: &[u8], a: usize, b: Option<usize>) -> &[u8] {
+    let end = b.unwrap_or(value.len()).min(value.len());
+    value.get(a.min(end)..end).unwrap_or_default()
+}
+
+/// Builds the bytes of `parts`, and how they are shown in a trace.
+fn expand(
+    script: &Script,
+    values: &Values,
+    parts: &[Part],
+    chunk: Option<(usize, usize)>,
+    out: &mut Zeroizing<Vec<u8>>,
+    shown: &mut String,
+) -> Result<(), RunError> {
+    for part in parts {
+        let start = out.len();
+        match part {
+            Part::Bytes(b) => out.extend_from_slice(b),
+            Part::Length { name, plus, pos } => {
+                let len = values.get(name).map_or(0, |v| v.len()) + plus;
+                let byte = u8::try_from(len).map_err(|_| RunError::Value {
+                    pos: pos.clone(),
+                    problem: format!("${{#{name}}} is {len}, over 255"),
+                })?;
+                out.push(byte);
+            }
+            Part::Value { name, slice, pos: _ } => {
+                let value = values.get(name).unwrap_or_default();
+                let bytes = match slice {
+                    None => value,
+                    Some(Slice::Range(a, b)) => clamp(value, *a, *b),
+                    Some(Slice::Chunk) => match chunk {
+                        Some((offset, count)) => clamp(value, offset, Some(offset + count)),
+                        None => value,
+                    },
+                };
+                out.extend_from_slice(bytes);
+                if script.secrets.contains(name) {
+                    shown.push_str(&format!("${{{name}}}"));
+                    continue;
+                }
+            }
+        }
+        shown.push_str(&hex::encode_upper(&out[start..]));
+    }
+    Ok(())
+}
+
+fn build(
+    script: &Script,
+    values: &Values,
+    apdu: &ApduTemplate,
+    chunk: Option<(usize, usize)>,
+    pos: &Pos,
+) -> Result<(Command, String), RunError> {
+    let bad = |problem: String| RunError::Value { pos: pos.clone(), problem };
+    let mut shown = String::new();
+    let mut head = Zeroizing::new(Vec::new());
+    expand(script, values, &apdu.head, chunk, &mut head, &mut shown)?;
+    let Some(data_parts) = &apdu.data else {
+        let (command, _) = Command::parse(&head).map_err(|e| bad(format!("not an APDU: {e}")))?;
+        return Ok((command, shown));
+    };
+    let [cla, ins, p1, p2] = head[..] else {
+        return Err(bad(format!("the header is {} bytes, not 4", head.len())));
+    };
+    shown.push_str(" [");
+    let mut data = Zeroizing::new(Vec::new());
+    expand(script, values, data_parts, chunk, &mut data, &mut shown)?;
+    shown.push(']');
+    let mut le = Zeroizing::new(Vec::new());
+    if !apdu.tail.is_empty() {
+        shown.push(' ');
+    }
+    expand(script, values, &apdu.tail, chunk, &mut le, &mut shown)?;
+    let mut command = Command::new(cla, ins, p1, p2).with_data(data.to_vec()).map_err(|e| bad(e.to_string()))?;
+    let ne = match le.as_slice() {
+        [] => None,
+        [0] => Some(256),
+        [n] => Some(*n as usize),
+        [0, 0] => Some(65_536),
+        [hi, lo] => Some(u16::from_be_bytes([*hi, *lo]) as usize),
+        more => return Err(bad(format!("Le is {} bytes, not 1 or 2", more.len()))),
+    };
+    if let Some(ne) = ne {
+        command = command.with_ne(ne).map_err(|e| bad(e.to_string()))?;
+    }
+    Ok((command, shown))
+}
+
+fn exec(
+    script: &Script,
+    table: &StatusTable,
+    cards: &mut Cards<'_>,
+    values: &mut Values,
+    step: &Step,
+    trace: &mut dyn FnMut(&TraceEntry<'_>),
+    chunk: Option<(usize, usize)>,
+) -> Result<StatusWord, RunError> {
+    let (command, shown) = build(script, values, &step.apdu, chunk, &step.pos)?;
+    let transport: &mut dyn Transport = match step.slot {
+        Slot::Card => &mut *cards.card,
+        Slot::Sam => match cards.sam.as_mut() {
+            Some(sam) => &mut **sam,
+            None => return Err(RunError::NoSam { pos: step.pos.clone() }),
+        },
+    };
+    let response = exchange(transport, &command).map_err(|e| match e {
+        crate::apdu::ExchangeError::Transport(source) => RunError::Transport { pos: step.pos.clone(), source },
+        other => RunError::Value { pos: step.pos.clone(), problem: other.to_string() },
+    })?;
+    trace(&TraceEntry { step, command_shown: &shown, response_data: &response.data, sw: response.sw });
+    let sw = response.sw;
+    if !step.expect.iter().any(|p| p.matches(sw.to_u16())) {
+        return Err(RunError::Status {
+            pos: step.pos.clone(),
+            step: step.text.clone(),
+            slot: step.slot,
+            sw,
+            class: table.classify(command.ins, sw),
+        });
+    }
+    match &step.capture {
+        Some(Capture::Set(name)) => values.set(name, response.data),
+        Some(Capture::Append(name)) => values.append(name, &response.data),
+        None => {}
+    }
+    Ok(sw)
+}
