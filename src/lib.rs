@@ -7,6 +7,7 @@
 
 pub mod apdu;
 pub mod model;
+pub mod ops;
 pub mod script;
 pub mod sim;
 pub mod transport;

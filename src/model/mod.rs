@@ -13,6 +13,7 @@ pub mod card_id;
 pub mod codec;
 pub mod elements;
 pub mod error;
+pub mod fci;
 pub mod files;
 pub mod name;
 pub mod photo;
@@ -30,6 +31,7 @@ pub use elements::{
     TAG_NAME_EXT, TAG_NATION, TAG_SEX, TAG_SPEC_VERSION, TAG_SSN,
 };
 pub use error::{DecodeError, Field, Rule, ValidationError};
+pub use fci::{Fci, LifeCycle};
 pub use files::{HolderData, HolderRecordUpdate, IssuerData};
 pub use name::{NAME_EXT_LEN, NAME_LEN, NAME_MAX_BYTES, Name};
 pub use photo::{PHOTO_FILE_SIZE, PHOTO_MAX_LEN, Photo};

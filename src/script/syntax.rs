@@ -460,9 +460,9 @@ impl<'a, 'r> Parser<'a, 'r> {
                     }
                 }
                 None => {
-                    return Err(
-                        c.error("a slot (\"card\" or \"sam\"), \"input\", \"secret\", \"include\", \"for\" or \"end\"")
-                    );
+                    return Err(c.error(
+                        "a slot (\"card\" or \"sam\"), \"input\", \"secret\", \"include\", \"for\" or \"end\"",
+                    ));
                 }
             }
         }

@@ -1,0 +1,75 @@
+//! The operations' errors: each names what went wrong in one line, with
+//! the step and status word where a card answered.
+
+use thiserror::Error;
+
+use crate::apdu::StatusWord;
+use crate::model::{DecodeError, Field, ValidationError};
+use crate::script::{Pos, RunError, StatusClass};
+use crate::transport::TransportError;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum OpError {
+    /// Bad input; nothing was sent to the card.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(ValidationError),
+    #[error("not a social security card: SELECT of the SSSE application was refused")]
+    NotSocialSecurityCard,
+    #[error("not supported: {0}")]
+    NotSupported(String),
+    #[error("the operation needs a PSAM, and none is present")]
+    NoSam,
+    #[error("the PIN is blocked")]
+    PinBlocked,
+    #[error("one PIN try is left; refused without allow_last_try")]
+    LastTry,
+    #[error("wrong PIN, {tries_left} tries left")]
+    WrongPin { tries_left: u8 },
+    #[error("holder mismatch: {0}")]
+    HolderMismatch(String),
+    #[error("the card is already active")]
+    AlreadyActive,
+    #[error("authentication failed at {pos}: {slot_sw}")]
+    AuthenticationFailed { pos: Pos, slot_sw: String },
+    #[error("card error at {pos}: `{step}` answered {sw}")]
+    Card { pos: Pos, step: String, sw: StatusWord, class: StatusClass },
+    #[error("read-back differs from what was written: {}", .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "))]
+    ReadBackMismatch(Vec<Field>),
+    #[error("the card holds malformed data: {0}")]
+    Decode(DecodeError),
+    #[error("the card was removed")]
+    CardRemoved,
+    #[error("the card was reset by another program")]
+    CardReset,
+    #[error("the card did not answer in time")]
+    Timeout,
+    #[error("pcscd is not available")]
+    ServiceUnavailable,
+    #[error("transport: {0}")]
+    Transport(TransportError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl OpError {
+    pub(crate) fn from_run(e: RunError) -> OpError {
+        match e {
+            RunError::Status { class: StatusClass::WrongPin { tries_left }, .. } => OpError::WrongPin { tries_left },
+            RunError::Status { class: StatusClass::PinBlocked, .. } => OpError::PinBlocked,
+            RunError::Status { pos, slot, sw, class: StatusClass::AuthenticationFailed, .. } => {
+                OpError::AuthenticationFailed { pos, slot_sw: format!("{slot} answered {sw}") }
+            }
+            RunError::Status { pos, step, sw, class, .. } => OpError::Card { pos, step, sw, class },
+            RunError::Transport { source, .. } => match source {
+                TransportError::CardRemoved | TransportError::NoCard => OpError::CardRemoved,
+                TransportError::CardReset => OpError::CardReset,
+                TransportError::Timeout => OpError::Timeout,
+                TransportError::NoService => OpError::ServiceUnavailable,
+                other => OpError::Transport(other),
+            },
+            RunError::NoSam { .. } => OpError::NoSam,
+            other => OpError::Internal(other.to_string()),
+        }
+    }
+}

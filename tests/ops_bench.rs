@@ -1,0 +1,198 @@
+//! Every operation of the operations layer against gen2 and gen3
+//! simulator cards on the real bench, with outcomes and APDU counts.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use sscard::model::{Field, HolderRecordUpdate, Photo};
+use sscard::ops::{CardState, Engine, OpError, ReadOptions, VerifyOutcome};
+use sscard::script::Cards;
+use sscard::transport::PcscTransport;
+use support::bench::{Bench, Slot};
+
+fn engine() -> Engine {
+    Engine::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/apdu-scripts"))).expect("the profiles load")
+}
+
+const SSN: &str = "11010519491231002X";
+
+fn record(generation: u8, photo_len: usize) -> HolderRecordUpdate {
+    let mut u = HolderRecordUpdate::default();
+    for (f, v) in [
+        (Field::CardType, "3"),
+        (Field::SpecVersion, if generation == 3 { "3.00" } else { "2.00" }),
+        (Field::Issuer, "SZ-CARD-CTR"),
+        (Field::IssueDate, "2026-11-25"),
+        (Field::ExpiryDate, "2036-11-25"),
+        (Field::CardNumber, "X00000019"),
+        (Field::Ssn, SSN),
+        (Field::Name, "阿卜杜热合曼·买买提艾力·克里木江"),
+        (Field::Sex, "2"),
+        (Field::Nation, "5"),
+        (Field::Birthplace, "653101"),
+        (Field::BirthDate, "1949-12-31"),
+    ] {
+        u.set_from_str(f, v).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut jpeg = vec![0xFF, 0xD8];
+    jpeg.extend((0..photo_len - 4).map(|i| (i % 253) as u8));
+    jpeg.extend_from_slice(&[0xFF, 0xD9]);
+    u.photo = Some(Photo::new(jpeg).expect("photo"));
+    u
+}
+
+struct Rig {
+    bench: Bench,
+    engine: Engine,
+    card: PcscTransport,
+    sam: Option<PcscTransport>,
+    log: PathBuf,
+}
+
+impl Rig {
+    fn new(generation: u8, with_sam: bool) -> Rig {
+        let mut bench = Bench::start();
+        let log = bench.dir().join("card.log");
+        if with_sam {
+            bench.insert(Slot::Sam, "psam", &[]);
+        }
+        let gen_arg = generation.to_string();
+        bench.insert(Slot::Card, "card", &["--gen", &gen_arg, "--log", &log.to_string_lossy()]);
+        let card = bench.connect(Slot::Card);
+        let sam = with_sam.then(|| bench.connect(Slot::Sam));
+        Rig { bench, engine: engine(), card, sam, log }
+    }
+
+    /// Runs `op` inside one transaction on each card.
+    fn op<T>(&mut self, op: impl FnOnce(&Engine, &mut Cards<'_>) -> T) -> T {
+        let mut card_tx = self.card.transaction().expect("card transaction");
+        let mut sam_tx = self.sam.as_mut().map(|s| s.transaction().expect("PSAM transaction"));
+        let mut cards =
+            Cards { card: &mut card_tx, sam: sam_tx.as_mut().map(|t| t as &mut dyn sscard::transport::Transport) };
+        op(&self.engine, &mut cards)
+    }
+
+    /// The APDUs the card has logged so far (the simulator's own record).
+    fn logged(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once(" > ").map(|(_, apdu)| apdu.to_owned()))
+            .collect()
+    }
+}
+
+/// Every operation, in a counter's order, with its APDU count.
+fn every_operation(generation: u8) {
+    let gen3 = generation == 3;
+    let mut rig = Rig::new(generation, true);
+    // SELECT on T=0 is 2 APDUs (61xx + GET RESPONSE).
+    let select = if gen3 { 1 } else { 2 };
+
+    let blank = rig.op(|e, c| e.read_card(c, ReadOptions::default())).expect("read a blank card");
+    assert_eq!(blank.value.state, CardState::Blank);
+    assert_eq!(blank.value.profile, format!("ssse-gen{generation}"));
+    assert_eq!(blank.value.terminal_number.as_deref(), Some("440300000001"));
+    assert_eq!(blank.value.pin.tries_left, 3);
+    assert!(blank.value.holder.ssn.is_none() && blank.value.issuer.card_number.is_none());
+    // SELECT, PSAM SELECT + terminal number, EF05 x7, [gen3: 4 auth], EF06 x7, PIN status.
+    assert_eq!(blank.apdus, select + 2 + 7 + if gen3 { 4 } else { 0 } + 7 + 1);
+
+    let update = record(generation, 3000);
+    let written = rig.op(|e, c| e.personalise(c, &update)).expect("personalise");
+    assert_eq!(written.value.digest, update.digest_hex());
+    // SELECT, PSAM SELECT, card id, auth 04 (4), 13 records, photo, auth 0A (4), 13 reads, photo read.
+    let photo_file: u64 = 2 + 3000;
+    let (write_photo, read_photo) = if gen3 { (1, 1) } else { (photo_file.div_ceil(255), photo_file.div_ceil(255)) };
+    assert_eq!(written.apdus, select + 1 + 1 + 4 + 13 + write_photo + 4 + 13 + read_photo);
+
+    let read = rig.op(|e, c| e.read_card(c, ReadOptions { photo: true, authenticate: true })).expect("read");
+    let info = read.value;
+    assert_eq!(update.mismatches(&info.issuer, &info.holder, info.photo.as_ref()), Vec::<Field>::new());
+    assert_eq!(info.authentic, Some(true));
+    assert_eq!(info.state, if gen3 { CardState::Inactive } else { CardState::Unknown });
+    let auth_read = 4;
+    let photo_apdus = if gen3 { 1 } else { auth_read + read_photo };
+    // + INTERNAL AUTHENTICATE: card (gen2: 61xx + GET RESPONSE) and PSAM INIT + ENCRYPT.
+    let internal = if gen3 { 3 } else { 4 };
+    assert_eq!(read.apdus, blank.apdus + photo_apdus + internal);
+
+    let photo = rig.op(|e, c| e.read_photo(c)).expect("read photo");
+    assert_eq!(photo.value, update.photo);
+    assert_eq!(photo.apdus, select + 1 + 1 + 4 + read_photo);
+
+    let status = rig.op(|e, c| e.pin_status(c)).expect("PIN status");
+    assert_eq!((status.value.tries_left, status.value.blocked, status.apdus), (3, false, select + 1));
+
+    // Wrong PINs come back as outcomes with the tries left.
+    let wrong = rig.op(|e, c| e.verify_pin(c, "654321", false)).expect("verify");
+    assert_eq!(wrong.value, VerifyOutcome { ok: false, tries_left: 2 });
+    assert_eq!(wrong.apdus, select + 1 + 1);
+    let wrong = rig.op(|e, c| e.verify_pin(c, "654321", false)).expect("verify");
+    assert_eq!(wrong.value, VerifyOutcome { ok: false, tries_left: 1 });
+    let before = rig.logged().len();
+    let refused = rig.op(|e, c| e.verify_pin(c, "654321", false));
+    assert!(matches!(refused, Err(OpError::LastTry)), "{refused:?}");
+    assert!(rig.logged()[before..].iter().all(|a| !a.starts_with("0020000003")), "no VERIFY with data was sent");
+    let blocked = rig.op(|e, c| e.verify_pin(c, "654321", true)).expect("verify");
+    assert_eq!(blocked.value, VerifyOutcome { ok: false, tries_left: 0 });
+    assert!(matches!(rig.op(|e, c| e.verify_pin(c, "123456", true)), Err(OpError::PinBlocked)));
+    assert!(rig.op(|e, c| e.pin_status(c)).expect("status").value.blocked);
+
+    let unblocked = rig.op(|e, c| e.unblock_pin(c)).expect("unblock");
+    // SELECT, PSAM SELECT, card id, GET CHALLENGE, INIT, MAC, UNBLOCK.
+    assert_eq!(unblocked.apdus, select + 1 + 1 + 1 + 2 + 1);
+    let right = rig.op(|e, c| e.verify_pin(c, "123456", false)).expect("verify");
+    assert_eq!(right.value, VerifyOutcome { ok: true, tries_left: 3 });
+    // SELECT, status, VERIFY, then SELECT and status again.
+    assert_eq!(right.apdus, select + 1 + 1 + select + 1);
+
+    // Activation checks the holder first.
+    let before = rig.logged().len();
+    let mismatch = rig.op(|e, c| e.activate(c, "44030519900101123X", "123456", "135790", false));
+    assert!(matches!(mismatch, Err(OpError::HolderMismatch(_))), "{mismatch:?}");
+    assert!(
+        rig.logged()[before..].iter().all(|a| !a.starts_with("0020000003") && !a.starts_with("805E")),
+        "no PIN APDU"
+    );
+    let activated = rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)).expect("activate");
+    assert_eq!(activated.value.state, CardState::Active);
+    if gen3 {
+        assert!(matches!(rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)), Err(OpError::AlreadyActive)));
+    } else {
+        // gen2 cannot tell: the initial PIN is wrong now, and a try is spent.
+        let again = rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false));
+        assert!(matches!(again, Err(OpError::WrongPin { tries_left: 2 })), "{again:?}");
+    }
+
+    let changed = rig.op(|e, c| e.change_pin(c, "135790", "246813", false)).expect("change");
+    assert_eq!(changed.apdus, select + 1 + 1);
+    let wrong_old = rig.op(|e, c| e.change_pin(c, "135790", "246813", false));
+    assert!(matches!(wrong_old, Err(OpError::WrongPin { tries_left: 2 })), "{wrong_old:?}");
+
+    let reloaded = rig.op(|e, c| e.reload_pin(c, "975312")).expect("reload");
+    assert_eq!(reloaded.apdus, select + 1 + 1 + 1 + 2 + 1);
+    let right = rig.op(|e, c| e.verify_pin(c, "975312", false)).expect("verify");
+    assert_eq!(right.value, VerifyOutcome { ok: true, tries_left: 3 });
+
+    if gen3 {
+        let off = rig.op(|e, c| e.deactivate(c)).expect("deactivate");
+        assert_eq!(off.apdus, 1 + 1 + 1 + 4 + 1);
+        let info = rig.op(|e, c| e.read_card(c, ReadOptions::default())).expect("read").value;
+        assert_eq!(info.state, CardState::Inactive);
+    } else {
+        assert!(matches!(rig.op(|e, c| e.deactivate(c)), Err(OpError::NotSupported(_))));
+    }
+    drop(rig.bench);
+}
+
+#[test]
+fn every_operation_on_gen3() {
+    every_operation(3);
+}
+
+#[test]
+fn every_operation_on_gen2() {
+    every_operation(2);
+}
