@@ -196,3 +196,139 @@ fn every_operation_on_gen3() {
 fn every_operation_on_gen2() {
     every_operation(2);
 }
+
+#[test]
+fn refused_inputs_send_nothing_and_state_refusals_send_no_pin_apdu() {
+    let mut rig = Rig::new(3, true);
+    let update = record(3, 500);
+    rig.op(|e, c| e.personalise(c, &update)).expect("personalise");
+    let logged = rig.logged().len();
+
+    // Input refusals: not one APDU.
+    let cases: Vec<(&str, Result<(), OpError>)> = vec![
+        ("bad SSN", rig.op(|e, c| e.activate(c, "110105194912310021", "123456", "135790", false).map(|_| ()))),
+        ("weak PIN 111111", rig.op(|e, c| e.change_pin(c, "123456", "111111", false).map(|_| ()))),
+        ("ascending PIN", rig.op(|e, c| e.reload_pin(c, "123456").map(|_| ()))),
+        ("5-digit new PIN", rig.op(|e, c| e.change_pin(c, "123456", "13579", false).map(|_| ()))),
+        ("non-digit PIN", rig.op(|e, c| e.verify_pin(c, "12a456", false).map(|_| ()))),
+        ("3-digit PIN", rig.op(|e, c| e.verify_pin(c, "123", false).map(|_| ()))),
+        ("inconsistent record", {
+            let mut bad = record(3, 500);
+            bad.set_from_str(Field::BirthDate, "1950-01-01").expect("date");
+            rig.op(|e, c| e.personalise(c, &bad).map(|_| ()))
+        }),
+    ];
+    for (what, outcome) in &cases {
+        assert!(matches!(outcome, Err(OpError::InvalidArgument(_))), "{what}: {outcome:?}");
+    }
+    assert_eq!(rig.logged().len(), logged, "input refusals sent APDUs");
+
+    // State refusals read what they must, and never send a PIN APDU.
+    let pin_apdu = |a: &String| a.starts_with("0020000003") || a.starts_with("805E");
+    let before = rig.logged().len();
+    let mismatch = rig.op(|e, c| e.activate(c, "44030519900101123X", "123456", "135790", false));
+    assert!(matches!(mismatch, Err(OpError::HolderMismatch(_))), "{mismatch:?}");
+    for _ in 0..2 {
+        let wrong = rig.op(|e, c| e.verify_pin(c, "000000", false)).expect("verify");
+        assert!(!wrong.value.ok);
+    }
+    let after_wrong = rig.logged().len();
+    let last = rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false));
+    assert!(matches!(last, Err(OpError::LastTry)), "{last:?}");
+    let last = rig.op(|e, c| e.change_pin(c, "123456", "135790", false));
+    assert!(matches!(last, Err(OpError::LastTry)), "{last:?}");
+    assert!(rig.logged()[before..].iter().filter(|a| pin_apdu(a)).count() == 2, "only the two wrong VERIFYs");
+    assert!(rig.logged()[after_wrong..].iter().all(|a| !pin_apdu(a)));
+    // A correct VERIFY with allow_last_try resets the counter, then activate.
+    assert!(rig.op(|e, c| e.verify_pin(c, "123456", true)).expect("verify").value.ok);
+    rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)).expect("activate");
+    let before = rig.logged().len();
+    assert!(matches!(rig.op(|e, c| e.activate(c, SSN, "135790", "246813", false)), Err(OpError::AlreadyActive)));
+    let sent = &rig.logged()[before..];
+    assert_eq!(sent.len(), 1, "only the SELECT: {sent:?}");
+    assert!(sent[0].starts_with("00A40400"));
+}
+
+#[test]
+fn a_gen3_card_without_psam_is_no_sam() {
+    let mut rig = Rig::new(3, false);
+    assert!(matches!(rig.op(|e, c| e.read_card(c, ReadOptions::default())), Err(OpError::NoSam)));
+    let status = rig.op(|e, c| e.pin_status(c)).expect("PIN status needs no PSAM");
+    assert_eq!(status.value.tries_left, 3);
+}
+
+#[test]
+fn gen2_reads_without_a_psam() {
+    let mut rig = Rig::new(2, false);
+    let info = rig.op(|e, c| e.read_card(c, ReadOptions::default())).expect("gen2 reads without a PSAM");
+    assert_eq!((info.value.terminal_number, info.value.state), (None, CardState::Blank));
+    assert!(matches!(
+        rig.op(|e, c| e.read_card(c, ReadOptions { photo: false, authenticate: true })),
+        Err(OpError::NoSam)
+    ));
+}
+
+#[test]
+fn vicc_iso7816_card_is_not_a_social_security_card() {
+    let mut bench = Bench::start();
+    assert!(bench.insert_vicc(Slot::Card), "vicc is installed by scripts/setup");
+    let mut card = bench.connect(Slot::Card);
+    let engine = engine();
+    let mut tx = card.transaction().expect("transaction");
+    let mut cards = Cards { card: &mut tx, sam: None };
+    let outcome = engine.read_card(&mut cards, ReadOptions::default());
+    assert!(matches!(outcome, Err(OpError::NotSocialSecurityCard)), "{outcome:?}");
+    assert_eq!(
+        outcome.err().map(|e| e.to_string()).unwrap_or_default(),
+        "not a social security card: SELECT of the SSSE application was refused"
+    );
+}
+
+/// Pulls the card at every APDU index of a personalisation.
+fn removal_at_every_index(generation: u8) {
+    let mut bench = Bench::start();
+    bench.insert(Slot::Sam, "psam", &[]);
+    let engine = engine();
+    let update = record(generation, 600);
+    let gen_arg = generation.to_string();
+    // The card's share of an uninterrupted personalisation.
+    bench.insert(Slot::Card, "card", &["--gen", &gen_arg]);
+    let total = {
+        let mut card = bench.connect(Slot::Card);
+        let mut sam = bench.connect(Slot::Sam);
+        let mut tx = card.transaction().expect("transaction");
+        let before = sscard::transport::Transport::apdus_sent(&tx);
+        let mut stx = sam.transaction().expect("transaction");
+        let mut cards = Cards { card: &mut tx, sam: Some(&mut stx) };
+        engine.personalise(&mut cards, &update).expect("uninterrupted");
+        drop(cards);
+        sscard::transport::Transport::apdus_sent(&tx) - before
+    };
+    bench.remove(Slot::Card);
+    assert!(total > 30, "{total}");
+    for n in 1..=total {
+        let n_arg = n.to_string();
+        bench.insert(Slot::Card, "card", &["--gen", &gen_arg, "--remove-after", &n_arg]);
+        let outcome = {
+            let mut card = bench.connect(Slot::Card);
+            let mut sam = bench.connect(Slot::Sam);
+            let mut tx = card.transaction().expect("transaction");
+            let mut stx = sam.transaction().expect("transaction");
+            let mut cards = Cards { card: &mut tx, sam: Some(&mut stx) };
+            engine.personalise(&mut cards, &update)
+        };
+        assert!(matches!(outcome, Err(OpError::CardRemoved)), "removed at APDU {n} of {total}: {outcome:?}");
+        assert_eq!(bench.wait_exit(Slot::Card, std::time::Duration::from_secs(5)), Some(0));
+        bench.wait_card_present(Slot::Card, false);
+    }
+}
+
+#[test]
+fn removal_mid_personalisation_is_a_clean_error_at_every_index_gen3() {
+    removal_at_every_index(3);
+}
+
+#[test]
+fn removal_mid_personalisation_is_a_clean_error_at_every_index_gen2() {
+    removal_at_every_index(2);
+}
