@@ -301,7 +301,6 @@ fn removal_at_every_index(generation: u8) {
         let mut stx = sam.transaction().expect("transaction");
         let mut cards = Cards { card: &mut tx, sam: Some(&mut stx) };
         engine.personalise(&mut cards, &update).expect("uninterrupted");
-        drop(cards);
         sscard::transport::Transport::apdus_sent(&tx) - before
     };
     bench.remove(Slot::Card);
