@@ -158,6 +158,10 @@ fn every_operation(generation: u8) {
     );
     let activated = rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)).expect("activate");
     assert_eq!(activated.value.state, CardState::Active);
+    assert_eq!(activated.value.pin.tries_left, 3);
+    // The read card (SELECT, PSAM, EF05, [auth], EF06, status), VERIFY,
+    // CHANGE, [auth 0C, ACTIVATE], then SELECT and status again.
+    assert_eq!(activated.apdus, blank.apdus + 2 + if gen3 { 5 } else { 0 } + select + 1);
     if gen3 {
         assert!(matches!(rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)), Err(OpError::AlreadyActive)));
     } else {

@@ -46,7 +46,6 @@ pub const SCRIPT_NEEDS: &[ScriptNeed] = &[
     need("change_pin", "change-pin", &["old_pin", "new_pin"], true),
     need("reload_pin", "reload-pin", &["new_pin"], true),
     need("unblock_pin", "unblock-pin", &[], true),
-    need("activate", "read-ssn", &[], true),
     need("activate", "activate", &["initial_pin", "new_pin", "ef05_01"], true),
     need("deactivate", "deactivate", &[], false),
 ];
@@ -371,9 +370,11 @@ impl Engine {
         Ok(s.done(()))
     }
 
-    /// Activation: the SSN on the card must be the holder's, and a gen3
-    /// card must not be active, both checked before any PIN APDU. Then the
-    /// initial PIN, the new PIN, and the profile's life-cycle step.
+    /// Activation (card-profile.md section 8): a gen3 card must not be
+    /// active, and the SSN on the card must be the holder's, both checked
+    /// before any PIN APDU. Then the initial PIN, the new PIN, and the
+    /// profile's life-cycle step; the answer is the card info read on the
+    /// way, with the new state and counter.
     pub fn activate(
         &self,
         cards: &mut Cards<'_>,
@@ -391,31 +392,34 @@ impl Engine {
         if s.fci.life_cycle() == Some(LifeCycle::Active) {
             return Err(OpError::AlreadyActive);
         }
-        s.sam_for("read-ssn")?;
+        // Section 8: read the card, and check the holder before any PIN APDU.
         s.sam_for("activate")?;
-        let mut read = s.run("read-ssn", Values::new())?;
-        let record = read.values.take("ef06_08").unwrap_or_default();
-        let on_card = Record::parse_tlv(&record, &EF06_ELEMENTS[0])
-            .ok()
-            .filter(|r| !r.is_unwritten())
-            .and_then(|r| Ssn::from_value(&r.value).ok());
-        match on_card {
-            Some(card_ssn) if card_ssn == ssn => {}
+        let mut info = s.read_card(ReadOptions::default())?;
+        match &info.holder.ssn {
+            Some(card_ssn) if *card_ssn == ssn => {}
             Some(_) => return Err(OpError::HolderMismatch("the SSN on the card is not the one given".into())),
             None => return Err(OpError::HolderMismatch("the card holds no SSN".into())),
         }
-        s.before_spending_a_try(allow_last_try)?;
+        if info.pin.blocked {
+            return Err(OpError::PinBlocked);
+        }
+        if info.pin.tries_left == 1 && !allow_last_try {
+            return Err(OpError::LastTry);
+        }
         let mut v = Values::new();
         v.set("initial_pin", initial.to_bcd().to_vec());
         v.set("new_pin", new.to_bcd().to_vec());
-        v.set("ef05_01", read.values.take("ef05_01").map(|b| b.to_vec()).unwrap_or_default());
+        v.set("ef05_01", info.issuer.card_id.map(|id| card_id_record(&id)).unwrap_or_default());
         s.run_pin("activate", v)?;
+        // A fresh SELECT shows the new life cycle and the counter.
         s.rerun_identify()?;
-        let mut info = s.read_card(ReadOptions::default())?;
-        if info.state == CardState::Unknown {
+        info.pin = s.pin_status()?;
+        info.state = match s.fci.life_cycle() {
+            Some(LifeCycle::Active) => CardState::Active,
+            Some(_) => CardState::Inactive,
             // gen2 records no activation; the PIN change was it.
-            info.state = CardState::Active;
-        }
+            None => CardState::Active,
+        };
         Ok(s.done(info))
     }
 
@@ -429,6 +433,13 @@ impl Engine {
         s.run("deactivate", Values::new())?;
         Ok(s.done(()))
     }
+}
+
+/// EF05 tag 01 as the scripts capture it: `01 10` and the identifier.
+fn card_id_record(id: &crate::model::CardId) -> Vec<u8> {
+    let mut tlv = vec![0x01, 0x10];
+    tlv.extend_from_slice(id.as_bytes());
+    tlv
 }
 
 fn policy(profile: &Profile) -> Result<PinPolicy, OpError> {
@@ -551,14 +562,9 @@ impl Session<'_, '_, '_> {
         let authentic = if options.authenticate {
             let mut random = [0u8; 8];
             getrandom::fill(&mut random).map_err(|e| OpError::Internal(format!("no randomness: {e}")))?;
-            let card_id = issuer.card_id.map(|id| {
-                let mut tlv = vec![0x01, 0x10];
-                tlv.extend_from_slice(id.as_bytes());
-                tlv
-            });
             let mut v = Values::new();
             v.set("random", random.to_vec());
-            v.set("ef05_01", card_id.unwrap_or_default());
+            v.set("ef05_01", issuer.card_id.map(|id| card_id_record(&id)).unwrap_or_default());
             let mut ia = self.run("internal-auth", v)?;
             let card_answer = ia.values.take("card_answer");
             let sam_answer = ia.values.take("sam_answer");

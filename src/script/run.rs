@@ -69,7 +69,7 @@ impl Cards<'_> {
 pub enum RunError {
     /// A status word the step did not expect; `class` is its meaning in
     /// the profile's status table.
-    #[error("{pos}: {slot} answered {sw} ({class}) to `{step}`")]
+    #[error("{pos}: {slot} answered {:04X} ({class}) to `{step}`", .sw.to_u16())]
     Status { pos: Pos, step: String, slot: Slot, sw: StatusWord, class: StatusClass },
     #[error("{pos}: {source}")]
     Transport { pos: Pos, source: TransportError },

@@ -596,8 +596,11 @@ impl<'a, 'r> Parser<'a, 'r> {
         }
         let pos = c.pos_at(word_start);
         c.skip_spaces();
-        let chunk =
-            c.number().filter(|n| (1..=65_535).contains(n)).ok_or_else(|| c.error("a chunk size from 1 to 65535"))?;
+        let chunk_at = c.at;
+        let chunk = c.number().filter(|n| (1..=65_535).contains(n)).ok_or_else(|| {
+            c.at = chunk_at;
+            c.error("a chunk size from 1 to 65535")
+        })?;
         c.skip_spaces();
         if !c.eat("in") {
             return Err(c.error("\"in\""));
@@ -652,8 +655,10 @@ impl<'a, 'r> Parser<'a, 'r> {
         if !c.eat("..") {
             return Err(c.error("\"..\""));
         }
+        let b_at = c.at;
         let b = c.number();
         if b.is_some_and(|b| b < a) {
+            c.at = b_at;
             return Err(c.error(format!("an end offset of at least {a}")));
         }
         if !c.eat("]") {
@@ -680,10 +685,12 @@ impl<'a, 'r> Parser<'a, 'r> {
         if !c.eat(":") {
             return Err(c.error("\":\" after the slot"));
         }
+        c.skip_spaces();
         let apdu_start = c.at;
         let mut head = Vec::new();
         let mut data = None;
         let mut tail = Vec::new();
+        let mut tail_start = apdu_start;
         loop {
             c.skip_spaces();
             match c.peek() {
@@ -699,6 +706,7 @@ impl<'a, 'r> Parser<'a, 'r> {
                     loop {
                         c.skip_spaces();
                         match c.peek() {
+                            Some(']') if parts.is_empty() => return Err(c.error("data inside \"[ ]\"")),
                             Some(']') => {
                                 c.at += 1;
                                 break;
@@ -707,22 +715,23 @@ impl<'a, 'r> Parser<'a, 'r> {
                             _ => parts.push(self.part(c)?),
                         }
                     }
-                    if parts.is_empty() {
-                        return Err(c.error("data inside \"[ ]\""));
-                    }
                     data = Some(parts);
                 }
                 _ => {
+                    if data.is_some() && tail.is_empty() {
+                        tail_start = c.at;
+                    }
                     let part = self.part(c)?;
                     if data.is_some() { tail.push(part) } else { head.push(part) }
                 }
             }
         }
         if head.is_empty() {
-            return Err(ParseError { pos: c.pos_at(apdu_start), expected: "an APDU".into(), found: c.found() });
+            let found = if data.is_some() { "\"[\"".to_owned() } else { c.found() };
+            return Err(ParseError { pos: c.pos_at(apdu_start), expected: "an APDU".into(), found });
         }
         let apdu = ApduTemplate { head, data, tail };
-        self.check_lengths(c, apdu_start, &apdu)?;
+        self.check_lengths(c, apdu_start, tail_start, &apdu)?;
         let mut expect = Vec::new();
         c.skip_spaces();
         if c.eat("->") {
@@ -861,9 +870,19 @@ impl<'a, 'r> Parser<'a, 'r> {
     }
 
     /// With a data field, the header must be 4 bytes and Le 0 to 2 bytes,
-    /// checked now wherever the lengths are known.
-    fn check_lengths(&self, c: &Cursor, apdu_start: usize, apdu: &ApduTemplate) -> Result<(), ParseError> {
-        let total = |parts: &[Part]| parts.iter().map(|p| self.known_len(p)).sum::<Option<usize>>();
+    /// checked now wherever the lengths are known; without one, a raw APDU
+    /// all of whose bytes are written out must fit an ISO 7816-3 case.
+    fn check_lengths(
+        &self,
+        c: &Cursor,
+        apdu_start: usize,
+        tail_start: usize,
+        apdu: &ApduTemplate,
+    ) -> Result<(), ParseError> {
+        // Saturating: slices such as `[0..99999999999999999999]` must not overflow.
+        let total = |parts: &[Part]| {
+            parts.iter().try_fold(0usize, |sum, p| self.known_len(p).map(|n| sum.saturating_add(n)))
+        };
         let at = c.pos_at(apdu_start);
         if apdu.data.is_some() {
             if let Some(n) = total(&apdu.head).filter(|n| *n != 4) {
@@ -875,7 +894,7 @@ impl<'a, 'r> Parser<'a, 'r> {
             }
             if let Some(n) = total(&apdu.tail).filter(|n| *n > 2) {
                 return Err(ParseError {
-                    pos: at,
+                    pos: c.pos_at(tail_start),
                     expected: "an Le of at most 2 bytes after \"]\"".into(),
                     found: format!("{n} bytes"),
                 });
@@ -886,7 +905,29 @@ impl<'a, 'r> Parser<'a, 'r> {
                 expected: "an APDU of at least 4 bytes".into(),
                 found: format!("{n} bytes"),
             });
+        } else {
+            let literal: Option<Vec<u8>> = apdu
+                .head
+                .iter()
+                .try_fold(Vec::new(), |mut all, p| match p {
+                    Part::Bytes(b) => {
+                        all.extend_from_slice(b);
+                        Some(all)
+                    }
+                    _ => None,
+                });
+            if let Some(bytes) = literal.filter(|b| crate::apdu::classify(b).is_err()) {
+                return Err(ParseError {
+                    pos: at,
+                    expected: "an APDU that fits an ISO 7816-3 case (header, then Lc and data, then Le)".into(),
+                    found: format!("{} bytes", bytes.len()),
+                });
+            }
         }
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "tests/syntax.rs"]
+mod tests;
