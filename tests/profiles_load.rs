@@ -1,0 +1,94 @@
+//! The shipped profiles load; a broken one is refused at load time with
+//! the file, line and column, never at first use.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sscard::ops::Engine;
+
+fn shipped() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/apdu-scripts"))
+}
+
+/// A copy of the shipped profiles to break.
+fn copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for profile in ["ssse-gen2", "ssse-gen3"] {
+        let to = dir.path().join(profile);
+        fs::create_dir_all(&to).expect("mkdir");
+        for entry in fs::read_dir(shipped().join(profile)).expect("read profile") {
+            let path = entry.expect("entry").path();
+            fs::copy(&path, to.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    dir
+}
+
+fn load_error(dir: &Path) -> String {
+    match Engine::load(dir) {
+        Ok(_) => panic!("a broken profile loaded"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_shipped_profiles_load() {
+    let engine = Engine::load(&shipped()).expect("shipped profiles");
+    let names: Vec<&str> = engine.profiles().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["ssse-gen2", "ssse-gen3"]);
+}
+
+#[test]
+fn a_typo_in_a_script_is_refused_with_its_position() {
+    let dir = copy();
+    let file = dir.path().join("ssse-gen3/verify.apdu");
+    fs::write(&file, "secret pin\ncard: 00 20 00 00 [${pni}]\n").expect("write");
+    let err = load_error(dir.path());
+    assert!(err.ends_with("ssse-gen3/verify.apdu:2:22: expected an input, a profile constant or an earlier capture, found undefined name \"pni\""), "{err}");
+}
+
+#[test]
+fn a_missing_script_is_refused() {
+    let dir = copy();
+    fs::remove_file(dir.path().join("ssse-gen2/unblock-pin.apdu")).expect("rm");
+    let err = load_error(dir.path());
+    assert!(err.contains("missing script unblock-pin.apdu, which operation unblock_pin needs"), "{err}");
+}
+
+#[test]
+fn an_input_the_operation_does_not_give_is_refused() {
+    let dir = copy();
+    fs::write(dir.path().join("ssse-gen2/verify.apdu"), "secret pin pin2\ncard: 00 20 00 00 [${pin} ${pin2}]\n")
+        .expect("write");
+    let err = load_error(dir.path());
+    assert!(err.contains("input \"pin2\" is not one that operation verify_pin gives (it gives pin)"), "{err}");
+}
+
+#[test]
+fn a_broken_manifest_is_refused() {
+    let dir = copy();
+    let manifest = dir.path().join("ssse-gen3/profile.toml");
+    let text = fs::read_to_string(&manifest).expect("read");
+    fs::write(&manifest, text.replace("\"63Cx\" = \"wrong-pin\"", "\"63Cx\" = \"wrong-pn\"")).expect("write");
+    let err = load_error(dir.path());
+    assert!(err.contains("profile.toml: status.63Cx: unknown outcome \"wrong-pn\""), "{err}");
+}
+
+#[test]
+fn two_profiles_that_recognise_the_same_cards_are_refused() {
+    let dir = copy();
+    let manifest = dir.path().join("ssse-gen2/profile.toml");
+    let text = fs::read_to_string(&manifest).expect("read");
+    let text = text.replace("algorithm = \"01\"", "algorithm = \"03\"").replace("life_cycle = false", "life_cycle = true");
+    fs::write(&manifest, text.replace("spec_version = \"2.00\"", "spec_version = \"3.00\"")).expect("write");
+    let err = load_error(dir.path());
+    assert!(err.contains("recognise the same cards"), "{err}");
+}
+
+#[test]
+fn an_include_cycle_is_refused() {
+    let dir = copy();
+    fs::write(dir.path().join("ssse-gen3/card-id.apdu"), "include read-card\n").expect("write");
+    let err = load_error(dir.path());
+    assert!(err.contains("no include cycle"), "{err}");
+}
