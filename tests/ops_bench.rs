@@ -335,3 +335,11 @@ fn removal_mid_personalisation_is_a_clean_error_at_every_index_gen3() {
 fn removal_mid_personalisation_is_a_clean_error_at_every_index_gen2() {
     removal_at_every_index(2);
 }
+
+#[test]
+fn an_empty_personalisation_sends_nothing() {
+    let mut rig = Rig::new(3, true);
+    let outcome = rig.op(|e, c| e.personalise(c, &HolderRecordUpdate::default()));
+    assert!(matches!(outcome, Err(OpError::EmptyRecord)), "{outcome:?}");
+    assert!(rig.logged().is_empty());
+}

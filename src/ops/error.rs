@@ -14,6 +14,9 @@ pub enum OpError {
     /// Bad input; nothing was sent to the card.
     #[error("invalid argument: {0}")]
     InvalidArgument(ValidationError),
+    /// A personalisation with nothing in it; nothing was sent.
+    #[error("invalid argument: record: nothing to write (give at least one writable element)")]
+    EmptyRecord,
     #[error("not a social security card: SELECT of the SSSE application was refused")]
     NotSocialSecurityCard,
     #[error("not supported: {0}")]

@@ -17,7 +17,7 @@ pub use info::{CardInfo, CardState, PinStatus};
 use crate::apdu::StatusWord;
 use crate::model::{
     DecodeError, EF05_ELEMENTS, EF06_ELEMENTS, ElementSpec, Fci, Field, Generation, HolderData, HolderRecordUpdate,
-    IssuerData, LifeCycle, Photo, Pin, PinPolicy, Record, Rule, Ssn, ValidationError,
+    IssuerData, LifeCycle, Photo, Pin, PinPolicy, Record, Ssn,
 };
 use crate::script::{
     Cards, Finished, LoadError, Profile, RunError, ScriptNeed, Slot, StatusClass, Values, load_profiles,
@@ -224,7 +224,7 @@ impl Engine {
         update: &HolderRecordUpdate,
     ) -> Result<Done<Personalised>, OpError> {
         if update.is_empty() {
-            return Err(OpError::InvalidArgument(ValidationError::new(Field::CardType, Rule::Empty)));
+            return Err(OpError::EmptyRecord);
         }
         let mut first_error = None;
         let fits_some = self.profiles.iter().filter_map(Engine::generation).any(|g| match update.validate(g) {
