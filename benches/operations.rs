@@ -68,7 +68,6 @@ fn timed<T>(
         let mut stx = sam.transaction().expect("transaction");
         let mut cards = Cards { card: &mut ctx, sam: Some(&mut stx as &mut dyn Transport) };
         let done = op(&mut cards).unwrap_or_else(|e| panic!("{e}"));
-        drop(cards);
         drop((ctx, stx));
         times.push(start.elapsed());
         apdus = done.apdus;
@@ -141,7 +140,6 @@ fn scriptor_comparison(bench: &mut Bench, engine: &Engine, latency_us: u64, runs
         let mut tx = card.transaction().expect("transaction");
         let mut cards = Cards { card: &mut tx, sam: None };
         apdus = engine.read_card(&mut cards, ReadOptions::default()).expect("read card").apdus;
-        drop(cards);
         drop(tx);
         times.push(start.elapsed());
     }

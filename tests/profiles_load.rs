@@ -79,7 +79,8 @@ fn two_profiles_that_recognise_the_same_cards_are_refused() {
     let dir = copy();
     let manifest = dir.path().join("ssse-gen2/profile.toml");
     let text = fs::read_to_string(&manifest).expect("read");
-    let text = text.replace("algorithm = \"01\"", "algorithm = \"03\"").replace("life_cycle = false", "life_cycle = true");
+    let text =
+        text.replace("algorithm = \"01\"", "algorithm = \"03\"").replace("life_cycle = false", "life_cycle = true");
     fs::write(&manifest, text.replace("spec_version = \"2.00\"", "spec_version = \"3.00\"")).expect("write");
     let err = load_error(dir.path());
     assert!(err.contains("recognise the same cards"), "{err}");

@@ -164,7 +164,7 @@ fn bound(values: &Values, b: &Bound, pos: &Pos) -> Result<usize, RunError> {
             bytes.iter().fold(0usize, |n, b| (n << 8) | *b as usize)
         }
     };
-    Ok(base + b.plus)
+    Ok(base.saturating_add(b.plus))
 }
 
 /// `value[a..b]`, stopping at the value's end.

@@ -796,7 +796,16 @@ impl<'a, 'r> Parser<'a, 'r> {
                 let at = c.at;
                 let name = c.ident().ok_or_else(|| c.error("a name after \"${#\""))?;
                 self.check_defined(c, at, &name)?;
-                let plus = if c.eat("+") { c.number().ok_or_else(|| c.error("a number after \"+\""))? } else { 0 };
+                // The length plus n is one byte: n above 255 never fits.
+                let plus = if c.eat("+") {
+                    let plus_at = c.at;
+                    c.number().filter(|n| *n <= 255).ok_or_else(|| {
+                        c.at = plus_at;
+                        c.error("a number from 0 to 255 after \"+\"")
+                    })?
+                } else {
+                    0
+                };
                 if !c.eat("}") {
                     return Err(c.error("\"}\""));
                 }
@@ -880,9 +889,8 @@ impl<'a, 'r> Parser<'a, 'r> {
         apdu: &ApduTemplate,
     ) -> Result<(), ParseError> {
         // Saturating: slices such as `[0..99999999999999999999]` must not overflow.
-        let total = |parts: &[Part]| {
-            parts.iter().try_fold(0usize, |sum, p| self.known_len(p).map(|n| sum.saturating_add(n)))
-        };
+        let total =
+            |parts: &[Part]| parts.iter().try_fold(0usize, |sum, p| self.known_len(p).map(|n| sum.saturating_add(n)));
         let at = c.pos_at(apdu_start);
         if apdu.data.is_some() {
             if let Some(n) = total(&apdu.head).filter(|n| *n != 4) {
@@ -906,16 +914,13 @@ impl<'a, 'r> Parser<'a, 'r> {
                 found: format!("{n} bytes"),
             });
         } else {
-            let literal: Option<Vec<u8>> = apdu
-                .head
-                .iter()
-                .try_fold(Vec::new(), |mut all, p| match p {
-                    Part::Bytes(b) => {
-                        all.extend_from_slice(b);
-                        Some(all)
-                    }
-                    _ => None,
-                });
+            let literal: Option<Vec<u8>> = apdu.head.iter().try_fold(Vec::new(), |mut all, p| match p {
+                Part::Bytes(b) => {
+                    all.extend_from_slice(b);
+                    Some(all)
+                }
+                _ => None,
+            });
             if let Some(bytes) = literal.filter(|b| crate::apdu::classify(b).is_err()) {
                 return Err(ParseError {
                     pos: at,
