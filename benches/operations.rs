@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sscard::model::{Field, HolderRecordUpdate, Photo};
+use sscard::model::HolderRecordUpdate;
 use sscard::ops::{Done, Engine, OpError, ReadOptions};
 use sscard::script::Cards;
 use sscard::transport::{PcscTransport, Transport};
@@ -22,30 +22,9 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// A typical ID photo: 4 KiB.
 fn record(generation: u8) -> HolderRecordUpdate {
-    let mut u = HolderRecordUpdate::default();
-    for (f, v) in [
-        (Field::CardType, "3"),
-        (Field::SpecVersion, if generation == 3 { "3.00" } else { "2.00" }),
-        (Field::Issuer, "SZ-CARD-CTR"),
-        (Field::IssueDate, "2026-11-25"),
-        (Field::ExpiryDate, "2036-11-25"),
-        (Field::CardNumber, "X00000019"),
-        (Field::Ssn, "11010519491231002X"),
-        (Field::Name, "阿卜杜热合曼·买买提艾力·克里木江"),
-        (Field::Sex, "2"),
-        (Field::Nation, "5"),
-        (Field::Birthplace, "653101"),
-        (Field::BirthDate, "1949-12-31"),
-    ] {
-        u.set_from_str(f, v).expect("record");
-    }
-    // A typical ID photo: 4 KiB.
-    let mut jpeg = vec![0xFF, 0xD8];
-    jpeg.extend((0..4092u32).map(|i| (i % 251) as u8));
-    jpeg.extend_from_slice(&[0xFF, 0xD9]);
-    u.photo = Some(Photo::new(jpeg).expect("photo"));
-    u
+    support::terminal::holder_record(generation, 4096)
 }
 
 struct Row {

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use sscard::model::{Field, HolderRecordUpdate, Photo};
+use sscard::model::{Field, HolderRecordUpdate};
 use sscard::ops::{CardState, Engine, OpError, ReadOptions, VerifyOutcome};
 use sscard::script::Cards;
 use sscard::transport::PcscTransport;
@@ -18,28 +18,7 @@ fn engine() -> Engine {
 const SSN: &str = "11010519491231002X";
 
 fn record(generation: u8, photo_len: usize) -> HolderRecordUpdate {
-    let mut u = HolderRecordUpdate::default();
-    for (f, v) in [
-        (Field::CardType, "3"),
-        (Field::SpecVersion, if generation == 3 { "3.00" } else { "2.00" }),
-        (Field::Issuer, "SZ-CARD-CTR"),
-        (Field::IssueDate, "2026-11-25"),
-        (Field::ExpiryDate, "2036-11-25"),
-        (Field::CardNumber, "X00000019"),
-        (Field::Ssn, SSN),
-        (Field::Name, "阿卜杜热合曼·买买提艾力·克里木江"),
-        (Field::Sex, "2"),
-        (Field::Nation, "5"),
-        (Field::Birthplace, "653101"),
-        (Field::BirthDate, "1949-12-31"),
-    ] {
-        u.set_from_str(f, v).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let mut jpeg = vec![0xFF, 0xD8];
-    jpeg.extend((0..photo_len - 4).map(|i| (i % 253) as u8));
-    jpeg.extend_from_slice(&[0xFF, 0xD9]);
-    u.photo = Some(Photo::new(jpeg).expect("photo"));
-    u
+    support::terminal::holder_record(generation, photo_len)
 }
 
 struct Rig {

@@ -228,3 +228,32 @@ pub fn read_photo_file(card: &mut dyn Transport, generation: u8, len: usize) -> 
     out.truncate(len);
     out
 }
+
+/// The holder record the tests and benchmarks personalise: every writable
+/// element (a 17-character name, so tag 4E is used) and a `photo_len`-byte
+/// JPEG.
+pub fn holder_record(generation: u8, photo_len: usize) -> sscard::model::HolderRecordUpdate {
+    use sscard::model::Field;
+    let mut u = sscard::model::HolderRecordUpdate::default();
+    for (f, v) in [
+        (Field::CardType, "3"),
+        (Field::SpecVersion, if generation == 3 { "3.00" } else { "2.00" }),
+        (Field::Issuer, "SZ-CARD-CTR"),
+        (Field::IssueDate, "2026-11-25"),
+        (Field::ExpiryDate, "2036-11-25"),
+        (Field::CardNumber, "X00000019"),
+        (Field::Ssn, "11010519491231002X"),
+        (Field::Name, "阿卜杜热合曼·买买提艾力·克里木江"),
+        (Field::Sex, "2"),
+        (Field::Nation, "5"),
+        (Field::Birthplace, "653101"),
+        (Field::BirthDate, "1949-12-31"),
+    ] {
+        u.set_from_str(f, v).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut jpeg = vec![0xFF, 0xD8];
+    jpeg.extend((0..photo_len - 4).map(|i| (i % 253) as u8));
+    jpeg.extend_from_slice(&[0xFF, 0xD9]);
+    u.photo = Some(sscard::model::Photo::new(jpeg).expect("photo"));
+    u
+}
