@@ -9,5 +9,6 @@ pub mod apdu;
 pub mod model;
 pub mod ops;
 pub mod script;
+pub mod service;
 pub mod sim;
 pub mod transport;

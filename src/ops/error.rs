@@ -17,6 +17,10 @@ pub enum OpError {
     /// A personalisation with nothing in it; nothing was sent.
     #[error("invalid argument: record: nothing to write (give at least one writable element)")]
     EmptyRecord,
+    /// Bad input that is not one element's value: an unknown or read-only
+    /// key, or a value of the wrong D-Bus type; nothing was sent.
+    #[error("invalid argument: {0}")]
+    BadInput(String),
     #[error("not a social security card: SELECT of the SSSE application was refused")]
     NotSocialSecurityCard,
     #[error("not supported: {0}")]
@@ -43,8 +47,10 @@ pub enum OpError {
     Decode(DecodeError),
     #[error("the card was removed")]
     CardRemoved,
+    /// `retry_safe`: no try-counting APDU (VERIFY, CHANGE PIN) had been
+    /// sent when the reset was seen, so the whole operation may run again.
     #[error("the card was reset by another program")]
-    CardReset,
+    CardReset { retry_safe: bool },
     #[error("the card did not answer in time")]
     Timeout,
     #[error("pcscd is not available")]
@@ -66,7 +72,7 @@ impl OpError {
             RunError::Status { pos, step, sw, class, .. } => OpError::Card { pos, step, sw, class },
             RunError::Transport { source, .. } => match source {
                 TransportError::CardRemoved | TransportError::NoCard => OpError::CardRemoved,
-                TransportError::CardReset => OpError::CardReset,
+                TransportError::CardReset => OpError::CardReset { retry_safe: true },
                 TransportError::Timeout => OpError::Timeout,
                 TransportError::NoService => OpError::ServiceUnavailable,
                 other => OpError::Transport(other),

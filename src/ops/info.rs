@@ -50,3 +50,123 @@ pub struct CardInfo {
     /// INTERNAL AUTHENTICATE's verdict, when asked for.
     pub authentic: Option<bool>,
 }
+
+/// One value of a card-info dictionary, typed as `interfaces.md` types it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InfoValue {
+    Str(String),
+    U32(u32),
+    Byte(u8),
+    Bytes(Vec<u8>),
+    Bool(bool),
+}
+
+/// The card-info keys a client may never write.
+pub const READ_ONLY_KEYS: &[&str] =
+    &["card_id", "region", "state", "profile", "atr_historical", "pin_tries_left", "terminal_number"];
+
+impl CardInfo {
+    /// The card-info dictionary: every element the card holds, under the
+    /// contract's keys; an element the card has not written is left out.
+    pub fn fields(&self) -> Vec<(&'static str, InfoValue)> {
+        let mut out: Vec<(&'static str, InfoValue)> = Vec::new();
+        let mut text = |key: &'static str, value: Option<String>| {
+            if let Some(v) = value {
+                out.push((key, InfoValue::Str(v)));
+            }
+        };
+        let i = &self.issuer;
+        text("card_id", i.card_id.map(|c| c.to_hex()));
+        text("region", i.card_id.map(|c| c.region().to_string()));
+        text("card_type", i.card_type.as_ref().map(ToString::to_string));
+        text("spec_version", i.spec_version.as_ref().map(ToString::to_string));
+        text("issuer", i.issuer.as_ref().map(ToString::to_string));
+        text("issue_date", i.issue_date.as_ref().map(ToString::to_string));
+        text("expiry_date", i.expiry_date.as_ref().map(ToString::to_string));
+        text("card_number", i.card_number.as_ref().map(ToString::to_string));
+        let h = &self.holder;
+        text("ssn", h.ssn.as_ref().map(ToString::to_string));
+        text("name", h.name.as_ref().map(ToString::to_string));
+        text("sex", h.sex.as_ref().map(ToString::to_string));
+        text("birthplace", h.birthplace.as_ref().map(ToString::to_string));
+        text("birth_date", h.birth_date.as_ref().map(ToString::to_string));
+        text("state", Some(self.state.as_str().to_owned()));
+        text("profile", Some(self.profile.clone()));
+        text("atr_historical", Some(hex::encode_upper(&self.atr_historical)));
+        text("terminal_number", Some(self.terminal_number.clone().unwrap_or_default()));
+        if let Some(nation) = &h.nation {
+            out.push(("nation", InfoValue::Byte(nation.code())));
+        }
+        out.push(("pin_tries_left", InfoValue::U32(u32::from(self.pin.tries_left))));
+        if let Some(photo) = &self.photo {
+            out.push(("photo", InfoValue::Bytes(photo.as_bytes().to_vec())));
+        }
+        if let Some(authentic) = self.authentic {
+            out.push(("authentic", InfoValue::Bool(authentic)));
+        }
+        out
+    }
+}
+
+/// A value given for a personalisation key, as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldInput {
+    Str(String),
+    Byte(u8),
+    Bytes(Vec<u8>),
+    /// Any other type, by its D-Bus signature.
+    Other(String),
+}
+
+/// Builds a personalisation from `WriteHolderRecord`'s dictionary: each
+/// writable key with its contract type. An unknown key, a read-only key or
+/// a value of the wrong type is refused by name.
+pub fn record_from_fields(
+    fields: impl IntoIterator<Item = (String, FieldInput)>,
+) -> Result<crate::model::HolderRecordUpdate, crate::ops::OpError> {
+    use crate::model::{Field, Nation, Photo};
+    use crate::ops::OpError;
+    let mut update = crate::model::HolderRecordUpdate::default();
+    for (key, value) in fields {
+        if READ_ONLY_KEYS.contains(&key.as_str()) {
+            return Err(OpError::BadInput(format!("record: {key} cannot be written")));
+        }
+        let field = Field::from_key(&key)
+            .filter(|f| !f.is_pin())
+            .ok_or_else(|| OpError::BadInput(format!("record: unknown key {key:?}")))?;
+        let wrong_type = |expected: &str| OpError::BadInput(format!("record: {key} must be of type {expected}"));
+        match (field, value) {
+            (Field::Photo, FieldInput::Bytes(jpeg)) => {
+                update.photo = Some(Photo::new(jpeg).map_err(OpError::InvalidArgument)?);
+            }
+            (Field::Photo, _) => return Err(wrong_type("ay (the JPEG bytes)")),
+            (Field::Nation, FieldInput::Byte(code)) => {
+                update.nation = Some(Nation::parse(&code.to_string()).map_err(OpError::InvalidArgument)?);
+            }
+            (Field::Nation, _) => return Err(wrong_type("y")),
+            (field, FieldInput::Str(text)) => update.set_from_str(field, &text).map_err(OpError::InvalidArgument)?,
+            (_, _) => return Err(wrong_type("s")),
+        }
+    }
+    Ok(update)
+}
+
+/// The legacy iReadCardBas line (card-profile.md section 8) from a
+/// card-info dictionary's text values: 11 fields, each followed by `|`.
+pub fn legacy_bas_line(get: impl Fn(&str) -> Option<String>, terminal_device: &str) -> String {
+    let compact_date = |key: &str| get(key).map(|d| d.replace('-', "")).unwrap_or_default();
+    let fields = [
+        get("region").unwrap_or_default(),
+        get("ssn").unwrap_or_default(),
+        get("card_number").unwrap_or_default(),
+        get("card_id").unwrap_or_default(),
+        get("name").unwrap_or_default(),
+        get("atr_historical").unwrap_or_default(),
+        get("spec_version").unwrap_or_default(),
+        compact_date("issue_date"),
+        compact_date("expiry_date"),
+        get("terminal_number").unwrap_or_default(),
+        terminal_device.to_owned(),
+    ];
+    fields.iter().map(|f| format!("{f}|")).collect()
+}

@@ -12,7 +12,7 @@ mod info;
 use std::path::Path;
 
 pub use error::OpError;
-pub use info::{CardInfo, CardState, PinStatus};
+pub use info::{CardInfo, CardState, FieldInput, InfoValue, PinStatus, READ_ONLY_KEYS, legacy_bas_line, record_from_fields};
 
 use crate::apdu::StatusWord;
 use crate::model::{
@@ -27,6 +27,7 @@ use crate::script::{
 /// loader checks every profile against this at start-up.
 pub const SCRIPT_NEEDS: &[ScriptNeed] = &[
     need("identify", "identify", &[], true),
+    need("identify", "card-id", &[], true),
     need("any with sam: steps", "sam-select", &[], true),
     need("read_card", "terminal-number", &[], true),
     need("read_card", "read-card", &[], true),
@@ -102,6 +103,23 @@ struct Session<'e, 'c, 'x> {
     cards: &'x mut Cards<'c>,
     start: u64,
     sam_selected: bool,
+    /// A try-counting script (VERIFY, CHANGE PIN) has begun: from here on a
+    /// reset must not lead to a rerun.
+    pin_try_sent: bool,
+}
+
+/// The scripts whose APDUs spend a PIN try.
+const TRY_COUNTING_SCRIPTS: &[&str] = &["verify", "change-pin", "activate"];
+
+/// What the card in a reader is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Classification {
+    /// A social security card that this profile fits.
+    SocialSecurity { profile: String, card_id: Option<crate::model::CardId> },
+    /// A PSAM: it answered SELECT of a profile's PSAM application.
+    Psam { profile: String },
+    /// Anything else.
+    Unknown,
 }
 
 impl Engine {
@@ -196,7 +214,52 @@ impl Engine {
                 })?
             }
         };
-        Ok(Session { profile, fci, cards, start, sam_selected: false })
+        Ok(Session { profile, fci, cards, start, sam_selected: false, pin_try_sent: false })
+    }
+
+    /// Tells what the card is: a social security card (with its profile
+    /// and identifier), a PSAM, or neither. Spends no PIN try.
+    pub fn classify(&self, card: &mut dyn crate::transport::Transport) -> Result<Done<Classification>, OpError> {
+        let start = card.apdus_sent();
+        let mut cards = Cards { card, sam: None };
+        match self.card_identity(&mut cards) {
+            Ok(done) => return Ok(Done { value: done.value, apdus: cards.apdus_sent() - start }),
+            Err(OpError::NotSocialSecurityCard | OpError::NotSupported(_) | OpError::Card { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let card = cards.card;
+        let mut tried: Vec<&[u8]> = Vec::new();
+        for profile in &self.profiles {
+            let aid = profile.constants.get("psam_aid").map(Vec::as_slice);
+            if aid.is_some_and(|a| tried.contains(&a)) {
+                continue;
+            }
+            tried.extend(aid);
+            let mut no_user_card = crate::transport::Absent;
+            let mut as_sam = Cards { card: &mut no_user_card, sam: Some(&mut *card) };
+            match run_script(profile, &mut as_sam, "sam-select", Values::new()) {
+                Ok(_) => {
+                    let value = Classification::Psam { profile: profile.name.clone() };
+                    return Ok(Done { value, apdus: card.apdus_sent() - start });
+                }
+                Err(RunError::Status { .. }) => continue,
+                Err(e) => return Err(OpError::from_run(e)),
+            }
+        }
+        Ok(Done { value: Classification::Unknown, apdus: card.apdus_sent() - start })
+    }
+
+    /// SELECT and the card identifier (EF05 tag 01), to tell one card from
+    /// another after a reset.
+    pub fn card_identity(&self, cards: &mut Cards<'_>) -> Result<Done<Classification>, OpError> {
+        let mut s = self.identify(cards)?;
+        let mut done = s.run("card-id", Values::new())?;
+        let card_id = done
+            .values
+            .take("ef05_01")
+            .and_then(|r| r.get(2..).and_then(|id| crate::model::CardId::from_bytes(id).ok()));
+        let value = Classification::SocialSecurity { profile: s.profile.name.clone(), card_id };
+        Ok(s.done(value))
     }
 
     /// `ReadCard`: EF05, EF06, the PIN counter, the terminal number, and
@@ -323,7 +386,7 @@ impl Engine {
                 VerifyOutcome { ok: false, tries_left }
             }
             Err(RunError::Status { class: StatusClass::PinBlocked, .. }) => VerifyOutcome { ok: false, tries_left: 0 },
-            Err(e) => return Err(OpError::from_run(e)),
+            Err(e) => return Err(s.error(e)),
         };
         Ok(s.done(outcome))
     }
@@ -468,18 +531,30 @@ impl Session<'_, '_, '_> {
     }
 
     fn run_raw(&mut self, name: &str, values: Values) -> Result<Finished, RunError> {
+        if TRY_COUNTING_SCRIPTS.contains(&name) {
+            self.pin_try_sent = true;
+        }
         run_script(self.profile, self.cards, name, values)
     }
 
+    /// The typed error, marking a reset after a try-counting APDU as not
+    /// safe to rerun.
+    fn error(&self, e: RunError) -> OpError {
+        match OpError::from_run(e) {
+            OpError::CardReset { .. } => OpError::CardReset { retry_safe: !self.pin_try_sent },
+            other => other,
+        }
+    }
+
     fn run(&mut self, name: &str, values: Values) -> Result<Finished, OpError> {
-        self.run_raw(name, values).map_err(OpError::from_run)
+        self.run_raw(name, values).map_err(|e| self.error(e))
     }
 
     /// Runs a PIN-bearing script: a wrong PIN is `WrongPin`.
     fn run_pin(&mut self, name: &str, values: Values) -> Result<Finished, OpError> {
         match self.run_raw(name, values) {
             Err(RunError::Status { class: StatusClass::PinBlocked, .. }) => Err(OpError::WrongPin { tries_left: 0 }),
-            other => other.map_err(OpError::from_run),
+            other => other.map_err(|e| self.error(e)),
         }
     }
 

@@ -16,6 +16,7 @@ use thiserror::Error;
 
 pub use atr::{Atr, Protocol};
 pub use in_process::{InProcessTransport, VirtualCard};
+
 pub use pcsc::{PcscTransaction, PcscTransport, list_readers};
 pub use t0::MAX_CONTINUATIONS;
 
@@ -55,6 +56,29 @@ pub struct Capabilities {
     pub protocol: Protocol,
     /// Extended Lc/Le, from the card-capabilities byte of the historical bytes.
     pub extended_length: bool,
+}
+
+/// A slot with no card in it: every exchange is [`TransportError::NoCard`].
+/// It stands in for the user card while a reader is probed for a PSAM.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Absent;
+
+impl Transport for Absent {
+    fn atr(&self) -> &[u8] {
+        &[]
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { protocol: Protocol::T1, extended_length: false }
+    }
+
+    fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Err(TransportError::NoCard)
+    }
+
+    fn apdus_sent(&self) -> u64 {
+        0
+    }
 }
 
 /// One card connection.

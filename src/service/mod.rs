@@ -1,0 +1,261 @@
+//! The reader service: the layer between the operations and the D-Bus
+//! surface. It watches pcscd for readers and cards, gives every reader a
+//! worker thread that runs one operation at a time in one PC/SC
+//! transaction, shares the PSAM between them, and reports what happens as
+//! [`Event`]s. It knows nothing of D-Bus, and nothing of cards beyond what
+//! the operations layer tells it.
+
+mod error;
+mod monitor;
+mod sam;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+pub use error::{ErrorName, ServiceError};
+
+use crate::model::HolderRecordUpdate;
+use crate::ops::{CardInfo, Engine, PinStatus, ReadOptions, VerifyOutcome};
+
+/// What the card in a reader is, as `Reader1.CardKind` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardKind {
+    None,
+    Ssse,
+    Psam,
+    Unknown,
+}
+
+impl CardKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardKind::None => "none",
+            CardKind::Ssse => "ssse",
+            CardKind::Psam => "psam",
+            CardKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Something the D-Bus surface should show. Reader ids are never reused
+/// during the service's lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    ReaderAdded { id: u32, name: String },
+    ReaderRemoved { id: u32 },
+    /// Sent once the card has been classified.
+    CardInserted { id: u32, atr: Vec<u8>, kind: CardKind, profile: String },
+    CardRemoved { id: u32 },
+    Busy { id: u32, busy: bool },
+    /// The reader whose PSAM operations use, if any.
+    SamReader { id: Option<u32> },
+    /// pcscd went away (`false`) or is back (`true`).
+    Service { available: bool },
+}
+
+/// An operation for a reader's worker. PINs stay in zeroizing buffers.
+#[non_exhaustive]
+pub enum Request {
+    ReadCard(ReadOptions),
+    WriteHolderRecord(Box<HolderRecordUpdate>),
+    PinStatus,
+    VerifyPin { pin: Zeroizing<String>, allow_last_try: bool },
+    ChangePin { old_pin: Zeroizing<String>, new_pin: Zeroizing<String>, allow_last_try: bool },
+    ReloadPin { new_pin: Zeroizing<String> },
+    UnblockPin,
+    Activate { ssn: String, initial_pin: Zeroizing<String>, new_pin: Zeroizing<String>, allow_last_try: bool },
+}
+
+impl Request {
+    /// The D-Bus method name, for messages.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Request::ReadCard(_) => "ReadCard",
+            Request::WriteHolderRecord(_) => "WriteHolderRecord",
+            Request::PinStatus => "GetPinStatus",
+            Request::VerifyPin { .. } => "VerifyPin",
+            Request::ChangePin { .. } => "ChangePin",
+            Request::ReloadPin { .. } => "ReloadPin",
+            Request::UnblockPin => "UnblockPin",
+            Request::Activate { .. } => "Activate",
+        }
+    }
+
+    /// Whether the operation may leave a verified PIN behind, so that the
+    /// card is reset when it ends.
+    fn verifies_pin(&self) -> bool {
+        matches!(self, Request::VerifyPin { .. } | Request::ChangePin { .. } | Request::Activate { .. })
+    }
+}
+
+impl std::fmt::Debug for Request {
+    /// The method only: never a PIN.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.method())
+    }
+}
+
+/// An operation's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    CardInfo(Box<CardInfo>),
+    Written { digest: String, apdus: u64 },
+    PinStatus(PinStatus),
+    Verified(VerifyOutcome),
+    Done,
+}
+
+/// Settings of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// How long a call may take before the caller gets `Timeout`.
+    pub operation_timeout: Duration,
+    /// The longest wait between attempts to reach pcscd again.
+    pub max_backoff: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig { operation_timeout: Duration::from_secs(60), max_backoff: Duration::from_millis(500) }
+    }
+}
+
+/// A job for a reader's worker thread.
+enum Job {
+    Classify { atr: Vec<u8> },
+    CardRemoved,
+    Call { request: Request, reply: oneshot::Sender<Result<Reply, ServiceError>> },
+}
+
+struct ReaderHandle {
+    name: String,
+    jobs: std_mpsc::Sender<Job>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// State shared by the monitor, the workers and the callers.
+struct Shared {
+    engine: Arc<Engine>,
+    events: mpsc::UnboundedSender<Event>,
+    readers: Mutex<BTreeMap<u32, ReaderHandle>>,
+    sam: sam::SamShare,
+    /// The monitor's context, for `Context::cancel` at shutdown.
+    monitor_context: Mutex<Option<pcsc::Context>>,
+    stopping: std::sync::atomic::AtomicBool,
+    available: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    fn emit(&self, event: Event) {
+        // The receiver only goes away at shutdown.
+        let _ = self.events.send(event);
+    }
+
+    fn readers(&self) -> MutexGuard<'_, BTreeMap<u32, ReaderHandle>> {
+        self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The running service.
+pub struct Service {
+    shared: Arc<Shared>,
+    config: ServiceConfig,
+    monitor: Option<JoinHandle<()>>,
+    wake_monitor: std_mpsc::Sender<()>,
+}
+
+impl Service {
+    /// Starts the monitor thread; readers and cards arrive as events.
+    pub fn start(
+        engine: Arc<Engine>,
+        config: ServiceConfig,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> std::io::Result<Service> {
+        let shared = Arc::new(Shared {
+            engine,
+            events,
+            readers: Mutex::new(BTreeMap::new()),
+            sam: sam::SamShare::default(),
+            monitor_context: Mutex::new(None),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            available: std::sync::atomic::AtomicBool::new(false),
+        });
+        let (wake_monitor, woken) = std_mpsc::channel();
+        let monitor = {
+            let shared = Arc::clone(&shared);
+            let max_backoff = config.max_backoff;
+            std::thread::Builder::new()
+                .name("pcsc-monitor".into())
+                .spawn(move || monitor::run(&shared, &woken, max_backoff))?
+        };
+        Ok(Service { shared, config, monitor: Some(monitor), wake_monitor })
+    }
+
+    /// Whether pcscd is reachable right now.
+    pub fn available(&self) -> bool {
+        self.shared.available.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Runs `request` on reader `id`, after the calls queued before it.
+    pub async fn call(&self, id: u32, request: Request) -> Result<Reply, ServiceError> {
+        let method = request.method();
+        if !self.available() {
+            return Err(ServiceError::new(ErrorName::ServiceUnavailable, method, "pcscd is not available"));
+        }
+        let (reply, answer) = oneshot::channel();
+        {
+            let readers = self.shared.readers();
+            let handle = readers
+                .get(&id)
+                .ok_or_else(|| ServiceError::new(ErrorName::NoCard, method, "the reader has gone away"))?;
+            handle.jobs.send(Job::Call { request, reply }).map_err(|_| {
+                ServiceError::new(ErrorName::Cancelled, method, "the reader's worker has stopped")
+            })?;
+        }
+        match tokio::time::timeout(self.config.operation_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ServiceError::new(ErrorName::Cancelled, method, "the daemon is shutting down")),
+            Err(_) => Err(ServiceError::new(
+                ErrorName::Timeout,
+                method,
+                &format!("no answer within {} s", self.config.operation_timeout.as_secs_f32()),
+            )),
+        }
+    }
+
+    /// Stops the monitor (through `Context::cancel`) and every worker, and
+    /// waits for them. Calls still queued are answered `Cancelled`.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        use std::sync::atomic::Ordering;
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        let _ = self.wake_monitor.send(());
+        if let Some(ctx) = self.shared.monitor_context.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+        {
+            let _ = ctx.cancel();
+        }
+        if let Some(monitor) = self.monitor.take() {
+            let _ = monitor.join();
+        }
+        monitor::remove_all_readers(&self.shared, true);
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if self.monitor.is_some() {
+            self.stop();
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! A reader's worker thread: it classifies each card that arrives and runs
+//! the reader's operations one after another, each in one PC/SC
+//! transaction.
+
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use pcsc::{Context, Scope};
+
+use super::{CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared};
+use crate::model::CardId;
+use crate::ops::{Classification, OpError};
+use crate::script::Cards;
+use crate::transport::{PcscTransport, TransportError};
+
+pub(super) struct Worker {
+    id: u32,
+    reader: String,
+    shared: Arc<Shared>,
+    ctx: Option<Context>,
+    connection: Option<PcscTransport>,
+    /// The identifier of the card in the reader, to recognise it after a
+    /// reset by another program.
+    card_id: Option<CardId>,
+    is_sam: bool,
+}
+
+pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::Receiver<Job>) {
+    // Every worker has its own context: pcsc-lite serialises the calls of
+    // one context, and the monitor's is blocked in SCardGetStatusChange.
+    let ctx = Context::establish(Scope::User).ok();
+    let mut worker = Worker { id, reader, shared, ctx, connection: None, card_id: None, is_sam: false };
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Classify { atr } => worker.classify(atr),
+            Job::CardRemoved => worker.card_removed(),
+            Job::Call { request, reply } => {
+                worker.shared.emit(Event::Busy { id, busy: true });
+                let result = worker.call(&request);
+                drop(request);
+                worker.shared.emit(Event::Busy { id, busy: false });
+                // The caller may have timed out and gone.
+                let _ = reply.send(result);
+            }
+        }
+    }
+    worker.card_removed();
+}
+
+impl Worker {
+    fn connect(&mut self) -> Result<&mut PcscTransport, TransportError> {
+        if self.connection.is_none() {
+            let ctx = self.ctx.as_ref().ok_or(TransportError::NoService)?;
+            self.connection = Some(PcscTransport::connect(ctx, &self.reader)?);
+        }
+        self.connection.as_mut().ok_or(TransportError::NoCard)
+    }
+
+    fn classify(&mut self, atr: Vec<u8>) {
+        self.card_removed_quietly();
+        let engine = Arc::clone(&self.shared.engine);
+        let outcome = self.connect().and_then(|conn| {
+            let mut tx = conn.transaction()?;
+            let result = engine.classify(&mut tx);
+            tx.end()?;
+            Ok(result)
+        });
+        let (kind, profile) = match outcome {
+            Ok(Ok(done)) => match done.value {
+                Classification::SocialSecurity { profile, card_id } => {
+                    self.card_id = card_id;
+                    (CardKind::Ssse, profile)
+                }
+                Classification::Psam { .. } => (CardKind::Psam, String::new()),
+                Classification::Unknown => (CardKind::Unknown, String::new()),
+            },
+            Ok(Err(e)) => {
+                tracing::info!(reader = %self.reader, "card not recognised: {e}");
+                (CardKind::Unknown, String::new())
+            }
+            Err(TransportError::NoCard | TransportError::CardRemoved) => {
+                // Gone again before it could be looked at; the monitor
+                // reports the removal.
+                self.connection = None;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(reader = %self.reader, "cannot classify the card: {e}");
+                (CardKind::Unknown, String::new())
+            }
+        };
+        tracing::info!(reader = %self.reader, kind = kind.as_str(), profile = %profile, "card inserted");
+        if kind == CardKind::Psam
+            && let Some(conn) = self.connection.take()
+        {
+            let now = self.shared.sam.add(self.id, conn);
+            self.is_sam = true;
+            self.shared.emit(Event::SamReader { id: now });
+        }
+        self.shared.emit(Event::CardInserted { id: self.id, atr, kind, profile });
+    }
+
+    fn card_removed(&mut self) {
+        let was_present = self.card_removed_quietly();
+        if was_present {
+            self.shared.emit(Event::CardRemoved { id: self.id });
+        }
+    }
+
+    /// Forgets the card; answers whether there was one.
+    fn card_removed_quietly(&mut self) -> bool {
+        self.card_id = None;
+        let mut was_present = false;
+        if let Some(conn) = self.connection.take() {
+            was_present = true;
+            let _ = conn.disconnect();
+        }
+        if self.is_sam {
+            self.is_sam = false;
+            was_present = true;
+            let (_, now) = self.shared.sam.remove(self.id);
+            self.shared.emit(Event::SamReader { id: now });
+        }
+        was_present
+    }
+
+    fn call(&mut self, request: &Request) -> Result<Reply, ServiceError> {
+        let method = request.method();
+        let first = self.attempt(request);
+        let e = match first {
+            Err(Failure::Op(OpError::CardReset { retry_safe: true })) => {
+                tracing::info!(reader = %self.reader, "{method}: card reset by another program; rerunning once");
+                if let Err(e) = self.recover_from_reset(method) {
+                    return Err(e);
+                }
+                match self.attempt(request) {
+                    Err(Failure::Op(OpError::CardReset { .. })) => {
+                        let _ = self.connection.as_mut().map(|c| c.reconnect(false));
+                        return Err(ServiceError::new(
+                            ErrorName::CardReset,
+                            method,
+                            "the card was reset by another program again during the rerun",
+                        ));
+                    }
+                    other => return other.map_err(|f| f.into_error(method)),
+                }
+            }
+            Err(Failure::Op(OpError::CardReset { retry_safe: false })) => {
+                let _ = self.connection.as_mut().map(|c| c.reconnect(false));
+                return Err(ServiceError::new(
+                    ErrorName::CardReset,
+                    method,
+                    "the card was reset by another program after a PIN try was sent; not rerun",
+                ));
+            }
+            other => other,
+        };
+        e.map_err(|f| f.into_error(method))
+    }
+
+    /// Reconnects after another program's reset, reselects, and checks
+    /// that the card is the one that was there.
+    fn recover_from_reset(&mut self, method: &str) -> Result<(), ServiceError> {
+        let engine = Arc::clone(&self.shared.engine);
+        let known = self.card_id;
+        let conn = self.connect().map_err(|e| ServiceError::from_transport(method, &e))?;
+        conn.reconnect(false).map_err(|e| ServiceError::from_transport(method, &e))?;
+        let mut tx = conn.transaction().map_err(|e| ServiceError::from_transport(method, &e))?;
+        let identity = engine.card_identity(&mut Cards { card: &mut tx, sam: None });
+        let _ = tx.end();
+        match identity {
+            Ok(done) => match done.value {
+                Classification::SocialSecurity { card_id, .. } if card_id == known => Ok(()),
+                _ => Err(ServiceError::new(
+                    ErrorName::CardReset,
+                    method,
+                    "after the reset a different card answered; not rerun",
+                )),
+            },
+            Err(e) => Err(ServiceError::from_op(method, &e)),
+        }
+    }
+
+    /// One run of the operation in one transaction on the card, holding the
+    /// PSAM from its first command to the end.
+    fn attempt(&mut self, request: &Request) -> Result<Reply, Failure> {
+        let engine = Arc::clone(&self.shared.engine);
+        let shared = Arc::clone(&self.shared);
+        let conn = match self.connect() {
+            Ok(conn) => conn,
+            Err(e) => return Err(Failure::Transport(e)),
+        };
+        let mut tx = conn.transaction().map_err(|e| match e {
+            TransportError::CardReset => Failure::Op(OpError::CardReset { retry_safe: true }),
+            other => Failure::Transport(other),
+        })?;
+        let mut sam = shared.sam.for_operation();
+        let result = {
+            let mut cards = Cards {
+                card: &mut tx,
+                sam: sam.as_mut().map(|s| s as &mut dyn crate::transport::Transport),
+            };
+            run_operation(&engine, &mut cards, request)
+        };
+        drop(sam);
+        let ended = if request.verifies_pin() { tx.end_and_reset() } else { tx.end() };
+        if request.verifies_pin() && ended.is_ok() {
+            // Our own reset shows on our own handle too.
+            let _ = conn.reconnect(false);
+        }
+        match result {
+            Err(OpError::CardRemoved) => {
+                self.connection = None;
+                Err(Failure::Op(OpError::CardRemoved))
+            }
+            other => other.map_err(Failure::Op),
+        }
+    }
+}
+
+/// Why an attempt failed, before it becomes a contract error.
+enum Failure {
+    Transport(TransportError),
+    Op(OpError),
+}
+
+impl Failure {
+    fn into_error(self, method: &str) -> ServiceError {
+        match self {
+            Failure::Transport(e) => ServiceError::from_transport(method, &e),
+            Failure::Op(e) => ServiceError::from_op(method, &e),
+        }
+    }
+}
+
+fn run_operation(engine: &crate::ops::Engine, cards: &mut Cards<'_>, request: &Request) -> Result<Reply, OpError> {
+    Ok(match request {
+        Request::ReadCard(options) => Reply::CardInfo(Box::new(engine.read_card(cards, *options)?.value)),
+        Request::WriteHolderRecord(update) => {
+            let done = engine.personalise(cards, update)?;
+            Reply::Written { digest: done.value.digest, apdus: done.apdus }
+        }
+        Request::PinStatus => Reply::PinStatus(engine.pin_status(cards)?.value),
+        Request::VerifyPin { pin, allow_last_try } => {
+            Reply::Verified(engine.verify_pin(cards, pin, *allow_last_try)?.value)
+        }
+        Request::ChangePin { old_pin, new_pin, allow_last_try } => {
+            engine.change_pin(cards, old_pin, new_pin, *allow_last_try)?;
+            Reply::Done
+        }
+        Request::ReloadPin { new_pin } => {
+            engine.reload_pin(cards, new_pin)?;
+            Reply::Done
+        }
+        Request::UnblockPin => {
+            engine.unblock_pin(cards)?;
+            Reply::Done
+        }
+        Request::Activate { ssn, initial_pin, new_pin, allow_last_try } => {
+            Reply::CardInfo(Box::new(engine.activate(cards, ssn, initial_pin, new_pin, *allow_last_try)?.value))
+        }
+    })
+}
