@@ -6,6 +6,7 @@
 //! - [`sim`]: the reference card and PSAM that the tests and demo run
 
 pub mod apdu;
+pub mod dbus;
 pub mod model;
 pub mod ops;
 pub mod script;

@@ -1,8 +1,204 @@
-//! `sscardd`, the D-Bus daemon. Not built yet: see issue 4.
+//! `sscardd`, the D-Bus daemon: `org.sscard.Daemon` over the reader
+//! service (`interfaces.md`).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use serde::Deserialize;
+
+use sscard::dbus::{Authorization, BUS_NAME, Daemon};
+use sscard::ops::Engine;
+use sscard::service::{Service, ServiceConfig};
+
+/// Where the packaged profiles live.
+const DEFAULT_SCRIPTS: &str = "/usr/share/sscard/apdu-scripts";
+const DEFAULT_CONFIG: &str = "/etc/sscard/sscardd.toml";
+
+#[derive(Parser)]
+#[command(name = "sscardd", version, about = "The sscard D-Bus daemon for social security cards")]
+struct Cli {
+    /// `system` (default), `session`, or a D-Bus address such as
+    /// `unix:path=/tmp/x/bus`.
+    #[arg(long, default_value = "system")]
+    bus: String,
+    /// The directory of APDU script profiles.
+    #[arg(long, default_value = DEFAULT_SCRIPTS)]
+    scripts: PathBuf,
+    /// The configuration file (TOML). Without it, /etc/sscard/sscardd.toml
+    /// is read if it exists.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Who may call: `polkit` asks polkit for each method's action;
+    /// `none` allows everyone and is refused on the system bus.
+    #[arg(long, value_enum, default_value_t = AuthorizationArg::Polkit)]
+    authorization: AuthorizationArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AuthorizationArg {
+    Polkit,
+    None,
+}
+
+/// `sscardd.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// The terminal device number, the legacy line's last field.
+    #[serde(default)]
+    terminal_device: String,
+    /// The salt of audit records' holder hashes.
+    #[serde(default)]
+    audit_salt: String,
+    #[serde(default)]
+    timeouts: Timeouts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Timeouts {
+    /// The longest an operation may take before its caller gets `Timeout`.
+    #[serde(default = "default_operation_ms")]
+    operation_ms: u64,
+    /// The longest wait between attempts to reach pcscd again.
+    #[serde(default = "default_reconnect_ms")]
+    reconnect_max_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { operation_ms: default_operation_ms(), reconnect_max_ms: default_reconnect_ms() }
+    }
+}
+
+fn default_operation_ms() -> u64 {
+    60_000
+}
+
+fn default_reconnect_ms() -> u64 {
+    500
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, String> {
+    let (path, required) = match path {
+        Some(p) => (p, true),
+        None => (Path::new(DEFAULT_CONFIG), false),
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let config: Config = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), one_line(&e)))?;
+    if config.timeouts.operation_ms == 0 {
+        return Err(format!("{}: timeouts.operation_ms must be more than 0", path.display()));
+    }
+    if !config.terminal_device.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("{}: terminal_device must be ASCII letters and digits", path.display()));
+    }
+    Ok(config)
+}
+
+fn one_line(e: &impl std::fmt::Display) -> String {
+    e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Under systemd, stderr goes to the journal, which stamps the time itself.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().with_ansi(false).init();
+    } else {
+        builder.init();
+    }
+}
 
 fn main() -> ExitCode {
-    eprintln!("sscardd: not implemented yet; this placeholder exits with status 2");
-    ExitCode::from(2)
+    let cli = Cli::parse();
+    init_logging();
+    if cli.authorization == AuthorizationArg::None && cli.bus == "system" {
+        eprintln!("sscardd: --authorization none is refused on the system bus");
+        return ExitCode::from(2);
+    }
+    let config = match load_config(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sscardd: configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let engine = match Engine::load(&cli.scripts) {
+        Ok(engine) => Arc::new(engine),
+        Err(e) => {
+            eprintln!("sscardd: profiles in {}: {e}", cli.scripts.display());
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sscardd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, config, engine)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sscardd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String> {
+    let builder = match cli.bus.as_str() {
+        "system" => zbus::connection::Builder::system(),
+        "session" => zbus::connection::Builder::session(),
+        address => zbus::connection::Builder::address(address),
+    };
+    let connection = builder.build().await.map_err(|e| format!("cannot connect to the {} bus: {e}", cli.bus))?;
+    let profiles = engine.profiles().iter().map(|p| p.name.clone()).collect();
+    let (events, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let service_config = ServiceConfig {
+        operation_timeout: Duration::from_millis(config.timeouts.operation_ms),
+        max_backoff: Duration::from_millis(config.timeouts.reconnect_max_ms.max(10)),
+    };
+    let service = Service::start(engine, service_config, events).map_err(|e| format!("cannot start: {e}"))?;
+    let authorization = match cli.authorization {
+        AuthorizationArg::Polkit => Authorization::Polkit,
+        AuthorizationArg::None => Authorization::None,
+    };
+    let _ = &config.audit_salt;
+    let daemon = Daemon::new(service, authorization, profiles, config.terminal_device.clone());
+    sscard::dbus::register(&connection, &daemon).await.map_err(|e| format!("cannot serve the objects: {e}"))?;
+    let pump = tokio::spawn(sscard::dbus::serve(connection.clone(), Arc::clone(&daemon), events_rx));
+    connection.request_name(BUS_NAME).await.map_err(|e| format!("cannot own {BUS_NAME}: {e}"))?;
+    tracing::info!(bus = %cli.bus, scripts = %cli.scripts.display(), "serving {BUS_NAME}");
+
+    wait_for_termination().await?;
+    tracing::info!("shutting down");
+    let _ = connection.release_name(BUS_NAME).await;
+    let _ = connection.object_server().remove::<sscard::dbus::server::Manager, _>(sscard::dbus::MANAGER_PATH).await;
+    pump.abort();
+    let _ = pump.await;
+    // The last references go with the objects; stopping the service
+    // cancels the monitor's wait and ends every worker.
+    tokio::task::spawn_blocking(move || daemon.shutdown()).await.map_err(|e| format!("shutdown: {e}"))?;
+    Ok(())
+}
+
+async fn wait_for_termination() -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
 }

@@ -168,7 +168,7 @@ impl Shared {
 pub struct Service {
     shared: Arc<Shared>,
     config: ServiceConfig,
-    monitor: Option<JoinHandle<()>>,
+    monitor: Mutex<Option<JoinHandle<()>>>,
     wake_monitor: std_mpsc::Sender<()>,
 }
 
@@ -196,7 +196,7 @@ impl Service {
                 .name("pcsc-monitor".into())
                 .spawn(move || monitor::run(&shared, &woken, max_backoff))?
         };
-        Ok(Service { shared, config, monitor: Some(monitor), wake_monitor })
+        Ok(Service { shared, config, monitor: Mutex::new(Some(monitor)), wake_monitor })
     }
 
     /// Whether pcscd is reachable right now.
@@ -233,29 +233,24 @@ impl Service {
 
     /// Stops the monitor (through `Context::cancel`) and every worker, and
     /// waits for them. Calls still queued are answered `Cancelled`.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
+    pub fn shutdown(&self) {
         use std::sync::atomic::Ordering;
+        let Some(monitor) = self.monitor.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else {
+            return;
+        };
         self.shared.stopping.store(true, Ordering::SeqCst);
         let _ = self.wake_monitor.send(());
         if let Some(ctx) = self.shared.monitor_context.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
         {
             let _ = ctx.cancel();
         }
-        if let Some(monitor) = self.monitor.take() {
-            let _ = monitor.join();
-        }
+        let _ = monitor.join();
         monitor::remove_all_readers(&self.shared, true);
     }
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
-        if self.monitor.is_some() {
-            self.stop();
-        }
+        self.shutdown();
     }
 }

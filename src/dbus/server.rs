@@ -1,0 +1,601 @@
+//! `org.sscard.Manager1`, `org.sscard.Reader1` and the ObjectManager, over
+//! the reader service. This module translates: D-Bus arguments into
+//! service requests, service events into objects, properties and signals,
+//! and service errors into `org.sscard.Error.*`. It holds no card knowledge.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::mpsc;
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, interface};
+use zeroize::Zeroizing;
+
+use super::error::Error;
+use crate::ops::{FieldInput, InfoValue, ReadOptions, record_from_fields};
+use crate::service::{CardKind, Event, Reply, Request, Service};
+
+pub const BUS_NAME: &str = "org.sscard.Daemon";
+pub const MANAGER_PATH: &str = "/org/sscard/Daemon";
+
+/// The object path of reader `id`.
+pub fn reader_path(id: u32) -> OwnedObjectPath {
+    // A path of digits under a fixed prefix is always valid.
+    OwnedObjectPath::try_from(format!("{MANAGER_PATH}/readers/{id}"))
+        .unwrap_or_else(|_| OwnedObjectPath::from(ObjectPath::from_static_str_unchecked("/")))
+}
+
+/// Who may call what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorization {
+    /// Every caller may call everything (development and tests only).
+    None,
+    /// Each method asks polkit for its action.
+    Polkit,
+}
+
+/// What the daemon shows of one reader.
+#[derive(Debug, Clone)]
+struct ReaderView {
+    name: String,
+    present: bool,
+    atr: Vec<u8>,
+    kind: CardKind,
+    profile: String,
+    busy: bool,
+}
+
+#[derive(Debug, Default)]
+struct View {
+    readers: BTreeMap<u32, ReaderView>,
+    sam: Option<u32>,
+}
+
+/// What the objects share.
+pub struct Daemon {
+    service: Service,
+    view: Mutex<View>,
+    authorization: Authorization,
+    version: String,
+    profiles: Vec<String>,
+    /// The terminal device number of the legacy line, from the configuration.
+    terminal_device: String,
+}
+
+impl Daemon {
+    pub fn new(
+        service: Service,
+        authorization: Authorization,
+        profiles: Vec<String>,
+        terminal_device: String,
+    ) -> Arc<Daemon> {
+        Arc::new(Daemon {
+            service,
+            view: Mutex::new(View::default()),
+            authorization,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            profiles,
+            terminal_device,
+        })
+    }
+
+    fn view(&self) -> std::sync::MutexGuard<'_, View> {
+        self.view.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops the reader service; queued calls are answered `Cancelled`.
+    pub fn shutdown(&self) {
+        self.service.shutdown();
+    }
+
+    async fn authorize(&self, connection: &Connection, header: &Header<'_>, action: &str) -> Result<(), Error> {
+        if self.authorization == Authorization::None {
+            return Ok(());
+        }
+        let method = header.member().map(|m| m.to_string()).unwrap_or_default();
+        let subject = zbus_polkit::policykit1::Subject::new_for_message_header(header)
+            .map_err(|e| Error::Internal(format!("{method}: cannot name the caller to polkit: {e}")))?;
+        let authority = zbus_polkit::policykit1::AuthorityProxy::new(connection)
+            .await
+            .map_err(|e| Error::NotAuthorized(format!("{method}: polkit is not reachable: {e}")))?;
+        let mut flags = zbus_polkit::policykit1::CheckAuthorizationFlags::empty();
+        if header.primary().flags().contains(zbus::message::Flags::ALLOW_INTERACTIVE_AUTH) {
+            flags |= zbus_polkit::policykit1::CheckAuthorizationFlags::ALLOW_USER_INTERACTION;
+        }
+        let result = authority
+            .check_authorization(&subject, action, &HashMap::new(), flags, "")
+            .await
+            .map_err(|e| Error::NotAuthorized(format!("{method}: polkit did not answer: {e}")))?;
+        if result.is_authorized {
+            Ok(())
+        } else {
+            Err(Error::NotAuthorized(format!("{method}: not authorized for {action}")))
+        }
+    }
+}
+
+/// `/org/sscard/Daemon`.
+pub struct Manager {
+    daemon: Arc<Daemon>,
+}
+
+/// `org.sscard.Manager1`: the readers, and finding the card.
+#[interface(name = "org.sscard.Manager1")]
+impl Manager {
+    /// Each reader's object path and PC/SC name.
+    async fn list_readers(&self) -> Vec<(OwnedObjectPath, String)> {
+        self.daemon.view().readers.iter().map(|(&id, r)| (reader_path(id), r.name.clone())).collect()
+    }
+
+    /// The reader that holds a social security card.
+    ///
+    /// Errors: `NoCard` (none does), `Ambiguous` (two or more do),
+    /// `ServiceUnavailable` (pcscd is not there).
+    async fn find_card(&self) -> Result<OwnedObjectPath, Error> {
+        if !self.daemon.service.available() {
+            return Err(Error::ServiceUnavailable("FindCard: pcscd is not available".into()));
+        }
+        let view = self.daemon.view();
+        let found: Vec<u32> =
+            view.readers.iter().filter(|(_, r)| r.present && r.kind == CardKind::Ssse).map(|(&id, _)| id).collect();
+        match found[..] {
+            [] => Err(Error::NoCard("FindCard: no reader holds a social security card".into())),
+            [one] => Ok(reader_path(one)),
+            _ => Err(Error::Ambiguous(format!(
+                "FindCard: {} readers hold a social security card: {}",
+                found.len(),
+                found.iter().filter_map(|id| view.readers.get(id).map(|r| r.name.as_str())).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// The daemon's version.
+    #[zbus(property)]
+    async fn version(&self) -> String {
+        self.daemon.version.clone()
+    }
+
+    /// The reader whose card answered SELECT of the PSAM AID, or `/`.
+    #[zbus(property)]
+    async fn sam_reader(&self) -> OwnedObjectPath {
+        match self.daemon.view().sam {
+            Some(id) => reader_path(id),
+            None => OwnedObjectPath::from(ObjectPath::from_static_str_unchecked("/")),
+        }
+    }
+
+    /// The names of the loaded script profiles.
+    #[zbus(property)]
+    async fn profiles(&self) -> Vec<String> {
+        self.daemon.profiles.clone()
+    }
+
+    #[zbus(signal)]
+    async fn reader_added(emitter: &SignalEmitter<'_>, path: ObjectPath<'_>, name: &str) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    async fn reader_removed(emitter: &SignalEmitter<'_>, path: ObjectPath<'_>) -> zbus::Result<()>;
+}
+
+/// `/org/sscard/Daemon/readers/<n>`.
+pub struct Reader {
+    id: u32,
+    daemon: Arc<Daemon>,
+}
+
+type Dict = HashMap<String, OwnedVariant>;
+
+/// `org.sscard.Reader1`: one PC/SC reader and the card in it. Every method
+/// runs as one PC/SC transaction; calls on one reader queue. Besides the
+/// errors listed, any method can answer `NoCard`, `CardRemoved`,
+/// `CardReset`, `NotSupported`, `CardError`, `NotAuthorized`,
+/// `ServiceUnavailable`, `Timeout`, `Cancelled` and `Internal`.
+#[interface(name = "org.sscard.Reader1")]
+impl Reader {
+    /// Reads the card and holder info; `photo` and `authenticate` options.
+    ///
+    /// Errors: `InvalidArgument` (unknown option), `NoSam` (gen3 without a
+    /// PSAM, or `authenticate` without one), `AuthenticationFailed`.
+    async fn read_card(
+        &self,
+        opts: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<Dict, Error> {
+        let o = Options::parse("ReadCard", &opts, &["photo", "authenticate"])?;
+        self.daemon.authorize(connection, &header, "org.sscard.read").await?;
+        let request = Request::ReadCard(ReadOptions { photo: o.photo, authenticate: o.authenticate });
+        match self.call(request).await? {
+            Reply::CardInfo(info) => self.card_info(&info.fields()),
+            other => Err(unexpected("ReadCard", &other)),
+        }
+    }
+
+    /// Personalises: writes the keys given, reads them back and compares.
+    /// Answers `digest` (s) and `apdus` (u).
+    ///
+    /// Errors: `InvalidArgument` (unknown or read-only key, wrong type, a
+    /// value or combination breaking a rule), `NoSam`,
+    /// `AuthenticationFailed`, `CardError` (also a read-back mismatch).
+    async fn write_holder_record(
+        &self,
+        record: Dict,
+        opts: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<Dict, Error> {
+        Options::parse("WriteHolderRecord", &opts, &[])?;
+        let fields = record.iter().map(|(k, v)| (k.clone(), field_input(v)));
+        let update = record_from_fields(fields)
+            .map_err(|e| Error::from(crate::service::ServiceError::from_op("WriteHolderRecord", &e)))?;
+        if update.is_empty() {
+            return Err(Error::invalid("WriteHolderRecord", "record: nothing to write"));
+        }
+        self.daemon.authorize(connection, &header, "org.sscard.personalize").await?;
+        match self.call(Request::WriteHolderRecord(Box::new(update))).await? {
+            Reply::Written { digest, apdus } => {
+                let mut out = Dict::new();
+                out.insert("digest".into(), owned(Variant::from(digest))?);
+                out.insert("apdus".into(), OwnedVariant::from(u32::try_from(apdus).unwrap_or(u32::MAX)));
+                Ok(out)
+            }
+            other => Err(unexpected("WriteHolderRecord", &other)),
+        }
+    }
+
+    /// The PIN counter, after a fresh SELECT; consumes no try.
+    ///
+    /// Errors: `InvalidArgument` (unknown option).
+    async fn get_pin_status(
+        &self,
+        opts: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(u32, bool), Error> {
+        Options::parse("GetPinStatus", &opts, &[])?;
+        self.daemon.authorize(connection, &header, "org.sscard.read").await?;
+        match self.call(Request::PinStatus).await? {
+            Reply::PinStatus(s) => Ok((u32::from(s.tries_left), s.blocked)),
+            other => Err(unexpected("GetPinStatus", &other)),
+        }
+    }
+
+    /// VERIFY. A wrong PIN is `(false, n)`; the try that blocks it `(false, 0)`.
+    ///
+    /// Errors: `InvalidArgument` (not 4 to 12 digits, unknown option),
+    /// `PinBlocked` (blocked before the call), `LastTry` (one try left
+    /// without `allow_last_try`).
+    async fn verify_pin(
+        &self,
+        pin: String,
+        opts: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(bool, u32), Error> {
+        let o = Options::parse("VerifyPin", &opts, &["allow_last_try"]);
+        let pin = Zeroizing::new(pin);
+        let o = o?;
+        self.daemon.authorize(connection, &header, "org.sscard.pin").await?;
+        match self.call(Request::VerifyPin { pin, allow_last_try: o.allow_last_try }).await? {
+            Reply::Verified(v) => Ok((v.ok, u32::from(v.tries_left))),
+            other => Err(unexpected("VerifyPin", &other)),
+        }
+    }
+
+    /// CHANGE PIN.
+    ///
+    /// Errors: `InvalidArgument` (a PIN breaking a rule), `WrongPin` (wrong
+    /// old PIN), `PinBlocked`, `LastTry`.
+    async fn change_pin(
+        &self,
+        old_pin: String,
+        new_pin: String,
+        opts: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(), Error> {
+        let (old_pin, new_pin) = (Zeroizing::new(old_pin), Zeroizing::new(new_pin));
+        let o = Options::parse("ChangePin", &opts, &["allow_last_try"])?;
+        self.daemon.authorize(connection, &header, "org.sscard.pin").await?;
+        self.call(Request::ChangePin { old_pin, new_pin, allow_last_try: o.allow_last_try }).await.map(drop)
+    }
+
+    /// RELOAD PIN: the operator sets a forgotten PIN; needs the PSAM.
+    ///
+    /// Errors: `InvalidArgument` (new PIN breaking a rule), `NoSam`,
+    /// `AuthenticationFailed`.
+    async fn reload_pin(
+        &self,
+        new_pin: String,
+        opts: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(), Error> {
+        let new_pin = Zeroizing::new(new_pin);
+        Options::parse("ReloadPin", &opts, &[])?;
+        self.daemon.authorize(connection, &header, "org.sscard.reset-pin").await?;
+        self.call(Request::ReloadPin { new_pin }).await.map(drop)
+    }
+
+    /// Resets the try counter; needs the PSAM.
+    ///
+    /// Errors: `InvalidArgument` (unknown option), `NoSam`, `AuthenticationFailed`.
+    async fn unblock_pin(
+        &self,
+        opts: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(), Error> {
+        Options::parse("UnblockPin", &opts, &[])?;
+        self.daemon.authorize(connection, &header, "org.sscard.reset-pin").await?;
+        self.call(Request::UnblockPin).await.map(drop)
+    }
+
+    /// Activation: SSN check, initial PIN, new PIN, and on gen3 ACTIVATE
+    /// FILE. Answers the card info with its new `state`.
+    ///
+    /// Errors: `InvalidArgument`, `HolderMismatch` (another SSN, or a blank
+    /// card), `AlreadyActive` (gen3), `WrongPin` (wrong initial PIN; an
+    /// activated gen2 card answers this too), `PinBlocked`, `LastTry`, `NoSam`.
+    async fn activate(
+        &self,
+        ssn: String,
+        initial_pin: String,
+        new_pin: String,
+        opts: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<Dict, Error> {
+        let (initial_pin, new_pin) = (Zeroizing::new(initial_pin), Zeroizing::new(new_pin));
+        let o = Options::parse("Activate", &opts, &["allow_last_try"])?;
+        self.daemon.authorize(connection, &header, "org.sscard.activate").await?;
+        let request = Request::Activate { ssn, initial_pin, new_pin, allow_last_try: o.allow_last_try };
+        match self.call(request).await? {
+            Reply::CardInfo(info) => self.card_info(&info.fields()),
+            other => Err(unexpected("Activate", &other)),
+        }
+    }
+
+    /// The PC/SC reader name.
+    #[zbus(property)]
+    async fn name(&self) -> String {
+        self.with_view(|r| r.name.clone())
+    }
+
+    #[zbus(property)]
+    async fn card_present(&self) -> bool {
+        self.with_view(|r| r.present)
+    }
+
+    /// Empty when no card is present.
+    #[zbus(property)]
+    async fn atr(&self) -> Vec<u8> {
+        self.with_view(|r| r.atr.clone())
+    }
+
+    /// `none`, `ssse`, `psam` or `unknown`.
+    #[zbus(property)]
+    async fn card_kind(&self) -> String {
+        self.with_view(|r| r.kind.as_str().to_owned())
+    }
+
+    /// The profile, e.g. `ssse-gen3`; empty unless the card is `ssse`.
+    #[zbus(property)]
+    async fn profile(&self) -> String {
+        self.with_view(|r| r.profile.clone())
+    }
+
+    /// An operation is running on this reader.
+    #[zbus(property)]
+    async fn busy(&self) -> bool {
+        self.with_view(|r| r.busy)
+    }
+
+    /// After the card has been classified.
+    #[zbus(signal)]
+    async fn card_inserted(emitter: &SignalEmitter<'_>, atr: &[u8]) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    async fn card_removed(emitter: &SignalEmitter<'_>) -> zbus::Result<()>;
+}
+
+impl Reader {
+    fn with_view<T: Default>(&self, f: impl FnOnce(&ReaderView) -> T) -> T {
+        self.daemon.view().readers.get(&self.id).map(f).unwrap_or_default()
+    }
+
+    async fn call(&self, request: Request) -> Result<Reply, Error> {
+        self.daemon.service.call(self.id, request).await.map_err(Error::from)
+    }
+
+    fn card_info(&self, fields: &[(&'static str, InfoValue)]) -> Result<Dict, Error> {
+        let mut out = Dict::new();
+        for (key, value) in fields {
+            let v = match value {
+                InfoValue::Str(s) => owned(Variant::from(s.clone()))?,
+                InfoValue::U32(n) => OwnedVariant::from(*n),
+                InfoValue::Byte(b) => OwnedVariant::from(*b),
+                InfoValue::Bytes(b) => owned(Variant::from(b.clone()))?,
+                InfoValue::Bool(b) => OwnedVariant::from(*b),
+            };
+            out.insert((*key).to_owned(), v);
+        }
+        // An addition to the contract: the legacy line's last field.
+        if !self.daemon.terminal_device.is_empty() {
+            out.insert("terminal_device".into(), owned(Variant::from(self.daemon.terminal_device.clone()))?);
+        }
+        Ok(out)
+    }
+}
+
+fn owned(v: Variant<'_>) -> Result<OwnedVariant, Error> {
+    OwnedVariant::try_from(v).map_err(|e| Error::Internal(format!("cannot build a reply value: {e}")))
+}
+
+fn unexpected(method: &str, reply: &Reply) -> Error {
+    Error::Internal(format!("{method}: unexpected reply {reply:?}"))
+}
+
+fn field_input(v: &OwnedVariant) -> FieldInput {
+    match &**v {
+        Variant::Str(s) => FieldInput::Str(s.as_str().to_owned()),
+        Variant::U8(b) => FieldInput::Byte(*b),
+        Variant::Array(a) if a.element_signature().to_string() == "y" => {
+            FieldInput::Bytes(a.inner().iter().filter_map(|e| if let Variant::U8(b) = e { Some(*b) } else { None }).collect())
+        }
+        other => FieldInput::Other(other.value_signature().to_string()),
+    }
+}
+
+/// The options dictionary: an unknown key, or a known one of the wrong
+/// type, is `InvalidArgument`.
+#[derive(Debug, Default)]
+struct Options {
+    photo: bool,
+    authenticate: bool,
+    allow_last_try: bool,
+}
+
+impl Options {
+    fn parse(method: &str, opts: &Dict, allowed: &[&str]) -> Result<Options, Error> {
+        let mut o = Options::default();
+        for (key, value) in opts {
+            if !allowed.contains(&key.as_str()) {
+                let known = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
+                return Err(Error::invalid(method, &format!("opts: unknown key {key:?} (known: {known})")));
+            }
+            let Variant::Bool(b) = &**value else {
+                return Err(Error::invalid(method, &format!("opts: {key} must be of type b")));
+            };
+            match key.as_str() {
+                "photo" => o.photo = *b,
+                "authenticate" => o.authenticate = *b,
+                "allow_last_try" => o.allow_last_try = *b,
+                _ => {}
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Serves the objects and keeps them in step with the service's events
+/// until the event channel closes.
+pub async fn serve(connection: Connection, daemon: Arc<Daemon>, mut events: mpsc::UnboundedReceiver<Event>) {
+    while let Some(event) = events.recv().await {
+        if let Err(e) = apply(&connection, &daemon, event).await {
+            tracing::warn!("cannot publish an event: {e}");
+        }
+    }
+}
+
+/// Registers the manager and the ObjectManager.
+pub async fn register(connection: &Connection, daemon: &Arc<Daemon>) -> zbus::Result<()> {
+    let server = connection.object_server();
+    server.at(MANAGER_PATH, Manager { daemon: Arc::clone(daemon) }).await?;
+    server.at(MANAGER_PATH, zbus::fdo::ObjectManager).await?;
+    Ok(())
+}
+
+async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> zbus::Result<()> {
+    let server = connection.object_server();
+    match event {
+        Event::ReaderAdded { id, name } => {
+            daemon.view().readers.insert(
+                id,
+                ReaderView {
+                    name: name.clone(),
+                    present: false,
+                    atr: Vec::new(),
+                    kind: CardKind::None,
+                    profile: String::new(),
+                    busy: false,
+                },
+            );
+            let path = reader_path(id);
+            server.at(&path, Reader { id, daemon: Arc::clone(daemon) }).await?;
+            let manager = server.interface::<_, Manager>(MANAGER_PATH).await?;
+            Manager::reader_added(manager.signal_emitter(), path.as_ref(), &name).await?;
+        }
+        Event::ReaderRemoved { id } => {
+            daemon.view().readers.remove(&id);
+            let path = reader_path(id);
+            server.remove::<Reader, _>(&path).await?;
+            let manager = server.interface::<_, Manager>(MANAGER_PATH).await?;
+            Manager::reader_removed(manager.signal_emitter(), path.as_ref()).await?;
+        }
+        Event::CardInserted { id, atr, kind, profile } => {
+            if !update(daemon, id, |r| {
+                r.present = true;
+                r.atr = atr.clone();
+                r.kind = kind;
+                r.profile = profile;
+            }) {
+                return Ok(());
+            }
+            let reader = server.interface::<_, Reader>(reader_path(id)).await?;
+            let emitter = reader.signal_emitter();
+            {
+                let iface = reader.get().await;
+                iface.card_present_changed(emitter).await?;
+                iface.atr_changed(emitter).await?;
+                iface.card_kind_changed(emitter).await?;
+                iface.profile_changed(emitter).await?;
+            }
+            Reader::card_inserted(emitter, &atr).await?;
+        }
+        Event::CardRemoved { id } => {
+            if !update(daemon, id, |r| {
+                r.present = false;
+                r.atr.clear();
+                r.kind = CardKind::None;
+                r.profile.clear();
+            }) {
+                return Ok(());
+            }
+            let reader = server.interface::<_, Reader>(reader_path(id)).await?;
+            let emitter = reader.signal_emitter();
+            {
+                let iface = reader.get().await;
+                iface.card_present_changed(emitter).await?;
+                iface.atr_changed(emitter).await?;
+                iface.card_kind_changed(emitter).await?;
+                iface.profile_changed(emitter).await?;
+            }
+            Reader::card_removed(emitter).await?;
+        }
+        Event::Busy { id, busy } => {
+            if update(daemon, id, |r| r.busy = busy) {
+                let reader = server.interface::<_, Reader>(reader_path(id)).await?;
+                reader.get().await.busy_changed(reader.signal_emitter()).await?;
+            }
+        }
+        Event::SamReader { id } => {
+            let changed = {
+                let mut view = daemon.view();
+                let changed = view.sam != id;
+                view.sam = id;
+                changed
+            };
+            if changed {
+                let manager = server.interface::<_, Manager>(MANAGER_PATH).await?;
+                manager.get().await.sam_reader_changed(manager.signal_emitter()).await?;
+            }
+        }
+        Event::Service { available } => {
+            tracing::info!(available, "pcscd");
+        }
+    }
+    Ok(())
+}
+
+/// Changes reader `id`'s view; answers whether the reader exists.
+fn update(daemon: &Daemon, id: u32, f: impl FnOnce(&mut ReaderView)) -> bool {
+    match daemon.view().readers.get_mut(&id) {
+        Some(r) => {
+            f(r);
+            true
+        }
+        None => false,
+    }
+}
