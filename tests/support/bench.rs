@@ -37,6 +37,9 @@ pub enum Slot {
     Card,
     /// The terminal's SAM slot, "SSCard Bench 00 01".
     Sam,
+    /// Any slot by number, on a bench started with more readers: slots 0
+    /// and 1 are `Card` and `Sam`, then two per reader.conf entry.
+    Reader(u16),
 }
 
 impl Slot {
@@ -44,13 +47,24 @@ impl Slot {
         match self {
             Slot::Card => 0,
             Slot::Sam => 1,
+            Slot::Reader(n) => n,
         }
     }
 }
 
+/// The FRIENDLYNAME of reader.conf entry `entry`; each must differ, or
+/// pcscd names two readers alike (test-bench.md).
+fn friendly_name(entry: u16) -> String {
+    if entry == 0 { FRIENDLY_NAME.to_owned() } else { format!("{FRIENDLY_NAME} {}", (b'A' + entry as u8) as char) }
+}
+
 pub struct Bench {
     dir: tempfile::TempDir,
-    pcscd: Child,
+    /// Holds the bench's mount and network namespaces, so that pcscd can
+    /// be killed and started again inside them.
+    holder: Child,
+    pcscd: Option<Child>,
+    slots: u16,
     cards: Vec<(Slot, Child)>,
 }
 
@@ -78,46 +92,96 @@ fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
 impl Bench {
     /// Starts a private pcscd with two vpcd slots and no cards.
     pub fn start() -> Bench {
+        Bench::start_with_slots(2)
+    }
+
+    /// Starts a private pcscd with `slots` vpcd slots (rounded up to even:
+    /// each reader.conf entry gives two) and no cards.
+    pub fn start_with_slots(slots: u16) -> Bench {
+        let slots = slots.max(2).div_ceil(2) * 2;
         let dir = tempfile::Builder::new().prefix("sscard-bench-").tempdir().expect("bench: temp dir");
         let run = dir.path().join("run");
         let conf = dir.path().join("conf");
         fs::create_dir_all(&run).expect("bench: run dir");
         fs::create_dir_all(&conf).expect("bench: conf dir");
-        fs::write(
-            conf.join("vpcd"),
-            format!(
-                "FRIENDLYNAME \"{FRIENDLY_NAME}\"\nDEVICENAME   /dev/null:0x{VPCD_BASE_PORT:04X}\n\
-                 LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID    0x{VPCD_BASE_PORT:04X}\n"
-            ),
-        )
-        .expect("bench: reader.conf");
-        let log = fs::File::create(dir.path().join("pcscd.log")).expect("bench: pcscd log");
+        for entry in 0..slots / 2 {
+            let port = VPCD_BASE_PORT + 2 * entry;
+            fs::write(
+                conf.join(format!("vpcd{entry}")),
+                format!(
+                    "FRIENDLYNAME \"{}\"\nDEVICENAME   /dev/null:0x{port:04X}\n\
+                     LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID    0x{port:04X}\n",
+                    friendly_name(entry)
+                ),
+            )
+            .expect("bench: reader.conf");
+        }
         let script = format!(
-            "ip link set lo up && mkdir -p /run/pcscd && mount --bind '{}' /run/pcscd && exec pcscd -f -c '{}'",
-            run.display(),
-            conf.display()
+            "ip link set lo up && mkdir -p /run/pcscd && mount --bind '{}' /run/pcscd && exec sleep infinity",
+            run.display()
         );
-        let pcscd = die_with_parent(&mut Command::new("unshare"))
+        let holder = die_with_parent(&mut Command::new("unshare"))
             .args(["--mount", "--net", "--propagation", "private", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("bench: cannot start the namespace holder (are util-linux and iproute2 installed, and are we root?)");
+        let mut bench = Bench { dir, holder, pcscd: None, slots, cards: Vec::new() };
+        // The holder is ready once its mount is in place.
+        let holder_pid = bench.holder.id();
+        wait_until("the bench's namespaces", Duration::from_secs(10), || {
+            fs::read_to_string(format!("/proc/{holder_pid}/mountinfo")).is_ok_and(|m| m.contains("/run/pcscd"))
+                && fs::read_link(format!("/proc/{holder_pid}/exe")).is_ok_and(|e| e.ends_with("sleep"))
+        });
+        bench.start_pcscd();
+        bench
+    }
+
+    /// Starts pcscd inside the bench's namespaces and waits for its readers.
+    pub fn start_pcscd(&mut self) {
+        assert!(self.pcscd.is_none(), "bench: pcscd is already running");
+        // A killed pcscd leaves its socket behind, and a new one refuses to
+        // start while it exists.
+        let _ = fs::remove_file(self.socket());
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("pcscd.log"))
+            .expect("bench: pcscd log");
+        let pcscd = die_with_parent(&mut Command::new("nsenter"))
+            .arg(format!("--target={}", self.holder.id()))
+            .args(["--mount", "--net", "--", "pcscd", "-f", "-c"])
+            .arg(self.dir.path().join("conf"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("bench: log fd"))
             .stderr(log)
             .spawn()
-            .expect(
-                "bench: cannot start pcscd (are pcscd, vsmartcard-vpcd and util-linux installed, and are we root?)",
-            );
-        let mut bench = Bench { dir, pcscd, cards: Vec::new() };
-        let socket = bench.socket();
-        let pcscd_pid = bench.pcscd.id();
+            .expect("bench: cannot start pcscd (are pcscd and vsmartcard-vpcd installed, and are we root?)");
+        let pcscd_pid = pcscd.id();
+        self.pcscd = Some(pcscd);
+        let socket = self.socket();
         wait_until("pcscd's socket", Duration::from_secs(10), || {
-            if let Ok(Some(status)) = bench.pcscd.try_wait() {
-                let log = fs::read_to_string(bench.dir.path().join("pcscd.log")).unwrap_or_default();
+            if let Some(Ok(Some(status))) = self.pcscd.as_mut().map(Child::try_wait) {
+                let log = fs::read_to_string(self.dir.path().join("pcscd.log")).unwrap_or_default();
                 panic!("bench: pcscd (pid {pcscd_pid}) exited with {status}: {log}");
             }
             socket.exists()
         });
-        wait_until("pcscd's readers", Duration::from_secs(10), || bench.readers().len() >= 2);
-        bench
+        let slots = usize::from(self.slots);
+        wait_until("pcscd's readers", Duration::from_secs(10), || self.readers().len() >= slots);
+    }
+
+    /// Kills pcscd with SIGKILL, as a crash would; the cards' simulators
+    /// lose their reader and end.
+    pub fn kill_pcscd(&mut self) {
+        if let Some(mut pcscd) = self.pcscd.take() {
+            let _ = pcscd.kill();
+            let _ = pcscd.wait();
+        }
+    }
+
+    /// pcscd's process id.
+    pub fn pcscd_pid(&self) -> Option<u32> {
+        self.pcscd.as_ref().map(Child::id)
     }
 
     pub fn dir(&self) -> &Path {
@@ -193,7 +257,8 @@ impl Bench {
 
     /// The PC/SC name of a slot's reader.
     pub fn reader_name(&self, slot: Slot) -> String {
-        format!("{FRIENDLY_NAME} 00 {:02}", slot.index())
+        let entry = slot.index() / 2;
+        format!("{} {:02X} {:02X}", friendly_name(entry), entry, slot.index() % 2)
     }
 
     /// opensc-tool's reader number for a slot.
@@ -218,7 +283,7 @@ impl Bench {
         let log =
             fs::File::create(self.dir.path().join(format!("sim-{}.stderr", slot.index()))).expect("bench: sim log");
         die_with_parent(&mut Command::new("nsenter"))
-            .arg(format!("--net=/proc/{}/ns/net", self.pcscd.id()))
+            .arg(format!("--net=/proc/{}/ns/net", self.holder.id()))
             .arg("--")
             .arg(sim_binary())
             .arg(role)
@@ -247,7 +312,7 @@ impl Bench {
         }
         let log = fs::File::create(self.dir.path().join("vicc.stderr")).expect("bench: vicc log");
         let child = die_with_parent(&mut Command::new("nsenter"))
-            .arg(format!("--net=/proc/{}/ns/net", self.pcscd.id()))
+            .arg(format!("--net=/proc/{}/ns/net", self.holder.id()))
             .args(["--", "/usr/bin/python3", "/usr/bin/vicc", "-t", "iso7816", "-P"])
             .arg(self.port(slot).to_string())
             .env("PYTHONPATH", format!("{}:{}", vicc_pkg.display(), shim.display()))
@@ -302,7 +367,7 @@ impl Bench {
 
 /// Makes a child get SIGTERM if this process dies without dropping the
 /// bench (a test killed on timeout), so no pcscd or simulator outlives it.
-fn die_with_parent(command: &mut Command) -> &mut Command {
+pub fn die_with_parent(command: &mut Command) -> &mut Command {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches only the child.
     unsafe {
@@ -317,7 +382,7 @@ fn die_with_parent(command: &mut Command) -> &mut Command {
 }
 
 /// SIGTERM, then wait; SIGKILL if it does not stop within 5 s.
-fn terminate(child: &mut Child) -> Option<i32> {
+pub fn terminate(child: &mut Child) -> Option<i32> {
     // SAFETY: kill(2) on a PID we spawned and have not yet reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -338,6 +403,9 @@ impl Drop for Bench {
         for (_, mut child) in self.cards.drain(..) {
             terminate(&mut child);
         }
-        terminate(&mut self.pcscd);
+        if let Some(mut pcscd) = self.pcscd.take() {
+            terminate(&mut pcscd);
+        }
+        terminate(&mut self.holder);
     }
 }

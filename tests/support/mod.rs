@@ -1,4 +1,6 @@
 //! Shared code for the integration tests and the demo.
 
 pub mod bench;
+pub mod client;
+pub mod daemon;
 pub mod terminal;
