@@ -78,6 +78,11 @@ enum Role {
         /// The terminal number in EF16 (12 digits).
         #[arg(long, default_value = "440300000001")]
         terminal_number: String,
+        /// Hold another card centre's master keys (any name): the
+        /// reference cards then refuse its cryptograms, as a real card
+        /// refuses a foreign PSAM.
+        #[arg(long, value_name = "NAME")]
+        key_domain: Option<String>,
     },
 }
 
@@ -155,10 +160,14 @@ fn run(cli: Cli) -> Result<(), BoxError> {
             let device = card_device(generation, image, &region, serial, &initial_pin)?;
             (common, Box::new(device))
         }
-        Role::Psam { common, terminal_number } => {
+        Role::Psam { common, terminal_number, key_domain } => {
             let number: [u8; 6] =
                 bcd(&terminal_number, 6, "--terminal-number")?.try_into().map_err(|_| "--terminal-number")?;
-            (common, Box::new(sim::psam(Psam::new(number))))
+            let psam = match key_domain {
+                Some(domain) => Psam::with_key_domain(number, domain),
+                None => Psam::new(number),
+            };
+            (common, Box::new(sim::psam(psam)))
         }
     };
 

@@ -47,7 +47,17 @@ pub type Key = Zeroizing<[u8; 16]>;
 
 /// Master key for key id `k`: SHA-256("sscard test master key KK")[..16].
 pub fn master_key(key_id: u8) -> Key {
-    let digest = Sha256::digest(format!("sscard test master key {key_id:02X}").as_bytes());
+    master_key_of(None, key_id)
+}
+
+/// The master key of another key domain (another card centre's PSAM):
+/// cards of the reference domain refuse its cryptograms.
+pub fn master_key_of(domain: Option<&str>, key_id: u8) -> Key {
+    let seed = match domain {
+        None => format!("sscard test master key {key_id:02X}"),
+        Some(d) => format!("sscard test master key {key_id:02X} of {d}"),
+    };
+    let digest = Sha256::digest(seed.as_bytes());
     let mut key = Zeroizing::new([0u8; 16]);
     key.copy_from_slice(&digest[..16]);
     key

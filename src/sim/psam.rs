@@ -19,12 +19,20 @@ pub struct Psam {
     selected: bool,
     /// The card key from the last INIT, and its algorithm.
     session: Option<(Algorithm, Key)>,
+    /// Another card centre's keys, if not the reference domain's.
+    key_domain: Option<String>,
 }
 
 impl Psam {
     /// `terminal_number` is 12 BCD digits, packed into 6 bytes.
     pub fn new(terminal_number: [u8; 6]) -> Psam {
-        Psam { terminal_number, selected: false, session: None }
+        Psam { terminal_number, selected: false, session: None, key_domain: None }
+    }
+
+    /// A PSAM whose master keys belong to another key domain: the
+    /// reference cards refuse every cryptogram and MAC it makes.
+    pub fn with_key_domain(terminal_number: [u8; 6], domain: String) -> Psam {
+        Psam { key_domain: Some(domain), ..Psam::new(terminal_number) }
     }
 
     fn select(&mut self, c: &Command) -> Result<Reply, StatusWord> {
@@ -54,7 +62,7 @@ impl Psam {
             return Err(StatusWord::KeyNotFound);
         }
         let f: [u8; 8] = c.data().try_into().map_err(|_| StatusWord::WrongLength)?;
-        self.session = Some((alg, crypto::diversify(alg, &crypto::master_key(c.p2), &f)));
+        self.session = Some((alg, crypto::diversify(alg, &crypto::master_key_of(self.key_domain.as_deref(), c.p2), &f)));
         Ok(Reply::status(StatusWord::Success))
     }
 

@@ -46,8 +46,16 @@ impl Rig {
         rig
     }
 
+    /// Inserts a PSAM (with `--log`) and waits for the daemon to classify it.
     pub async fn insert_sam(&mut self) {
-        self.bench.insert(Slot::Sam, "psam", &[]);
+        self.insert_sam_with(&[]).await;
+    }
+
+    pub async fn insert_sam_with(&mut self, args: &[&str]) {
+        let log = self.card_log(Slot::Sam).to_string_lossy().into_owned();
+        let mut all = vec!["--log", log.as_str()];
+        all.extend_from_slice(args);
+        self.bench.insert(Slot::Sam, "psam", &all);
         self.wait_kind(Slot::Sam, "psam").await;
     }
 
