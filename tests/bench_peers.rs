@@ -92,3 +92,21 @@ fn benches_run_side_by_side_without_clashing() {
         assert_eq!(bench.remove(Slot::Card), Some(0));
     }
 }
+
+/// With more reader.conf entries, each slot is its own reader: vpcd keeps
+/// its port in a global, so the bench gives every entry its own copy of
+/// the driver (two entries sharing one library both listened on the last
+/// entry's port).
+#[test]
+fn four_slots_are_four_readers() {
+    let mut bench = Bench::start_with_slots(4);
+    let names: Vec<String> = (0..4).map(|n| bench.reader_name(Slot::Reader(n))).collect();
+    assert_eq!(bench.readers().iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), names);
+    for n in 0..4u16 {
+        bench.insert(Slot::Reader(n), "card", &[]);
+        let present: Vec<bool> = bench.readers().iter().map(|(_, p)| *p).collect();
+        let expected: Vec<bool> = (0..4).map(|i| i == n).collect();
+        assert_eq!(present, expected, "a card in slot {n}");
+        bench.remove(Slot::Reader(n));
+    }
+}

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 /// `BASE + 2n + 1` for its two slots.
 const VPCD_BASE_PORT: u16 = 0x9000;
 const FRIENDLY_NAME: &str = "SSCard Bench";
+const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 
 /// Where a simulated card goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,12 +107,25 @@ impl Bench {
         fs::create_dir_all(&conf).expect("bench: conf dir");
         for entry in 0..slots / 2 {
             let port = VPCD_BASE_PORT + 2 * entry;
+            // vpcd keeps its port in a global, so two entries loading the
+            // same library share the last port: each entry gets its own copy.
+            let driver = if entry == 0 {
+                PathBuf::from(VPCD_DRIVER)
+            } else {
+                // Not in `conf`: pcscd reads every file there as reader.conf.
+                let drivers = dir.path().join("drivers");
+                fs::create_dir_all(&drivers).expect("bench: drivers dir");
+                let copy = drivers.join(format!("libifdvpcd-{entry}.so"));
+                fs::copy(VPCD_DRIVER, &copy).expect("bench: copy of the vpcd driver");
+                copy
+            };
             fs::write(
                 conf.join(format!("vpcd{entry}")),
                 format!(
                     "FRIENDLYNAME \"{}\"\nDEVICENAME   /dev/null:0x{port:04X}\n\
-                     LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID    0x{port:04X}\n",
-                    friendly_name(entry)
+                     LIBPATH      {}\nCHANNELID    0x{port:04X}\n",
+                    friendly_name(entry),
+                    driver.display()
                 ),
             )
             .expect("bench: reader.conf");
@@ -258,7 +272,7 @@ impl Bench {
     /// The PC/SC name of a slot's reader.
     pub fn reader_name(&self, slot: Slot) -> String {
         let entry = slot.index() / 2;
-        format!("{} {:02X} {:02X}", friendly_name(entry), entry, slot.index() % 2)
+        format!("{} 00 {:02X}", friendly_name(entry), slot.index() % 2)
     }
 
     /// opensc-tool's reader number for a slot.

@@ -1,0 +1,199 @@
+//! Each error name of the contract that the simulator can provoke,
+//! provoked through sscardd and asserted by name; refusals of input are
+//! checked to send no APDU at all (the simulator's own log).
+
+mod support;
+
+use support::bench::Slot;
+use support::client::*;
+
+/// Personalises the card in the rig with the holder record, no photo.
+async fn personalise(rig: &Rig) {
+    let reader = rig.reader(Slot::Card).await;
+    reader.write_holder_record(holder_dict(3, None), no_opts()).await.expect("WriteHolderRecord");
+}
+
+#[tokio::test]
+async fn no_card_and_not_supported() {
+    let mut rig = Rig::empty(2, &[]).await;
+    let manager = rig.manager().await;
+    assert_eq!(error_name(manager.find_card().await), "NoCard");
+    let reader = rig.reader(Slot::Card).await;
+    assert_eq!(error_name(reader.read_card(no_opts()).await), "NoCard");
+    assert_eq!(error_name(reader.get_pin_status(no_opts()).await), "NoCard");
+
+    // vsmartcard's own iso7816 card is a card, but not ours.
+    assert!(rig.bench.insert_vicc(Slot::Card), "vicc is not installed");
+    rig.wait_kind(Slot::Card, "unknown").await;
+    assert_eq!(reader.profile().await.expect("Profile"), "");
+    assert_eq!(error_name(reader.read_card(no_opts()).await), "NotSupported");
+    assert_eq!(error_name(manager.find_card().await), "NoCard");
+}
+
+#[tokio::test]
+async fn ambiguous_with_two_cards() {
+    let mut rig = Rig::empty(4, &[]).await;
+    rig.insert_card(Slot::Card, 2, &[]).await;
+    let manager = rig.manager().await;
+    assert_eq!(manager.find_card().await.expect("FindCard"), rig.reader_path(Slot::Card).await);
+    rig.insert_card(Slot::Reader(2), 2, &[]).await;
+    let e = manager.find_card().await.expect_err("two cards");
+    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("Ambiguous"));
+    let message = sscard::dbus::client::error_message(&e);
+    assert!(message.contains(&rig.bench.reader_name(Slot::Reader(2))), "{message}");
+}
+
+#[tokio::test]
+async fn invalid_arguments_send_nothing() {
+    let rig = Rig::new(3, true).await;
+    let reader = rig.reader(Slot::Card).await;
+    let before = rig.logged(Slot::Card).len();
+
+    let mut bad_ssn = holder_dict(3, None);
+    bad_ssn.insert("ssn".into(), string_value("110105194912310021"));
+    let mut read_only = holder_dict(3, None);
+    read_only.insert("card_id".into(), string_value("00"));
+    let mut unknown = holder_dict(3, None);
+    unknown.insert("colour".into(), string_value("red"));
+    let mut wrong_type = holder_dict(3, None);
+    wrong_type.insert("nation".into(), string_value("5"));
+    let mut lonely_ssn = sscard::dbus::client::Dict::new();
+    lonely_ssn.insert("ssn".into(), string_value(SSN));
+    let mut big_photo = holder_dict(3, None);
+    big_photo.insert("photo".into(), bytes_value(&jpeg(8191)));
+    let mut gen2_on_gen3 = holder_dict(3, None);
+    gen2_on_gen3.insert("spec_version".into(), string_value("2.00"));
+    for (what, record, words) in [
+        ("bad ssn check character", bad_ssn, "ssn"),
+        ("read-only key", read_only, "card_id"),
+        ("unknown key", unknown, "colour"),
+        ("nation as a string", wrong_type, "nation"),
+        ("ssn without sex and birth date", lonely_ssn, "sex"),
+        ("photo too large", big_photo, "photo"),
+        ("spec version of another generation", gen2_on_gen3, "spec_version"),
+        ("empty record", sscard::dbus::client::Dict::new(), "record"),
+    ] {
+        let e = reader.write_holder_record(record, no_opts()).await.expect_err(what);
+        assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("InvalidArgument"), "{what}: {e}");
+        let message = sscard::dbus::client::error_message(&e);
+        assert!(message.contains(words), "{what}: {message}");
+        assert!(message.starts_with("WriteHolderRecord"), "{what}: {message}");
+    }
+    for (what, result) in [
+        ("unknown option", reader.read_card(opts(&[("colour", true)])).await.map(drop)),
+        ("option of another method", reader.get_pin_status(opts(&[("photo", true)])).await.map(drop)),
+        ("3-digit PIN", reader.verify_pin("123", no_opts()).await.map(drop)),
+        ("letters in a PIN", reader.verify_pin("12345a", no_opts()).await.map(drop)),
+        ("13-digit PIN", reader.verify_pin("1234567890123", no_opts()).await.map(drop)),
+        ("repeated new PIN", reader.change_pin(INITIAL_PIN, "111111", no_opts()).await),
+        ("ascending new PIN", reader.change_pin(INITIAL_PIN, "345678", no_opts()).await),
+        ("descending new PIN", reader.reload_pin("987654", no_opts()).await),
+        ("initial PIN as new PIN", reader.change_pin("802413", INITIAL_PIN, no_opts()).await),
+        ("7-digit new PIN", reader.reload_pin("8024137", no_opts()).await),
+        ("bad SSN to Activate", reader.activate("12345", INITIAL_PIN, NEW_PIN, no_opts()).await.map(drop)),
+        ("weak PIN to Activate", reader.activate(SSN, INITIAL_PIN, "000000", no_opts()).await.map(drop)),
+    ] {
+        assert!(result.is_err(), "{what}: accepted");
+        assert_eq!(error_name(result), "InvalidArgument", "{what}");
+    }
+    assert_eq!(rig.logged(Slot::Card).len(), before, "refused input reached the card");
+}
+
+#[tokio::test]
+async fn pin_errors() {
+    let rig = Rig::new(3, true).await;
+    personalise(&rig).await;
+    let reader = rig.reader(Slot::Card).await;
+    // A wrong old PIN to ChangePin.
+    let e = reader.change_pin("000000", NEW_PIN, no_opts()).await.expect_err("wrong old PIN");
+    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("WrongPin"));
+    assert!(sscard::dbus::client::error_message(&e).contains("2 tries left"), "{e}");
+    // Down to the last try: refused, and no VERIFY with data sent.
+    assert_eq!(reader.verify_pin("000000", no_opts()).await.expect("VerifyPin"), (false, 1));
+    let before = rig.logged(Slot::Card);
+    assert_eq!(error_name(reader.verify_pin(INITIAL_PIN, no_opts()).await), "LastTry");
+    assert_eq!(error_name(reader.change_pin(INITIAL_PIN, NEW_PIN, no_opts()).await), "LastTry");
+    assert_eq!(error_name(reader.activate(SSN, INITIAL_PIN, NEW_PIN, no_opts()).await), "LastTry");
+    let verifies_with_data = |log: &[String]| log.iter().filter(|a| a.contains("<") && a.starts_with("0020")).count();
+    assert_eq!(verifies_with_data(&rig.logged(Slot::Card)), verifies_with_data(&before), "a PIN try was spent");
+    // With allow_last_try the try is spent, and the wrong one blocks.
+    let last = opts(&[("allow_last_try", true)]);
+    assert_eq!(reader.verify_pin("000000", last.clone()).await.expect("VerifyPin"), (false, 0));
+    assert_eq!(reader.get_pin_status(no_opts()).await.expect("GetPinStatus"), (0, true));
+    assert_eq!(error_name(reader.verify_pin(INITIAL_PIN, last.clone()).await), "PinBlocked");
+    assert_eq!(error_name(reader.change_pin(INITIAL_PIN, NEW_PIN, last.clone()).await), "PinBlocked");
+    assert_eq!(error_name(reader.activate(SSN, INITIAL_PIN, NEW_PIN, last).await), "PinBlocked");
+    // The operator unblocks it.
+    reader.unblock_pin(no_opts()).await.expect("UnblockPin");
+    assert_eq!(reader.verify_pin(INITIAL_PIN, no_opts()).await.expect("VerifyPin"), (true, 3));
+}
+
+#[tokio::test]
+async fn activation_refusals() {
+    let rig = Rig::new(3, true).await;
+    let reader = rig.reader(Slot::Card).await;
+    // A blank card has no holder to match.
+    let before = rig.logged(Slot::Card).len();
+    assert_eq!(error_name(reader.activate(SSN, INITIAL_PIN, NEW_PIN, no_opts()).await), "HolderMismatch");
+    personalise(&rig).await;
+    let other_ssn = "44030519900101123X";
+    assert_eq!(error_name(reader.activate(other_ssn, INITIAL_PIN, NEW_PIN, no_opts()).await), "HolderMismatch");
+    assert!(rig.logged(Slot::Card)[before..].iter().all(|a| !a.starts_with("0020") || !a.contains('<')));
+    // A wrong initial PIN.
+    assert_eq!(error_name(reader.activate(SSN, "000000", NEW_PIN, no_opts()).await), "WrongPin");
+    reader.activate(SSN, INITIAL_PIN, NEW_PIN, no_opts()).await.expect("Activate");
+    // Active gen3: refused before any PIN APDU.
+    let before = rig.logged(Slot::Card).len();
+    assert_eq!(error_name(reader.activate(SSN, NEW_PIN, "274816", no_opts()).await), "AlreadyActive");
+    assert!(rig.logged(Slot::Card)[before..].iter().all(|a| !a.starts_with("0020")), "a PIN APDU was sent");
+}
+
+#[tokio::test]
+async fn no_sam() {
+    let mut rig = Rig::empty(2, &[]).await;
+    rig.insert_card(Slot::Card, 3, &[]).await;
+    let reader = rig.reader(Slot::Card).await;
+    let manager = rig.manager().await;
+    assert_eq!(manager.sam_reader().await.expect("SamReader").as_str(), "/");
+    // gen3 cannot be read without the PSAM; gen2 can, but not authenticated.
+    assert_eq!(error_name(reader.read_card(no_opts()).await), "NoSam");
+    assert_eq!(error_name(reader.unblock_pin(no_opts()).await), "NoSam");
+    assert_eq!(error_name(reader.reload_pin(NEW_PIN, no_opts()).await), "NoSam");
+    rig.bench.remove(Slot::Card);
+    rig.insert_card(Slot::Card, 2, &[]).await;
+    let info = reader.read_card(no_opts()).await.expect("gen2 ReadCard without a PSAM");
+    assert_eq!(text(&info, "terminal_number").as_deref(), Some(""));
+    assert_eq!(error_name(reader.read_card(opts(&[("authenticate", true)])).await), "NoSam");
+    assert_eq!(error_name(reader.write_holder_record(holder_dict(2, None), no_opts()).await), "NoSam");
+}
+
+#[tokio::test]
+async fn authentication_failed_with_a_foreign_psam() {
+    let mut rig = Rig::empty(2, &[]).await;
+    rig.insert_sam_with(&["--key-domain", "another card centre"]).await;
+    rig.insert_card(Slot::Card, 3, &[]).await;
+    let reader = rig.reader(Slot::Card).await;
+    let e = reader.read_card(no_opts()).await.expect_err("foreign PSAM");
+    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("AuthenticationFailed"), "{e}");
+    assert_eq!(error_name(reader.write_holder_record(holder_dict(3, None), no_opts()).await), "AuthenticationFailed");
+    assert_eq!(error_name(reader.unblock_pin(no_opts()).await), "AuthenticationFailed");
+}
+
+#[tokio::test]
+async fn service_unavailable_while_pcscd_is_gone() {
+    let mut rig = Rig::new(2, false).await;
+    let manager = rig.manager().await;
+    rig.bench.kill_pcscd();
+    // The readers go with pcscd; the manager says why nothing is there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let result = manager.find_card().await;
+        if result.is_err() && error_name(result) == "ServiceUnavailable" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "FindCard never answered ServiceUnavailable");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(manager.list_readers().await.expect("ListReaders").is_empty());
+    assert!(rig.daemon.running());
+}
