@@ -96,7 +96,7 @@ async fn invalid_arguments_send_nothing() {
         assert!(result.is_err(), "{what}: accepted");
         assert_eq!(error_name(result), "InvalidArgument", "{what}");
     }
-    assert_eq!(rig.logged(Slot::Card).len(), before, "refused input reached the card");
+    assert_eq!(rig.logged(Slot::Card)[before..], [] as [String; 0], "refused input reached the card");
 }
 
 #[tokio::test]

@@ -217,6 +217,16 @@ impl Engine {
         Ok(Session { profile, fci, cards, start, sam_selected: false, pin_try_sent: false })
     }
 
+    /// Checks a personalisation against the profile a reader's card was
+    /// classified with, so that a record for the other generation is
+    /// refused before any APDU. The operation checks again on the card.
+    pub fn check_record_for(&self, profile: &str, update: &HolderRecordUpdate) -> Result<(), OpError> {
+        let Some(generation) = self.profiles.iter().find(|p| p.name == profile).and_then(Engine::generation) else {
+            return Ok(());
+        };
+        update.validate(generation).map_err(OpError::InvalidArgument)
+    }
+
     /// Tells what the card is: a social security card (with its profile
     /// and identifier), a PSAM, or neither. Spends no PIN try.
     pub fn classify(&self, card: &mut dyn crate::transport::Transport) -> Result<Done<Classification>, OpError> {

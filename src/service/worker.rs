@@ -22,6 +22,8 @@ pub(super) struct Worker {
     /// The identifier of the card in the reader, to recognise it after a
     /// reset by another program.
     card_id: Option<CardId>,
+    /// The profile the card was classified with.
+    profile: Option<String>,
     is_sam: bool,
 }
 
@@ -29,7 +31,7 @@ pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::
     // Every worker has its own context: pcsc-lite serialises the calls of
     // one context, and the monitor's is blocked in SCardGetStatusChange.
     let ctx = Context::establish(Scope::User).ok();
-    let mut worker = Worker { id, reader, shared, ctx, connection: None, card_id: None, is_sam: false };
+    let mut worker = Worker { id, reader, shared, ctx, connection: None, card_id: None, profile: None, is_sam: false };
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Classify { atr } => worker.classify(atr),
@@ -69,6 +71,7 @@ impl Worker {
             Ok(Ok(done)) => match done.value {
                 Classification::SocialSecurity { profile, card_id } => {
                     self.card_id = card_id;
+                    self.profile = Some(profile.clone());
                     (CardKind::Ssse, profile)
                 }
                 Classification::Psam { .. } => (CardKind::Psam, String::new()),
@@ -110,6 +113,7 @@ impl Worker {
     /// Forgets the card; answers whether there was one.
     fn card_removed_quietly(&mut self) -> bool {
         self.card_id = None;
+        self.profile = None;
         let mut was_present = false;
         if let Some(conn) = self.connection.take() {
             was_present = true;
@@ -126,6 +130,10 @@ impl Worker {
 
     fn call(&mut self, request: &Request) -> Result<Reply, ServiceError> {
         let method = request.method();
+        // What the classification already tells is checked before any APDU.
+        if let (Request::WriteHolderRecord(update), Some(profile)) = (request, &self.profile) {
+            self.shared.engine.check_record_for(profile, update).map_err(|e| ServiceError::from_op(method, &e))?;
+        }
         let first = self.attempt(request);
         let e = match first {
             Err(Failure::Op(OpError::CardReset { retry_safe: true })) => {
