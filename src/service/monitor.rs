@@ -109,6 +109,7 @@ fn watch(shared: &Arc<Shared>, ctx: &Context, next_id: &mut u32) -> Ended {
                 continue;
             }
             let present = now.contains(State::PRESENT) && !now.contains(State::MUTE);
+            tracing::debug!(id = seen.id, state = ?now, present, "reader state");
             if present == seen.present {
                 continue;
             }

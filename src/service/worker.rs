@@ -25,13 +25,16 @@ pub(super) struct Worker {
     /// The profile the card was classified with.
     profile: Option<String>,
     is_sam: bool,
+    /// A card was announced (`CardInserted`) and not yet taken back; the
+    /// connection may already be gone after a failed operation.
+    announced: bool,
 }
 
 pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::Receiver<Job>) {
     // Every worker has its own context: pcsc-lite serialises the calls of
     // one context, and the monitor's is blocked in SCardGetStatusChange.
     let ctx = Context::establish(Scope::User).ok();
-    let mut worker = Worker { id, reader, shared, ctx, connection: None, card_id: None, profile: None, is_sam: false };
+    let mut worker = Worker { id, reader, shared, ctx, connection: None, card_id: None, profile: None, is_sam: false, announced: false };
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Classify { atr } => worker.classify(atr),
@@ -100,32 +103,29 @@ impl Worker {
             self.is_sam = true;
             self.shared.emit(Event::SamReader { id: now });
         }
+        self.announced = true;
         self.shared.emit(Event::CardInserted { id: self.id, atr, kind, profile });
     }
 
     fn card_removed(&mut self) {
-        let was_present = self.card_removed_quietly();
-        if was_present {
+        self.card_removed_quietly();
+        if std::mem::take(&mut self.announced) {
             self.shared.emit(Event::CardRemoved { id: self.id });
         }
     }
 
-    /// Forgets the card; answers whether there was one.
-    fn card_removed_quietly(&mut self) -> bool {
+    /// Forgets the card and its connection.
+    fn card_removed_quietly(&mut self) {
         self.card_id = None;
         self.profile = None;
-        let mut was_present = false;
         if let Some(conn) = self.connection.take() {
-            was_present = true;
             let _ = conn.disconnect();
         }
         if self.is_sam {
             self.is_sam = false;
-            was_present = true;
             let (_, now) = self.shared.sam.remove(self.id);
             self.shared.emit(Event::SamReader { id: now });
         }
-        was_present
     }
 
     fn call(&mut self, request: &Request) -> Result<Reply, ServiceError> {

@@ -119,7 +119,11 @@ impl Rig {
             if now == kind {
                 return;
             }
-            assert!(Instant::now() < deadline, "CardKind of {slot:?} stayed {now:?}, never {kind:?}");
+            if Instant::now() > deadline {
+                let log = self.daemon.log_text();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                panic!("CardKind of {slot:?} stayed {now:?}, never {kind:?}; sscardd's log ends:\n{}", tail.join("\n"));
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
