@@ -182,3 +182,25 @@ async fn reset_by_another_program_is_recovered() {
     let log = rig.daemon.log_text();
     assert!(log.contains("reset by another program"), "the daemon did not see the reset");
 }
+
+/// The raw log lines of the card: commands, answers and control codes.
+fn raw_log(rig: &Rig) -> Vec<String> {
+    std::fs::read_to_string(rig.card_log(Slot::Card)).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn only_a_pin_verified_session_ends_with_a_reset() {
+    let rig = Rig::new(3, true).await;
+    let reader = rig.reader(Slot::Card).await;
+    let resets = |log: &[String]| log.iter().filter(|l| l.ends_with("control 02") || l.ends_with("control 01")).count();
+    let start = resets(&raw_log(&rig));
+    reader.read_card(no_opts()).await.expect("ReadCard");
+    reader.get_pin_status(no_opts()).await.expect("GetPinStatus");
+    assert_eq!(resets(&raw_log(&rig)), start, "a read reset the card");
+    assert_eq!(reader.verify_pin(INITIAL_PIN, no_opts()).await.expect("VerifyPin"), (true, 3));
+    assert_eq!(resets(&raw_log(&rig)), start + 1, "a verified PIN was left standing");
+    // The next operation starts from a card with no PIN verified, and the
+    // daemon's own reset does not count as another program's.
+    assert_eq!(reader.get_pin_status(no_opts()).await.expect("GetPinStatus"), (3, false));
+    assert!(!rig.daemon.log_text().contains("reset by another program"));
+}
