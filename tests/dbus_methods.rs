@@ -75,13 +75,15 @@ async fn every_method(generation: u8) {
     let atr = reader.atr().await.expect("Atr");
     // The historical bytes end the ATR, before TCK on T=1.
     let atr_hex = hex::encode_upper(&atr);
-    assert!(atr_hex.ends_with(&historical) || atr_hex[..atr_hex.len() - 2].ends_with(&historical), "{historical} vs {atr_hex}");
+    assert!(
+        atr_hex.ends_with(&historical) || atr_hex[..atr_hex.len() - 2].ends_with(&historical),
+        "{historical} vs {atr_hex}"
+    );
 
     // Personalise: the digest is the model's, the APDU count what both
     // simulators logged during the call.
     let before = rig.logged(Slot::Card).len() + rig.logged(Slot::Sam).len();
-    let written =
-        reader.write_holder_record(holder_dict(generation, Some(PHOTO_LEN)), no_opts()).await.expect("Write");
+    let written = reader.write_holder_record(holder_dict(generation, Some(PHOTO_LEN)), no_opts()).await.expect("Write");
     let sent = rig.logged(Slot::Card).len() + rig.logged(Slot::Sam).len() - before;
     let expected_digest = support::terminal::holder_record(generation, PHOTO_LEN).digest_hex();
     assert_eq!(text(&written, "digest"), Some(expected_digest));
@@ -183,7 +185,23 @@ async fn through_busctl(generation: u8) {
         &path,
         "org.sscard.Reader1",
         "WriteHolderRecord",
-        &["a{sv}a{sv}", "4", "ssn", "s", SSN, "sex", "s", "2", "birth_date", "s", "1949-12-31", "nation", "y", "5", "0"],
+        &[
+            "a{sv}a{sv}",
+            "4",
+            "ssn",
+            "s",
+            SSN,
+            "sex",
+            "s",
+            "2",
+            "birth_date",
+            "s",
+            "1949-12-31",
+            "nation",
+            "y",
+            "5",
+            "0",
+        ],
     );
     let digest = dict_text(&written[0], "digest").expect("digest");
     assert_eq!(digest.len(), 64);
@@ -213,13 +231,8 @@ async fn through_busctl(generation: u8) {
         &["sa{sv}", INITIAL_PIN, "1", "allow_last_try", "b", "false"],
     );
     assert_eq!(verified, [Json::from(true), Json::from(3)]);
-    let activated = busctl_call(
-        &rig,
-        &path,
-        "org.sscard.Reader1",
-        "Activate",
-        &["sssa{sv}", SSN, INITIAL_PIN, NEW_PIN, "0"],
-    );
+    let activated =
+        busctl_call(&rig, &path, "org.sscard.Reader1", "Activate", &["sssa{sv}", SSN, INITIAL_PIN, NEW_PIN, "0"]);
     assert_eq!(dict_text(&activated[0], "state"), Some("active"));
     busctl_call(&rig, &path, "org.sscard.Reader1", "ChangePin", &["ssa{sv}", NEW_PIN, "274816", "0"]);
     busctl_call(&rig, &path, "org.sscard.Reader1", "ReloadPin", &["sa{sv}", "385927", "0"]);

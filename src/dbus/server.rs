@@ -145,7 +145,11 @@ impl Manager {
             _ => Err(Error::Ambiguous(format!(
                 "FindCard: {} readers hold a social security card: {}",
                 found.len(),
-                found.iter().filter_map(|id| view.readers.get(id).map(|r| r.name.as_str())).collect::<Vec<_>>().join(", ")
+                found
+                    .iter()
+                    .filter_map(|id| view.readers.get(id).map(|r| r.name.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -441,9 +445,9 @@ fn field_input(v: &OwnedVariant) -> FieldInput {
     match &**v {
         Variant::Str(s) => FieldInput::Str(s.as_str().to_owned()),
         Variant::U8(b) => FieldInput::Byte(*b),
-        Variant::Array(a) if a.element_signature().to_string() == "y" => {
-            FieldInput::Bytes(a.inner().iter().filter_map(|e| if let Variant::U8(b) = e { Some(*b) } else { None }).collect())
-        }
+        Variant::Array(a) if a.element_signature().to_string() == "y" => FieldInput::Bytes(
+            a.inner().iter().filter_map(|e| if let Variant::U8(b) = e { Some(*b) } else { None }).collect(),
+        ),
         other => FieldInput::Other(other.value_signature().to_string()),
     }
 }

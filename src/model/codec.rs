@@ -85,7 +85,7 @@ fn digits_value(digits: &[u8]) -> u16 {
 
 /// Whether `year` is a leap year of the Gregorian calendar.
 pub const fn is_leap_year(year: u16) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// The number of days in `month` (1 to 12) of `year`; 0 for an invalid month.

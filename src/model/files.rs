@@ -241,15 +241,15 @@ impl HolderRecordUpdate {
     /// the SSN's digits 7 to 14 equal the birth date; the sex matches the parity of
     /// the SSN's 17th digit. Each element on its own is valid by construction.
     pub fn validate(&self, generation: Generation) -> Result<(), ValidationError> {
-        if let Some(v) = &self.spec_version {
-            if v.generation() != Some(generation) {
-                return Err(ValidationError::new(Field::SpecVersion, Rule::GenerationMismatch { generation }));
-            }
+        if let Some(v) = &self.spec_version
+            && v.generation() != Some(generation)
+        {
+            return Err(ValidationError::new(Field::SpecVersion, Rule::GenerationMismatch { generation }));
         }
-        if let (Some(issue), Some(expiry)) = (self.issue_date, self.expiry_date) {
-            if expiry <= issue {
-                return Err(ValidationError::new(Field::ExpiryDate, Rule::ExpiryNotAfterIssue));
-            }
+        if let (Some(issue), Some(expiry)) = (self.issue_date, self.expiry_date)
+            && expiry <= issue
+        {
+            return Err(ValidationError::new(Field::ExpiryDate, Rule::ExpiryNotAfterIssue));
         }
         match (&self.ssn, self.sex, self.birth_date) {
             (None, None, None) => Ok(()),

@@ -12,7 +12,9 @@ mod info;
 use std::path::Path;
 
 pub use error::OpError;
-pub use info::{CardInfo, CardState, FieldInput, InfoValue, PinStatus, READ_ONLY_KEYS, legacy_bas_line, record_from_fields};
+pub use info::{
+    CardInfo, CardState, FieldInput, InfoValue, PinStatus, READ_ONLY_KEYS, legacy_bas_line, record_from_fields,
+};
 
 use crate::apdu::StatusWord;
 use crate::model::{

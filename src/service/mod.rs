@@ -48,16 +48,35 @@ impl CardKind {
 /// during the service's lifetime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    ReaderAdded { id: u32, name: String },
-    ReaderRemoved { id: u32 },
+    ReaderAdded {
+        id: u32,
+        name: String,
+    },
+    ReaderRemoved {
+        id: u32,
+    },
     /// Sent once the card has been classified.
-    CardInserted { id: u32, atr: Vec<u8>, kind: CardKind, profile: String },
-    CardRemoved { id: u32 },
-    Busy { id: u32, busy: bool },
+    CardInserted {
+        id: u32,
+        atr: Vec<u8>,
+        kind: CardKind,
+        profile: String,
+    },
+    CardRemoved {
+        id: u32,
+    },
+    Busy {
+        id: u32,
+        busy: bool,
+    },
     /// The reader whose PSAM operations use, if any.
-    SamReader { id: Option<u32> },
+    SamReader {
+        id: Option<u32>,
+    },
     /// pcscd went away (`false`) or is back (`true`).
-    Service { available: bool },
+    Service {
+        available: bool,
+    },
 }
 
 /// An operation for a reader's worker. PINs stay in zeroizing buffers.
@@ -216,9 +235,10 @@ impl Service {
             let handle = readers
                 .get(&id)
                 .ok_or_else(|| ServiceError::new(ErrorName::NoCard, method, "the reader has gone away"))?;
-            handle.jobs.send(Job::Call { request, reply }).map_err(|_| {
-                ServiceError::new(ErrorName::Cancelled, method, "the reader's worker has stopped")
-            })?;
+            handle
+                .jobs
+                .send(Job::Call { request, reply })
+                .map_err(|_| ServiceError::new(ErrorName::Cancelled, method, "the reader's worker has stopped"))?;
         }
         match tokio::time::timeout(self.config.operation_timeout, answer).await {
             Ok(Ok(result)) => result,
@@ -240,7 +260,8 @@ impl Service {
         };
         self.shared.stopping.store(true, Ordering::SeqCst);
         let _ = self.wake_monitor.send(());
-        if let Some(ctx) = self.shared.monitor_context.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+        if let Some(ctx) =
+            self.shared.monitor_context.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
         {
             let _ = ctx.cancel();
         }

@@ -54,7 +54,14 @@ impl SamShare {
     pub(super) fn for_operation(&self) -> Option<SharedSam<'_>> {
         let cards = self.lock();
         let (&id, card) = cards.iter().next()?;
-        Some(SharedSam { share: self, id, atr: card.atr.clone(), capabilities: card.capabilities, held: false, sent: 0 })
+        Some(SharedSam {
+            share: self,
+            id,
+            atr: card.atr.clone(),
+            capabilities: card.capabilities,
+            held: false,
+            sent: 0,
+        })
     }
 
     fn acquire(&self) {

@@ -34,7 +34,17 @@ pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::
     // Every worker has its own context: pcsc-lite serialises the calls of
     // one context, and the monitor's is blocked in SCardGetStatusChange.
     let ctx = Context::establish(Scope::User).ok();
-    let mut worker = Worker { id, reader, shared, ctx, connection: None, card_id: None, profile: None, is_sam: false, announced: false };
+    let mut worker = Worker {
+        id,
+        reader,
+        shared,
+        ctx,
+        connection: None,
+        card_id: None,
+        profile: None,
+        is_sam: false,
+        announced: false,
+    };
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Classify { atr } => worker.classify(atr),
@@ -138,9 +148,7 @@ impl Worker {
         let e = match first {
             Err(Failure::Op(OpError::CardReset { retry_safe: true })) => {
                 tracing::info!(reader = %self.reader, "{method}: card reset by another program; rerunning once");
-                if let Err(e) = self.recover_from_reset(method) {
-                    return Err(e);
-                }
+                self.recover_from_reset(method)?;
                 match self.attempt(request) {
                     Err(Failure::Op(OpError::CardReset { .. })) => {
                         let _ = self.connection.as_mut().map(|c| c.reconnect(false));
@@ -204,10 +212,8 @@ impl Worker {
         })?;
         let mut sam = shared.sam.for_operation();
         let result = {
-            let mut cards = Cards {
-                card: &mut tx,
-                sam: sam.as_mut().map(|s| s as &mut dyn crate::transport::Transport),
-            };
+            let mut cards =
+                Cards { card: &mut tx, sam: sam.as_mut().map(|s| s as &mut dyn crate::transport::Transport) };
             run_operation(&engine, &mut cards, request)
         };
         drop(sam);

@@ -112,7 +112,7 @@ pub fn mac(alg: Algorithm, key: &[u8; 16], iv: &[u8], message: &[u8]) -> [u8; 4]
     let bs = alg.block_size();
     let mut padded = message.to_vec();
     padded.push(0x80);
-    while padded.len() % bs != 0 {
+    while !padded.len().is_multiple_of(bs) {
         padded.push(0);
     }
     // The crate's CBC-MAC starts from a zero IV; folding the IV into the

@@ -62,7 +62,8 @@ impl Psam {
             return Err(StatusWord::KeyNotFound);
         }
         let f: [u8; 8] = c.data().try_into().map_err(|_| StatusWord::WrongLength)?;
-        self.session = Some((alg, crypto::diversify(alg, &crypto::master_key_of(self.key_domain.as_deref(), c.p2), &f)));
+        self.session =
+            Some((alg, crypto::diversify(alg, &crypto::master_key_of(self.key_domain.as_deref(), c.p2), &f)));
         Ok(Reply::status(StatusWord::Success))
     }
 

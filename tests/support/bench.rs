@@ -138,7 +138,9 @@ impl Bench {
             .args(["--mount", "--net", "--propagation", "private", "sh", "-c", &script])
             .stdin(Stdio::null())
             .spawn()
-            .expect("bench: cannot start the namespace holder (are util-linux and iproute2 installed, and are we root?)");
+            .expect(
+                "bench: cannot start the namespace holder (are util-linux and iproute2 installed, and are we root?)",
+            );
         let mut bench = Bench { dir, holder, pcscd: None, slots, cards: Vec::new() };
         // The holder is ready once its mount is in place.
         let holder_pid = bench.holder.id();
