@@ -1,151 +1,181 @@
-//! The demo: a private bench (pcscd + vpcd + simulator), then a counter's
-//! work on a blank card through real pcscd: read it, personalise it
-//! through the PSAM, read it back, set the holder's PIN and activate it.
+//! The demo: a counter's whole workflow through the daemon. A private bench
+//! (pcscd + vpcd, a PSAM and a blank gen3 card from the simulator), a
+//! private D-Bus bus, `sscardd` on it, and then the operator's client,
+//! the real `sscardctl` binary, for every step: list the readers, read the
+//! blank card, personalise it, read it back (table, legacy line, photo),
+//! activate it with the holder's new PIN, and check the PIN.
 //!
-//! Until the daemon exists (issue 4) this drives the card with plain
-//! APDUs; run it with `scripts/demo`.
+//! Run it with `scripts/demo`. Any step that fails ends it with exit code 1.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use sscard::apdu::StatusWord;
-use sscard::model::{
-    EF05_ELEMENTS, EF06_ELEMENTS, Field, Generation, HolderData, HolderRecordUpdate, IssuerData, Photo,
-};
-use sscard::transport::Transport;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
 use support::bench::{Bench, Slot};
-use support::terminal::*;
+use support::daemon::{PrivateBus, Sscardd};
 
-fn check(what: &str, sw: StatusWord) {
-    println!("  {what:<52} {sw}");
-    assert_eq!(sw, StatusWord::Success, "{what}");
+const SSN: &str = "11010519491231002X";
+const INITIAL_PIN: &str = "123456";
+const NEW_PIN: &str = "802413";
+const TERMINAL_DEVICE: &str = "SSCARDDEMO01";
+
+/// `sscardctl`, beside the example's directory (`target/debug/`).
+fn ctl_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+    let path = exe.parent().and_then(Path::parent).map(|dir| dir.join("sscardctl")).ok_or("no target directory")?;
+    if path.is_file() { Ok(path) } else { Err(format!("{} is not built (cargo build --bins)", path.display())) }
 }
 
-fn show(issuer: &IssuerData, holder: &HolderData) {
-    let mut rows: Vec<(&str, String)> = Vec::new();
-    let mut put = |k, v: Option<String>| {
-        if let Some(v) = v {
-            rows.push((k, v));
+fn source(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(file)
+}
+
+/// The counter's terminal: runs `sscardctl` on the private bus and shows
+/// each step.
+struct Counter {
+    ctl: PathBuf,
+    bus: String,
+    step: usize,
+}
+
+impl Counter {
+    /// `sscardctl --bus … ARGS`, quietly; (exit code, stdout, stderr).
+    fn run_quiet(&self, args: &[&str], stdin: &str) -> Result<(i32, String, String), String> {
+        let mut child = Command::new(&self.ctl)
+            .args(["--bus", &self.bus])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.ctl.display()))?;
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin.as_bytes()).map_err(|e| format!("sscardctl's stdin: {e}"))?;
         }
-    };
-    put("card_id", issuer.card_id.map(|v| v.to_hex()));
-    put("card_type", issuer.card_type.map(|v| v.as_str().to_owned()));
-    put("spec_version", issuer.spec_version.as_ref().map(|v| v.as_str().to_owned()));
-    put("issuer", issuer.issuer.as_ref().map(|v| v.as_str().to_owned()));
-    put("issue_date", issuer.issue_date.map(|v| v.to_iso()));
-    put("expiry_date", issuer.expiry_date.map(|v| v.to_iso()));
-    put("card_number", issuer.card_number.as_ref().map(|v| v.as_str().to_owned()));
-    put("ssn", holder.ssn.as_ref().map(|v| v.as_str().to_owned()));
-    put("name", holder.name.as_ref().map(|v| v.as_str().to_owned()));
-    put("sex", holder.sex.map(|v| v.to_string()));
-    put("nation", holder.nation.map(|v| v.code().to_string()));
-    put("birthplace", holder.birthplace.map(|v| v.as_str().to_owned()));
-    put("birth_date", holder.birth_date.map(|v| v.to_iso()));
-    for (k, v) in rows {
-        println!("    {k:<14} {v}");
+        let out = child.wait_with_output().map_err(|e| format!("sscardctl: {e}"))?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
+    /// One step: its title, the command line, and what it printed. A
+    /// non-zero exit ends the demo.
+    fn step(&mut self, title: &str, args: &[&str], stdin: &str) -> Result<String, String> {
+        self.step += 1;
+        println!("\n== {}. {title}", self.step);
+        let shown_stdin =
+            if stdin.is_empty() { String::new() } else { format!("printf '{}' | ", stdin.escape_debug()) };
+        println!("$ {shown_stdin}sscardctl {}", args.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" "));
+        let (code, stdout, stderr) = self.run_quiet(args, stdin)?;
+        for line in stdout.lines().chain(stderr.lines()) {
+            println!("  {line}");
+        }
+        if code != 0 {
+            return Err(format!("step {} ({title}) failed: sscardctl exited with {code}", self.step));
+        }
+        Ok(stdout)
+    }
+
+    /// Waits until the daemon has classified the card and the PSAM.
+    fn wait_ready(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (code, stdout, stderr) = self.run_quiet(&["--json", "readers"], "")?;
+            let ready = code == 0
+                && serde_json::from_str::<serde_json::Value>(&stdout).is_ok_and(|v| {
+                    let kinds: Vec<&str> =
+                        v["readers"].as_array().into_iter().flatten().filter_map(|r| r["card_kind"].as_str()).collect();
+                    kinds.contains(&"ssse") && kinds.contains(&"psam") && v["sam_reader"] != "/"
+                });
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the daemon never showed the card and the PSAM: {stdout}{stderr}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
-fn counter_workflow(bench: &mut Bench, generation: u8) {
-    let gen_arg = generation.to_string();
-    let image = bench.dir().join(format!("card-gen{generation}.json"));
-    bench.insert(Slot::Card, "card", &["--gen", &gen_arg, "--image", &image.to_string_lossy()]);
-    println!("\n== gen{generation}: a blank card in {:?}, saved to {}", bench.reader_name(Slot::Card), image.display());
-
-    let mut card_conn = bench.connect(Slot::Card);
-    let mut psam_conn = bench.connect(Slot::Sam);
-    let mut card_tx = card_conn.transaction().expect("card transaction");
-    let mut psam_tx = psam_conn.transaction().expect("PSAM transaction");
-    let card: &mut dyn Transport = &mut card_tx;
-    let psam: &mut dyn Transport = &mut psam_tx;
-    let caps = card.capabilities();
-    println!(
-        "  ATR {}  ({:?}, extended length: {})",
-        hex::encode_upper(card.atr()),
-        caps.protocol,
-        caps.extended_length
-    );
-
-    select_psam(psam);
-    let fci = select_ssse(card);
-    let alg = fci.algorithm;
-    println!(
-        "  SELECT SSSE: algorithm {}, life cycle {}",
-        if alg == 3 { "SM4" } else { "3DES" },
-        fci.lcs.map_or("none (gen2)".to_owned(), |l| format!("{l:02X}"))
-    );
-    println!("-- read the blank card (EF05)");
-    let issuer = IssuerData::decode(&read_all(card, 0x05, &EF05_ELEMENTS)).expect("EF05");
-    show(&issuer, &HolderData::default());
-    let id = issuer.card_id.expect("card id").as_bytes().to_vec();
-
-    println!("-- personalise through the PSAM");
-    let mut record = HolderRecordUpdate::default();
-    for (field, value) in [
-        (Field::CardType, "3"),
-        (Field::SpecVersion, if generation == 3 { "3.00" } else { "2.00" }),
-        (Field::Issuer, "SZ-CARD-CTR"),
-        (Field::IssueDate, "2026-11-25"),
-        (Field::ExpiryDate, "2036-11-25"),
-        (Field::CardNumber, "X00000019"),
-        (Field::Ssn, "11010519491231002X"),
-        (Field::Name, "阿卜杜热合曼·买买提艾力"),
-        (Field::Sex, "2"),
-        (Field::Nation, "5"),
-        (Field::Birthplace, "653101"),
-        (Field::BirthDate, "1949-12-31"),
-    ] {
-        record.set_from_str(field, value).expect("demo record");
+/// A word of a shown command line: the source tree's files by their
+/// relative path, quoted where the shell needs it.
+fn shell_word(word: &str) -> String {
+    let root = format!("{}/", env!("CARGO_MANIFEST_DIR"));
+    let word = word.strip_prefix(&root).unwrap_or(word);
+    if word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:".contains(c)) {
+        word.to_owned()
+    } else {
+        format!("'{word}'")
     }
-    let mut jpeg = vec![0xFF, 0xD8];
-    jpeg.extend((0..4000u32).map(|i| (i % 251) as u8));
-    jpeg.extend_from_slice(&[0xFF, 0xD9]);
-    record.photo = Some(Photo::new(jpeg).expect("demo photo"));
-    record.validate(if generation == 3 { Generation::Gen3 } else { Generation::Gen2 }).expect("consistent");
-    check("EXTERNAL AUTHENTICATE key 04 (cryptogram from PSAM)", authenticate(card, psam, alg, &id, 0x04));
-    let (ef05, ef06) = record.records();
-    for (sfi, r) in ef05.iter().map(|r| (5u8, r)).chain(ef06.iter().map(|r| (6u8, r))) {
-        check(&format!("UPDATE RECORD EF0{sfi} tag {:02X}", r.tag), update_record(card, sfi, &r.to_tlv()));
-    }
-    let photo = record.photo.as_ref().expect("photo").to_file_bytes();
-    write_photo(card, &photo, generation);
-    let how = if generation == 3 { "in one extended APDU" } else { "in 255-byte chunks" };
-    println!("  {:<52} {}", format!("UPDATE BINARY EF08, {} bytes {how}", photo.len()), StatusWord::Success);
-
-    println!("-- read back (key 0A) and compare");
-    check("EXTERNAL AUTHENTICATE key 0A", authenticate(card, psam, alg, &id, 0x0A));
-    let issuer = IssuerData::decode(&read_all(card, 0x05, &EF05_ELEMENTS)).expect("EF05");
-    let holder = HolderData::decode(&read_all(card, 0x06, &EF06_ELEMENTS)).expect("EF06");
-    show(&issuer, &holder);
-    let mismatches = record.mismatches(&issuer, &holder, record.photo.as_ref());
-    assert!(mismatches.is_empty(), "read-back differs: {mismatches:?}");
-    println!("  read-back matches; digest {}", record.digest_hex());
-
-    println!("-- the holder activates the card");
-    select_ssse(card);
-    check("VERIFY initial PIN", verify(card, "123456"));
-    check("CHANGE PIN to the holder's new PIN", change_pin(card, "123456", "135790"));
-    if generation == 3 {
-        check("EXTERNAL AUTHENTICATE key 0C", authenticate(card, psam, alg, &id, 0x0C));
-        check("ACTIVATE FILE", send(card, cmd(0, 0x44, 0, 0)).sw);
-        let lcs = select_ssse(card).lcs;
-        println!("  SELECT SSSE again: life cycle {:02X} (active)", lcs.unwrap_or(0));
-        assert_eq!(lcs, Some(0x05));
-    }
-    println!("  {} APDUs to the card (GET RESPONSE and 6Cxx resends included)", card.apdus_sent());
-    drop((card_tx, psam_tx));
-    drop((card_conn, psam_conn));
-    assert_eq!(bench.remove(Slot::Card), Some(0));
 }
 
-fn main() {
-    println!("sscard demo: a counter workflow on the virtual card, through real pcscd");
+fn demo() -> Result<(), String> {
+    let ctl = ctl_binary()?;
+    println!("sscard demo: a counter's workflow through sscardd, driven by sscardctl");
     let mut bench = Bench::start();
-    println!("bench: private pcscd, socket {}", bench.socket().display());
+    println!("bench: private pcscd with the vpcd driver, socket {}", bench.socket().display());
     bench.insert(Slot::Sam, "psam", &[]);
-    println!("bench: PSAM in {:?}", bench.reader_name(Slot::Sam));
-    for generation in [3, 2] {
-        counter_workflow(&mut bench, generation);
+    println!("bench: a PSAM in {:?}", bench.reader_name(Slot::Sam));
+    bench.insert(Slot::Card, "card", &["--gen", "3"]);
+    println!("bench: a blank gen3 card in {:?} (card id only, initial PIN, LCS 04)", bench.reader_name(Slot::Card));
+    let bus = PrivateBus::start(bench.dir(), None);
+    let config = bench.dir().join("sscardd.toml");
+    std::fs::write(&config, format!("terminal_device = \"{TERMINAL_DEVICE}\"\n"))
+        .map_err(|e| format!("config: {e}"))?;
+    let config_arg = config.to_string_lossy().into_owned();
+    let _daemon = Sscardd::start(&bench, &bus, &["--config", &config_arg]);
+    println!("bus: private D-Bus at {}", bus.address());
+    println!("daemon: sscardd --bus {} --authorization none --config {config_arg}", bus.address());
+    println!("every command below runs as: {} --bus {} …", ctl.display(), bus.address());
+
+    let mut counter = Counter { ctl, bus: bus.address(), step: 0 };
+    counter.wait_ready()?;
+    let holder = source("examples/holder.json");
+    let photo = source("examples/photo.jpg");
+    let photo_back = bench.dir().join("photo-read.jpg");
+    let (holder_arg, photo_arg) = (holder.to_string_lossy(), photo.to_string_lossy());
+    let photo_back_arg = photo_back.to_string_lossy().into_owned();
+
+    counter.step("the readers the daemon sees", &["readers"], "")?;
+    counter.step("read the blank card", &["read"], "")?;
+    counter.step(
+        "personalise: the holder's record and photo, written through the PSAM and read back",
+        &["write", &holder_arg, "--photo", &photo_arg],
+        "",
+    )?;
+    counter.step("read the card back, with its photo", &["read", "--photo", &photo_back_arg], "")?;
+    let (original, read_back) = (std::fs::read(&photo), std::fs::read(&photo_back));
+    match (original, read_back) {
+        (Ok(a), Ok(b)) if a == b => {
+            println!("  the photo read back is identical to examples/photo.jpg ({} bytes)", a.len())
+        }
+        _ => return Err("the photo read back differs from examples/photo.jpg".to_owned()),
     }
-    println!("\ndemo finished: both cards personalised, read back and activated");
+    counter.step("the legacy iReadCardBas line", &["read", "--format", "bas"], "")?;
+    counter.step(
+        "the holder activates the card: initial PIN, then the new PIN (from stdin here; a prompt without echo otherwise)",
+        &["activate", "--ssn", SSN, "--pin-stdin"],
+        &format!("{INITIAL_PIN}\n{NEW_PIN}\n"),
+    )?;
+    counter.step("the PIN's state", &["pin", "status"], "")?;
+    counter.step("the holder checks the new PIN", &["pin", "verify", "--pin-stdin"], &format!("{NEW_PIN}\n"))?;
+    println!("\ndemo finished: the blank card is personalised, read back and activated, all through sscardd");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match demo() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

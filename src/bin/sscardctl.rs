@@ -1,35 +1,117 @@
-//! `sscardctl`, the operator's client. The D-Bus commands arrive with the
-//! daemon (issue 4); `script` runs an APDU script directly through pcscd.
+//! `sscardctl`, the operator's client: a D-Bus client of `org.sscard.Daemon`
+//! (`interfaces.md`), plus `script`, which runs an APDU script directly
+//! through pcscd without the daemon.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+#[path = "sscardctl/client.rs"]
+mod client;
+#[path = "sscardctl/failure.rs"]
+mod failure;
+#[path = "sscardctl/monitor.rs"]
+mod monitor;
+#[path = "sscardctl/output.rs"]
+mod output;
+#[path = "sscardctl/pins.rs"]
+mod pins;
+#[path = "sscardctl/script.rs"]
+mod script;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use zeroize::Zeroizing;
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use sscard::model::{Field, Pin};
-use sscard::script::{Cards, Script, TraceEntry, Values};
-use sscard::transport::{PcscTransport, Transport};
+use failure::{EXIT_CODES_HELP, Failure};
 
 #[derive(Parser)]
-#[command(name = "sscardctl", version, about = "Operator's client for sscard")]
+#[command(
+    name = "sscardctl",
+    version,
+    about = "Operator's client for sscardd, the social security card daemon",
+    after_help = EXIT_CODES_HELP
+)]
 struct Cli {
+    /// The bus of the daemon: `system` (default), `session`, or a D-Bus
+    /// address such as `unix:path=/tmp/x/bus`.
+    #[arg(long, global = true, value_name = "system|session|ADDRESS")]
+    bus: Option<String>,
+    /// Print JSON (`monitor`: one object per line). Byte strings are
+    /// upper-case hex; the photo is never printed, only `photo_len`.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The reader, by PC/SC name or D-Bus object path. Default: the one
+    /// that holds a social security card (FindCard). `script` needs it, as
+    /// a PC/SC name.
+    #[arg(long, global = true, value_name = "NAME_OR_PATH")]
+    reader: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run an APDU script directly through pcscd, without the daemon,
-    /// printing each command, response and status word.
+    /// List the readers: name, card present, kind, profile, busy; and the
+    /// PSAM's reader.
+    Readers,
+    /// Read the card info and the holder info.
+    Read {
+        /// Also read the photo and write its JPEG bytes to FILE.
+        #[arg(long, value_name = "FILE")]
+        photo: Option<PathBuf>,
+        /// `table` (default), `json` (as --json) or `bas`: the legacy
+        /// iReadCardBas line of 11 fields, each followed by `|`.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Run INTERNAL AUTHENTICATE against the PSAM and report
+        /// `authentic`.
+        #[arg(long)]
+        authenticate: bool,
+    },
+    /// Personalise: write a holder record, read it back and compare.
+    Write {
+        /// A JSON object of the writable keys: strings, except `nation`, a
+        /// number from 0 to 255.
+        #[arg(value_name = "RECORD.json")]
+        record: PathBuf,
+        /// The holder's photo, a JPEG file (at most 8190 bytes).
+        #[arg(long, value_name = "FILE")]
+        photo: Option<PathBuf>,
+    },
+    /// The holder's PIN: status, verify, change, reload or unblock.
+    Pin {
+        #[command(subcommand)]
+        command: PinCommand,
+    },
+    /// Activate the card with the holder's new PIN.
+    ///
+    /// Checks the holder's SSN against the card, verifies the initial PIN,
+    /// sets the new PIN and, on gen3, runs ACTIVATE FILE. Reads the initial
+    /// PIN, then the new one.
+    Activate {
+        /// The SSN on the holder's identity document.
+        #[arg(long, value_name = "SSN")]
+        ssn: String,
+        /// Spend the PIN's last try if it comes to that.
+        #[arg(long)]
+        allow_last_try: bool,
+        /// Read the PINs from standard input, one a line, instead of
+        /// prompting.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Print the daemon's events until interrupted.
+    ///
+    /// One line per event, with a UTC timestamp: readers added and removed,
+    /// cards inserted and removed, properties changed, the daemon started
+    /// or stopped.
+    Monitor,
+    /// Run an APDU script through pcscd, without the daemon.
+    ///
+    /// Prints each command, response and status word. Needs --reader NAME,
+    /// a PC/SC reader name.
     Script {
         /// The `.apdu` file. Inside a profile directory, its constants,
         /// status table and includes apply.
         file: PathBuf,
-        /// The PC/SC reader of the card.
-        #[arg(long)]
-        reader: String,
         /// The PC/SC reader of the PSAM, for `sam:` steps.
         #[arg(long)]
         sam_reader: Option<String>,
@@ -38,112 +120,149 @@ enum Command {
         #[arg(long = "var", value_name = "NAME=HEX")]
         vars: Vec<String>,
     },
-    /// Everything else talks to sscardd, which is not built yet.
-    #[command(external_subcommand)]
-    Other(Vec<String>),
+}
+
+#[derive(Subcommand)]
+enum PinCommand {
+    /// The PIN's tries left and whether it is blocked; spends no try.
+    Status,
+    /// Check the holder's PIN; a wrong one exits with 11.
+    Verify {
+        /// Spend the PIN's last try if it comes to that.
+        #[arg(long)]
+        allow_last_try: bool,
+        /// Read the PIN from standard input instead of prompting.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Change the PIN: reads the old PIN, then the new one.
+    Change {
+        /// Spend the PIN's last try if it comes to that.
+        #[arg(long)]
+        allow_last_try: bool,
+        /// Read the PINs from standard input, one a line, instead of
+        /// prompting.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Set a forgotten PIN; needs the PSAM.
+    ///
+    /// The operator checks the holder's identity first. Reads the new PIN.
+    Reload {
+        /// Read the new PIN from standard input instead of prompting.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Reset the PIN's try counter; needs the PSAM.
+    Unblock,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Bas,
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Script { file, reader, sam_reader, vars } => {
-            match run_script(&file, &reader, sam_reader.as_deref(), &vars) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("sscardctl: {e}");
-                    ExitCode::FAILURE
-                }
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Script { file, sam_reader, vars } => {
+            if cli.json {
+                usage("script prints its trace as text; --json is not available for it");
             }
+            let Some(reader) = cli.reader else {
+                usage("script needs --reader NAME, the PC/SC reader of the card");
+            };
+            script::run_script(&file, &reader, sam_reader.as_deref(), &vars).map_err(Failure::Local)
         }
-        Command::Other(words) => {
-            eprintln!(
-                "sscardctl: {:?} needs the daemon, which is not built yet (issue 4); only `script` works today",
-                words.first().map(String::as_str).unwrap_or_default()
-            );
-            ExitCode::from(2)
+        command => {
+            if let Command::Read { format: Some(format), .. } = &command
+                && cli.json
+                && *format != Format::Json
+            {
+                usage("--json and --format table|bas contradict each other");
+            }
+            let global = client::Global {
+                bus: cli.bus.unwrap_or_else(|| "system".to_owned()),
+                json: cli.json,
+                reader: cli.reader,
+            };
+            client::run(global, command)
         }
-    }
-}
-
-/// The script, its profile's constants and its status table.
-fn load(file: &Path) -> Result<(Script, Values, sscard::script::StatusTable), String> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    if dir.join("profile.toml").is_file() {
-        let profile = sscard::script::load_profile(dir, &[]).map_err(|e| e.to_string())?;
-        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let script = profile.script(&stem).cloned().ok_or_else(|| format!("{}: not found", file.display()))?;
-        let mut values = Values::new();
-        for (name, bytes) in &profile.constants {
-            values.set(name, bytes.clone());
-        }
-        return Ok((script, values, profile.status));
-    }
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let script = sscard::script::parse(&file.display().to_string(), &text, &[]).map_err(|e| e.to_string())?;
-    Ok((script, Values::new(), sscard::script::StatusTable::default()))
-}
-
-fn run_script(file: &Path, reader: &str, sam_reader: Option<&str>, vars: &[String]) -> Result<(), String> {
-    let (script, mut values, table) = load(file)?;
-    for var in vars {
-        let (name, hex_value) = var.split_once('=').ok_or_else(|| format!("--var {var:?}: expected NAME=HEX"))?;
-        if script.secrets.contains(name) {
-            return Err(format!(
-                "--var {name}: a secret input is read from standard input, never from the command line"
-            ));
-        }
-        let bytes = hex::decode(hex_value.replace(' ', "")).map_err(|e| format!("--var {name}: not hex: {e}"))?;
-        values.set(name, bytes);
-    }
-    // Secret inputs (PINs): digits from standard input, packed BCD.
-    let stdin = std::io::stdin();
-    for name in script.inputs.iter().filter(|n| script.secrets.contains(*n)) {
-        let mut line = Zeroizing::new(String::new());
-        stdin.lock().read_line(&mut line).map_err(|e| format!("reading {name}: {e}"))?;
-        let pin = Pin::parse(line.trim_end_matches(['\n', '\r']), Field::Pin).map_err(|e| format!("{name}: {e}"))?;
-        values.set(name, pin.to_bcd().to_vec());
-    }
-    if let Some(missing) = script.inputs.iter().find(|n| values.get(n).is_none()) {
-        return Err(format!("input {missing:?} was not given (--var {missing}=HEX)"));
-    }
-
-    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| format!("pcscd: {e}"))?;
-    let mut card = PcscTransport::connect(&ctx, reader).map_err(|e| format!("{reader}: {e}"))?;
-    let mut sam = match sam_reader {
-        Some(name) => Some(PcscTransport::connect(&ctx, name).map_err(|e| format!("{name}: {e}"))?),
-        None => None,
     };
-    let mut card_tx = card.transaction().map_err(|e| e.to_string())?;
-    let mut sam_tx = match sam.as_mut() {
-        Some(s) => Some(s.transaction().map_err(|e| e.to_string())?),
-        None => None,
-    };
-    println!("card: {reader}  ATR {}", hex::encode_upper(card_tx.atr()));
-    let mut cards = Cards { card: &mut card_tx, sam: sam_tx.as_mut().map(|t| t as &mut dyn Transport) };
-    let mut trace = |e: &TraceEntry<'_>| {
-        println!("{}:{}", e.step.pos.file, e.step.pos.line);
-        println!("  {} > {}", e.step.slot, e.command_shown);
-        println!(
-            "  {} < {}{}{}",
-            e.step.slot,
-            hex::encode_upper(e.response_data),
-            if e.response_data.is_empty() { "" } else { " " },
-            e.sw
-        );
-    };
-    let outcome = sscard::script::run(&script, &table, &mut cards, values, &mut trace);
     match outcome {
-        Ok(done) => {
-            println!("ok: {} APDUs", done.apdus);
-            let mut names: Vec<&str> = sscard::script::syntax::captures(&script).collect();
-            names.sort_unstable();
-            names.dedup();
-            for name in names {
-                if let Some(bytes) = done.values.get(name) {
-                    println!("  {name} = {}", hex::encode_upper(bytes));
-                }
-            }
-            Ok(())
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("sscardctl: {}", failure.message());
+            ExitCode::from(failure.code())
         }
-        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A usage error found after parsing: clap's format and exit code 2.
+fn usage(message: &str) -> ! {
+    Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_every_exit_code() {
+        let help = Cli::command().render_long_help().to_string();
+        for (name, code) in failure::DAEMON_ERRORS {
+            assert!(help.contains(&format!("{code:>3}  {name}")), "{name} = {code} is not in --help");
+        }
+        assert!(help.contains("  69  "), "69 is not in --help");
+    }
+
+    #[test]
+    fn a_pin_is_never_an_argument() {
+        for argv in [
+            &["sscardctl", "pin", "verify", "123456"][..],
+            &["sscardctl", "pin", "change", "123456", "802413"],
+            &["sscardctl", "activate", "--ssn", "11010519491231002X", "123456", "802413"],
+            &["sscardctl", "pin", "verify", "--pin", "123456"],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        for argv in [
+            &["sscardctl", "--bus", "session", "--json", "--reader", "R", "read"][..],
+            &["sscardctl", "read", "--bus", "session", "--json", "--reader", "R"],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            assert_eq!(cli.bus.as_deref(), Some("session"));
+            assert!(cli.json);
+            assert_eq!(cli.reader.as_deref(), Some("R"));
+        }
+    }
+
+    #[test]
+    fn script_keeps_its_command_line() {
+        let cli = Cli::try_parse_from([
+            "sscardctl",
+            "script",
+            "x.apdu",
+            "--reader",
+            "SSCard Bench 00 00",
+            "--sam-reader",
+            "SSCard Bench 00 01",
+            "--var",
+            "tag=07",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.reader.as_deref(), Some("SSCard Bench 00 00"));
+        assert!(matches!(cli.command, Command::Script { sam_reader: Some(_), .. }));
     }
 }

@@ -1,0 +1,95 @@
+//! `sscardctl script`: an APDU script run directly through pcscd, without
+//! the daemon.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use sscard::model::{Field, Pin};
+use sscard::script::{Cards, Script, TraceEntry, Values};
+use sscard::transport::{PcscTransport, Transport};
+
+/// The script, its profile's constants and its status table.
+fn load(file: &Path) -> Result<(Script, Values, sscard::script::StatusTable), String> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    if dir.join("profile.toml").is_file() {
+        let profile = sscard::script::load_profile(dir, &[]).map_err(|e| e.to_string())?;
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let script = profile.script(&stem).cloned().ok_or_else(|| format!("{}: not found", file.display()))?;
+        let mut values = Values::new();
+        for (name, bytes) in &profile.constants {
+            values.set(name, bytes.clone());
+        }
+        return Ok((script, values, profile.status));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let script = sscard::script::parse(&file.display().to_string(), &text, &[]).map_err(|e| e.to_string())?;
+    Ok((script, Values::new(), sscard::script::StatusTable::default()))
+}
+
+pub fn run_script(file: &Path, reader: &str, sam_reader: Option<&str>, vars: &[String]) -> Result<(), String> {
+    let (script, mut values, table) = load(file)?;
+    for var in vars {
+        let (name, hex_value) = var.split_once('=').ok_or_else(|| format!("--var {var:?}: expected NAME=HEX"))?;
+        if script.secrets.contains(name) {
+            return Err(format!(
+                "--var {name}: a secret input is read from standard input, never from the command line"
+            ));
+        }
+        let bytes = hex::decode(hex_value.replace(' ', "")).map_err(|e| format!("--var {name}: not hex: {e}"))?;
+        values.set(name, bytes);
+    }
+    // Secret inputs (PINs): digits from standard input, packed BCD.
+    let stdin = std::io::stdin();
+    for name in script.inputs.iter().filter(|n| script.secrets.contains(*n)) {
+        let mut line = Zeroizing::new(String::new());
+        stdin.lock().read_line(&mut line).map_err(|e| format!("reading {name}: {e}"))?;
+        let pin = Pin::parse(line.trim_end_matches(['\n', '\r']), Field::Pin).map_err(|e| format!("{name}: {e}"))?;
+        values.set(name, pin.to_bcd().to_vec());
+    }
+    if let Some(missing) = script.inputs.iter().find(|n| values.get(n).is_none()) {
+        return Err(format!("input {missing:?} was not given (--var {missing}=HEX)"));
+    }
+
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| format!("pcscd: {e}"))?;
+    let mut card = PcscTransport::connect(&ctx, reader).map_err(|e| format!("{reader}: {e}"))?;
+    let mut sam = match sam_reader {
+        Some(name) => Some(PcscTransport::connect(&ctx, name).map_err(|e| format!("{name}: {e}"))?),
+        None => None,
+    };
+    let mut card_tx = card.transaction().map_err(|e| e.to_string())?;
+    let mut sam_tx = match sam.as_mut() {
+        Some(s) => Some(s.transaction().map_err(|e| e.to_string())?),
+        None => None,
+    };
+    println!("card: {reader}  ATR {}", hex::encode_upper(card_tx.atr()));
+    let mut cards = Cards { card: &mut card_tx, sam: sam_tx.as_mut().map(|t| t as &mut dyn Transport) };
+    let mut trace = |e: &TraceEntry<'_>| {
+        println!("{}:{}", e.step.pos.file, e.step.pos.line);
+        println!("  {} > {}", e.step.slot, e.command_shown);
+        println!(
+            "  {} < {}{}{}",
+            e.step.slot,
+            hex::encode_upper(e.response_data),
+            if e.response_data.is_empty() { "" } else { " " },
+            e.sw
+        );
+    };
+    let outcome = sscard::script::run(&script, &table, &mut cards, values, &mut trace);
+    match outcome {
+        Ok(done) => {
+            println!("ok: {} APDUs", done.apdus);
+            let mut names: Vec<&str> = sscard::script::syntax::captures(&script).collect();
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                if let Some(bytes) = done.values.get(name) {
+                    println!("  {name} = {}", hex::encode_upper(bytes));
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
