@@ -124,6 +124,7 @@ pub struct Manager {
 #[interface(name = "org.sscard.Manager1")]
 impl Manager {
     /// Each reader's object path and PC/SC name.
+    #[zbus(out_args("readers"))]
     async fn list_readers(&self) -> Vec<(OwnedObjectPath, String)> {
         self.daemon.view().readers.iter().map(|(&id, r)| (reader_path(id), r.name.clone())).collect()
     }
@@ -132,6 +133,7 @@ impl Manager {
     ///
     /// Errors: `NoCard` (none does), `Ambiguous` (two or more do),
     /// `ServiceUnavailable` (pcscd is not there).
+    #[zbus(out_args("reader"))]
     async fn find_card(&self) -> Result<OwnedObjectPath, Error> {
         if !self.daemon.service.available() {
             return Err(Error::ServiceUnavailable("FindCard: pcscd is not available".into()));
@@ -201,6 +203,7 @@ impl Reader {
     ///
     /// Errors: `InvalidArgument` (unknown option), `NoSam` (gen3 without a
     /// PSAM, or `authenticate` without one), `AuthenticationFailed`.
+    #[zbus(out_args("info"))]
     async fn read_card(
         &self,
         opts: Dict,
@@ -222,6 +225,7 @@ impl Reader {
     /// Errors: `InvalidArgument` (unknown or read-only key, wrong type, a
     /// value or combination breaking a rule), `NoSam`,
     /// `AuthenticationFailed`, `CardError` (also a read-back mismatch).
+    #[zbus(out_args("result"))]
     async fn write_holder_record(
         &self,
         record: Dict,
@@ -251,6 +255,7 @@ impl Reader {
     /// The PIN counter, after a fresh SELECT; consumes no try.
     ///
     /// Errors: `InvalidArgument` (unknown option).
+    #[zbus(out_args("tries_left", "blocked"))]
     async fn get_pin_status(
         &self,
         opts: Dict,
@@ -270,6 +275,7 @@ impl Reader {
     /// Errors: `InvalidArgument` (not 4 to 12 digits, unknown option),
     /// `PinBlocked` (blocked before the call), `LastTry` (one try left
     /// without `allow_last_try`).
+    #[zbus(out_args("ok", "tries_left"))]
     async fn verify_pin(
         &self,
         pin: String,
@@ -342,6 +348,7 @@ impl Reader {
     /// Errors: `InvalidArgument`, `HolderMismatch` (another SSN, or a blank
     /// card), `AlreadyActive` (gen3), `WrongPin` (wrong initial PIN; an
     /// activated gen2 card answers this too), `PinBlocked`, `LastTry`, `NoSam`.
+    #[zbus(out_args("info"))]
     async fn activate(
         &self,
         ssn: String,

@@ -1,0 +1,37 @@
+//! The introspection data of the daemon's interfaces, as the daemon itself
+//! serves it, is checked into `dbus/` so that an API change shows up in
+//! review. Run with `SSCARD_BLESS=1` to rewrite the files after a
+//! deliberate change (and say so in `interfaces.md`).
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::bench::Slot;
+use support::client::Rig;
+
+/// One `<interface>` element of an introspection document.
+fn interface_xml(document: &str, name: &str) -> String {
+    let start = document.find(&format!("<interface name=\"{name}\">")).unwrap_or_else(|| panic!("{name} missing"));
+    let end = document[start..].find("</interface>").map(|e| start + e + "</interface>".len()).expect("end tag");
+    let mut xml = document[start..end].to_owned();
+    xml.push('\n');
+    xml
+}
+
+#[tokio::test]
+async fn introspection_matches_the_checked_in_xml() {
+    let rig = Rig::new(3, false).await;
+    let reader = rig.reader_path(Slot::Card).await.to_string();
+    for (path, interface) in [("/org/sscard/Daemon", "org.sscard.Manager1"), (reader.as_str(), "org.sscard.Reader1")] {
+        let (ok, document, err) = rig.bus.busctl(&["introspect", "--xml-interface", "org.sscard.Daemon", path]);
+        assert!(ok, "introspect {path}: {err}");
+        let served = interface_xml(&document, interface);
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dbus").join(format!("{interface}.xml"));
+        if std::env::var_os("SSCARD_BLESS").is_some() {
+            std::fs::write(&file, &served).expect("write the introspection file");
+        }
+        let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
+        assert_eq!(served, checked_in, "{interface} differs from {}; rerun with SSCARD_BLESS=1", file.display());
+    }
+}
