@@ -197,3 +197,21 @@ async fn service_unavailable_while_pcscd_is_gone() {
     assert!(manager.list_readers().await.expect("ListReaders").is_empty());
     assert!(rig.daemon.running());
 }
+
+#[tokio::test]
+async fn service_unavailable_for_a_call_in_flight() {
+    let mut rig = Rig::empty(2, &[]).await;
+    // 50 ms per APDU: the read is still running when pcscd dies.
+    rig.insert_card(Slot::Card, 2, &["--latency-us", "50000"]).await;
+    let reader = rig.reader(Slot::Card).await;
+    let call = tokio::spawn(async move { reader.read_card(no_opts()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    rig.bench.kill_pcscd();
+    let result = call.await.expect("task");
+    if let Err(e) = &result {
+        eprintln!("in flight: {e}");
+    }
+    assert!(result.is_err(), "the read survived pcscd");
+    assert_eq!(error_name(result), "ServiceUnavailable");
+    assert!(rig.daemon.running());
+}

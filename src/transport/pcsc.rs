@@ -11,9 +11,11 @@ use super::{Atr, Capabilities, Protocol, Transport, TransportError};
 impl From<pcsc::Error> for TransportError {
     fn from(e: pcsc::Error) -> Self {
         match e {
-            pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::NoReadersAvailable => {
-                TransportError::NoService
-            }
+            // libpcsclite answers CommError when its socket to pcscd breaks.
+            pcsc::Error::NoService
+            | pcsc::Error::ServiceStopped
+            | pcsc::Error::NoReadersAvailable
+            | pcsc::Error::CommError => TransportError::NoService,
             pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => TransportError::ReaderUnavailable,
             pcsc::Error::NoSmartcard => TransportError::NoCard,
             pcsc::Error::RemovedCard | pcsc::Error::UnpoweredCard | pcsc::Error::UnresponsiveCard => {
