@@ -43,8 +43,8 @@ enum AuthorizationArg {
     None,
 }
 
-/// `sscardd.toml`.
-#[derive(Debug, Default, Deserialize)]
+/// `sscardd.toml`. No `Debug`: it holds the audit salt.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
     /// The terminal device number, the legacy line's last field.
@@ -167,13 +167,23 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
     let service_config = ServiceConfig {
         operation_timeout: Duration::from_millis(config.timeouts.operation_ms),
         max_backoff: Duration::from_millis(config.timeouts.reconnect_max_ms.max(10)),
+        audit_salt: zeroize::Zeroizing::new(config.audit_salt.clone()),
     };
     let service = Service::start(engine, service_config, events).map_err(|e| format!("cannot start: {e}"))?;
     let authorization = match cli.authorization {
         AuthorizationArg::Polkit => Authorization::Polkit,
         AuthorizationArg::None => Authorization::None,
     };
-    let _ = &config.audit_salt;
+    if authorization == Authorization::None {
+        tracing::warn!(
+            "AUTHORIZATION IS OFF (--authorization none): every caller on {} may personalise, activate and reset PINs; \
+             use this only on a private development bus",
+            cli.bus
+        );
+    }
+    if config.audit_salt.is_empty() {
+        tracing::warn!("no audit_salt in the configuration: audit card hashes are unsalted and can be guessed");
+    }
     let daemon = Daemon::new(service, authorization, profiles, config.terminal_device.clone());
     sscard::dbus::register(&connection, &daemon).await.map_err(|e| format!("cannot serve the objects: {e}"))?;
     let pump = tokio::spawn(sscard::dbus::serve(connection.clone(), Arc::clone(&daemon), events_rx));

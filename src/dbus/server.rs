@@ -12,9 +12,10 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, interface};
 use zeroize::Zeroizing;
 
+use super::audit::{self, Caller};
 use super::error::Error;
 use crate::ops::{FieldInput, InfoValue, ReadOptions, record_from_fields};
-use crate::service::{CardKind, Event, Reply, Request, Service};
+use crate::service::{CallReport, CardKind, Event, Reply, Request, Service};
 
 pub const BUS_NAME: &str = "org.sscard.Daemon";
 pub const MANAGER_PATH: &str = "/org/sscard/Daemon";
@@ -61,7 +62,12 @@ pub struct Daemon {
     profiles: Vec<String>,
     /// The terminal device number of the legacy line, from the configuration.
     terminal_device: String,
+    /// Callers' credentials by unique bus name; a name is never reused on a bus.
+    callers: Mutex<HashMap<String, Caller>>,
 }
+
+/// Past this many remembered callers, the cache starts again.
+const CALLER_CACHE: usize = 256;
 
 impl Daemon {
     pub fn new(
@@ -77,6 +83,7 @@ impl Daemon {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             profiles,
             terminal_device,
+            callers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -89,8 +96,35 @@ impl Daemon {
         self.service.shutdown();
     }
 
-    async fn authorize(&self, connection: &Connection, header: &Header<'_>, action: &str) -> Result<(), Error> {
-        if self.authorization == Authorization::None {
+    /// The caller's uid and pid, asked of the bus once per connection.
+    async fn caller(&self, connection: &Connection, header: &Header<'_>) -> Caller {
+        let Some(sender) = header.sender() else { return Caller::default() };
+        if let Some(known) = self.callers.lock().unwrap_or_else(PoisonError::into_inner).get(sender.as_str()) {
+            return *known;
+        }
+        let credentials = match zbus::fdo::DBusProxy::new(connection).await {
+            Ok(bus) => bus.get_connection_credentials(sender.clone().into()).await.ok(),
+            Err(_) => None,
+        };
+        let caller = credentials.map(|c| Caller { uid: c.unix_user_id(), pid: c.process_id() }).unwrap_or_default();
+        let mut callers = self.callers.lock().unwrap_or_else(PoisonError::into_inner);
+        if callers.len() >= CALLER_CACHE {
+            callers.clear();
+        }
+        callers.insert(sender.to_string(), caller);
+        caller
+    }
+
+    /// Asks polkit whether the caller may perform `action`, with the
+    /// caller's bus name as the subject. Root is always allowed.
+    async fn authorize(
+        &self,
+        connection: &Connection,
+        header: &Header<'_>,
+        action: &str,
+        caller: Caller,
+    ) -> Result<(), Error> {
+        if self.authorization == Authorization::None || caller.uid == Some(0) {
             return Ok(());
         }
         let method = header.member().map(|m| m.to_string()).unwrap_or_default();
@@ -109,6 +143,10 @@ impl Daemon {
             .map_err(|e| Error::NotAuthorized(format!("{method}: polkit did not answer: {e}")))?;
         if result.is_authorized {
             Ok(())
+        } else if result.is_challenge {
+            Err(Error::NotAuthorized(format!(
+                "{method}: {action} needs authentication, and none was possible (no agent, or the call did not allow interaction)"
+            )))
         } else {
             Err(Error::NotAuthorized(format!("{method}: not authorized for {action}")))
         }
@@ -210,10 +248,9 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        let o = Options::parse("ReadCard", &opts, &["photo", "authenticate"])?;
-        self.daemon.authorize(connection, &header, "org.sscard.read").await?;
-        let request = Request::ReadCard(ReadOptions { photo: o.photo, authenticate: o.authenticate });
-        match self.call(request).await? {
+        let request = Options::parse("ReadCard", &opts, &["photo", "authenticate"])
+            .map(|o| Request::ReadCard(ReadOptions { photo: o.photo, authenticate: o.authenticate }));
+        match self.run(connection, &header, "ReadCard", "org.sscard.read", request).await? {
             Reply::CardInfo(info) => self.card_info(&info.fields()),
             other => Err(unexpected("ReadCard", &other)),
         }
@@ -233,15 +270,16 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        Options::parse("WriteHolderRecord", &opts, &[])?;
-        let fields = record.iter().map(|(k, v)| (k.clone(), field_input(v)));
-        let update = record_from_fields(fields)
-            .map_err(|e| Error::from(crate::service::ServiceError::from_op("WriteHolderRecord", &e)))?;
-        if update.is_empty() {
-            return Err(Error::invalid("WriteHolderRecord", "record: nothing to write"));
-        }
-        self.daemon.authorize(connection, &header, "org.sscard.personalize").await?;
-        match self.call(Request::WriteHolderRecord(Box::new(update))).await? {
+        let request = Options::parse("WriteHolderRecord", &opts, &[]).and_then(|_| {
+            let fields = record.iter().map(|(k, v)| (k.clone(), field_input(v)));
+            let update = record_from_fields(fields)
+                .map_err(|e| Error::from(crate::service::ServiceError::from_op("WriteHolderRecord", &e)))?;
+            if update.is_empty() {
+                return Err(Error::invalid("WriteHolderRecord", "record: nothing to write"));
+            }
+            Ok(Request::WriteHolderRecord(Box::new(update)))
+        });
+        match self.run(connection, &header, "WriteHolderRecord", "org.sscard.personalize", request).await? {
             Reply::Written { digest, apdus } => {
                 let mut out = Dict::new();
                 out.insert("digest".into(), owned(Variant::from(digest))?);
@@ -262,9 +300,8 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(u32, bool), Error> {
-        Options::parse("GetPinStatus", &opts, &[])?;
-        self.daemon.authorize(connection, &header, "org.sscard.read").await?;
-        match self.call(Request::PinStatus).await? {
+        let request = Options::parse("GetPinStatus", &opts, &[]).map(|_| Request::PinStatus);
+        match self.run(connection, &header, "GetPinStatus", "org.sscard.read", request).await? {
             Reply::PinStatus(s) => Ok((u32::from(s.tries_left), s.blocked)),
             other => Err(unexpected("GetPinStatus", &other)),
         }
@@ -278,16 +315,15 @@ impl Reader {
     #[zbus(out_args("ok", "tries_left"))]
     async fn verify_pin(
         &self,
-        pin: String,
+        pin: &str,
         opts: Dict,
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(bool, u32), Error> {
-        let o = Options::parse("VerifyPin", &opts, &["allow_last_try"]);
-        let pin = Zeroizing::new(pin);
-        let o = o?;
-        self.daemon.authorize(connection, &header, "org.sscard.pin").await?;
-        match self.call(Request::VerifyPin { pin, allow_last_try: o.allow_last_try }).await? {
+        let pin = Zeroizing::new(pin.to_owned());
+        let request = Options::parse("VerifyPin", &opts, &["allow_last_try"])
+            .map(|o| Request::VerifyPin { pin, allow_last_try: o.allow_last_try });
+        match self.run(connection, &header, "VerifyPin", "org.sscard.pin", request).await? {
             Reply::Verified(v) => Ok((v.ok, u32::from(v.tries_left))),
             other => Err(unexpected("VerifyPin", &other)),
         }
@@ -299,16 +335,19 @@ impl Reader {
     /// old PIN), `PinBlocked`, `LastTry`.
     async fn change_pin(
         &self,
-        old_pin: String,
-        new_pin: String,
+        old_pin: &str,
+        new_pin: &str,
         opts: Dict,
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
-        let (old_pin, new_pin) = (Zeroizing::new(old_pin), Zeroizing::new(new_pin));
-        let o = Options::parse("ChangePin", &opts, &["allow_last_try"])?;
-        self.daemon.authorize(connection, &header, "org.sscard.pin").await?;
-        self.call(Request::ChangePin { old_pin, new_pin, allow_last_try: o.allow_last_try }).await.map(drop)
+        let (old_pin, new_pin) = (Zeroizing::new(old_pin.to_owned()), Zeroizing::new(new_pin.to_owned()));
+        let request = Options::parse("ChangePin", &opts, &["allow_last_try"]).map(|o| Request::ChangePin {
+            old_pin,
+            new_pin,
+            allow_last_try: o.allow_last_try,
+        });
+        self.run(connection, &header, "ChangePin", "org.sscard.pin", request).await.map(drop)
     }
 
     /// RELOAD PIN: the operator sets a forgotten PIN; needs the PSAM.
@@ -317,15 +356,14 @@ impl Reader {
     /// `AuthenticationFailed`.
     async fn reload_pin(
         &self,
-        new_pin: String,
+        new_pin: &str,
         opts: Dict,
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
-        let new_pin = Zeroizing::new(new_pin);
-        Options::parse("ReloadPin", &opts, &[])?;
-        self.daemon.authorize(connection, &header, "org.sscard.reset-pin").await?;
-        self.call(Request::ReloadPin { new_pin }).await.map(drop)
+        let new_pin = Zeroizing::new(new_pin.to_owned());
+        let request = Options::parse("ReloadPin", &opts, &[]).map(|_| Request::ReloadPin { new_pin });
+        self.run(connection, &header, "ReloadPin", "org.sscard.reset-pin", request).await.map(drop)
     }
 
     /// Resets the try counter; needs the PSAM.
@@ -337,9 +375,8 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
-        Options::parse("UnblockPin", &opts, &[])?;
-        self.daemon.authorize(connection, &header, "org.sscard.reset-pin").await?;
-        self.call(Request::UnblockPin).await.map(drop)
+        let request = Options::parse("UnblockPin", &opts, &[]).map(|_| Request::UnblockPin);
+        self.run(connection, &header, "UnblockPin", "org.sscard.reset-pin", request).await.map(drop)
     }
 
     /// Activation: SSN check, initial PIN, new PIN, and on gen3 ACTIVATE
@@ -351,18 +388,21 @@ impl Reader {
     #[zbus(out_args("info"))]
     async fn activate(
         &self,
-        ssn: String,
-        initial_pin: String,
-        new_pin: String,
+        ssn: &str,
+        initial_pin: &str,
+        new_pin: &str,
         opts: Dict,
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        let (initial_pin, new_pin) = (Zeroizing::new(initial_pin), Zeroizing::new(new_pin));
-        let o = Options::parse("Activate", &opts, &["allow_last_try"])?;
-        self.daemon.authorize(connection, &header, "org.sscard.activate").await?;
-        let request = Request::Activate { ssn, initial_pin, new_pin, allow_last_try: o.allow_last_try };
-        match self.call(request).await? {
+        let (initial_pin, new_pin) = (Zeroizing::new(initial_pin.to_owned()), Zeroizing::new(new_pin.to_owned()));
+        let request = Options::parse("Activate", &opts, &["allow_last_try"]).map(|o| Request::Activate {
+            ssn: ssn.to_owned(),
+            initial_pin,
+            new_pin,
+            allow_last_try: o.allow_last_try,
+        });
+        match self.run(connection, &header, "Activate", "org.sscard.activate", request).await? {
             Reply::CardInfo(info) => self.card_info(&info.fields()),
             other => Err(unexpected("Activate", &other)),
         }
@@ -416,8 +456,35 @@ impl Reader {
         self.daemon.view().readers.get(&self.id).map(f).unwrap_or_default()
     }
 
-    async fn call(&self, request: Request) -> Result<Reply, Error> {
-        self.daemon.service.call(self.id, request).await.map_err(Error::from)
+    /// One method call: the caller, the input check, polkit, the card, and
+    /// one audit event whatever the outcome.
+    async fn run(
+        &self,
+        connection: &Connection,
+        header: &Header<'_>,
+        method: &'static str,
+        action: &'static str,
+        request: Result<Request, Error>,
+    ) -> Result<Reply, Error> {
+        let caller = self.daemon.caller(connection, header).await;
+        let (result, report) = match request {
+            Err(e) => (Err(e), CallReport { apdus: 0, card: self.daemon.service.card_hash(self.id) }),
+            Ok(request) => match self.daemon.authorize(connection, header, action, caller).await {
+                Err(e) => (Err(e), CallReport { apdus: 0, card: self.daemon.service.card_hash(self.id) }),
+                Ok(()) => {
+                    let (result, report) = self.daemon.service.call(self.id, request).await;
+                    (result.map_err(Error::from), report)
+                }
+            },
+        };
+        let outcome = match &result {
+            Ok(Reply::Verified(v)) if !v.ok => "WrongPin".to_owned(),
+            Ok(_) => "success".to_owned(),
+            Err(e) => error_short_name(e),
+        };
+        let reader = self.with_view(|r| r.name.clone());
+        audit::record(&audit::Entry { caller, operation: method, reader: &reader, report: &report, outcome: &outcome });
+        result
     }
 
     fn card_info(&self, fields: &[(&'static str, InfoValue)]) -> Result<Dict, Error> {
@@ -442,6 +509,13 @@ impl Reader {
 
 fn owned(v: Variant<'_>) -> Result<OwnedVariant, Error> {
     OwnedVariant::try_from(v).map_err(|e| Error::Internal(format!("cannot build a reply value: {e}")))
+}
+
+/// The contract's short name of an error (`NoCard`, …).
+fn error_short_name(e: &Error) -> String {
+    use zbus::DBusError;
+    let name = e.name();
+    name.as_str().strip_prefix("org.sscard.Error.").unwrap_or(name.as_str()).to_owned()
 }
 
 fn unexpected(method: &str, reply: &Reply) -> Error {

@@ -116,8 +116,9 @@ const TRY_COUNTING_SCRIPTS: &[&str] = &["verify", "change-pin", "activate"];
 /// What the card in a reader is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Classification {
-    /// A social security card that this profile fits.
-    SocialSecurity { profile: String, card_id: Option<crate::model::CardId> },
+    /// A social security card that this profile fits, with its identifier
+    /// and its card number (EF05 tag 07) when it has one.
+    SocialSecurity { profile: String, card_id: Option<crate::model::CardId>, card_number: Option<String> },
     /// A PSAM: it answered SELECT of a profile's PSAM application.
     Psam { profile: String },
     /// Anything else.
@@ -261,8 +262,9 @@ impl Engine {
         Ok(Done { value: Classification::Unknown, apdus: card.apdus_sent() - start })
     }
 
-    /// SELECT and the card identifier (EF05 tag 01), to tell one card from
-    /// another after a reset.
+    /// SELECT, the card identifier (EF05 tag 01) and the card number (tag
+    /// 07): to tell one card from another after a reset, and to name the
+    /// card (hashed) in the audit trail.
     pub fn card_identity(&self, cards: &mut Cards<'_>) -> Result<Done<Classification>, OpError> {
         let mut s = self.identify(cards)?;
         let mut done = s.run("card-id", Values::new())?;
@@ -270,7 +272,27 @@ impl Engine {
             .values
             .take("ef05_01")
             .and_then(|r| r.get(2..).and_then(|id| crate::model::CardId::from_bytes(id).ok()));
-        let value = Classification::SocialSecurity { profile: s.profile.name.clone(), card_id };
+        let number_spec = EF05_ELEMENTS.iter().find(|e| e.tag == 0x07);
+        let card_number = match number_spec {
+            Some(spec) => {
+                let mut v = Values::new();
+                v.set("tag", vec![spec.tag]);
+                v.set("le", vec![(spec.len + 2) as u8]);
+                // A blank card has no number; that is not an error here.
+                match s.run_raw("read-ef05", v) {
+                    Ok(mut read) => read
+                        .values
+                        .take("record")
+                        .and_then(|r| Record::parse_tlv(&r, spec).ok())
+                        .and_then(|r| IssuerData::decode(&[r]).ok())
+                        .and_then(|i| i.card_number.map(|n| n.to_string())),
+                    Err(RunError::Status { .. }) => None,
+                    Err(e) => return Err(s.error(e)),
+                }
+            }
+            None => None,
+        };
+        let value = Classification::SocialSecurity { profile: s.profile.name.clone(), card_id, card_number };
         Ok(s.done(value))
     }
 

@@ -133,25 +133,66 @@ pub enum Reply {
 }
 
 /// Settings of the service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServiceConfig {
     /// How long a call may take before the caller gets `Timeout`.
     pub operation_timeout: Duration,
     /// The longest wait between attempts to reach pcscd again.
     pub max_backoff: Duration,
+    /// The salt of the card hashes in the audit trail.
+    pub audit_salt: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    /// Without the salt.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("operation_timeout", &self.operation_timeout)
+            .field("max_backoff", &self.max_backoff)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { operation_timeout: Duration::from_secs(60), max_backoff: Duration::from_millis(500) }
+        ServiceConfig {
+            operation_timeout: Duration::from_secs(60),
+            max_backoff: Duration::from_millis(500),
+            audit_salt: Zeroizing::new(String::new()),
+        }
     }
+}
+
+/// What the audit trail records of a call besides its outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallReport {
+    /// Command APDUs sent to both cards, GET RESPONSE included.
+    pub apdus: u64,
+    /// The card: a salted SHA-256 of its card number (of its identifier
+    /// while it has no number), lower-case hex; never the number itself.
+    pub card: Option<String>,
+}
+
+/// A salted SHA-256 naming a card in the audit trail.
+fn card_hash(salt: &str, card_number: Option<&str>, card_id: Option<&crate::model::CardId>) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let key = match (card_number, card_id) {
+        (Some(number), _) => format!("card_number:{number}"),
+        (None, Some(id)) => format!("card_id:{}", id.to_hex()),
+        (None, None) => return None,
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(salt.as_bytes());
+    hasher.update([0]);
+    hasher.update(key.as_bytes());
+    Some(hex::encode(hasher.finalize()))
 }
 
 /// A job for a reader's worker thread.
 enum Job {
     Classify { atr: Vec<u8> },
     CardRemoved,
-    Call { request: Request, reply: oneshot::Sender<Result<Reply, ServiceError>> },
+    Call { request: Request, reply: oneshot::Sender<(Result<Reply, ServiceError>, CallReport)> },
 }
 
 struct ReaderHandle {
@@ -163,6 +204,9 @@ struct ReaderHandle {
 /// State shared by the monitor, the workers and the callers.
 struct Shared {
     engine: Arc<Engine>,
+    audit_salt: Zeroizing<String>,
+    /// Each reader's card, as the audit trail names it.
+    card_hashes: Mutex<BTreeMap<u32, String>>,
     events: mpsc::UnboundedSender<Event>,
     readers: Mutex<BTreeMap<u32, ReaderHandle>>,
     sam: sam::SamShare,
@@ -200,6 +244,8 @@ impl Service {
     ) -> std::io::Result<Service> {
         let shared = Arc::new(Shared {
             engine,
+            audit_salt: config.audit_salt.clone(),
+            card_hashes: Mutex::new(BTreeMap::new()),
             events,
             readers: Mutex::new(BTreeMap::new()),
             sam: sam::SamShare::default(),
@@ -223,32 +269,42 @@ impl Service {
         self.shared.available.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Runs `request` on reader `id`, after the calls queued before it.
-    pub async fn call(&self, id: u32, request: Request) -> Result<Reply, ServiceError> {
+    /// The audit trail's name for the card in reader `id`, if any.
+    pub fn card_hash(&self, id: u32) -> Option<String> {
+        self.shared.card_hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+    }
+
+    /// Runs `request` on reader `id`, after the calls queued before it;
+    /// answers its result and what the audit trail records of it.
+    pub async fn call(&self, id: u32, request: Request) -> (Result<Reply, ServiceError>, CallReport) {
         let method = request.method();
+        let refused =
+            |name, detail: &str| (Err(ServiceError::new(name, method, detail)), self.report_without_apdus(id));
         if !self.available() {
-            return Err(ServiceError::new(ErrorName::ServiceUnavailable, method, "pcscd is not available"));
+            return refused(ErrorName::ServiceUnavailable, "pcscd is not available");
         }
         let (reply, answer) = oneshot::channel();
         {
             let readers = self.shared.readers();
-            let handle = readers
-                .get(&id)
-                .ok_or_else(|| ServiceError::new(ErrorName::NoCard, method, "the reader has gone away"))?;
-            handle
-                .jobs
-                .send(Job::Call { request, reply })
-                .map_err(|_| ServiceError::new(ErrorName::Cancelled, method, "the reader's worker has stopped"))?;
+            let Some(handle) = readers.get(&id) else {
+                return refused(ErrorName::NoCard, "the reader has gone away");
+            };
+            if handle.jobs.send(Job::Call { request, reply }).is_err() {
+                return refused(ErrorName::Cancelled, "the reader's worker has stopped");
+            }
         }
         match tokio::time::timeout(self.config.operation_timeout, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(ServiceError::new(ErrorName::Cancelled, method, "the daemon is shutting down")),
-            Err(_) => Err(ServiceError::new(
+            Ok(Ok(answered)) => answered,
+            Ok(Err(_)) => refused(ErrorName::Cancelled, "the daemon is shutting down"),
+            Err(_) => refused(
                 ErrorName::Timeout,
-                method,
                 &format!("no answer within {} s", self.config.operation_timeout.as_secs_f32()),
-            )),
+            ),
         }
+    }
+
+    fn report_without_apdus(&self, id: u32) -> CallReport {
+        CallReport { apdus: 0, card: self.card_hash(id) }
     }
 
     /// Stops the monitor (through `Context::cancel`) and every worker, and

@@ -7,11 +7,11 @@ use std::sync::mpsc as std_mpsc;
 
 use pcsc::{Context, Scope};
 
-use super::{CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared};
+use super::{CallReport, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared};
 use crate::model::CardId;
 use crate::ops::{Classification, OpError};
 use crate::script::Cards;
-use crate::transport::{PcscTransport, TransportError};
+use crate::transport::{PcscTransport, Transport, TransportError};
 
 pub(super) struct Worker {
     id: u32,
@@ -22,8 +22,12 @@ pub(super) struct Worker {
     /// The identifier of the card in the reader, to recognise it after a
     /// reset by another program.
     card_id: Option<CardId>,
+    /// The card number (EF05 tag 07), once known.
+    card_number: Option<String>,
     /// The profile the card was classified with.
     profile: Option<String>,
+    /// Command APDUs of the current call, across a rerun.
+    apdus: u64,
     is_sam: bool,
     /// A card was announced (`CardInserted`) and not yet taken back; the
     /// connection may already be gone after a failed operation.
@@ -41,7 +45,9 @@ pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::
         ctx,
         connection: None,
         card_id: None,
+        card_number: None,
         profile: None,
+        apdus: 0,
         is_sam: false,
         announced: false,
     };
@@ -51,11 +57,16 @@ pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::
             Job::CardRemoved => worker.card_removed(),
             Job::Call { request, reply } => {
                 worker.shared.emit(Event::Busy { id, busy: true });
+                worker.apdus = 0;
                 let result = worker.call(&request);
+                if let Ok(reply) = &result {
+                    worker.learn(&request, reply);
+                }
                 drop(request);
+                let report = CallReport { apdus: worker.apdus, card: worker.card_hash() };
                 worker.shared.emit(Event::Busy { id, busy: false });
                 // The caller may have timed out and gone.
-                let _ = reply.send(result);
+                let _ = reply.send((result, report));
             }
         }
     }
@@ -82,9 +93,11 @@ impl Worker {
         });
         let (kind, profile) = match outcome {
             Ok(Ok(done)) => match done.value {
-                Classification::SocialSecurity { profile, card_id } => {
+                Classification::SocialSecurity { profile, card_id, card_number } => {
                     self.card_id = card_id;
+                    self.card_number = card_number;
                     self.profile = Some(profile.clone());
+                    self.publish_card_hash();
                     (CardKind::Ssse, profile)
                 }
                 Classification::Psam { .. } => (CardKind::Psam, String::new()),
@@ -127,7 +140,9 @@ impl Worker {
     /// Forgets the card and its connection.
     fn card_removed_quietly(&mut self) {
         self.card_id = None;
+        self.card_number = None;
         self.profile = None;
+        self.publish_card_hash();
         if let Some(conn) = self.connection.take() {
             let _ = conn.disconnect();
         }
@@ -135,6 +150,32 @@ impl Worker {
             self.is_sam = false;
             let (_, now) = self.shared.sam.remove(self.id);
             self.shared.emit(Event::SamReader { id: now });
+        }
+    }
+
+    /// The audit trail's name for the card.
+    fn card_hash(&self) -> Option<String> {
+        super::card_hash(&self.shared.audit_salt, self.card_number.as_deref(), self.card_id.as_ref())
+    }
+
+    fn publish_card_hash(&self) {
+        let mut hashes = self.shared.card_hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match self.card_hash() {
+            Some(hash) => hashes.insert(self.id, hash),
+            None => hashes.remove(&self.id),
+        };
+    }
+
+    /// Keeps the card number a call has read or written.
+    fn learn(&mut self, request: &Request, reply: &Reply) {
+        let number = match (request, reply) {
+            (_, Reply::CardInfo(info)) => info.issuer.card_number.as_ref().map(ToString::to_string),
+            (Request::WriteHolderRecord(update), _) => update.card_number.as_ref().map(ToString::to_string),
+            _ => None,
+        };
+        if number.is_some() && number != self.card_number {
+            self.card_number = number;
+            self.publish_card_hash();
         }
     }
 
@@ -182,8 +223,11 @@ impl Worker {
         let conn = self.connect().map_err(|e| ServiceError::from_transport(method, &e))?;
         conn.reconnect(false).map_err(|e| ServiceError::from_transport(method, &e))?;
         let mut tx = conn.transaction().map_err(|e| ServiceError::from_transport(method, &e))?;
+        let card_before = tx.apdus_sent();
         let identity = engine.card_identity(&mut Cards { card: &mut tx, sam: None });
+        let sent = tx.apdus_sent() - card_before;
         let _ = tx.end();
+        self.apdus += sent;
         match identity {
             Ok(done) => match done.value {
                 Classification::SocialSecurity { card_id, .. } if card_id == known => Ok(()),
@@ -211,17 +255,20 @@ impl Worker {
             other => Failure::Transport(other),
         })?;
         let mut sam = shared.sam.for_operation();
+        let card_before = tx.apdus_sent();
         let result = {
             let mut cards =
                 Cards { card: &mut tx, sam: sam.as_mut().map(|s| s as &mut dyn crate::transport::Transport) };
             run_operation(&engine, &mut cards, request)
         };
+        let sent = tx.apdus_sent() - card_before + sam.as_ref().map_or(0, |s| s.apdus_sent());
         drop(sam);
         let ended = if request.verifies_pin() { tx.end_and_reset() } else { tx.end() };
         if request.verifies_pin() && ended.is_ok() {
             // Our own reset shows on our own handle too.
             let _ = conn.reconnect(false);
         }
+        self.apdus += sent;
         match result {
             Err(OpError::CardRemoved) => {
                 self.connection = None;

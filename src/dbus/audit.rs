@@ -1,0 +1,42 @@
+//! The audit trail: one structured event per method call, with who called,
+//! what, on which reader and card, and how it ended. It names the card by
+//! a salted hash only, and carries no name, SSN, PIN or photo.
+//!
+//! Under systemd the events reach the journal; read them with
+//! `journalctl -u sscardd.service -o json | jq 'select(.TARGET=="sscard::audit")'`
+//! or, in text, `journalctl -u sscardd.service | grep sscard::audit`.
+
+use crate::service::CallReport;
+
+/// The caller of a method, from the bus's connection credentials.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: Option<u32>,
+    pub pid: Option<u32>,
+}
+
+pub(crate) struct Entry<'a> {
+    pub caller: Caller,
+    pub operation: &'static str,
+    pub reader: &'a str,
+    pub report: &'a CallReport,
+    /// `success`, `WrongPin` for a wrong PIN to `VerifyPin`, or the error name.
+    pub outcome: &'a str,
+}
+
+/// Emits the event, under the target `sscard::audit`.
+pub(crate) fn record(entry: &Entry<'_>) {
+    let uid = entry.caller.uid.map_or_else(|| "unknown".to_owned(), |u| u.to_string());
+    let pid = entry.caller.pid.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+    tracing::info!(
+        target: "sscard::audit",
+        uid = %uid,
+        pid = %pid,
+        operation = entry.operation,
+        reader = entry.reader,
+        card = entry.report.card.as_deref().unwrap_or("none"),
+        outcome = entry.outcome,
+        apdus = entry.report.apdus,
+        "audit"
+    );
+}
