@@ -13,8 +13,11 @@ use sscard::dbus::{Authorization, BUS_NAME, Daemon};
 use sscard::ops::Engine;
 use sscard::service::{Service, ServiceConfig};
 
-/// Where the packaged profiles live.
-const DEFAULT_SCRIPTS: &str = "/usr/share/sscard/apdu-scripts";
+/// Where the packaged profiles live; `make` sets it from PREFIX.
+const DEFAULT_SCRIPTS: &str = match option_env!("SSCARD_SCRIPTS_DIR") {
+    Some(dir) => dir,
+    None => "/usr/share/sscard/apdu-scripts",
+};
 const DEFAULT_CONFIG: &str = "/etc/sscard/sscardd.toml";
 
 #[derive(Parser)]

@@ -11,6 +11,32 @@ use std::time::{Duration, Instant};
 
 use super::bench::Bench;
 
+/// A bus the daemon can run on.
+pub trait Bus {
+    fn address(&self) -> String;
+    fn has_owner(&self, name: &str) -> bool;
+}
+
+impl Bus for PrivateBus {
+    fn address(&self) -> String {
+        PrivateBus::address(self)
+    }
+
+    fn has_owner(&self, name: &str) -> bool {
+        PrivateBus::has_owner(self, name)
+    }
+}
+
+impl Bus for super::polkit::SystemBus {
+    fn address(&self) -> String {
+        super::polkit::SystemBus::address(self)
+    }
+
+    fn has_owner(&self, name: &str) -> bool {
+        super::polkit::SystemBus::has_owner(self, name)
+    }
+}
+
 /// A private `dbus-daemon` listening on a socket in `dir`.
 pub struct PrivateBus {
     child: Child,
@@ -111,20 +137,35 @@ pub fn scripts_dir() -> PathBuf {
 impl Sscardd {
     /// Starts `sscardd --bus ADDRESS --scripts apdu-scripts --authorization
     /// none ARGS…` and waits until it owns its name.
-    pub fn start(bench: &Bench, bus: &PrivateBus, args: &[&str]) -> Sscardd {
+    pub fn start(bench: &Bench, bus: &dyn Bus, args: &[&str]) -> Sscardd {
         Sscardd::start_with(bench, bus, &["--authorization", "none"], args)
     }
 
-    pub fn start_with(bench: &Bench, bus: &PrivateBus, auth: &[&str], args: &[&str]) -> Sscardd {
+    pub fn start_with(bench: &Bench, bus: &dyn Bus, auth: &[&str], args: &[&str]) -> Sscardd {
+        let log_filter = std::env::var("SSCARDD_LOG").unwrap_or_else(|_| "debug".into());
+        Sscardd::start_full(&daemon_binary(), &scripts_dir(), bench, bus, auth, args, &log_filter)
+    }
+
+    /// Starts `binary --bus … --scripts SCRIPTS AUTH… ARGS…` with
+    /// `RUST_LOG=log_filter`, and waits until it owns its name.
+    pub fn start_full(
+        binary: &Path,
+        scripts: &Path,
+        bench: &Bench,
+        bus: &dyn Bus,
+        auth: &[&str],
+        args: &[&str],
+        log_filter: &str,
+    ) -> Sscardd {
         let log = unique(bench.dir().join("sscardd.log"));
         let file = fs::File::create(&log).expect("daemon: log");
-        let child = super::bench::die_with_parent(&mut Command::new(daemon_binary()))
+        let child = super::bench::die_with_parent(&mut Command::new(binary))
             .args(["--bus", &bus.address(), "--scripts"])
-            .arg(scripts_dir())
+            .arg(scripts)
             .args(auth)
             .args(args)
             .env("PCSCLITE_CSOCK_NAME", bench.socket())
-            .env("RUST_LOG", std::env::var("SSCARDD_LOG").unwrap_or_else(|_| "debug".into()))
+            .env("RUST_LOG", log_filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)

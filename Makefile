@@ -1,0 +1,68 @@
+# Builds and installs sscard the way Debian lays out a system daemon.
+#
+#   make                      # cargo build --release
+#   make install DESTDIR=/tmp/root
+#   make install PROFILE=debug CARGO_TARGET_DIR=target   # install a debug build
+#
+# After a real install (DESTDIR empty), as root:
+#   systemd-sysusers sscard.conf && udevadm control --reload && systemctl daemon-reload
+#   systemctl reload dbus
+
+PREFIX ?= /usr
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+PROFILE ?= release
+CARGO ?= cargo
+CARGO_TARGET_DIR ?= target
+
+BIN_DIR := $(CARGO_TARGET_DIR)/$(PROFILE)
+DATA_DIR := $(PREFIX)/share/sscard
+SCRIPTS_DIR := $(DATA_DIR)/apdu-scripts
+LIBEXEC_DIR := $(PREFIX)/libexec
+SYSTEMD_DIR := /usr/lib/systemd/system
+SYSUSERS_DIR := /usr/lib/sysusers.d
+UDEV_DIR := /usr/lib/udev/rules.d
+
+.PHONY: all build install uninstall
+
+all: build
+
+build:
+	SSCARD_SCRIPTS_DIR=$(SCRIPTS_DIR) $(CARGO) build --profile $(PROFILE) --bins
+
+install:
+	@test -x $(BIN_DIR)/sscardd || { echo "make install: $(BIN_DIR)/sscardd is missing; run make first" >&2; exit 1; }
+	install -D -m 0755 $(BIN_DIR)/sscardd $(DESTDIR)$(LIBEXEC_DIR)/sscardd
+	install -D -m 0755 $(BIN_DIR)/sscardctl $(DESTDIR)$(PREFIX)/bin/sscardctl
+	install -D -m 0755 $(BIN_DIR)/sscard-sim $(DESTDIR)$(PREFIX)/bin/sscard-sim
+	install -D -m 0644 dbus/org.sscard.Daemon.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.sscard.Daemon.conf
+	install -D -m 0644 dbus/org.sscard.Daemon.service \
+		$(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.sscard.Daemon.service
+	install -D -m 0644 dbus/org.sscard.Manager1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Manager1.xml
+	install -D -m 0644 dbus/org.sscard.Reader1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Reader1.xml
+	install -D -m 0644 polkit/org.sscard.policy $(DESTDIR)$(PREFIX)/share/polkit-1/actions/org.sscard.policy
+	install -D -m 0644 polkit/50-sscard.rules $(DESTDIR)$(PREFIX)/share/polkit-1/rules.d/50-sscard.rules
+	install -D -m 0644 systemd/sscardd.service $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service
+	install -D -m 0644 systemd/sscard.sysusers $(DESTDIR)$(SYSUSERS_DIR)/sscard.conf
+	install -D -m 0644 udev/60-sscard.rules $(DESTDIR)$(UDEV_DIR)/60-sscard.rules
+	for profile in apdu-scripts/*/; do \
+		name=$$(basename $$profile); \
+		install -d -m 0755 $(DESTDIR)$(SCRIPTS_DIR)/$$name; \
+		install -m 0644 $$profile* $(DESTDIR)$(SCRIPTS_DIR)/$$name/; \
+	done
+	install -m 0644 apdu-scripts/README.md $(DESTDIR)$(SCRIPTS_DIR)/README.md
+	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml ]; then \
+		install -D -m 0644 etc/sscardd.toml $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBEXEC_DIR)/sscardd $(DESTDIR)$(PREFIX)/bin/sscardctl $(DESTDIR)$(PREFIX)/bin/sscard-sim
+	rm -f $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.sscard.Daemon.conf
+	rm -f $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.sscard.Daemon.service
+	rm -f $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Manager1.xml
+	rm -f $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Reader1.xml
+	rm -f $(DESTDIR)$(PREFIX)/share/polkit-1/actions/org.sscard.policy
+	rm -f $(DESTDIR)$(PREFIX)/share/polkit-1/rules.d/50-sscard.rules
+	rm -f $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service $(DESTDIR)$(SYSUSERS_DIR)/sscard.conf
+	rm -f $(DESTDIR)$(UDEV_DIR)/60-sscard.rules
+	rm -rf $(DESTDIR)$(DATA_DIR)

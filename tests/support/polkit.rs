@@ -1,0 +1,222 @@
+//! A private system bus configured like Debian's (deny by default, policy
+//! files punch holes), with the project's D-Bus policy, and a real polkitd
+//! on it that sees the project's action and rules files (test-bench.md).
+//! polkitd runs in its own mount namespace, where its action and rules
+//! directories are copies with the project's files added, so nothing on
+//! the machine changes.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::bench::{die_with_parent, terminate};
+
+pub struct SystemBus {
+    bus: Child,
+    polkitd: Child,
+    socket: PathBuf,
+}
+
+/// The project's source tree.
+pub fn source(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("polkit: dir");
+    if let Ok(entries) = fs::read_dir(from) {
+        for entry in entries.flatten() {
+            let _ = fs::copy(entry.path(), to.join(entry.file_name()));
+        }
+    }
+}
+
+fn open_up(path: &Path) {
+    let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o755));
+}
+
+impl SystemBus {
+    /// Starts the bus in `dir` (made reachable for unprivileged callers)
+    /// with the policy files in `policy_dir`, and polkitd with the system's
+    /// actions and rules plus `actions` and `rules`.
+    pub fn start(dir: &Path, policy_dir: &Path, actions: &[PathBuf], rules: &[PathBuf]) -> SystemBus {
+        open_up(dir);
+        let socket = dir.join("system_bus");
+        // Debian's system.conf, without the parts that need a real system.
+        let config = format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <includedir>{policy}</includedir>
+</busconfig>
+"#,
+            socket = socket.display(),
+            policy = policy_dir.display()
+        );
+        // polkitd's own policy, so that it may own its name on this bus.
+        let _ = fs::copy("/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf", policy_dir.join("polkit.conf"));
+        let config_path = dir.join("system-bus.conf");
+        fs::write(&config_path, config).expect("bus: config");
+        let log = fs::File::create(dir.join("system-bus.log")).expect("bus: log");
+        let bus = die_with_parent(&mut Command::new("dbus-daemon"))
+            .arg(format!("--config-file={}", config_path.display()))
+            .args(["--nofork", "--nopidfile"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("bus: cannot start dbus-daemon");
+        wait_until("the system bus socket", || socket.exists());
+
+        let actions_dir = dir.join("polkit-actions");
+        let rules_dir = dir.join("polkit-rules");
+        let etc_rules_dir = dir.join("polkit-etc-rules");
+        copy_dir(Path::new("/usr/share/polkit-1/actions"), &actions_dir);
+        copy_dir(Path::new("/usr/share/polkit-1/rules.d"), &rules_dir);
+        fs::create_dir_all(&etc_rules_dir).expect("polkit: etc rules");
+        for file in actions {
+            fs::copy(file, actions_dir.join(file.file_name().expect("name"))).expect("polkit: action file");
+        }
+        for file in rules {
+            fs::copy(file, rules_dir.join(file.file_name().expect("name"))).expect("polkit: rules file");
+        }
+        for d in [&actions_dir, &rules_dir, &etc_rules_dir] {
+            open_up(d);
+            for entry in fs::read_dir(d).expect("dir").flatten() {
+                let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o644));
+            }
+        }
+        let script = format!(
+            "mount --bind '{}' /usr/share/polkit-1/actions && mount --bind '{}' /usr/share/polkit-1/rules.d \
+             && mount --bind '{}' /etc/polkit-1/rules.d && exec /usr/lib/polkit-1/polkitd --no-debug",
+            actions_dir.display(),
+            rules_dir.display(),
+            etc_rules_dir.display()
+        );
+        let log = fs::File::create(dir.join("polkitd.log")).expect("polkit: log");
+        let polkitd = die_with_parent(&mut Command::new("unshare"))
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", socket.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("polkit: cannot start polkitd (is polkitd installed?)");
+        let system = SystemBus { bus, polkitd, socket };
+        wait_until("polkitd on the bus", || system.has_owner("org.freedesktop.PolicyKit1"));
+        system
+    }
+
+    pub fn address(&self) -> String {
+        format!("unix:path={}", self.socket.display())
+    }
+
+    pub fn has_owner(&self, name: &str) -> bool {
+        let (ok, out, _) = self.busctl_as(
+            None,
+            &["call", "org.freedesktop.DBus", "/org/freedesktop/DBus"],
+            &["org.freedesktop.DBus", "NameHasOwner", "s", name],
+        );
+        ok && out.trim() == "b true"
+    }
+
+    /// Runs busctl on this bus, as `user` (via setpriv, with that user's
+    /// groups) or as root; answers (success, stdout, stderr).
+    pub fn busctl_as(&self, user: Option<&str>, head: &[&str], tail: &[&str]) -> (bool, String, String) {
+        let mut command = match user {
+            Some(user) => {
+                let mut c = Command::new("setpriv");
+                c.args([&format!("--reuid={user}"), &format!("--regid={}", primary_group(user)), "--init-groups"]);
+                c.arg("busctl");
+                c
+            }
+            None => Command::new("busctl"),
+        };
+        let out = command
+            .arg(format!("--address={}", self.address()))
+            .args(head)
+            .args(tail)
+            .stdin(Stdio::null())
+            .output()
+            .expect("busctl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+/// The primary group of `user`, by `id -g`.
+fn primary_group(user: &str) -> String {
+    let out = Command::new("id").args(["-g", user]).output().expect("id");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+impl Drop for SystemBus {
+    fn drop(&mut self) {
+        terminate(&mut self.polkitd);
+        terminate(&mut self.bus);
+    }
+}
+
+/// A Unix user the test creates (with `useradd`) and deletes again.
+pub struct TestUser {
+    pub name: String,
+}
+
+impl TestUser {
+    /// A new user whose supplementary groups are `groups` (created if
+    /// missing).
+    pub fn create(prefix: &str, groups: &[&str]) -> TestUser {
+        for group in groups {
+            let _ = Command::new("groupadd").args(["-f", group]).status();
+        }
+        let name = format!("{prefix}{}", std::process::id());
+        let mut useradd = Command::new("useradd");
+        useradd.args(["--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group"]);
+        if !groups.is_empty() {
+            useradd.args(["--groups", &groups.join(",")]);
+        }
+        let status = useradd.arg(&name).status().expect("useradd");
+        assert!(status.success(), "useradd {name} failed");
+        TestUser { name }
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).status();
+    }
+}
+
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
