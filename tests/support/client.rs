@@ -28,9 +28,23 @@ pub struct Rig {
 impl Rig {
     /// A bench with `slots` readers and the daemon; no cards yet.
     pub async fn empty(slots: u16, daemon_args: &[&str]) -> Rig {
+        let filter = std::env::var("SSCARDD_LOG").unwrap_or_else(|_| "debug".into());
+        Rig::empty_logged(slots, daemon_args, &filter).await
+    }
+
+    /// Like [`Rig::empty`], with the daemon's `RUST_LOG` set to `filter`.
+    pub async fn empty_logged(slots: u16, daemon_args: &[&str], filter: &str) -> Rig {
         let bench = Bench::start_with_slots(slots);
         let bus = PrivateBus::start(bench.dir(), None);
-        let daemon = Sscardd::start(&bench, &bus, daemon_args);
+        let daemon = Sscardd::start_full(
+            &super::daemon::daemon_binary(),
+            &super::daemon::scripts_dir(),
+            &bench,
+            &bus,
+            &["--authorization", "none"],
+            daemon_args,
+            filter,
+        );
         let conn = connect(&bus).await;
         Rig { bench, bus, daemon, conn }
     }
