@@ -15,7 +15,7 @@ PROFILE ?= release
 CARGO ?= cargo
 CARGO_TARGET_DIR ?= target
 
-BIN_DIR := $(CARGO_TARGET_DIR)/$(PROFILE)
+BIN_DIR ?= $(CARGO_TARGET_DIR)/$(PROFILE)
 DATA_DIR := $(PREFIX)/share/sscard
 SCRIPTS_DIR := $(DATA_DIR)/apdu-scripts
 LIBEXEC_DIR := $(PREFIX)/libexec

@@ -1,0 +1,183 @@
+//! `make install` into a temporary root puts every file where Debian keeps
+//! it; the installed daemon then runs from there against the bench; the
+//! installed systemd unit passes `systemd-analyze verify`; the udev rule
+//! has the shape udev needs.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::bench::{Bench, Slot};
+use support::daemon::{PrivateBus, Sscardd};
+
+/// Everything the install must put in place, with its mode.
+const LAYOUT: &[(&str, u32)] = &[
+    ("usr/libexec/sscardd", 0o755),
+    ("usr/bin/sscardctl", 0o755),
+    ("usr/bin/sscard-sim", 0o755),
+    ("usr/share/dbus-1/system.d/org.sscard.Daemon.conf", 0o644),
+    ("usr/share/dbus-1/system-services/org.sscard.Daemon.service", 0o644),
+    ("usr/share/dbus-1/interfaces/org.sscard.Manager1.xml", 0o644),
+    ("usr/share/dbus-1/interfaces/org.sscard.Reader1.xml", 0o644),
+    ("usr/share/polkit-1/actions/org.sscard.policy", 0o644),
+    ("usr/share/polkit-1/rules.d/50-sscard.rules", 0o644),
+    ("usr/lib/systemd/system/sscardd.service", 0o644),
+    ("usr/lib/sysusers.d/sscard.conf", 0o644),
+    ("usr/lib/udev/rules.d/60-sscard.rules", 0o644),
+    ("usr/share/sscard/apdu-scripts/README.md", 0o644),
+    ("usr/share/sscard/apdu-scripts/ssse-gen3/profile.toml", 0o644),
+    ("usr/share/sscard/apdu-scripts/ssse-gen3/read-card.apdu", 0o644),
+    ("usr/share/sscard/apdu-scripts/ssse-gen2/profile.toml", 0o644),
+    ("usr/share/sscard/apdu-scripts/ssse-gen2/verify.apdu", 0o644),
+    ("etc/sscard/sscardd.toml", 0o644),
+];
+
+fn make_install(root: &Path) {
+    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_sscardd")).parent().expect("bin dir").to_path_buf();
+    let out = Command::new("make")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("install")
+        .arg(format!("DESTDIR={}", root.display()))
+        .arg(format!("BIN_DIR={}", bin_dir.display()))
+        .output()
+        .expect("make (is make installed?)");
+    assert!(out.status.success(), "make install: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn make_install_puts_every_file_in_place() {
+    let root = tempfile::tempdir().expect("root");
+    make_install(root.path());
+    for (path, mode) in LAYOUT {
+        let file = root.path().join(path);
+        let meta = std::fs::metadata(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(meta.permissions().mode() & 0o777, *mode, "{path}");
+    }
+    // Every profile file of the source tree is installed, unchanged.
+    for profile in ["ssse-gen3", "ssse-gen2"] {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("apdu-scripts").join(profile);
+        for entry in std::fs::read_dir(&source).expect("profile").flatten() {
+            let installed = root.path().join("usr/share/sscard/apdu-scripts").join(profile).join(entry.file_name());
+            assert_eq!(std::fs::read(entry.path()).ok(), std::fs::read(&installed).ok(), "{installed:?}");
+        }
+    }
+    // A second install keeps the administrator's configuration.
+    let config = root.path().join("etc/sscard/sscardd.toml");
+    std::fs::write(&config, "terminal_device = \"LOCAL01\"\n").expect("edit config");
+    make_install(root.path());
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), "terminal_device = \"LOCAL01\"\n");
+}
+
+#[test]
+fn installed_daemon_runs_against_the_bench() {
+    let root = tempfile::tempdir().expect("root");
+    make_install(root.path());
+    let daemon = root.path().join("usr/libexec/sscardd");
+    // Its default profile directory is the installed one.
+    let out = Command::new(&daemon).args(["--bus", "session", "--authorization", "none"]).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !Path::new("/usr/share/sscard/apdu-scripts").exists() {
+        assert!(err.contains("/usr/share/sscard/apdu-scripts"), "{err}");
+    }
+
+    let mut bench = Bench::start();
+    let bus = PrivateBus::start(bench.dir(), None);
+    let scripts = root.path().join("usr/share/sscard/apdu-scripts");
+    let config = root.path().join("etc/sscard/sscardd.toml");
+    let config_arg = config.to_string_lossy().into_owned();
+    let _daemon = Sscardd::start_full(
+        &daemon,
+        &scripts,
+        &bench,
+        &bus,
+        &["--authorization", "none"],
+        &["--config", &config_arg],
+        "info",
+    );
+    bench.insert(Slot::Sam, "psam", &[]);
+    bench.insert(Slot::Card, "card", &["--gen", "3"]);
+    // The installed client reads the card through the installed daemon.
+    let ctl = root.path().join("usr/bin/sscardctl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let json = loop {
+        let out = Command::new(&ctl).args(["--bus", &bus.address(), "--json", "read"]).output().expect("sscardctl");
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "read: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let info: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(info["state"], "blank", "{json}");
+    assert_eq!(info["profile"], "ssse-gen3", "{json}");
+}
+
+#[test]
+fn installed_unit_passes_systemd_analyze_verify() {
+    let root = tempfile::tempdir().expect("root");
+    make_install(root.path());
+    let unit = root.path().join("usr/lib/systemd/system/sscardd.service");
+    // The unit names /usr/libexec/sscardd: verify it where the installed
+    // /usr/libexec is mounted over the machine's, in a namespace of its own.
+    let script = format!(
+        "mount --bind '{}' /usr/libexec && systemd-analyze verify '{}'",
+        root.path().join("usr/libexec").display(),
+        unit.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("systemd-analyze (is systemd installed?)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.trim().is_empty(), "systemd-analyze verify complained: {text}");
+    // And the hardening the issue asks for is there.
+    let unit_text = std::fs::read_to_string(&unit).expect("unit");
+    for line in [
+        "Type=dbus",
+        "BusName=org.sscard.Daemon",
+        "User=sscardd",
+        "ProtectSystem=strict",
+        "PrivateNetwork=yes",
+        "NoNewPrivileges=yes",
+        "RestrictAddressFamilies=AF_UNIX",
+        "MemoryDenyWriteExecute=yes",
+    ] {
+        assert!(unit_text.lines().any(|l| l == line), "{line} missing");
+    }
+    let out = Command::new("systemd-analyze").args(["security", "--offline=yes"]).arg(&unit).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let exposure = text
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for sscardd.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f32>().ok())
+        .unwrap_or_else(|| panic!("no exposure level: {text}"));
+    assert!(exposure < 2.0, "exposure {exposure}: {text}");
+}
+
+#[test]
+fn udev_rule_starts_the_daemon_for_ccid_readers() {
+    let rule = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("udev/60-sscard.rules"))
+        .expect("rule");
+    let lines: Vec<&str> = rule.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).collect();
+    assert_eq!(lines.len(), 1, "{rule}");
+    let pairs: Vec<(String, String, String)> = lines[0]
+        .split(", ")
+        .map(|pair| {
+            let at = pair.find(['=', '!', '+']).unwrap_or_else(|| panic!("no operator in {pair}"));
+            let op_len = if pair[at..].starts_with("==") || pair[at..].starts_with("+=") { 2 } else { 1 };
+            let (key, value) = (&pair[..at], &pair[at + op_len..]);
+            assert!(value.starts_with('"') && value.ends_with('"'), "unquoted value in {pair}");
+            (key.to_owned(), pair[at..at + op_len].to_owned(), value.trim_matches('"').to_owned())
+        })
+        .collect();
+    let has = |key: &str, op: &str, value: &str| pairs.iter().any(|(k, o, v)| k == key && o == op && v == value);
+    assert!(has("SUBSYSTEM", "==", "usb"), "{pairs:?}");
+    assert!(has("ENV{DEVTYPE}", "==", "usb_interface"), "{pairs:?}");
+    assert!(has("ATTR{bInterfaceClass}", "==", "0b"), "{pairs:?}");
+    assert!(has("TAG", "+=", "systemd"), "{pairs:?}");
+    assert!(has("ENV{SYSTEMD_WANTS}", "+=", "sscardd.service"), "{pairs:?}");
+}
