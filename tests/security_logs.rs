@@ -70,6 +70,7 @@ async fn no_pin_ssn_or_name_in_trace_logs_and_every_call_audited() {
     for pin in [INITIAL, NEW, CHANGED, RELOADED, WRONG] {
         secrets.extend(forms(pin));
     }
+    let pins = secrets.clone();
     secrets.extend(forms(SSN));
     secrets.push(NAME.to_owned());
     let (gbk, _, _) = encoding_rs::GBK.encode(NAME);
@@ -83,6 +84,19 @@ async fn no_pin_ssn_or_name_in_trace_logs_and_every_call_audited() {
         }
     }
 
+    // The simulators' APDU logs (a test tool's, which show the card's data)
+    // redact PIN data too: VERIFY, CHANGE and RELOAD PIN, and the PSAM's MAC
+    // input of a RELOAD.
+    for slot in [Slot::Card, Slot::Sam] {
+        let sim_log = std::fs::read_to_string(rig.card_log(slot)).expect("simulator log");
+        assert!(sim_log.contains("redacted"), "{slot:?}: nothing was redacted");
+        for line in sim_log.lines() {
+            let body = line.split_once(' ').map_or(line, |(_, rest)| rest);
+            for secret in &pins {
+                assert!(!body.contains(secret.as_str()), "{slot:?} log holds {secret:?}: {line}");
+            }
+        }
+    }
     // One audit event per call, in order, each complete.
     let audit: Vec<&str> = log.lines().filter(|l| l.contains("sscard::audit")).collect();
     assert_eq!(audit.len(), calls.len(), "{audit:#?}");

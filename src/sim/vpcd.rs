@@ -156,7 +156,9 @@ fn write_message(stream: &mut TcpStream, payload: &[u8]) -> io::Result<()> {
 /// One line per APDU or answer for `--log`. The data of PIN-bearing
 /// commands is redacted even on a test card, so logs never teach bad habits.
 pub fn describe_apdu(apdu: &[u8]) -> String {
-    let carries_pin = matches!(apdu, [0x00, 0x20, ..] | [0x80, 0x5E, ..]);
+    // VERIFY, CHANGE/RELOAD PIN, and the PSAM's MAC over a RELOAD (whose
+    // input holds the new PIN).
+    let carries_pin = matches!(apdu, [0x00, 0x20, ..] | [0x80, 0x5E, ..] | [0x80, 0xFA, ..]);
     if carries_pin && apdu.len() > 5 {
         format!("{} <{} bytes redacted>", hex::encode_upper(&apdu[..5]), apdu.len() - 5)
     } else {
