@@ -160,8 +160,8 @@ fn installed_unit_passes_systemd_analyze_verify() {
 
 #[test]
 fn udev_rule_starts_the_daemon_for_ccid_readers() {
-    let rule = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("udev/60-sscard.rules"))
-        .expect("rule");
+    let rule =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("udev/60-sscard.rules")).expect("rule");
     let lines: Vec<&str> = rule.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).collect();
     assert_eq!(lines.len(), 1, "{rule}");
     let pairs: Vec<(String, String, String)> = lines[0]

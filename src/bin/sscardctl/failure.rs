@@ -58,7 +58,14 @@ The daemon's errors (3 to 21) are printed as `sscardctl: <ErrorName>: <message>`
 
 PINs are never taken from the command line: they are prompted for without
 echo, or read from standard input with --pin-stdin, one a line, in the order
-of the method's arguments.";
+of the method's arguments.
+
+Audit trail: sscardd records every call as one event (caller uid and pid,
+operation, reader, a salted hash of the card number, outcome, APDU count;
+never a name, SSN, PIN or photo). Read it with journalctl:
+  journalctl -u sscardd.service -g 'sscard::audit'            # as text
+  journalctl -u sscardd.service -o json-pretty -g 'sscard::audit'
+  journalctl -u sscardd.service -g 'sscard::audit.*outcome=\"NotAuthorized\"'   # refusals only";
 
 /// Why a command failed.
 #[derive(Debug)]
