@@ -14,7 +14,7 @@ use support::polkit::{SystemBus, TestUser, source};
 const SSN: &str = "11010519491231002X";
 
 struct Rig {
-    bench: Bench,
+    _bench: Bench,
     bus: SystemBus,
     _daemon: Sscardd,
     card_log: PathBuf,
@@ -38,7 +38,7 @@ impl Rig {
         bench.insert(Slot::Sam, "psam", &[]);
         bench.insert(Slot::Card, "card", &["--gen", "3", "--log", &card_log.to_string_lossy()]);
         let reader = "/org/sscard/Daemon/readers/0".to_owned();
-        let rig = Rig { bench, bus, _daemon: daemon, card_log, reader };
+        let rig = Rig { _bench: bench, bus, _daemon: daemon, card_log, reader };
         rig.wait_classified();
         rig
     }
