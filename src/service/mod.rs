@@ -331,3 +331,7 @@ impl Drop for Service {
         self.shutdown();
     }
 }
+
+#[cfg(test)]
+#[path = "tests/service.rs"]
+mod tests;

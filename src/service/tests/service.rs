@@ -1,0 +1,52 @@
+use zeroize::Zeroizing;
+
+use super::*;
+
+#[test]
+fn requests_never_show_a_pin() {
+    let pin = || Zeroizing::new("472913".to_owned());
+    let requests = [
+        Request::VerifyPin { pin: pin(), allow_last_try: false },
+        Request::ChangePin { old_pin: pin(), new_pin: Zeroizing::new("580264".into()), allow_last_try: true },
+        Request::ReloadPin { new_pin: pin() },
+        Request::Activate {
+            ssn: "11010519491231002X".into(),
+            initial_pin: pin(),
+            new_pin: Zeroizing::new("580264".into()),
+            allow_last_try: false,
+        },
+    ];
+    for request in &requests {
+        let shown = format!("{request:?} {request:#?}");
+        for secret in ["472913", "580264", "11010519491231002X"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert_eq!(format!("{request:?}"), request.method());
+    }
+}
+
+#[test]
+fn the_config_never_shows_the_salt() {
+    let config = ServiceConfig { audit_salt: Zeroizing::new("very secret salt".into()), ..ServiceConfig::default() };
+    assert!(!format!("{config:?}").contains("very secret salt"));
+}
+
+#[test]
+fn card_hashes_are_salted_and_prefer_the_card_number() {
+    let id = crate::model::CardId::new(
+        crate::model::RegionCode::parse("110100", crate::model::Field::Region).expect("region"),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+    let by_number = card_hash("salt", Some("X00000019"), Some(&id)).expect("hash");
+    assert_eq!(by_number.len(), 64);
+    assert_ne!(Some(by_number.clone()), card_hash("other salt", Some("X00000019"), Some(&id)));
+    assert_ne!(Some(by_number.clone()), card_hash("salt", None, Some(&id)));
+    assert!(!by_number.contains("X00000019"));
+    assert_eq!(card_hash("salt", None, None), None);
+}
+
+#[test]
+fn every_error_name_is_distinct() {
+    let names: std::collections::BTreeSet<_> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
+    assert_eq!(names.len(), ErrorName::ALL.len());
+}
