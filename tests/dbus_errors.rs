@@ -215,3 +215,19 @@ async fn service_unavailable_for_a_call_in_flight() {
     assert_eq!(error_name(result), "ServiceUnavailable");
     assert!(rig.daemon.running());
 }
+
+#[tokio::test]
+async fn timeout_when_a_card_is_too_slow() {
+    let config = std::env::temp_dir().join(format!("sscardd-timeout-{}.toml", std::process::id()));
+    std::fs::write(&config, "[timeouts]\noperation_ms = 300\n").expect("config");
+    let mut rig = Rig::empty(2, &["--config", &config.to_string_lossy()]).await;
+    // 19 APDUs at 50 ms each: about a second, over the 300 ms allowed.
+    rig.insert_card(Slot::Card, 2, &["--latency-us", "50000"]).await;
+    let reader = rig.reader(Slot::Card).await;
+    let e = reader.read_card(no_opts()).await.expect_err("too slow");
+    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("Timeout"), "{e}");
+    assert!(sscard::dbus::client::error_message(&e).contains("0.3 s"), "{e}");
+    // The daemon is still there, and a quick call is answered.
+    assert_eq!(reader.name().await.expect("Name"), rig.bench.reader_name(Slot::Card));
+    let _ = std::fs::remove_file(&config);
+}
