@@ -92,19 +92,26 @@ impl PrivateBus {
 
     /// Runs `busctl --address=… ARGS…`; returns (success, stdout, stderr).
     pub fn busctl(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new("timeout")
-            .args(["30", "busctl"])
-            .arg(format!("--address={}", self.address()))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("bus: cannot run busctl (is systemd installed?)");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut command = Command::new("timeout");
+        command.args(["30", "busctl"]);
+        run_busctl(command, &self.address(), args)
     }
+}
+
+/// Runs `command` (busctl, or a wrapper that ends in it) with
+/// `--address=ADDRESS ARGS…`; returns (success, stdout, stderr).
+pub fn run_busctl(mut command: Command, address: &str, args: &[&str]) -> (bool, String, String) {
+    let out = command
+        .arg(format!("--address={address}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run busctl (is systemd installed?)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 impl Drop for PrivateBus {

@@ -146,7 +146,7 @@ impl SystemBus {
     /// Runs busctl on this bus, as `user` (via setpriv, with that user's
     /// groups) or as root; answers (success, stdout, stderr).
     pub fn busctl_as(&self, user: Option<&str>, head: &[&str], tail: &[&str]) -> (bool, String, String) {
-        let mut command = match user {
+        let command = match user {
             Some(user) => {
                 let mut c = Command::new("setpriv");
                 c.args([&format!("--reuid={user}"), &format!("--regid={}", primary_group(user)), "--init-groups"]);
@@ -155,18 +155,8 @@ impl SystemBus {
             }
             None => Command::new("busctl"),
         };
-        let out = command
-            .arg(format!("--address={}", self.address()))
-            .args(head)
-            .args(tail)
-            .stdin(Stdio::null())
-            .output()
-            .expect("busctl");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let args: Vec<&str> = head.iter().chain(tail).copied().collect();
+        super::daemon::run_busctl(command, &self.address(), &args)
     }
 }
 
