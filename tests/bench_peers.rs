@@ -110,3 +110,4 @@ fn four_slots_are_four_readers() {
         bench.remove(Slot::Reader(n));
     }
 }
+

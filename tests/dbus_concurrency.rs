@@ -11,11 +11,23 @@ use futures_util::StreamExt;
 use support::bench::Slot;
 use support::client::*;
 
-/// Splits the card's command log into operations: each begins with SELECT.
+/// Splits the card's command log into operations: each begins with SELECT
+/// (and one that authenticated ends with a SELECT that closes it).
 fn operations(log: &[String]) -> Vec<Vec<String>> {
     let mut ops: Vec<Vec<String>> = Vec::new();
+    let mut authenticated = false;
     for apdu in log {
-        if apdu.starts_with("00A40400") || ops.is_empty() {
+        let select = apdu.starts_with("00A40400");
+        if select && authenticated {
+            // The closing SELECT of the operation before.
+            authenticated = false;
+            if let Some(last) = ops.last_mut() {
+                last.push("00A4".into());
+            }
+            continue;
+        }
+        authenticated |= apdu.starts_with("0082");
+        if select || ops.is_empty() {
             ops.push(Vec::new());
         }
         // Class and instruction: the data of authentication steps differs.

@@ -75,16 +75,21 @@ fn every_operation(generation: u8) {
     assert_eq!(blank.value.terminal_number.as_deref(), Some("440300000001"));
     assert_eq!(blank.value.pin.tries_left, 3);
     assert!(blank.value.holder.ssn.is_none() && blank.value.issuer.card_number.is_none());
-    // SELECT, PSAM SELECT + terminal number, EF05 x7, [gen3: 4 auth], EF06 x7, PIN status.
-    assert_eq!(blank.apdus, select + 2 + 7 + if gen3 { 4 } else { 0 } + 7 + 1);
+    // A session that authenticated to the card ends with a SELECT, which
+    // closes what the authentication opened.
+    let close = select;
+    // SELECT, PSAM SELECT + terminal number, EF05 x7, [gen3: 4 auth], EF06 x7,
+    // PIN status, [gen3: the closing SELECT].
+    assert_eq!(blank.apdus, select + 2 + 7 + if gen3 { 4 + close } else { 0 } + 7 + 1);
 
     let update = record(generation, 3000);
     let written = rig.op(|e, c| e.personalise(c, &update)).expect("personalise");
     assert_eq!(written.value.digest, update.digest_hex());
-    // SELECT, PSAM SELECT, card id, auth 04 (4), 13 records, photo, auth 0A (4), 13 reads, photo read.
+    // SELECT, PSAM SELECT, card id, auth 04 (4), 13 records, photo, auth 0A (4), 13 reads, photo read,
+    // closing SELECT.
     let photo_file: u64 = 2 + 3000;
     let (write_photo, read_photo) = if gen3 { (1, 1) } else { (photo_file.div_ceil(255), photo_file.div_ceil(255)) };
-    assert_eq!(written.apdus, select + 1 + 1 + 4 + 13 + write_photo + 4 + 13 + read_photo);
+    assert_eq!(written.apdus, select + 1 + 1 + 4 + 13 + write_photo + 4 + 13 + read_photo + close);
 
     let read = rig.op(|e, c| e.read_card(c, ReadOptions { photo: true, authenticate: true })).expect("read");
     let info = read.value;
@@ -95,11 +100,12 @@ fn every_operation(generation: u8) {
     let photo_apdus = if gen3 { 1 } else { auth_read + read_photo };
     // + INTERNAL AUTHENTICATE: card (gen2: 61xx + GET RESPONSE) and PSAM INIT + ENCRYPT.
     let internal = if gen3 { 3 } else { 4 };
-    assert_eq!(read.apdus, blank.apdus + photo_apdus + internal);
+    // gen2's blank read authenticated nothing; this one did.
+    assert_eq!(read.apdus, blank.apdus + photo_apdus + internal + if gen3 { 0 } else { close });
 
     let photo = rig.op(|e, c| e.read_photo(c)).expect("read photo");
     assert_eq!(photo.value, update.photo);
-    assert_eq!(photo.apdus, select + 1 + 1 + 4 + read_photo);
+    assert_eq!(photo.apdus, select + 1 + 1 + 4 + read_photo + close);
 
     let status = rig.op(|e, c| e.pin_status(c)).expect("PIN status");
     assert_eq!((status.value.tries_left, status.value.blocked, status.apdus), (3, false, select + 1));
@@ -120,8 +126,8 @@ fn every_operation(generation: u8) {
     assert!(rig.op(|e, c| e.pin_status(c)).expect("status").value.blocked);
 
     let unblocked = rig.op(|e, c| e.unblock_pin(c)).expect("unblock");
-    // SELECT, PSAM SELECT, card id, GET CHALLENGE, INIT, MAC, UNBLOCK.
-    assert_eq!(unblocked.apdus, select + 1 + 1 + 1 + 2 + 1);
+    // SELECT, PSAM SELECT, card id, GET CHALLENGE, INIT, MAC, UNBLOCK, closing SELECT.
+    assert_eq!(unblocked.apdus, select + 1 + 1 + 1 + 2 + 1 + close);
     let right = rig.op(|e, c| e.verify_pin(c, "123456", false)).expect("verify");
     assert_eq!(right.value, VerifyOutcome { ok: true, tries_left: 3 });
     // SELECT, status, VERIFY, then SELECT and status again.
@@ -140,7 +146,10 @@ fn every_operation(generation: u8) {
     assert_eq!(activated.value.pin.tries_left, 3);
     // The read card (SELECT, PSAM, EF05, [auth], EF06, status), VERIFY,
     // CHANGE, [auth 0C, ACTIVATE], then SELECT and status again.
-    assert_eq!(activated.apdus, blank.apdus + 2 + if gen3 { 5 } else { 0 } + select + 1);
+    // (The SELECT that shows the new state also closes the session, so the
+    // read inside has no closing SELECT of its own.)
+    let read_inside = blank.apdus - if gen3 { close } else { 0 };
+    assert_eq!(activated.apdus, read_inside + 2 + if gen3 { 5 } else { 0 } + select + 1);
     if gen3 {
         assert!(matches!(rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)), Err(OpError::AlreadyActive)));
     } else {
@@ -155,13 +164,13 @@ fn every_operation(generation: u8) {
     assert!(matches!(wrong_old, Err(OpError::WrongPin { tries_left: 2 })), "{wrong_old:?}");
 
     let reloaded = rig.op(|e, c| e.reload_pin(c, "975312")).expect("reload");
-    assert_eq!(reloaded.apdus, select + 1 + 1 + 1 + 2 + 1);
+    assert_eq!(reloaded.apdus, select + 1 + 1 + 1 + 2 + 1 + close);
     let right = rig.op(|e, c| e.verify_pin(c, "975312", false)).expect("verify");
     assert_eq!(right.value, VerifyOutcome { ok: true, tries_left: 3 });
 
     if gen3 {
         let off = rig.op(|e, c| e.deactivate(c)).expect("deactivate");
-        assert_eq!(off.apdus, 1 + 1 + 1 + 4 + 1);
+        assert_eq!(off.apdus, 1 + 1 + 1 + 4 + 1 + close);
         let info = rig.op(|e, c| e.read_card(c, ReadOptions::default())).expect("read").value;
         assert_eq!(info.state, CardState::Inactive);
     } else {

@@ -105,6 +105,23 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
     Ok(config)
 }
 
+/// Whether `bus` names the system bus, by name or by its address.
+fn is_system_bus(bus: &str) -> bool {
+    const DEFAULT_SYSTEM_BUS: &str = "unix:path=/var/run/dbus/system_bus_socket";
+    let same_socket = |address: &str| {
+        let path = |a: &str| {
+            a.split(',')
+                .find_map(|part| part.strip_prefix("unix:path=").or_else(|| part.strip_prefix("path=")))
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p)))
+        };
+        path(address).is_some() && path(address) == path(bus)
+    };
+    bus == "system"
+        || same_socket(DEFAULT_SYSTEM_BUS)
+        || same_socket("unix:path=/run/dbus/system_bus_socket")
+        || std::env::var("DBUS_SYSTEM_BUS_ADDRESS").is_ok_and(|a| a == bus || same_socket(&a))
+}
+
 fn one_line(e: &impl std::fmt::Display) -> String {
     e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
@@ -129,7 +146,7 @@ fn init_logging() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    if cli.authorization == AuthorizationArg::None && cli.bus == "system" {
+    if cli.authorization == AuthorizationArg::None && is_system_bus(&cli.bus) {
         eprintln!("sscardd: --authorization none is refused on the system bus");
         return ExitCode::from(2);
     }
@@ -164,6 +181,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String> {
+    // Before anything can be asked of us: a SIGTERM during start-up then
+    // still shuts down cleanly.
+    let termination = Termination::install()?;
     let builder = match cli.bus.as_str() {
         "system" => zbus::connection::Builder::system(),
         "session" => zbus::connection::Builder::session(),
@@ -198,7 +218,7 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
     connection.request_name(BUS_NAME).await.map_err(|e| format!("cannot own {BUS_NAME}: {e}"))?;
     tracing::info!(bus = %cli.bus, scripts = %cli.scripts.display(), "serving {BUS_NAME}");
 
-    wait_for_termination().await?;
+    termination.wait().await;
     tracing::info!("shutting down");
     let _ = connection.release_name(BUS_NAME).await;
     let _ = connection.object_server().remove::<sscard::dbus::server::Manager, _>(sscard::dbus::MANAGER_PATH).await;
@@ -210,13 +230,24 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
     Ok(())
 }
 
-async fn wait_for_termination() -> Result<(), String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, caught from the start.
+struct Termination {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Termination {
+    fn install() -> Result<Termination, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+        let int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+        Ok(Termination { term, int })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }

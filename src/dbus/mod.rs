@@ -1,7 +1,6 @@
 //! The D-Bus surface (`interfaces.md`): the daemon's objects, and the
 //! proxies that `sscardctl` and the tests use.
 
-pub mod audit;
 pub mod client;
 mod error;
 pub mod server;

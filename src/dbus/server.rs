@@ -12,9 +12,9 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, interface};
 use zeroize::Zeroizing;
 
-use super::audit::{self, Caller};
 use super::error::Error;
 use crate::ops::{FieldInput, InfoValue, ReadOptions, record_from_fields};
+use crate::service::audit::{self, Caller};
 use crate::service::{CallReport, CardKind, Event, Reply, Request, Service};
 
 pub const BUS_NAME: &str = "org.sscard.Daemon";
@@ -226,6 +226,8 @@ impl Manager {
 pub struct Reader {
     id: u32,
     daemon: Arc<Daemon>,
+    /// Taken in arrival order before the first await of a method call.
+    queue: tokio::sync::Mutex<()>,
 }
 
 type Dict = HashMap<String, OwnedVariant>;
@@ -466,25 +468,24 @@ impl Reader {
         action: &'static str,
         request: Result<Request, Error>,
     ) -> Result<Reply, Error> {
+        // Calls on one reader keep the order they arrived in, through the
+        // credential and polkit round trips.
+        let _turn = self.queue.lock().await;
         let caller = self.daemon.caller(connection, header).await;
-        let (result, report) = match request {
-            Err(e) => (Err(e), CallReport { apdus: 0, card: self.daemon.service.card_hash(self.id) }),
+        let request = request.and_then(|r| self.daemon.service.precheck(&r).map(|()| r).map_err(Error::from));
+        let refused = match request {
+            Err(e) => Err(e),
             Ok(request) => match self.daemon.authorize(connection, header, action, caller).await {
-                Err(e) => (Err(e), CallReport { apdus: 0, card: self.daemon.service.card_hash(self.id) }),
-                Ok(()) => {
-                    let (result, report) = self.daemon.service.call(self.id, request).await;
-                    (result.map_err(Error::from), report)
-                }
+                Err(e) => Err(e),
+                // The service records the call in the audit trail.
+                Ok(()) => return self.daemon.service.call(self.id, request, caller).await.map_err(Error::from),
             },
         };
-        let outcome = match &result {
-            Ok(Reply::Verified(v)) if !v.ok => "WrongPin".to_owned(),
-            Ok(_) => "success".to_owned(),
-            Err(e) => error_short_name(e),
-        };
+        let outcome = refused.as_ref().err().map(error_short_name).unwrap_or_default();
+        let report = CallReport { apdus: 0, card: self.daemon.service.card_hash(self.id) };
         let reader = self.with_view(|r| r.name.clone());
         audit::record(&audit::Entry { caller, operation: method, reader: &reader, report: &report, outcome: &outcome });
-        result
+        refused
     }
 
     fn card_info(&self, fields: &[(&'static str, InfoValue)]) -> Result<Dict, Error> {
@@ -519,7 +520,15 @@ fn error_short_name(e: &Error) -> String {
 }
 
 fn unexpected(method: &str, reply: &Reply) -> Error {
-    Error::Internal(format!("{method}: unexpected reply {reply:?}"))
+    // The variant only: a reply may hold the holder's data.
+    let kind = match reply {
+        Reply::CardInfo(_) => "card info",
+        Reply::Written { .. } => "write result",
+        Reply::PinStatus(_) => "PIN status",
+        Reply::Verified(_) => "verify result",
+        _ => "other",
+    };
+    Error::Internal(format!("{method}: unexpected reply ({kind})"))
 }
 
 fn field_input(v: &OwnedVariant) -> FieldInput {
@@ -598,7 +607,7 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
                 },
             );
             let path = reader_path(id);
-            server.at(&path, Reader { id, daemon: Arc::clone(daemon) }).await?;
+            server.at(&path, Reader { id, daemon: Arc::clone(daemon), queue: tokio::sync::Mutex::new(()) }).await?;
             let manager = server.interface::<_, Manager>(MANAGER_PATH).await?;
             Manager::reader_added(manager.signal_emitter(), path.as_ref(), &name).await?;
         }

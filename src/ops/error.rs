@@ -39,6 +39,8 @@ pub enum OpError {
     AlreadyActive,
     #[error("authentication failed at {pos}: {slot_sw}")]
     AuthenticationFailed { pos: Pos, slot_sw: String },
+    #[error("authentication failed: the card's INTERNAL AUTHENTICATE answer does not match the PSAM's")]
+    NotAuthentic,
     #[error("card error at {pos}: `{step}` answered {sw}")]
     Card { pos: Pos, step: String, sw: StatusWord, class: StatusClass },
     #[error("read-back differs from what was written: {}", .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "))]

@@ -108,6 +108,10 @@ struct Session<'e, 'c, 'x> {
     /// A try-counting script (VERIFY, CHANGE PIN) has begun: from here on a
     /// reset must not lead to a rerun.
     pin_try_sent: bool,
+    /// A script authenticated to the card through the PSAM since the last
+    /// SELECT: the card's security state must be cleared before the
+    /// operation hands the card back.
+    authenticated: bool,
 }
 
 /// The scripts whose APDUs spend a PIN try.
@@ -217,7 +221,41 @@ impl Engine {
                 })?
             }
         };
-        Ok(Session { profile, fci, cards, start, sam_selected: false, pin_try_sent: false })
+        Ok(Session { profile, fci, cards, start, sam_selected: false, pin_try_sent: false, authenticated: false })
+    }
+
+    /// A PIN as every method takes it: 4 to 12 ASCII digits.
+    pub fn check_pin(&self, pin: &str) -> Result<(), OpError> {
+        Pin::parse(pin, Field::Pin).map(drop).map_err(OpError::InvalidArgument)
+    }
+
+    /// A new PIN: the rules of at least one profile (the card's own are
+    /// applied again once it is known).
+    pub fn check_new_pin(&self, pin: &str) -> Result<(), OpError> {
+        let new = Pin::parse(pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
+        self.check_new_pin_any(&new, Field::NewPin)
+    }
+
+    pub fn check_ssn(&self, ssn: &str) -> Result<(), OpError> {
+        Ssn::parse(ssn).map(drop).map_err(OpError::InvalidArgument)
+    }
+
+    /// A personalisation that no profile's generation could take, or that
+    /// writes nothing.
+    pub fn check_record(&self, update: &HolderRecordUpdate) -> Result<(), OpError> {
+        if update.is_empty() {
+            return Err(OpError::EmptyRecord);
+        }
+        let mut first_error = None;
+        for generation in self.profiles.iter().filter_map(Engine::generation) {
+            match update.validate(generation) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.map_or(OpError::Internal("no profile generation".into()), OpError::InvalidArgument))
     }
 
     /// Checks a personalisation against the profile a reader's card was
@@ -293,7 +331,7 @@ impl Engine {
             None => None,
         };
         let value = Classification::SocialSecurity { profile: s.profile.name.clone(), card_id, card_number };
-        Ok(s.done(value))
+        s.finish(value)
     }
 
     /// `ReadCard`: EF05, EF06, the PIN counter, the terminal number, and
@@ -301,7 +339,7 @@ impl Engine {
     pub fn read_card(&self, cards: &mut Cards<'_>, options: ReadOptions) -> Result<Done<CardInfo>, OpError> {
         let mut s = self.identify(cards)?;
         let info = s.read_card(options)?;
-        Ok(s.done(info))
+        s.finish(info)
     }
 
     /// The photo alone; `None` when EF08 holds none.
@@ -310,7 +348,7 @@ impl Engine {
         s.sam_for("read-photo")?;
         let mut done = s.run("read-photo", Values::new())?;
         let photo = done.values.take("photo_file").and_then(|f| Photo::from_file_bytes(&f));
-        Ok(s.done(photo))
+        s.finish(photo)
     }
 
     /// Personalises: validates, writes each element given and the photo,
@@ -385,14 +423,14 @@ impl Engine {
         if !differs.is_empty() {
             return Err(OpError::ReadBackMismatch(differs));
         }
-        Ok(s.done(Personalised { digest: update.digest_hex() }))
+        s.finish(Personalised { digest: update.digest_hex() })
     }
 
     /// The VERIFY with no data after a fresh SELECT; spends no try.
     pub fn pin_status(&self, cards: &mut Cards<'_>) -> Result<Done<PinStatus>, OpError> {
         let mut s = self.identify(cards)?;
         let status = s.pin_status()?;
-        Ok(s.done(status))
+        s.finish(status)
     }
 
     /// VERIFY. A wrong PIN is `ok: false` with the tries left; the try
@@ -422,7 +460,7 @@ impl Engine {
             Err(RunError::Status { class: StatusClass::PinBlocked, .. }) => VerifyOutcome { ok: false, tries_left: 0 },
             Err(e) => return Err(s.error(e)),
         };
-        Ok(s.done(outcome))
+        s.finish(outcome)
     }
 
     /// CHANGE PIN; a wrong old PIN is `WrongPin`.
@@ -443,7 +481,7 @@ impl Engine {
         v.set("old_pin", old.to_bcd().to_vec());
         v.set("new_pin", new.to_bcd().to_vec());
         s.run_pin("change-pin", v)?;
-        Ok(s.done(()))
+        s.finish(())
     }
 
     /// RELOAD PIN: the operator sets a forgotten PIN, with the PSAM's MAC.
@@ -456,7 +494,7 @@ impl Engine {
         let mut v = Values::new();
         v.set("new_pin", new.to_bcd().to_vec());
         s.run("reload-pin", v)?;
-        Ok(s.done(()))
+        s.finish(())
     }
 
     /// UNBLOCK PIN: resets the try counter, with the PSAM's MAC.
@@ -464,7 +502,7 @@ impl Engine {
         let mut s = self.identify(cards)?;
         s.sam_for("unblock-pin")?;
         s.run("unblock-pin", Values::new())?;
-        Ok(s.done(()))
+        s.finish(())
     }
 
     /// Activation (card-profile.md section 8): a gen3 card must not be
@@ -517,7 +555,7 @@ impl Engine {
             // gen2 records no activation; the PIN change was it.
             None => CardState::Active,
         };
-        Ok(s.done(info))
+        s.finish(info)
     }
 
     /// DEACTIVATE FILE, on profiles that have a life cycle.
@@ -528,7 +566,7 @@ impl Engine {
         }
         s.sam_for("deactivate")?;
         s.run("deactivate", Values::new())?;
-        Ok(s.done(()))
+        s.finish(())
     }
 }
 
@@ -568,6 +606,13 @@ impl Session<'_, '_, '_> {
         if TRY_COUNTING_SCRIPTS.contains(&name) {
             self.pin_try_sent = true;
         }
+        // Steps on both cards: an authentication (GET CHALLENGE, the PSAM's
+        // cryptogram, EXTERNAL AUTHENTICATE) that leaves the card open.
+        if self.profile.script(name).is_some_and(|script| {
+            script.steps().any(|step| step.slot == Slot::Sam) && script.steps().any(|step| step.slot == Slot::Card)
+        }) {
+            self.authenticated = true;
+        }
         run_script(self.profile, self.cards, name, values)
     }
 
@@ -592,7 +637,19 @@ impl Session<'_, '_, '_> {
         }
     }
 
+    /// The operation's answer. A session that authenticated to the card
+    /// ends with a fresh SELECT, which closes what the authentication
+    /// opened: no other program inherits the right to write or read
+    /// protected records.
+    fn finish<T>(mut self, value: T) -> Result<Done<T>, OpError> {
+        if self.authenticated {
+            self.run("identify", Values::new())?;
+        }
+        Ok(self.done(value))
+    }
+
     fn rerun_identify(&mut self) -> Result<(), OpError> {
+        self.authenticated = false;
         let mut done = self.run("identify", Values::new())?;
         if let Some(fci) = done.values.take("fci").and_then(|f| Fci::parse(&f)) {
             self.fci = fci;
@@ -618,7 +675,7 @@ impl Session<'_, '_, '_> {
     fn pin_status(&mut self) -> Result<PinStatus, OpError> {
         let done = self.run("pin-status", Values::new())?;
         Ok(match done.last_sw {
-            StatusWord::WrongPin { tries_left } => PinStatus { tries_left, blocked: false, verified: false },
+            StatusWord::WrongPin { tries_left } => PinStatus { tries_left, blocked: tries_left == 0, verified: false },
             StatusWord::AuthenticationMethodBlocked => PinStatus { tries_left: 0, blocked: true, verified: false },
             _ => PinStatus { tries_left: 0, blocked: false, verified: true },
         })
@@ -677,7 +734,12 @@ impl Session<'_, '_, '_> {
             let mut ia = self.run("internal-auth", v)?;
             let card_answer = ia.values.take("card_answer");
             let sam_answer = ia.values.take("sam_answer");
-            Some(card_answer.is_some() && card_answer == sam_answer)
+            // Asked to check, a card whose answer the PSAM cannot confirm
+            // is not authentic: an error, not a flag to overlook.
+            if card_answer.is_none() || card_answer != sam_answer {
+                return Err(OpError::NotAuthentic);
+            }
+            Some(true)
         } else {
             None
         };

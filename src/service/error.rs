@@ -102,7 +102,7 @@ impl ServiceError {
             OpError::WrongPin { .. } => ErrorName::WrongPin,
             OpError::HolderMismatch(_) => ErrorName::HolderMismatch,
             OpError::AlreadyActive => ErrorName::AlreadyActive,
-            OpError::AuthenticationFailed { .. } => ErrorName::AuthenticationFailed,
+            OpError::AuthenticationFailed { .. } | OpError::NotAuthentic => ErrorName::AuthenticationFailed,
             OpError::Card { .. } | OpError::ReadBackMismatch(_) | OpError::Decode(_) => ErrorName::CardError,
             OpError::CardRemoved => ErrorName::CardRemoved,
             OpError::CardReset { .. } => ErrorName::CardReset,

@@ -5,6 +5,7 @@
 //! [`Event`]s. It knows nothing of D-Bus, and nothing of cards beyond what
 //! the operations layer tells it.
 
+pub mod audit;
 mod error;
 mod monitor;
 mod sam;
@@ -14,11 +15,12 @@ use std::collections::BTreeMap;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
+pub use audit::Caller;
 pub use error::{ErrorName, ServiceError};
 
 use crate::model::HolderRecordUpdate;
@@ -192,7 +194,17 @@ fn card_hash(salt: &str, card_number: Option<&str>, card_id: Option<&crate::mode
 enum Job {
     Classify { atr: Vec<u8> },
     CardRemoved,
-    Call { request: Request, reply: oneshot::Sender<(Result<Reply, ServiceError>, CallReport)> },
+    Call(Box<Call>),
+}
+
+/// A queued call: what to do, for whom, until when, and where to answer.
+struct Call {
+    request: Request,
+    caller: Caller,
+    /// Past this, the caller has been told `Timeout`: the call is dropped
+    /// unstarted rather than run behind the caller's back.
+    deadline: Instant,
+    reply: oneshot::Sender<Result<Reply, ServiceError>>,
 }
 
 struct ReaderHandle {
@@ -274,37 +286,74 @@ impl Service {
         self.shared.card_hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
     }
 
-    /// Runs `request` on reader `id`, after the calls queued before it;
-    /// answers its result and what the audit trail records of it.
-    pub async fn call(&self, id: u32, request: Request) -> (Result<Reply, ServiceError>, CallReport) {
-        let method = request.method();
-        let refused =
-            |name, detail: &str| (Err(ServiceError::new(name, method, detail)), self.report_without_apdus(id));
-        if !self.available() {
-            return refused(ErrorName::ServiceUnavailable, "pcscd is not available");
-        }
-        let (reply, answer) = oneshot::channel();
-        {
-            let readers = self.shared.readers();
-            let Some(handle) = readers.get(&id) else {
-                return refused(ErrorName::NoCard, "the reader has gone away");
-            };
-            if handle.jobs.send(Job::Call { request, reply }).is_err() {
-                return refused(ErrorName::Cancelled, "the reader's worker has stopped");
+    /// Checks what can be checked of `request` without a card (PIN rules,
+    /// the SSN, a record against every profile), so that bad input is
+    /// `InvalidArgument` whatever the reader holds.
+    pub fn precheck(&self, request: &Request) -> Result<(), ServiceError> {
+        let engine = &self.shared.engine;
+        let checked = match request {
+            Request::ReadCard(_) | Request::PinStatus | Request::UnblockPin => Ok(()),
+            Request::WriteHolderRecord(update) => engine.check_record(update),
+            Request::VerifyPin { pin, .. } => engine.check_pin(pin),
+            Request::ChangePin { old_pin, new_pin, .. } => {
+                engine.check_pin(old_pin).and_then(|()| engine.check_new_pin(new_pin))
             }
-        }
-        match tokio::time::timeout(self.config.operation_timeout, answer).await {
-            Ok(Ok(answered)) => answered,
-            Ok(Err(_)) => refused(ErrorName::Cancelled, "the daemon is shutting down"),
-            Err(_) => refused(
-                ErrorName::Timeout,
-                &format!("no answer within {} s", self.config.operation_timeout.as_secs_f32()),
-            ),
-        }
+            Request::ReloadPin { new_pin } => engine.check_new_pin(new_pin),
+            Request::Activate { ssn, initial_pin, new_pin, .. } => engine
+                .check_ssn(ssn)
+                .and_then(|()| engine.check_pin(initial_pin))
+                .and_then(|()| engine.check_new_pin(new_pin)),
+        };
+        checked.map_err(|e| ServiceError::from_op(request.method(), &e))
     }
 
-    fn report_without_apdus(&self, id: u32) -> CallReport {
-        CallReport { apdus: 0, card: self.card_hash(id) }
+    /// Runs `request` for `caller` on reader `id`, after the calls queued
+    /// before it. Every call leaves one audit event: the worker records
+    /// the calls it ran or dropped, this function those it refused.
+    pub async fn call(&self, id: u32, request: Request, caller: Caller) -> Result<Reply, ServiceError> {
+        let method = request.method();
+        let reader = self.shared.readers().get(&id).map(|h| h.name.clone()).unwrap_or_default();
+        let refuse = |name: ErrorName, detail: &str| {
+            let e = ServiceError::new(name, method, detail);
+            let report = CallReport { apdus: 0, card: self.card_hash(id) };
+            audit::record(&audit::Entry {
+                caller,
+                operation: method,
+                reader: &reader,
+                report: &report,
+                outcome: name.as_str(),
+            });
+            Err(e)
+        };
+        if let Err(e) = self.precheck(&request) {
+            return refuse(e.name, e.message.split_once(": ").map_or(e.message.as_str(), |(_, d)| d));
+        }
+        if !self.available() {
+            return refuse(ErrorName::ServiceUnavailable, "pcscd is not available");
+        }
+        let (reply, answer) = oneshot::channel();
+        let deadline = Instant::now() + self.config.operation_timeout;
+        let queued = {
+            let readers = self.shared.readers();
+            readers
+                .get(&id)
+                .map(|handle| handle.jobs.send(Job::Call(Box::new(Call { request, caller, deadline, reply }))))
+        };
+        match queued {
+            None => return refuse(ErrorName::NoCard, "the reader has gone away"),
+            Some(Err(_)) => return refuse(ErrorName::Cancelled, "the reader's worker has stopped"),
+            Some(Ok(())) => {}
+        }
+        match tokio::time::timeout(self.config.operation_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ServiceError::new(ErrorName::Cancelled, method, "the daemon is shutting down")),
+            // The worker records what became of the call.
+            Err(_) => Err(ServiceError::new(
+                ErrorName::Timeout,
+                method,
+                &format!("no answer within {} s", self.config.operation_timeout.as_secs_f32()),
+            )),
+        }
     }
 
     /// Stops the monitor (through `Context::cancel`) and every worker, and
@@ -316,15 +365,23 @@ impl Service {
         };
         self.shared.stopping.store(true, Ordering::SeqCst);
         let _ = self.wake_monitor.send(());
-        if let Some(ctx) =
-            self.shared.monitor_context.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
-        {
-            let _ = ctx.cancel();
+        // SCardCancel only wakes a wait already begun, so ask until the
+        // monitor has seen it.
+        while !monitor.is_finished() {
+            if let Some(ctx) =
+                self.shared.monitor_context.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
+            {
+                let _ = ctx.cancel();
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
         let _ = monitor.join();
-        monitor::remove_all_readers(&self.shared, true);
+        monitor::remove_all_readers(&self.shared, SHUTDOWN_GRACE);
     }
 }
+
+/// How long shutdown waits for workers to finish the APDU they are in.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 impl Drop for Service {
     fn drop(&mut self) {

@@ -41,7 +41,7 @@ pub(super) fn run(shared: &Arc<Shared>, woken: &std_mpsc::Receiver<()>, max_back
             Ended::ServiceLost => {
                 tracing::warn!("pcscd went away; reconnecting");
                 shared.available.store(false, Ordering::SeqCst);
-                remove_all_readers(shared, false);
+                remove_all_readers_now(shared);
                 shared.emit(Event::Service { available: false });
                 *shared.monitor_context.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 backoff = FIRST_BACKOFF;
@@ -62,6 +62,8 @@ enum Ended {
 struct Watched {
     id: u32,
     present: bool,
+    /// pcsc-lite's count of insertions and removals in this reader.
+    events: u32,
 }
 
 fn watch(shared: &Arc<Shared>, ctx: &Context, next_id: &mut u32) -> Ended {
@@ -85,14 +87,26 @@ fn watch(shared: &Arc<Shared>, ctx: &Context, next_id: &mut u32) -> Ended {
         for state in states.iter_mut() {
             state.sync_current_state();
         }
+        // Checked just before waiting: a cancel sent before the wait began
+        // would be lost.
+        if shared.stopping.load(Ordering::SeqCst) {
+            return Ended::Stopping;
+        }
         match ctx.get_status_change(None, &mut states) {
             Ok(()) => {}
             Err(pcsc::Error::Cancelled) if shared.stopping.load(Ordering::SeqCst) => return Ended::Stopping,
             Err(pcsc::Error::Cancelled | pcsc::Error::Timeout) => continue,
             Err(pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable) => {
-                // A reader left between listing and waiting: list again.
-                states[0] = ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE);
-                first = true;
+                // A reader left between listing and waiting: list again,
+                // after a pause, so that a reader that keeps failing cannot
+                // make this a busy loop.
+                if woken_during(shared, Duration::from_millis(50)) {
+                    return Ended::Stopping;
+                }
+                match crate::transport::list_readers(ctx) {
+                    Ok(now) => sync_readers(shared, &now, &mut names, &mut watched, &mut states, next_id),
+                    Err(_) => return Ended::ServiceLost,
+                }
                 continue;
             }
             Err(e) => {
@@ -109,13 +123,23 @@ fn watch(shared: &Arc<Shared>, ctx: &Context, next_id: &mut u32) -> Ended {
                 continue;
             }
             let present = now.contains(State::PRESENT) && !now.contains(State::MUTE);
-            tracing::debug!(id = seen.id, state = ?now, present, "reader state");
-            if present == seen.present {
+            let events = state.event_count();
+            tracing::debug!(id = seen.id, state = ?now, present, events, "reader state");
+            // A card swapped between two waits shows as present both times,
+            // with the event count moved on by two.
+            let swapped = present && seen.present && events.wrapping_sub(seen.events) >= 2;
+            let changed = present != seen.present;
+            seen.events = events;
+            if !changed && !swapped {
                 continue;
             }
             seen.present = present;
-            let job = if present { Job::Classify { atr: state.atr().to_vec() } } else { Job::CardRemoved };
-            send(shared, seen.id, job);
+            if swapped || !present {
+                send(shared, seen.id, Job::CardRemoved);
+            }
+            if present {
+                send(shared, seen.id, Job::Classify { atr: state.atr().to_vec() });
+            }
         }
     }
 }
@@ -139,7 +163,7 @@ fn sync_readers(
         names.remove(i);
         watched.remove(i);
         states.remove(i + 1);
-        remove_reader(shared, id, false);
+        remove_reader(shared, id, None);
     }
     for name in now {
         if names.contains(name) {
@@ -147,13 +171,13 @@ fn sync_readers(
         }
         let Ok(c_name) = CString::new(name.as_str()) else { continue };
         let id = *next_id;
-        *next_id += 1;
+        *next_id = next_id.saturating_add(1);
         if let Err(e) = add_reader(shared, id, name) {
             tracing::error!(reader = %name, "cannot start a worker: {e}");
             continue;
         }
         names.push(name.clone());
-        watched.push(Watched { id, present: false });
+        watched.push(Watched { id, present: false, events: 0 });
         states.push(ReaderState::new(c_name, State::UNAWARE));
     }
 }
@@ -173,26 +197,48 @@ fn add_reader(shared: &Arc<Shared>, id: u32, name: &str) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Removes a reader's object and closes its worker's queue; `join` waits
-/// for the worker to finish (at shutdown), otherwise it ends on its own.
-fn remove_reader(shared: &Arc<Shared>, id: u32, join: bool) {
+/// Removes a reader's object and closes its worker's queue; at shutdown,
+/// `grace` is how long to wait for the worker to finish, otherwise it ends
+/// on its own.
+fn remove_reader(shared: &Arc<Shared>, id: u32, grace: Option<Duration>) {
     let handle = shared.readers().remove(&id);
     if let Some(mut handle) = handle {
         tracing::info!(reader = %handle.name, id, "reader removed");
         // Closing the queue ends the worker after its current job.
         drop(handle.jobs);
-        if let Some(thread) = handle.thread.take().filter(|_| join) {
-            let _ = thread.join();
+        if let (Some(thread), Some(grace)) = (handle.thread.take(), grace) {
+            let deadline = std::time::Instant::now() + grace;
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            } else {
+                tracing::warn!(id, "a reader's worker is still busy at shutdown; leaving it");
+            }
         }
         shared.emit(Event::ReaderRemoved { id });
     }
 }
 
-pub(super) fn remove_all_readers(shared: &Arc<Shared>, join: bool) {
+pub(super) fn remove_all_readers(shared: &Arc<Shared>, grace: Duration) {
     let ids: Vec<u32> = shared.readers().keys().copied().collect();
     for id in ids {
-        remove_reader(shared, id, join);
+        remove_reader(shared, id, Some(grace));
     }
+}
+
+fn remove_all_readers_now(shared: &Arc<Shared>) {
+    let ids: Vec<u32> = shared.readers().keys().copied().collect();
+    for id in ids {
+        remove_reader(shared, id, None);
+    }
+}
+
+/// Sleeps for `pause` unless shutdown begins; answers whether it did.
+fn woken_during(shared: &Arc<Shared>, pause: Duration) -> bool {
+    std::thread::sleep(pause);
+    shared.stopping.load(Ordering::SeqCst)
 }
 
 fn send(shared: &Arc<Shared>, id: u32, job: Job) {

@@ -13,6 +13,9 @@ struct SamCard {
     capabilities: Capabilities,
 }
 
+/// How long an operation waits for another one's turn at the PSAM.
+const PSAM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The PSAMs present, by reader id; operations use the lowest id.
 #[derive(Default)]
 pub(super) struct SamShare {
@@ -29,25 +32,29 @@ impl SamShare {
         self.cards.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a PSAM; answers the reader that operations now use.
-    pub(super) fn add(&self, id: u32, transport: PcscTransport) -> Option<u32> {
+    /// Adds a PSAM, taking it for the daemon alone, and reports the reader
+    /// operations now use; the report is made under the lock, so reports
+    /// from two readers arrive in the order of the changes.
+    pub(super) fn add(&self, id: u32, mut transport: PcscTransport, report: impl FnOnce(Option<u32>)) {
+        if let Err(e) = transport.make_exclusive() {
+            tracing::warn!(id, "cannot take the PSAM for the daemon alone ({e}); sharing it");
+        }
         let atr = transport.atr().to_vec();
         let capabilities = transport.capabilities();
         let mut cards = self.lock();
         cards.insert(id, SamCard { transport, atr, capabilities });
-        cards.keys().next().copied()
+        report(cards.keys().next().copied());
     }
 
-    /// Removes the PSAM of reader `id`, if it had one; answers whether it
-    /// had, and the reader operations now use.
-    pub(super) fn remove(&self, id: u32) -> (bool, Option<u32>) {
+    /// Removes the PSAM of reader `id`, if it had one, and reports the
+    /// reader operations now use, under the lock.
+    pub(super) fn remove(&self, id: u32, report: impl FnOnce(Option<u32>)) {
         let mut cards = self.lock();
-        let had = cards.remove(&id).is_some_and(|card| {
+        if let Some(card) = cards.remove(&id) {
             // Leave the PSAM as it is for whoever uses it next.
             let _ = card.transport.disconnect();
-            true
-        });
-        (had, cards.keys().next().copied())
+        }
+        report(cards.keys().next().copied());
     }
 
     /// The PSAM for one operation, if any is present.
@@ -64,12 +71,19 @@ impl SamShare {
         })
     }
 
-    fn acquire(&self) {
+    /// Waits for the PSAM, at most `patience`; false if it stayed taken.
+    fn acquire(&self, patience: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + patience;
         let mut in_use = self.in_use.lock().unwrap_or_else(PoisonError::into_inner);
         while *in_use {
-            in_use = self.released.wait(in_use).unwrap_or_else(PoisonError::into_inner);
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            in_use = self.released.wait_timeout(in_use, left).unwrap_or_else(PoisonError::into_inner).0;
         }
         *in_use = true;
+        true
     }
 
     fn release(&self) {
@@ -108,7 +122,9 @@ impl Transport for SharedSam<'_> {
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         if !self.held {
-            self.share.acquire();
+            if !self.share.acquire(PSAM_PATIENCE) {
+                return Err(TransportError::Timeout);
+            }
             self.held = true;
         }
         let mut cards = self.share.lock();
@@ -116,6 +132,11 @@ impl Transport for SharedSam<'_> {
         let card = cards.get_mut(&self.id).ok_or(TransportError::CardRemoved)?;
         let before = card.transport.apdus_sent();
         let answer = card.transport.transmit(command);
+        if matches!(answer, Err(TransportError::CardReset)) {
+            // Someone reset the PSAM: reconnect, so the rerun finds it
+            // ready (its SELECT comes first again).
+            let _ = card.transport.reconnect(false);
+        }
         self.sent += card.transport.apdus_sent() - before;
         answer
     }

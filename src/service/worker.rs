@@ -7,7 +7,7 @@ use std::sync::mpsc as std_mpsc;
 
 use pcsc::{Context, Scope};
 
-use super::{CallReport, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared};
+use super::{Call, CallReport, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared, audit};
 use crate::model::CardId;
 use crate::ops::{Classification, OpError};
 use crate::script::Cards;
@@ -52,28 +52,67 @@ pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::
         announced: false,
     };
     while let Ok(job) = jobs.recv() {
+        // Once the daemon stops, queued work is answered, not run.
+        let stopping = worker.shared.stopping.load(std::sync::atomic::Ordering::SeqCst);
         match job {
+            Job::Classify { .. } if stopping => {}
             Job::Classify { atr } => worker.classify(atr),
             Job::CardRemoved => worker.card_removed(),
-            Job::Call { request, reply } => {
-                worker.shared.emit(Event::Busy { id, busy: true });
-                worker.apdus = 0;
-                let result = worker.call(&request);
-                if let Ok(reply) = &result {
-                    worker.learn(&request, reply);
-                }
-                drop(request);
-                let report = CallReport { apdus: worker.apdus, card: worker.card_hash() };
-                worker.shared.emit(Event::Busy { id, busy: false });
-                // The caller may have timed out and gone.
-                let _ = reply.send((result, report));
-            }
+            Job::Call(call) => worker.serve(*call, stopping),
         }
     }
     worker.card_removed();
 }
 
 impl Worker {
+    /// Runs one call, unless nobody waits for it any more, and records it
+    /// in the audit trail.
+    fn serve(&mut self, call: Call, stopping: bool) {
+        let Call { request, caller, deadline, reply } = call;
+        let method = request.method();
+        self.apdus = 0;
+        let result = if stopping {
+            Err(ServiceError::new(ErrorName::Cancelled, method, "the daemon is shutting down"))
+        } else if reply.is_closed() || std::time::Instant::now() >= deadline {
+            // The caller was told Timeout while the call was queued.
+            Err(ServiceError::new(ErrorName::Timeout, method, "dropped unstarted: its caller had timed out"))
+        } else {
+            self.shared.emit(Event::Busy { id: self.id, busy: true });
+            // A panic on card data must not take the reader with it.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.call(&request)));
+            self.shared.emit(Event::Busy { id: self.id, busy: false });
+            match ran {
+                Ok(result) => result,
+                Err(_) => {
+                    self.connection = None;
+                    Err(ServiceError::new(ErrorName::Internal, method, "the operation failed unexpectedly"))
+                }
+            }
+        };
+        let result = match result {
+            Ok(reply) => {
+                self.learn(&request, &reply);
+                // The count of the whole call, a rerun after a reset included.
+                Ok(match reply {
+                    Reply::Written { digest, .. } => Reply::Written { digest, apdus: self.apdus },
+                    other => other,
+                })
+            }
+            Err(e) => Err(e),
+        };
+        drop(request);
+        let outcome = match &result {
+            Ok(Reply::Verified(v)) if !v.ok => "WrongPin",
+            Ok(_) => "success",
+            Err(e) => e.name.as_str(),
+        };
+        let report = CallReport { apdus: self.apdus, card: self.card_hash() };
+        let reader = self.reader.clone();
+        audit::record(&audit::Entry { caller, operation: method, reader: &reader, report: &report, outcome });
+        // The caller may have timed out and gone.
+        let _ = reply.send(result);
+    }
+
     fn connect(&mut self) -> Result<&mut PcscTransport, TransportError> {
         if self.connection.is_none() {
             let ctx = self.ctx.as_ref().ok_or(TransportError::NoService)?;
@@ -85,12 +124,22 @@ impl Worker {
     fn classify(&mut self, atr: Vec<u8>) {
         self.card_removed_quietly();
         let engine = Arc::clone(&self.shared.engine);
-        let outcome = self.connect().and_then(|conn| {
+        let classify = |conn: &mut PcscTransport| {
             let mut tx = conn.transaction()?;
             let result = engine.classify(&mut tx);
-            tx.end()?;
+            // The answer stands even if ending the transaction fails.
+            let _ = tx.end();
             Ok(result)
-        });
+        };
+        let mut outcome = self.connect().and_then(classify);
+        // Other programs (OpenSC, browsers) probe new cards and may reset
+        // them under us: reconnect and look once more.
+        if matches!(outcome, Err(TransportError::CardReset) | Ok(Err(OpError::CardReset { .. })))
+            && let Some(conn) = self.connection.as_mut()
+        {
+            let _ = conn.reconnect(false);
+            outcome = classify(conn);
+        }
         let (kind, profile) = match outcome {
             Ok(Ok(done)) => match done.value {
                 Classification::SocialSecurity { profile, card_id, card_number } => {
@@ -122,9 +171,9 @@ impl Worker {
         if kind == CardKind::Psam
             && let Some(conn) = self.connection.take()
         {
-            let now = self.shared.sam.add(self.id, conn);
+            let shared = Arc::clone(&self.shared);
+            self.shared.sam.add(self.id, conn, |now| shared.emit(Event::SamReader { id: now }));
             self.is_sam = true;
-            self.shared.emit(Event::SamReader { id: now });
         }
         self.announced = true;
         self.shared.emit(Event::CardInserted { id: self.id, atr, kind, profile });
@@ -148,8 +197,8 @@ impl Worker {
         }
         if self.is_sam {
             self.is_sam = false;
-            let (_, now) = self.shared.sam.remove(self.id);
-            self.shared.emit(Event::SamReader { id: now });
+            let shared = Arc::clone(&self.shared);
+            self.shared.sam.remove(self.id, |now| shared.emit(Event::SamReader { id: now }));
         }
     }
 
@@ -181,16 +230,24 @@ impl Worker {
 
     fn call(&mut self, request: &Request) -> Result<Reply, ServiceError> {
         let method = request.method();
+        // The PSAM is the daemon's own; its reader serves no card operations.
+        if self.is_sam {
+            return Err(ServiceError::new(
+                ErrorName::NotSupported,
+                method,
+                "this reader holds the PSAM, not a social security card",
+            ));
+        }
         // What the classification already tells is checked before any APDU.
         if let (Request::WriteHolderRecord(update), Some(profile)) = (request, &self.profile) {
             self.shared.engine.check_record_for(profile, update).map_err(|e| ServiceError::from_op(method, &e))?;
         }
-        let first = self.attempt(request);
+        let first = self.attempt_once(request);
         let e = match first {
             Err(Failure::Op(OpError::CardReset { retry_safe: true })) => {
                 tracing::info!(reader = %self.reader, "{method}: card reset by another program; rerunning once");
                 self.recover_from_reset(method)?;
-                match self.attempt(request) {
+                match self.attempt_once(request) {
                     Err(Failure::Op(OpError::CardReset { .. })) => {
                         let _ = self.connection.as_mut().map(|c| c.reconnect(false));
                         return Err(ServiceError::new(
@@ -241,34 +298,63 @@ impl Worker {
         }
     }
 
+    /// [`Worker::attempt`], connecting again once if the connection was
+    /// from before a removal.
+    fn attempt_once(&mut self, request: &Request) -> Result<Reply, Failure> {
+        match self.attempt(request) {
+            Err(Failure::Stale) => self.attempt(request),
+            other => other,
+        }
+    }
+
     /// One run of the operation in one transaction on the card, holding the
     /// PSAM from its first command to the end.
     fn attempt(&mut self, request: &Request) -> Result<Reply, Failure> {
         let engine = Arc::clone(&self.shared.engine);
         let shared = Arc::clone(&self.shared);
-        let conn = match self.connect() {
-            Ok(conn) => conn,
+        let fresh = self.connection.is_none();
+        let outcome = {
+            let conn = self.connect().map_err(Failure::Transport)?;
+            match conn.transaction() {
+                Err(e) => Err(e),
+                Ok(mut tx) => {
+                    let mut sam = shared.sam.for_operation();
+                    let card_before = tx.apdus_sent();
+                    let result = {
+                        let mut cards = Cards {
+                            card: &mut tx,
+                            sam: sam.as_mut().map(|s| s as &mut dyn crate::transport::Transport),
+                        };
+                        run_operation(&engine, &mut cards, request)
+                    };
+                    let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
+                    drop(sam);
+                    // A session that may have verified a PIN ends with a
+                    // reset, so that the verified state does not linger for
+                    // other programs: any PIN method that got past the checks
+                    // made before its VERIFY.
+                    let reset =
+                        request.verifies_pin() && result.as_ref().err().is_none_or(|e| !refused_before_a_pin_apdu(e));
+                    let ended = if reset { tx.end_and_reset() } else { tx.end() };
+                    Ok((result, sent, reset && ended.is_ok()))
+                }
+            }
+        };
+        let (result, sent, was_reset) = match outcome {
+            Ok(ran) => ran,
+            Err(TransportError::CardReset) => return Err(Failure::Op(OpError::CardReset { retry_safe: true })),
+            // A handle from before a removal: the caller connects again, once.
+            Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable) if !fresh => {
+                self.connection = None;
+                return Err(Failure::Stale);
+            }
             Err(e) => return Err(Failure::Transport(e)),
         };
-        let mut tx = conn.transaction().map_err(|e| match e {
-            TransportError::CardReset => Failure::Op(OpError::CardReset { retry_safe: true }),
-            other => Failure::Transport(other),
-        })?;
-        let mut sam = shared.sam.for_operation();
-        let card_before = tx.apdus_sent();
-        let result = {
-            let mut cards =
-                Cards { card: &mut tx, sam: sam.as_mut().map(|s| s as &mut dyn crate::transport::Transport) };
-            run_operation(&engine, &mut cards, request)
-        };
-        let sent = tx.apdus_sent() - card_before + sam.as_ref().map_or(0, |s| s.apdus_sent());
-        drop(sam);
-        let ended = if request.verifies_pin() { tx.end_and_reset() } else { tx.end() };
-        if request.verifies_pin() && ended.is_ok() {
+        self.apdus += sent;
+        if was_reset && let Some(conn) = self.connection.as_mut() {
             // Our own reset shows on our own handle too.
             let _ = conn.reconnect(false);
         }
-        self.apdus += sent;
         match result {
             Err(OpError::CardRemoved) => {
                 self.connection = None;
@@ -279,10 +365,30 @@ impl Worker {
     }
 }
 
+/// Errors an operation answers before it sends any try-counting APDU.
+fn refused_before_a_pin_apdu(e: &OpError) -> bool {
+    matches!(
+        e,
+        OpError::InvalidArgument(_)
+            | OpError::BadInput(_)
+            | OpError::EmptyRecord
+            | OpError::NotSocialSecurityCard
+            | OpError::NotSupported(_)
+            | OpError::NoSam
+            | OpError::PinBlocked
+            | OpError::LastTry
+            | OpError::HolderMismatch(_)
+            | OpError::AlreadyActive
+            | OpError::CardRemoved
+    )
+}
+
 /// Why an attempt failed, before it becomes a contract error.
 enum Failure {
     Transport(TransportError),
     Op(OpError),
+    /// The connection was from before a removal; nothing was sent.
+    Stale,
 }
 
 impl Failure {
@@ -290,6 +396,7 @@ impl Failure {
         match self {
             Failure::Transport(e) => ServiceError::from_transport(method, &e),
             Failure::Op(e) => ServiceError::from_op(method, &e),
+            Failure::Stale => ServiceError::new(ErrorName::NoCard, method, "no card in the reader"),
         }
     }
 }

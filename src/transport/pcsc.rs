@@ -49,6 +49,7 @@ pub struct PcscTransport {
     atr: Vec<u8>,
     caps: Capabilities,
     sent: u64,
+    exclusive: bool,
 }
 
 impl PcscTransport {
@@ -62,7 +63,15 @@ impl PcscTransport {
             other => other.into(),
         })?;
         let (atr, caps) = Self::identify(&card)?;
-        Ok(PcscTransport { ctx: ctx.clone(), card: Some(card), reader: reader.to_owned(), atr, caps, sent: 0 })
+        Ok(PcscTransport {
+            ctx: ctx.clone(),
+            card: Some(card),
+            reader: reader.to_owned(),
+            atr,
+            caps,
+            sent: 0,
+            exclusive: false,
+        })
     }
 
     fn identify(card: &pcsc::Card) -> Result<(Vec<u8>, Capabilities), TransportError> {
@@ -86,19 +95,30 @@ impl PcscTransport {
     /// Reconnects after another program reset the card. `reset` asks for a
     /// warm reset ourselves, which clears the card's security state.
     pub fn reconnect(&mut self, reset: bool) -> Result<(), TransportError> {
+        let mode = if self.exclusive { ShareMode::Exclusive } else { ShareMode::Shared };
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         let init = if reset { Disposition::ResetCard } else { Disposition::LeaveCard };
-        card.reconnect(ShareMode::Shared, Protocols::ANY, init)?;
+        card.reconnect(mode, Protocols::ANY, init)?;
         let (atr, caps) = Self::identify(card)?;
         self.atr = atr;
         self.caps = caps;
         Ok(())
     }
 
+    /// Takes the card for this process alone (`SCARD_SHARE_EXCLUSIVE`), as a
+    /// terminal does with its PSAM: no other program's command can land
+    /// between two steps of an authentication.
+    pub fn make_exclusive(&mut self) -> Result<(), TransportError> {
+        let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
+        card.reconnect(ShareMode::Exclusive, Protocols::ANY, Disposition::LeaveCard)?;
+        self.exclusive = true;
+        Ok(())
+    }
+
     /// Begins a PC/SC transaction: no other program's commands reach the
     /// card until it ends. One public operation is one transaction.
     pub fn transaction(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
-        let PcscTransport { ctx, card, reader, atr, caps, sent } = self;
+        let PcscTransport { ctx, card, reader, atr, caps, sent, .. } = self;
         let card = card.as_mut().ok_or(TransportError::CardRemoved)?;
         let tx = card.transaction()?;
         Ok(PcscTransaction { ctx, reader, tx: Some(tx), atr, caps: *caps, sent })
@@ -107,7 +127,11 @@ impl PcscTransport {
     /// Disconnects, leaving the card as it is.
     pub fn disconnect(mut self) -> Result<(), TransportError> {
         match self.card.take() {
-            Some(card) => card.disconnect(Disposition::LeaveCard).map_err(|(_, e)| e.into()),
+            Some(card) => card.disconnect(Disposition::LeaveCard).map_err(|(card, e)| {
+                // Dropping the handle pcsc gives back would reset the card.
+                std::mem::forget(card);
+                e.into()
+            }),
             None => Ok(()),
         }
     }
@@ -115,9 +139,11 @@ impl PcscTransport {
 
 impl Drop for PcscTransport {
     fn drop(&mut self) {
-        if let Some(card) = self.card.take() {
-            // Nothing useful to do with a failure while dropping.
-            let _ = card.disconnect(Disposition::LeaveCard);
+        if let Some(card) = self.card.take()
+            && let Err((card, _)) = card.disconnect(Disposition::LeaveCard)
+        {
+            // Dropping the handle pcsc gives back would reset the card.
+            std::mem::forget(card);
         }
     }
 }

@@ -262,13 +262,7 @@ impl Bench {
     /// (name, card present).
     pub fn readers(&self) -> Vec<(String, bool)> {
         let (_, text) = self.opensc_tool(&["--list-readers"]);
-        text.lines()
-            .filter_map(|line| {
-                let at = line.find(FRIENDLY_NAME)?;
-                let present = line[..at].split_whitespace().nth(1) == Some("Yes");
-                Some((line[at..].trim().to_owned(), present))
-            })
-            .collect()
+        parse_readers(&text)
     }
 
     /// The PC/SC name of a slot's reader.
@@ -375,10 +369,31 @@ impl Bench {
 
     pub fn wait_card_present(&self, slot: Slot, present: bool) {
         let name = self.reader_name(slot);
-        wait_until(&format!("card present = {present} in {name}"), Duration::from_secs(10), || {
-            self.readers().iter().any(|(n, p)| *n == name && *p == present)
-        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, listing) = self.opensc_tool(&["--list-readers"]);
+            if parse_readers(&listing).iter().any(|(n, p)| *n == name && *p == present) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "bench: timed out waiting for card present = {present} in {name}; opensc-tool says: {listing}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
+}
+
+/// `opensc-tool --list-readers`'s lines for the bench's readers: (name,
+/// card present).
+fn parse_readers(text: &str) -> Vec<(String, bool)> {
+    text.lines()
+        .filter_map(|line| {
+            let at = line.find(FRIENDLY_NAME)?;
+            let present = line[..at].split_whitespace().nth(1) == Some("Yes");
+            Some((line[at..].trim().to_owned(), present))
+        })
+        .collect()
 }
 
 /// Makes a child get SIGTERM if this process dies without dropping the

@@ -2,11 +2,10 @@
 //! what, on which reader and card, and how it ended. It names the card by
 //! a salted hash only, and carries no name, SSN, PIN or photo.
 //!
-//! Under systemd the events reach the journal; read them with
-//! `journalctl -u sscardd.service -o json | jq 'select(.TARGET=="sscard::audit")'`
-//! or, in text, `journalctl -u sscardd.service | grep sscard::audit`.
+//! Under systemd the events reach the journal as lines of text; read them
+//! with `journalctl -u sscardd.service -g 'sscard::audit'`.
 
-use crate::service::CallReport;
+use super::CallReport;
 
 /// The caller of a method, from the bus's connection credentials.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,7 +14,7 @@ pub struct Caller {
     pub pid: Option<u32>,
 }
 
-pub(crate) struct Entry<'a> {
+pub struct Entry<'a> {
     pub caller: Caller,
     pub operation: &'static str,
     pub reader: &'a str,
@@ -25,7 +24,7 @@ pub(crate) struct Entry<'a> {
 }
 
 /// Emits the event, under the target `sscard::audit`.
-pub(crate) fn record(entry: &Entry<'_>) {
+pub fn record(entry: &Entry<'_>) {
     let uid = entry.caller.uid.map_or_else(|| "unknown".to_owned(), |u| u.to_string());
     let pid = entry.caller.pid.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
     tracing::info!(
