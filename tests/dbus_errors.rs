@@ -177,6 +177,35 @@ async fn authentication_failed_with_a_foreign_psam() {
     assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("AuthenticationFailed"), "{e}");
     assert_eq!(error_name(reader.write_holder_record(holder_dict(3, None), no_opts()).await), "AuthenticationFailed");
     assert_eq!(error_name(reader.unblock_pin(no_opts()).await), "AuthenticationFailed");
+
+    // gen2 reads without authenticating; asked to check the card, the
+    // foreign PSAM cannot confirm its INTERNAL AUTHENTICATE answer.
+    rig.bench.remove(Slot::Card);
+    rig.insert_card(Slot::Card, 2, &[]).await;
+    reader.read_card(no_opts()).await.expect("gen2 reads without authentication");
+    let e = reader.read_card(opts(&[("authenticate", true)])).await.expect_err("not authentic");
+    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("AuthenticationFailed"), "{e}");
+    assert!(sscard::dbus::client::error_message(&e).contains("INTERNAL AUTHENTICATE"), "{e}");
+}
+
+#[tokio::test]
+async fn the_psam_reader_serves_no_card_operations() {
+    let rig = Rig::new(3, true).await;
+    let sam_reader = rig.reader(Slot::Sam).await;
+    let before = std::fs::read_to_string(rig.card_log(Slot::Sam)).unwrap_or_default();
+    for result in [
+        sam_reader.read_card(no_opts()).await.map(drop),
+        sam_reader.verify_pin(INITIAL_PIN, no_opts()).await.map(drop),
+        sam_reader.get_pin_status(no_opts()).await.map(drop),
+    ] {
+        assert!(result.is_err(), "the PSAM's reader served a card operation");
+        assert_eq!(error_name(result), "NotSupported");
+    }
+    // Nothing reached the PSAM, not even a reset.
+    assert_eq!(std::fs::read_to_string(rig.card_log(Slot::Sam)).unwrap_or_default(), before);
+    // And the PSAM still works for the card.
+    let reader = rig.reader(Slot::Card).await;
+    reader.read_card(opts(&[("authenticate", true)])).await.expect("ReadCard with the PSAM");
 }
 
 #[tokio::test]
