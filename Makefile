@@ -28,7 +28,8 @@ UDEV_DIR := /usr/lib/udev/rules.d
 all: build
 
 build:
-	SSCARD_SCRIPTS_DIR=$(SCRIPTS_DIR) $(CARGO) build --profile $(PROFILE) --bins
+	SSCARD_SCRIPTS_DIR=$(SCRIPTS_DIR) SSCARD_CONFIG=$(SYSCONFDIR)/sscard/sscardd.toml \
+		$(CARGO) build --profile $(PROFILE) --bins
 
 install:
 	@test -x $(BIN_DIR)/sscardd || { echo "make install: $(BIN_DIR)/sscardd is missing; run make first" >&2; exit 1; }
@@ -36,13 +37,17 @@ install:
 	install -D -m 0755 $(BIN_DIR)/sscardctl $(DESTDIR)$(PREFIX)/bin/sscardctl
 	install -D -m 0755 $(BIN_DIR)/sscard-sim $(DESTDIR)$(PREFIX)/bin/sscard-sim
 	install -D -m 0644 dbus/org.sscard.Daemon.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.sscard.Daemon.conf
-	install -D -m 0644 dbus/org.sscard.Daemon.service \
-		$(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.sscard.Daemon.service
+	install -d $(DESTDIR)$(PREFIX)/share/dbus-1/system-services
+	sed 's|/usr/libexec/sscardd|$(LIBEXEC_DIR)/sscardd|' dbus/org.sscard.Daemon.service \
+		> $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.sscard.Daemon.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.sscard.Daemon.service
 	install -D -m 0644 dbus/org.sscard.Manager1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Manager1.xml
 	install -D -m 0644 dbus/org.sscard.Reader1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Reader1.xml
 	install -D -m 0644 polkit/org.sscard.policy $(DESTDIR)$(PREFIX)/share/polkit-1/actions/org.sscard.policy
 	install -D -m 0644 polkit/50-sscard.rules $(DESTDIR)$(PREFIX)/share/polkit-1/rules.d/50-sscard.rules
-	install -D -m 0644 systemd/sscardd.service $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service
+	install -d $(DESTDIR)$(SYSTEMD_DIR)
+	sed 's|/usr/libexec/sscardd|$(LIBEXEC_DIR)/sscardd|' systemd/sscardd.service > $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service
 	install -D -m 0644 systemd/sscard.sysusers $(DESTDIR)$(SYSUSERS_DIR)/sscard.conf
 	install -D -m 0644 udev/60-sscard.rules $(DESTDIR)$(UDEV_DIR)/60-sscard.rules
 	for profile in apdu-scripts/*/; do \
@@ -51,8 +56,16 @@ install:
 		install -m 0644 $$profile* $(DESTDIR)$(SCRIPTS_DIR)/$$name/; \
 	done
 	install -m 0644 apdu-scripts/README.md $(DESTDIR)$(SCRIPTS_DIR)/README.md
+	@# The configuration holds the audit salt: readable by root and the
+	@# daemon only, with a salt of its own at the first install; an
+	@# existing one is the administrator's and stays as it is.
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml ]; then \
-		install -D -m 0644 etc/sscardd.toml $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml; \
+		salt=$$(head -c 32 /dev/urandom | base64 | tr -d '\n'); \
+		install -d $(DESTDIR)$(SYSCONFDIR)/sscard; \
+		(umask 0027; sed "s|^audit_salt = \"\"|audit_salt = \"$$salt\"|" etc/sscardd.toml \
+			> $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml); \
+		chmod 0640 $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml; \
+		if getent group sscardd >/dev/null; then chgrp sscardd $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml; fi; \
 	fi
 
 uninstall:

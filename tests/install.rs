@@ -31,7 +31,7 @@ const LAYOUT: &[(&str, u32)] = &[
     ("usr/share/sscard/apdu-scripts/ssse-gen3/read-card.apdu", 0o644),
     ("usr/share/sscard/apdu-scripts/ssse-gen2/profile.toml", 0o644),
     ("usr/share/sscard/apdu-scripts/ssse-gen2/verify.apdu", 0o644),
-    ("etc/sscard/sscardd.toml", 0o644),
+    ("etc/sscard/sscardd.toml", 0o640),
 ];
 
 fn make_install(root: &Path) {
@@ -63,8 +63,15 @@ fn make_install_puts_every_file_in_place() {
             assert_eq!(std::fs::read(entry.path()).ok(), std::fs::read(&installed).ok(), "{installed:?}");
         }
     }
-    // A second install keeps the administrator's configuration.
+    // A first install salts the audit trail with a salt of its own.
     let config = root.path().join("etc/sscard/sscardd.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let salt = text.lines().find_map(|l| l.strip_prefix("audit_salt = \"")).map(|r| r.trim_end_matches('"'));
+    assert!(salt.is_some_and(|s| s.len() >= 40), "{text}");
+    let other = tempfile::tempdir().expect("another root");
+    make_install(other.path());
+    assert_ne!(std::fs::read_to_string(other.path().join("etc/sscard/sscardd.toml")).expect("config"), text);
+    // A second install keeps the administrator's configuration.
     std::fs::write(&config, "terminal_device = \"LOCAL01\"\n").expect("edit config");
     make_install(root.path());
     assert_eq!(std::fs::read_to_string(&config).expect("config"), "terminal_device = \"LOCAL01\"\n");

@@ -18,7 +18,11 @@ const DEFAULT_SCRIPTS: &str = match option_env!("SSCARD_SCRIPTS_DIR") {
     Some(dir) => dir,
     None => "/usr/share/sscard/apdu-scripts",
 };
-const DEFAULT_CONFIG: &str = "/etc/sscard/sscardd.toml";
+/// The configuration; `make` sets it from SYSCONFDIR.
+const DEFAULT_CONFIG: &str = match option_env!("SSCARD_CONFIG") {
+    Some(file) => file,
+    None => "/etc/sscard/sscardd.toml",
+};
 
 #[derive(Parser)]
 #[command(name = "sscardd", version, about = "The sscard D-Bus daemon for social security cards")]
