@@ -110,4 +110,3 @@ fn four_slots_are_four_readers() {
         bench.remove(Slot::Reader(n));
     }
 }
-

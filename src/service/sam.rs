@@ -32,13 +32,10 @@ impl SamShare {
         self.cards.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a PSAM, taking it for the daemon alone, and reports the reader
-    /// operations now use; the report is made under the lock, so reports
-    /// from two readers arrive in the order of the changes.
-    pub(super) fn add(&self, id: u32, mut transport: PcscTransport, report: impl FnOnce(Option<u32>)) {
-        if let Err(e) = transport.make_exclusive() {
-            tracing::warn!(id, "cannot take the PSAM for the daemon alone ({e}); sharing it");
-        }
+    /// Adds a PSAM and reports the reader operations now use; the report
+    /// is made under the lock, so reports from two readers arrive in the
+    /// order of the changes.
+    pub(super) fn add(&self, id: u32, transport: PcscTransport, report: impl FnOnce(Option<u32>)) {
         let atr = transport.atr().to_vec();
         let capabilities = transport.capabilities();
         let mut cards = self.lock();

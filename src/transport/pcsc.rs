@@ -49,7 +49,6 @@ pub struct PcscTransport {
     atr: Vec<u8>,
     caps: Capabilities,
     sent: u64,
-    exclusive: bool,
 }
 
 impl PcscTransport {
@@ -63,15 +62,7 @@ impl PcscTransport {
             other => other.into(),
         })?;
         let (atr, caps) = Self::identify(&card)?;
-        Ok(PcscTransport {
-            ctx: ctx.clone(),
-            card: Some(card),
-            reader: reader.to_owned(),
-            atr,
-            caps,
-            sent: 0,
-            exclusive: false,
-        })
+        Ok(PcscTransport { ctx: ctx.clone(), card: Some(card), reader: reader.to_owned(), atr, caps, sent: 0 })
     }
 
     fn identify(card: &pcsc::Card) -> Result<(Vec<u8>, Capabilities), TransportError> {
@@ -95,23 +86,12 @@ impl PcscTransport {
     /// Reconnects after another program reset the card. `reset` asks for a
     /// warm reset ourselves, which clears the card's security state.
     pub fn reconnect(&mut self, reset: bool) -> Result<(), TransportError> {
-        let mode = if self.exclusive { ShareMode::Exclusive } else { ShareMode::Shared };
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         let init = if reset { Disposition::ResetCard } else { Disposition::LeaveCard };
-        card.reconnect(mode, Protocols::ANY, init)?;
+        card.reconnect(ShareMode::Shared, Protocols::ANY, init)?;
         let (atr, caps) = Self::identify(card)?;
         self.atr = atr;
         self.caps = caps;
-        Ok(())
-    }
-
-    /// Takes the card for this process alone (`SCARD_SHARE_EXCLUSIVE`), as a
-    /// terminal does with its PSAM: no other program's command can land
-    /// between two steps of an authentication.
-    pub fn make_exclusive(&mut self) -> Result<(), TransportError> {
-        let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
-        card.reconnect(ShareMode::Exclusive, Protocols::ANY, Disposition::LeaveCard)?;
-        self.exclusive = true;
         Ok(())
     }
 
