@@ -195,6 +195,9 @@ enum Job {
     Classify { atr: Vec<u8> },
     CardRemoved,
     Call(Box<Call>),
+    /// An operation on another reader uses this reader's PSAM: serve its
+    /// commands in one PC/SC transaction until it closes the session.
+    SamSession(std_mpsc::Receiver<sam::SamCommand>),
 }
 
 /// A queued call: what to do, for whom, until when, and where to answer.

@@ -189,7 +189,10 @@ fn add_reader(shared: &Arc<Shared>, id: u32, name: &str) -> std::io::Result<()> 
         let name = name.to_owned();
         std::thread::Builder::new()
             .name(format!("reader-{id}"))
-            .spawn(move || super::worker::run(id, name, shared, queue))?
+            .spawn({
+                let own_queue = jobs.clone();
+                move || super::worker::run(id, name, shared, queue, own_queue)
+            })?
     };
     tracing::info!(reader = %name, id, "reader added");
     shared.readers().insert(id, ReaderHandle { name: name.to_owned(), jobs, thread: Some(thread) });
@@ -202,6 +205,10 @@ fn add_reader(shared: &Arc<Shared>, id: u32, name: &str) -> std::io::Result<()> 
 /// on its own.
 fn remove_reader(shared: &Arc<Shared>, id: u32, grace: Option<Duration>) {
     let handle = shared.readers().remove(&id);
+    // Its PSAM, if any, goes with it (and with it the last handle on the
+    // worker's queue but the one below).
+    let events = Arc::clone(shared);
+    shared.sam.remove(id, |now| events.emit(Event::SamReader { id: now }));
     if let Some(mut handle) = handle {
         tracing::info!(reader = %handle.name, id, "reader removed");
         // Closing the queue ends the worker after its current job.

@@ -1,45 +1,65 @@
-//! The PSAM, shared by every reader's operations. Operations take it only
-//! when they first talk to it, and hold it until they end, so that the
-//! steps of one authentication never interleave with another's.
+//! The PSAM, shared by every reader's operations.
+//!
+//! The PSAM's own reader worker keeps its connection. An operation that
+//! talks to the PSAM opens a session with that worker at its first PSAM
+//! command: the worker begins a PC/SC transaction on the PSAM, sends the
+//! operation's commands in it, and ends it when the operation drops its
+//! end of the session. Sessions queue in the worker's job queue, so the
+//! steps of one authentication never interleave with another operation's,
+//! nor, through the PC/SC transaction, with another program's.
 
 use std::collections::BTreeMap;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use crate::transport::{Capabilities, PcscTransport, Transport, TransportError};
+use zeroize::Zeroizing;
 
-struct SamCard {
-    transport: PcscTransport,
+use super::Job;
+use crate::transport::{Capabilities, Transport, TransportError};
+
+/// How long an operation waits for its turn at the PSAM, and for an answer.
+const PSAM_PATIENCE: Duration = Duration::from_secs(30);
+
+/// One command of a session, and where its answer goes: the response and
+/// the command APDUs it took (GET RESPONSE included).
+pub(super) struct SamCommand {
+    pub command: Zeroizing<Vec<u8>>,
+    pub answer: std_mpsc::Sender<Result<(Vec<u8>, u64), TransportError>>,
+}
+
+/// A PSAM as operations see it: its worker's queue and its ATR.
+struct SamEntry {
+    jobs: std_mpsc::Sender<Job>,
     atr: Vec<u8>,
     capabilities: Capabilities,
 }
 
-/// How long an operation waits for another one's turn at the PSAM.
-const PSAM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// The PSAMs present, by reader id; operations use the lowest id.
 #[derive(Default)]
 pub(super) struct SamShare {
-    cards: Mutex<BTreeMap<u32, SamCard>>,
-    /// Whether an operation holds the PSAM; a flag and a condition
-    /// variable rather than a guard, because the holder is a `Send`
-    /// transport.
-    in_use: Mutex<bool>,
-    released: Condvar,
+    cards: Mutex<BTreeMap<u32, SamEntry>>,
 }
 
 impl SamShare {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, SamCard>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, SamEntry>> {
         self.cards.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a PSAM and reports the reader operations now use; the report
-    /// is made under the lock, so reports from two readers arrive in the
-    /// order of the changes.
-    pub(super) fn add(&self, id: u32, transport: PcscTransport, report: impl FnOnce(Option<u32>)) {
-        let atr = transport.atr().to_vec();
-        let capabilities = transport.capabilities();
+    /// Adds the PSAM in reader `id`, served by the worker behind `jobs`,
+    /// and reports the reader operations now use; the report is made under
+    /// the lock, so reports from two readers arrive in the order of the
+    /// changes.
+    pub(super) fn add(
+        &self,
+        id: u32,
+        jobs: std_mpsc::Sender<Job>,
+        card: &dyn Transport,
+        report: impl FnOnce(Option<u32>),
+    ) {
+        let entry = SamEntry { jobs, atr: card.atr().to_vec(), capabilities: card.capabilities() };
         let mut cards = self.lock();
-        cards.insert(id, SamCard { transport, atr, capabilities });
+        cards.insert(id, entry);
         report(cards.keys().next().copied());
     }
 
@@ -47,68 +67,38 @@ impl SamShare {
     /// reader operations now use, under the lock.
     pub(super) fn remove(&self, id: u32, report: impl FnOnce(Option<u32>)) {
         let mut cards = self.lock();
-        if let Some(card) = cards.remove(&id) {
-            // Leave the PSAM as it is for whoever uses it next.
-            let _ = card.transport.disconnect();
+        if cards.remove(&id).is_some() {
+            report(cards.keys().next().copied());
         }
-        report(cards.keys().next().copied());
     }
 
     /// The PSAM for one operation, if any is present.
-    pub(super) fn for_operation(&self) -> Option<SharedSam<'_>> {
+    pub(super) fn for_operation(&self) -> Option<SharedSam> {
         let cards = self.lock();
-        let (&id, card) = cards.iter().next()?;
+        let (&id, entry) = cards.iter().next()?;
         Some(SharedSam {
-            share: self,
             id,
-            atr: card.atr.clone(),
-            capabilities: card.capabilities,
-            held: false,
+            jobs: entry.jobs.clone(),
+            atr: entry.atr.clone(),
+            capabilities: entry.capabilities,
+            session: None,
             sent: 0,
         })
     }
-
-    /// Waits for the PSAM, at most `patience`; false if it stayed taken.
-    fn acquire(&self, patience: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now() + patience;
-        let mut in_use = self.in_use.lock().unwrap_or_else(PoisonError::into_inner);
-        while *in_use {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            in_use = self.released.wait_timeout(in_use, left).unwrap_or_else(PoisonError::into_inner).0;
-        }
-        *in_use = true;
-        true
-    }
-
-    fn release(&self) {
-        *self.in_use.lock().unwrap_or_else(PoisonError::into_inner) = false;
-        self.released.notify_one();
-    }
 }
 
-/// The PSAM as one operation's [`Transport`]: locked at its first command
-/// and released when the operation drops it.
-pub(super) struct SharedSam<'a> {
-    share: &'a SamShare,
+/// The PSAM as one operation's [`Transport`]: the session opens at its
+/// first command and closes when the operation drops it.
+pub(super) struct SharedSam {
     id: u32,
+    jobs: std_mpsc::Sender<Job>,
     atr: Vec<u8>,
     capabilities: Capabilities,
-    held: bool,
+    session: Option<std_mpsc::Sender<SamCommand>>,
     sent: u64,
 }
 
-impl Drop for SharedSam<'_> {
-    fn drop(&mut self) {
-        if self.held {
-            self.share.release();
-        }
-    }
-}
-
-impl Transport for SharedSam<'_> {
+impl Transport for SharedSam {
     fn atr(&self) -> &[u8] {
         &self.atr
     }
@@ -118,24 +108,31 @@ impl Transport for SharedSam<'_> {
     }
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        if !self.held {
-            if !self.share.acquire(PSAM_PATIENCE) {
-                return Err(TransportError::Timeout);
+        let session = match &self.session {
+            Some(session) => session,
+            None => {
+                let (commands, queue) = std_mpsc::channel();
+                // The PSAM's worker has stopped: the PSAM has gone.
+                self.jobs.send(Job::SamSession(queue)).map_err(|_| TransportError::CardRemoved)?;
+                self.session.insert(commands)
             }
-            self.held = true;
+        };
+        let (answer, answered) = std_mpsc::channel();
+        session
+            .send(SamCommand { command: Zeroizing::new(command.to_vec()), answer })
+            .map_err(|_| TransportError::CardRemoved)?;
+        match answered.recv_timeout(PSAM_PATIENCE) {
+            Ok(Ok((response, apdus))) => {
+                self.sent += apdus;
+                Ok(response)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                tracing::warn!(psam = self.id, "no answer from the PSAM's worker in time");
+                Err(TransportError::Timeout)
+            }
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(TransportError::CardRemoved),
         }
-        let mut cards = self.share.lock();
-        // The PSAM may have left since the operation began.
-        let card = cards.get_mut(&self.id).ok_or(TransportError::CardRemoved)?;
-        let before = card.transport.apdus_sent();
-        let answer = card.transport.transmit(command);
-        if matches!(answer, Err(TransportError::CardReset)) {
-            // Someone reset the PSAM: reconnect, so the rerun finds it
-            // ready (its SELECT comes first again).
-            let _ = card.transport.reconnect(false);
-        }
-        self.sent += card.transport.apdus_sent() - before;
-        answer
     }
 
     fn apdus_sent(&self) -> u64 {

@@ -7,6 +7,7 @@ use std::sync::mpsc as std_mpsc;
 
 use pcsc::{Context, Scope};
 
+use super::sam::SamCommand;
 use super::{Call, CallReport, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared, audit};
 use crate::model::CardId;
 use crate::ops::{Classification, OpError};
@@ -32,9 +33,19 @@ pub(super) struct Worker {
     /// A card was announced (`CardInserted`) and not yet taken back; the
     /// connection may already be gone after a failed operation.
     announced: bool,
+    /// Handed to the PSAM registry while this reader holds the PSAM.
+    own_queue: Option<std_mpsc::Sender<Job>>,
 }
 
-pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::Receiver<Job>) {
+/// `own_queue` is the sending end of `jobs`, for operations on other
+/// readers to reach this reader's PSAM.
+pub(super) fn run(
+    id: u32,
+    reader: String,
+    shared: Arc<Shared>,
+    jobs: std_mpsc::Receiver<Job>,
+    own_queue: std_mpsc::Sender<Job>,
+) {
     // Every worker has its own context: pcsc-lite serialises the calls of
     // one context, and the monitor's is blocked in SCardGetStatusChange.
     let ctx = Context::establish(Scope::User).ok();
@@ -50,6 +61,7 @@ pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::
         apdus: 0,
         is_sam: false,
         announced: false,
+        own_queue: Some(own_queue),
     };
     while let Ok(job) = jobs.recv() {
         // Once the daemon stops, queued work is answered, not run.
@@ -59,10 +71,14 @@ pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::
             Job::Classify { atr } => worker.classify(atr),
             Job::CardRemoved => worker.card_removed(),
             Job::Call(call) => worker.serve(*call, stopping),
+            Job::SamSession(commands) => worker.serve_sam_session(&commands),
         }
     }
     worker.card_removed();
 }
+
+/// How long a PSAM session waits for the operation's next command.
+const SESSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Worker {
     /// Runs one call, unless nobody waits for it any more, and records it
@@ -169,10 +185,10 @@ impl Worker {
         };
         tracing::info!(reader = %self.reader, kind = kind.as_str(), profile = %profile, "card inserted");
         if kind == CardKind::Psam
-            && let Some(conn) = self.connection.take()
+            && let (Some(conn), Some(queue)) = (self.connection.as_ref(), self.own_queue.clone())
         {
             let shared = Arc::clone(&self.shared);
-            self.shared.sam.add(self.id, conn, |now| shared.emit(Event::SamReader { id: now }));
+            self.shared.sam.add(self.id, queue, conn, |now| shared.emit(Event::SamReader { id: now }));
             self.is_sam = true;
         }
         self.announced = true;
@@ -184,6 +200,38 @@ impl Worker {
         if std::mem::take(&mut self.announced) {
             self.shared.emit(Event::CardRemoved { id: self.id });
         }
+    }
+
+    /// Serves one operation's PSAM commands in one PC/SC transaction on the
+    /// PSAM, until the operation closes the session.
+    fn serve_sam_session(&mut self, commands: &std_mpsc::Receiver<SamCommand>) {
+        for attempt in 0..2 {
+            let Some(conn) = self.connection.as_mut().filter(|_| self.is_sam) else { break };
+            let failure = match conn.transaction() {
+                Ok(mut tx) => {
+                    while let Ok(c) = commands.recv_timeout(SESSION_PATIENCE) {
+                        let before = tx.apdus_sent();
+                        let answer = tx.transmit(&c.command);
+                        let sent = tx.apdus_sent().saturating_sub(before);
+                        let _ = c.answer.send(answer.map(|response| (response, sent)));
+                    }
+                    let _ = tx.end();
+                    return;
+                }
+                Err(e) => e,
+            };
+            // Someone reset the PSAM: reconnect and begin again, once.
+            if matches!(failure, TransportError::CardReset)
+                && attempt == 0
+                && let Some(conn) = self.connection.as_mut()
+                && conn.reconnect(false).is_ok()
+            {
+                continue;
+            }
+            fail_session(commands, &failure);
+            return;
+        }
+        fail_session(commands, &TransportError::CardRemoved);
     }
 
     /// Forgets the card and its connection.
@@ -362,6 +410,19 @@ impl Worker {
             }
             other => other.map_err(Failure::Op),
         }
+    }
+}
+
+/// Answers every command of a session that cannot be served.
+fn fail_session(commands: &std_mpsc::Receiver<SamCommand>, failure: &TransportError) {
+    while let Ok(c) = commands.recv_timeout(SESSION_PATIENCE) {
+        let e = match failure {
+            TransportError::CardReset => TransportError::CardReset,
+            TransportError::NoService => TransportError::NoService,
+            TransportError::Timeout => TransportError::Timeout,
+            _ => TransportError::CardRemoved,
+        };
+        let _ = c.answer.send(Err(e));
     }
 }
 
