@@ -216,3 +216,42 @@ async fn only_a_pin_verified_session_ends_with_a_reset() {
     assert_eq!(reader.get_pin_status(no_opts()).await.expect("GetPinStatus"), (3, false));
     assert!(!rig.daemon.log_text().contains("reset by another program"));
 }
+
+#[tokio::test]
+async fn the_psam_is_held_for_a_whole_operation() {
+    let mut rig = Rig::empty(2, &[]).await;
+    rig.insert_sam().await;
+    // 100 ms per card APDU: a gen3 ReadCard takes over two seconds, and its
+    // PSAM session opens at its start (the terminal number).
+    rig.insert_card(Slot::Card, 3, &["--latency-us", "100000"]).await;
+    let reader = rig.reader(Slot::Card).await;
+    let started = Instant::now();
+    let read = tokio::spawn(async move {
+        let info = reader.read_card(no_opts()).await;
+        (info, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Another program sends the PSAM a command meanwhile: PC/SC holds it
+    // back until the operation's transaction on the PSAM ends.
+    let socket = rig.bench.socket();
+    let other = tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("timeout")
+            .args(["20", "opensc-tool", "-r", "1", "-s", "00A40000023F00"])
+            .env("PCSCLITE_CSOCK_NAME", socket)
+            .output()
+            .expect("opensc-tool");
+        (out.status.success(), Instant::now())
+    });
+    let (info, read_done) = read.await.expect("task");
+    info.expect("ReadCard");
+    let (ok, other_done) = other.await.expect("task");
+    assert!(ok, "opensc-tool failed");
+    eprintln!(
+        "ReadCard ended after {:?}, the other program's command after {:?}",
+        read_done - started,
+        other_done - started
+    );
+    // Unhindered, the other command would end about 0.7 s in; held back, it
+    // ends with the operation (its transaction ends just before the reply).
+    assert!(other_done + Duration::from_millis(300) >= read_done, "the other program got in during the operation");
+}

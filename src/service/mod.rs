@@ -192,7 +192,9 @@ fn card_hash(salt: &str, card_number: Option<&str>, card_id: Option<&crate::mode
 
 /// A job for a reader's worker thread.
 enum Job {
-    Classify { atr: Vec<u8> },
+    Classify {
+        atr: Vec<u8>,
+    },
     CardRemoved,
     Call(Box<Call>),
     /// An operation on another reader uses this reader's PSAM: serve its
