@@ -260,3 +260,31 @@ async fn timeout_when_a_card_is_too_slow() {
     assert_eq!(reader.name().await.expect("Name"), rig.bench.reader_name(Slot::Card));
     let _ = std::fs::remove_file(&config);
 }
+
+#[tokio::test]
+async fn queued_calls_are_cancelled_at_shutdown() {
+    let mut rig = Rig::empty(2, &[]).await;
+    // 100 ms per APDU: the first read takes about two seconds.
+    rig.insert_card(Slot::Card, 2, &["--latency-us", "100000"]).await;
+    let before = rig.logged(Slot::Card).len();
+    let mut calls = Vec::new();
+    for _ in 0..3 {
+        let reader = rig.reader(Slot::Card).await;
+        calls.push(tokio::spawn(async move { reader.read_card(no_opts()).await.map(drop) }));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(rig.daemon.stop(), Some(0), "{}", rig.daemon.log_text());
+    let mut outcomes = Vec::new();
+    for call in calls {
+        outcomes.push(match call.await.expect("task") {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => sscard::dbus::client::error_name(&e).unwrap_or_else(|| e.to_string()),
+        });
+    }
+    // The one on the card finishes (or is cut short); the queued ones are
+    // answered Cancelled and never reach the card.
+    assert_eq!(outcomes[1..], ["Cancelled", "Cancelled"], "{outcomes:?}");
+    let selects = rig.logged(Slot::Card)[before..].iter().filter(|a| a.starts_with("00A40400")).count();
+    assert_eq!(selects, 1, "a queued call reached the card");
+}

@@ -231,8 +231,15 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
     // The last references go with the objects; stopping the service
     // cancels the monitor's wait and ends every worker.
     tokio::task::spawn_blocking(move || daemon.shutdown()).await.map_err(|e| format!("shutdown: {e}"))?;
+    // Calls still waiting have just been answered (Cancelled, or their
+    // result): let their method tasks send the replies before the
+    // connection goes.
+    tokio::time::sleep(REPLY_DRAIN).await;
     Ok(())
 }
+
+/// How long shutdown lets answered calls send their replies.
+const REPLY_DRAIN: Duration = Duration::from_millis(100);
 
 /// SIGTERM and SIGINT, caught from the start.
 struct Termination {

@@ -330,6 +330,9 @@ impl Service {
             });
             Err(e)
         };
+        if self.shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return refuse(ErrorName::Cancelled, "the daemon is shutting down");
+        }
         if let Err(e) = self.precheck(&request) {
             return refuse(e.name, e.message.split_once(": ").map_or(e.message.as_str(), |(_, d)| d));
         }
