@@ -19,6 +19,9 @@ BIN_DIR ?= $(CARGO_TARGET_DIR)/$(PROFILE)
 DATA_DIR := $(PREFIX)/share/sscard
 SCRIPTS_DIR := $(DATA_DIR)/apdu-scripts
 LIBEXEC_DIR := $(PREFIX)/libexec
+# Where the system's D-Bus and polkit look, whatever PREFIX is.
+DBUS_DIR := /usr/share/dbus-1
+POLKIT_DIR := /usr/share/polkit-1
 SYSTEMD_DIR := /usr/lib/systemd/system
 SYSUSERS_DIR := /usr/lib/sysusers.d
 UDEV_DIR := /usr/lib/udev/rules.d
@@ -36,15 +39,15 @@ install:
 	install -D -m 0755 $(BIN_DIR)/sscardd $(DESTDIR)$(LIBEXEC_DIR)/sscardd
 	install -D -m 0755 $(BIN_DIR)/sscardctl $(DESTDIR)$(PREFIX)/bin/sscardctl
 	install -D -m 0755 $(BIN_DIR)/sscard-sim $(DESTDIR)$(PREFIX)/bin/sscard-sim
-	install -D -m 0644 dbus/org.sscard.Daemon.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.sscard.Daemon.conf
-	install -d $(DESTDIR)$(PREFIX)/share/dbus-1/system-services
+	install -D -m 0644 dbus/org.sscard.Daemon.conf $(DESTDIR)$(DBUS_DIR)/system.d/org.sscard.Daemon.conf
+	install -d $(DESTDIR)$(DBUS_DIR)/system-services
 	sed 's|/usr/libexec/sscardd|$(LIBEXEC_DIR)/sscardd|' dbus/org.sscard.Daemon.service \
-		> $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.sscard.Daemon.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.sscard.Daemon.service
-	install -D -m 0644 dbus/org.sscard.Manager1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Manager1.xml
-	install -D -m 0644 dbus/org.sscard.Reader1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Reader1.xml
-	install -D -m 0644 polkit/org.sscard.policy $(DESTDIR)$(PREFIX)/share/polkit-1/actions/org.sscard.policy
-	install -D -m 0644 polkit/50-sscard.rules $(DESTDIR)$(PREFIX)/share/polkit-1/rules.d/50-sscard.rules
+		> $(DESTDIR)$(DBUS_DIR)/system-services/org.sscard.Daemon.service
+	chmod 0644 $(DESTDIR)$(DBUS_DIR)/system-services/org.sscard.Daemon.service
+	install -D -m 0644 dbus/org.sscard.Manager1.xml $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Manager1.xml
+	install -D -m 0644 dbus/org.sscard.Reader1.xml $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Reader1.xml
+	install -D -m 0644 polkit/org.sscard.policy $(DESTDIR)$(POLKIT_DIR)/actions/org.sscard.policy
+	install -D -m 0644 polkit/50-sscard.rules $(DESTDIR)$(POLKIT_DIR)/rules.d/50-sscard.rules
 	install -d $(DESTDIR)$(SYSTEMD_DIR)
 	sed 's|/usr/libexec/sscardd|$(LIBEXEC_DIR)/sscardd|' systemd/sscardd.service > $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service
@@ -70,12 +73,12 @@ install:
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBEXEC_DIR)/sscardd $(DESTDIR)$(PREFIX)/bin/sscardctl $(DESTDIR)$(PREFIX)/bin/sscard-sim
-	rm -f $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.sscard.Daemon.conf
-	rm -f $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.sscard.Daemon.service
-	rm -f $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Manager1.xml
-	rm -f $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.sscard.Reader1.xml
-	rm -f $(DESTDIR)$(PREFIX)/share/polkit-1/actions/org.sscard.policy
-	rm -f $(DESTDIR)$(PREFIX)/share/polkit-1/rules.d/50-sscard.rules
+	rm -f $(DESTDIR)$(DBUS_DIR)/system.d/org.sscard.Daemon.conf
+	rm -f $(DESTDIR)$(DBUS_DIR)/system-services/org.sscard.Daemon.service
+	rm -f $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Manager1.xml
+	rm -f $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Reader1.xml
+	rm -f $(DESTDIR)$(POLKIT_DIR)/actions/org.sscard.policy
+	rm -f $(DESTDIR)$(POLKIT_DIR)/rules.d/50-sscard.rules
 	rm -f $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service $(DESTDIR)$(SYSUSERS_DIR)/sscard.conf
 	rm -f $(DESTDIR)$(UDEV_DIR)/60-sscard.rules
 	rm -rf $(DESTDIR)$(DATA_DIR)
