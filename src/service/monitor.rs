@@ -187,10 +187,9 @@ fn add_reader(shared: &Arc<Shared>, id: u32, name: &str) -> std::io::Result<()> 
     let thread = {
         let shared = Arc::clone(shared);
         let name = name.to_owned();
-        std::thread::Builder::new().name(format!("reader-{id}")).spawn({
-            let own_queue = jobs.clone();
-            move || super::worker::run(id, name, shared, queue, own_queue)
-        })?
+        std::thread::Builder::new()
+            .name(format!("reader-{id}"))
+            .spawn(move || super::worker::run(id, name, shared, queue))?
     };
     tracing::info!(reader = %name, id, "reader added");
     shared.readers().insert(id, ReaderHandle { name: name.to_owned(), jobs, thread: Some(thread) });

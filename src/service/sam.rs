@@ -28,9 +28,8 @@ pub(super) struct SamCommand {
     pub answer: std_mpsc::Sender<Result<(Vec<u8>, u64), TransportError>>,
 }
 
-/// A PSAM as operations see it: its worker's queue and its ATR.
+/// A PSAM as operations see it: its ATR and what it can take.
 struct SamEntry {
-    jobs: std_mpsc::Sender<Job>,
     atr: Vec<u8>,
     capabilities: Capabilities,
 }
@@ -46,18 +45,11 @@ impl SamShare {
         self.cards.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds the PSAM in reader `id`, served by the worker behind `jobs`,
-    /// and reports the reader operations now use; the report is made under
-    /// the lock, so reports from two readers arrive in the order of the
-    /// changes.
-    pub(super) fn add(
-        &self,
-        id: u32,
-        jobs: std_mpsc::Sender<Job>,
-        card: &dyn Transport,
-        report: impl FnOnce(Option<u32>),
-    ) {
-        let entry = SamEntry { jobs, atr: card.atr().to_vec(), capabilities: card.capabilities() };
+    /// Adds the PSAM in reader `id` (served by that reader's worker), and
+    /// reports the reader operations now use; the report is made under the
+    /// lock, so reports from two readers arrive in the order of the changes.
+    pub(super) fn add(&self, id: u32, card: &dyn Transport, report: impl FnOnce(Option<u32>)) {
+        let entry = SamEntry { atr: card.atr().to_vec(), capabilities: card.capabilities() };
         let mut cards = self.lock();
         cards.insert(id, entry);
         report(cards.keys().next().copied());
@@ -72,18 +64,19 @@ impl SamShare {
         }
     }
 
-    /// The PSAM for one operation, if any is present.
-    pub(super) fn for_operation(&self) -> Option<SharedSam> {
-        let cards = self.lock();
-        let (&id, entry) = cards.iter().next()?;
-        Some(SharedSam {
-            id,
-            jobs: entry.jobs.clone(),
-            atr: entry.atr.clone(),
-            capabilities: entry.capabilities,
-            session: None,
-            sent: 0,
-        })
+    /// The PSAM for one operation, if any is present; `queue_of` finds the
+    /// job queue of a reader's worker. (Only the reader's own handle keeps
+    /// that queue open, so a worker ends when its reader goes.)
+    pub(super) fn for_operation(
+        &self,
+        queue_of: impl FnOnce(u32) -> Option<std_mpsc::Sender<Job>>,
+    ) -> Option<SharedSam> {
+        let (id, atr, capabilities) = {
+            let cards = self.lock();
+            let (&id, entry) = cards.iter().next()?;
+            (id, entry.atr.clone(), entry.capabilities)
+        };
+        Some(SharedSam { id, jobs: queue_of(id)?, atr, capabilities, session: None, sent: 0 })
     }
 }
 

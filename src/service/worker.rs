@@ -33,19 +33,9 @@ pub(super) struct Worker {
     /// A card was announced (`CardInserted`) and not yet taken back; the
     /// connection may already be gone after a failed operation.
     announced: bool,
-    /// Handed to the PSAM registry while this reader holds the PSAM.
-    own_queue: Option<std_mpsc::Sender<Job>>,
 }
 
-/// `own_queue` is the sending end of `jobs`, for operations on other
-/// readers to reach this reader's PSAM.
-pub(super) fn run(
-    id: u32,
-    reader: String,
-    shared: Arc<Shared>,
-    jobs: std_mpsc::Receiver<Job>,
-    own_queue: std_mpsc::Sender<Job>,
-) {
+pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::Receiver<Job>) {
     // Every worker has its own context: pcsc-lite serialises the calls of
     // one context, and the monitor's is blocked in SCardGetStatusChange.
     let ctx = Context::establish(Scope::User).ok();
@@ -61,7 +51,6 @@ pub(super) fn run(
         apdus: 0,
         is_sam: false,
         announced: false,
-        own_queue: Some(own_queue),
     };
     while let Ok(job) = jobs.recv() {
         // Once the daemon stops, queued work is answered, not run.
@@ -185,10 +174,10 @@ impl Worker {
         };
         tracing::info!(reader = %self.reader, kind = kind.as_str(), profile = %profile, "card inserted");
         if kind == CardKind::Psam
-            && let (Some(conn), Some(queue)) = (self.connection.as_ref(), self.own_queue.clone())
+            && let Some(conn) = self.connection.as_ref()
         {
             let shared = Arc::clone(&self.shared);
-            self.shared.sam.add(self.id, queue, conn, |now| shared.emit(Event::SamReader { id: now }));
+            self.shared.sam.add(self.id, conn, |now| shared.emit(Event::SamReader { id: now }));
             self.is_sam = true;
         }
         self.announced = true;
@@ -366,7 +355,7 @@ impl Worker {
             match conn.transaction() {
                 Err(e) => Err(e),
                 Ok(mut tx) => {
-                    let mut sam = shared.sam.for_operation();
+                    let mut sam = shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()));
                     let card_before = tx.apdus_sent();
                     let result = {
                         let mut cards = Cards {

@@ -59,17 +59,7 @@ impl PrivateBus {
              {include}</busconfig>\n",
             socket.display()
         );
-        let config_path = dir.join("bus.conf");
-        fs::write(&config_path, config).expect("bus: config");
-        let log = fs::File::create(dir.join("dbus-daemon.log")).expect("bus: log");
-        let child = super::bench::die_with_parent(&mut Command::new("dbus-daemon"))
-            .arg(format!("--config-file={}", config_path.display()))
-            .args(["--nofork", "--nopidfile"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("bus: cannot start dbus-daemon (is dbus installed?)");
+        let child = spawn_dbus_daemon(&dir.join("bus.conf"), &config, &dir.join("dbus-daemon.log"));
         let bus = PrivateBus { child, socket };
         wait_until("the bus socket", Duration::from_secs(10), || bus.socket.exists());
         bus
@@ -96,6 +86,21 @@ impl PrivateBus {
         command.args(["30", "busctl"]);
         run_busctl(command, &self.address(), args)
     }
+}
+
+/// Writes `config` to `config_path` and starts `dbus-daemon` on it, logging
+/// to `log_path`; it dies with this process.
+pub fn spawn_dbus_daemon(config_path: &Path, config: &str, log_path: &Path) -> Child {
+    fs::write(config_path, config).expect("bus: config");
+    let log = fs::File::create(log_path).expect("bus: log");
+    super::bench::die_with_parent(&mut Command::new("dbus-daemon"))
+        .arg(format!("--config-file={}", config_path.display()))
+        .args(["--nofork", "--nopidfile"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("bus: cannot start dbus-daemon (is dbus installed?)")
 }
 
 /// Runs `command` (busctl, or a wrapper that ends in it) with

@@ -78,17 +78,7 @@ impl SystemBus {
         );
         // polkitd's own policy, so that it may own its name on this bus.
         let _ = fs::copy("/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf", policy_dir.join("polkit.conf"));
-        let config_path = dir.join("system-bus.conf");
-        fs::write(&config_path, config).expect("bus: config");
-        let log = fs::File::create(dir.join("system-bus.log")).expect("bus: log");
-        let bus = die_with_parent(&mut Command::new("dbus-daemon"))
-            .arg(format!("--config-file={}", config_path.display()))
-            .args(["--nofork", "--nopidfile"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("bus: cannot start dbus-daemon");
+        let bus = super::daemon::spawn_dbus_daemon(&dir.join("system-bus.conf"), &config, &dir.join("system-bus.log"));
         wait_until("the system bus socket", || socket.exists());
 
         let actions_dir = dir.join("polkit-actions");
