@@ -14,8 +14,8 @@ use zeroize::Zeroizing;
 
 use super::error::Error;
 use crate::ops::{FieldInput, InfoValue, ReadOptions, record_from_fields};
-use crate::service::audit::{self, Caller};
-use crate::service::{CallReport, CardKind, Event, Reply, Request, Service};
+use crate::service::audit::Caller;
+use crate::service::{CardKind, Event, Reply, Request, Service};
 
 pub const BUS_NAME: &str = "org.sscard.Daemon";
 pub const MANAGER_PATH: &str = "/org/sscard/Daemon";
@@ -472,19 +472,17 @@ impl Reader {
         // credential and polkit round trips.
         let _turn = self.queue.lock().await;
         let caller = self.daemon.caller(connection, header).await;
-        let request = request.and_then(|r| self.daemon.service.precheck(&r).map(|()| r).map_err(Error::from));
         let refused = match request {
             Err(e) => Err(e),
             Ok(request) => match self.daemon.authorize(connection, header, action, caller).await {
                 Err(e) => Err(e),
-                // The service records the call in the audit trail.
+                // The service checks the input before the card is touched,
+                // and records the call in the audit trail.
                 Ok(()) => return self.daemon.service.call(self.id, request, caller).await.map_err(Error::from),
             },
         };
         let outcome = refused.as_ref().err().map(error_short_name).unwrap_or_default();
-        let report = CallReport { apdus: 0, card: self.daemon.service.card_hash(self.id) };
-        let reader = self.with_view(|r| r.name.clone());
-        audit::record(&audit::Entry { caller, operation: method, reader: &reader, report: &report, outcome: &outcome });
+        self.daemon.service.audit_refusal(self.id, caller, method, &outcome);
         refused
     }
 

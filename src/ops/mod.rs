@@ -358,20 +358,7 @@ impl Engine {
         cards: &mut Cards<'_>,
         update: &HolderRecordUpdate,
     ) -> Result<Done<Personalised>, OpError> {
-        if update.is_empty() {
-            return Err(OpError::EmptyRecord);
-        }
-        let mut first_error = None;
-        let fits_some = self.profiles.iter().filter_map(Engine::generation).any(|g| match update.validate(g) {
-            Ok(()) => true,
-            Err(e) => {
-                first_error.get_or_insert(e);
-                false
-            }
-        });
-        if !fits_some {
-            return Err(first_error.map_or(OpError::Internal("no profile generation".into()), OpError::InvalidArgument));
-        }
+        self.check_record(update)?;
         let mut s = self.identify(cards)?;
         if let Some(generation) = Engine::generation(s.profile) {
             update.validate(generation).map_err(OpError::InvalidArgument)?;

@@ -16,7 +16,7 @@ pub struct Caller {
 
 pub struct Entry<'a> {
     pub caller: Caller,
-    pub operation: &'static str,
+    pub operation: &'a str,
     pub reader: &'a str,
     pub report: &'a CallReport,
     /// `success`, `WrongPin` for a wrong PIN to `VerifyPin`, or the error name.

@@ -294,7 +294,7 @@ impl Service {
     /// Checks what can be checked of `request` without a card (PIN rules,
     /// the SSN, a record against every profile), so that bad input is
     /// `InvalidArgument` whatever the reader holds.
-    pub fn precheck(&self, request: &Request) -> Result<(), ServiceError> {
+    fn precheck(&self, request: &Request) -> Result<(), ServiceError> {
         let engine = &self.shared.engine;
         let checked = match request {
             Request::ReadCard(_) | Request::PinStatus | Request::UnblockPin => Ok(()),
@@ -312,32 +312,32 @@ impl Service {
         checked.map_err(|e| ServiceError::from_op(request.method(), &e))
     }
 
+    /// Records in the audit trail a call on reader `id` refused before it
+    /// reached the card (`outcome` is the error name).
+    pub fn audit_refusal(&self, id: u32, caller: Caller, operation: &str, outcome: &str) {
+        let reader = self.shared.readers().get(&id).map(|h| h.name.clone()).unwrap_or_default();
+        let report = CallReport { apdus: 0, card: self.card_hash(id) };
+        audit::record(&audit::Entry { caller, operation, reader: &reader, report: &report, outcome });
+    }
+
     /// Runs `request` for `caller` on reader `id`, after the calls queued
     /// before it. Every call leaves one audit event: the worker records
     /// the calls it ran or dropped, this function those it refused.
     pub async fn call(&self, id: u32, request: Request, caller: Caller) -> Result<Reply, ServiceError> {
         let method = request.method();
-        let reader = self.shared.readers().get(&id).map(|h| h.name.clone()).unwrap_or_default();
-        let refuse = |name: ErrorName, detail: &str| {
-            let e = ServiceError::new(name, method, detail);
-            let report = CallReport { apdus: 0, card: self.card_hash(id) };
-            audit::record(&audit::Entry {
-                caller,
-                operation: method,
-                reader: &reader,
-                report: &report,
-                outcome: name.as_str(),
-            });
+        let refuse = |e: ServiceError| {
+            self.audit_refusal(id, caller, method, e.name.as_str());
             Err(e)
         };
+        let refuse_as = |name, detail: &str| refuse(ServiceError::new(name, method, detail));
         if self.shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            return refuse(ErrorName::Cancelled, "the daemon is shutting down");
+            return refuse_as(ErrorName::Cancelled, "the daemon is shutting down");
         }
         if let Err(e) = self.precheck(&request) {
-            return refuse(e.name, e.message.split_once(": ").map_or(e.message.as_str(), |(_, d)| d));
+            return refuse(e);
         }
         if !self.available() {
-            return refuse(ErrorName::ServiceUnavailable, "pcscd is not available");
+            return refuse_as(ErrorName::ServiceUnavailable, "pcscd is not available");
         }
         let (reply, answer) = oneshot::channel();
         let deadline = Instant::now() + self.config.operation_timeout;
@@ -348,8 +348,8 @@ impl Service {
                 .map(|handle| handle.jobs.send(Job::Call(Box::new(Call { request, caller, deadline, reply }))))
         };
         match queued {
-            None => return refuse(ErrorName::NoCard, "the reader has gone away"),
-            Some(Err(_)) => return refuse(ErrorName::Cancelled, "the reader's worker has stopped"),
+            None => return refuse_as(ErrorName::NoCard, "the reader has gone away"),
+            Some(Err(_)) => return refuse_as(ErrorName::Cancelled, "the reader's worker has stopped"),
             Some(Ok(())) => {}
         }
         match tokio::time::timeout(self.config.operation_timeout, answer).await {
@@ -384,7 +384,7 @@ impl Service {
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = monitor.join();
-        monitor::remove_all_readers(&self.shared, SHUTDOWN_GRACE);
+        monitor::remove_all_readers(&self.shared, Some(SHUTDOWN_GRACE));
     }
 }
 

@@ -41,7 +41,7 @@ pub(super) fn run(shared: &Arc<Shared>, woken: &std_mpsc::Receiver<()>, max_back
             Ended::ServiceLost => {
                 tracing::warn!("pcscd went away; reconnecting");
                 shared.available.store(false, Ordering::SeqCst);
-                remove_all_readers_now(shared);
+                remove_all_readers(shared, None);
                 shared.emit(Event::Service { available: false });
                 *shared.monitor_context.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 backoff = FIRST_BACKOFF;
@@ -225,17 +225,11 @@ fn remove_reader(shared: &Arc<Shared>, id: u32, grace: Option<Duration>) {
     }
 }
 
-pub(super) fn remove_all_readers(shared: &Arc<Shared>, grace: Duration) {
+/// Removes every reader; `grace` as for [`remove_reader`].
+pub(super) fn remove_all_readers(shared: &Arc<Shared>, grace: Option<Duration>) {
     let ids: Vec<u32> = shared.readers().keys().copied().collect();
     for id in ids {
-        remove_reader(shared, id, Some(grace));
-    }
-}
-
-fn remove_all_readers_now(shared: &Arc<Shared>) {
-    let ids: Vec<u32> = shared.readers().keys().copied().collect();
-    for id in ids {
-        remove_reader(shared, id, None);
+        remove_reader(shared, id, grace);
     }
 }
 

@@ -212,13 +212,7 @@ pub fn holder_dict(generation: u8, photo_len: Option<usize>) -> Dict {
     d
 }
 
-/// A JPEG-shaped blob of `len` bytes (SOI … EOI).
-pub fn jpeg(len: usize) -> Vec<u8> {
-    let mut j = vec![0xFF, 0xD8];
-    j.extend((0..len - 4).map(|i| (i % 253) as u8));
-    j.extend_from_slice(&[0xFF, 0xD9]);
-    j
-}
+pub use super::terminal::jpeg;
 
 pub fn text(d: &Dict, key: &str) -> Option<String> {
     d.get(key).and_then(|v| String::try_from(v.try_clone().ok()?).ok())

@@ -251,9 +251,14 @@ pub fn holder_record(generation: u8, photo_len: usize) -> sscard::model::HolderR
     ] {
         u.set_from_str(f, v).unwrap_or_else(|e| panic!("{e}"));
     }
-    let mut jpeg = vec![0xFF, 0xD8];
-    jpeg.extend((0..photo_len - 4).map(|i| (i % 253) as u8));
-    jpeg.extend_from_slice(&[0xFF, 0xD9]);
-    u.photo = Some(sscard::model::Photo::new(jpeg).expect("photo"));
+    u.photo = Some(sscard::model::Photo::new(jpeg(photo_len)).expect("photo"));
     u
+}
+
+/// A JPEG-shaped blob of `len` bytes (SOI … EOI).
+pub fn jpeg(len: usize) -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8];
+    j.extend((0..len - 4).map(|i| (i % 253) as u8));
+    j.extend_from_slice(&[0xFF, 0xD9]);
+    j
 }
