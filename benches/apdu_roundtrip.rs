@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use sscard::apdu::Command;
-use sscard::transport::Transport;
+use sscard::transport::{CardConnection, Transport};
 use support::bench::{Bench, Slot};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -52,7 +52,7 @@ fn main() {
     bench.insert(Slot::Card, "card", &["--gen", "3"]);
     let sim = {
         let mut card = bench.connect(Slot::Card);
-        measure(&mut card, &select, apdus)
+        measure(&mut card.begin().expect("transaction"), &select, apdus)
     };
     bench.remove(Slot::Card);
 
@@ -62,7 +62,7 @@ fn main() {
     let sim_t0 = {
         let mut card = bench.connect(Slot::Card);
         let before = card.apdus_sent();
-        let stats = measure(&mut card, &read_card_number, apdus);
+        let stats = measure(&mut card.begin().expect("transaction"), &read_card_number, apdus);
         assert_eq!(card.apdus_sent() - before, (apdus + 50) as u64, "one wire APDU each");
         stats
     };
@@ -72,7 +72,7 @@ fn main() {
         let mut card = bench.connect(Slot::Card);
         // vicc is not a social security card: SELECT SSSE answers 6A82,
         // which is still one full round trip.
-        measure(&mut card, &select, vicc_apdus)
+        measure(&mut card.begin().expect("transaction"), &select, vicc_apdus)
     });
 
     println!("APDU round trip, PC/SC client -> pcscd -> vpcd -> card");

@@ -43,7 +43,7 @@ use pcsc::{Disposition, Protocols, ReaderState, ShareMode, State};
 use sscard::dbus::client::{Manager1Proxy, Reader1Proxy};
 use sscard::ops::{Engine, ReadOptions};
 use sscard::script::Cards;
-use sscard::transport::Transport;
+use sscard::transport::{CardConnection, Transport};
 use support::bench::{Bench, Slot, die_with_parent, terminate};
 use support::client::{connect, no_opts, reader_at, text};
 use support::daemon::{PrivateBus, Sscardd, daemon_binary, scripts_dir};
@@ -387,7 +387,7 @@ async fn dbus_vs_direct(
                     direct_read(&mut card, &apdus).expect("direct ReadCard");
                 }
                 2 => {
-                    let mut tx = transport.transaction().expect("transaction");
+                    let mut tx = transport.begin().expect("transaction");
                     let done = engine.read_card(&mut Cards { card: &mut tx, sam: None }, ReadOptions::default());
                     assert_eq!(done.expect("in-process ReadCard").apdus as usize, apdus.len());
                 }
@@ -590,8 +590,8 @@ fn personalise(bench: &mut Bench, engine: &Engine) {
     let mut sam = bench.connect(PSAM_SLOT);
     for slot in card_slots() {
         let mut card = bench.connect(slot);
-        let mut ctx = card.transaction().expect("transaction");
-        let mut stx = sam.transaction().expect("PSAM transaction");
+        let mut ctx = card.begin().expect("transaction");
+        let mut stx = sam.begin().expect("PSAM transaction");
         let mut cards = Cards { card: &mut ctx, sam: Some(&mut stx as &mut dyn Transport) };
         engine.personalise(&mut cards, &record).unwrap_or_else(|e| panic!("personalise: {e}"));
     }

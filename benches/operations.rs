@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use sscard::model::HolderRecordUpdate;
 use sscard::ops::{Done, Engine, OpError, ReadOptions};
 use sscard::script::Cards;
-use sscard::transport::{PcscTransport, Transport};
+use sscard::transport::{CardConnection, PcscConnection, Transport};
 use support::bench::{Bench, Slot};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -34,8 +34,8 @@ struct Row {
 }
 
 fn timed<T>(
-    card: &mut PcscTransport,
-    sam: &mut PcscTransport,
+    card: &mut PcscConnection,
+    sam: &mut PcscConnection,
     runs: usize,
     mut op: impl FnMut(&mut Cards<'_>) -> Result<Done<T>, OpError>,
 ) -> (u64, Duration) {
@@ -43,8 +43,8 @@ fn timed<T>(
     let mut apdus = 0;
     for _ in 0..runs {
         let start = Instant::now();
-        let mut ctx = card.transaction().expect("transaction");
-        let mut stx = sam.transaction().expect("transaction");
+        let mut ctx = card.begin().expect("transaction");
+        let mut stx = sam.begin().expect("transaction");
         let mut cards = Cards { card: &mut ctx, sam: Some(&mut stx as &mut dyn Transport) };
         let done = op(&mut cards).unwrap_or_else(|e| panic!("{e}"));
         drop((ctx, stx));
@@ -116,7 +116,7 @@ fn scriptor_comparison(bench: &mut Bench, engine: &Engine, latency_us: u64, runs
     let mut apdus = 0;
     for _ in 0..runs {
         let start = Instant::now();
-        let mut tx = card.transaction().expect("transaction");
+        let mut tx = card.begin().expect("transaction");
         let mut cards = Cards { card: &mut tx, sam: None };
         apdus = engine.read_card(&mut cards, ReadOptions::default()).expect("read card").apdus;
         drop(tx);

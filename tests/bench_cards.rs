@@ -7,7 +7,7 @@ mod support;
 use sscard::apdu::StatusWord;
 use sscard::model::{EF05_ELEMENTS, EF06_ELEMENTS, Field, HolderData, HolderRecordUpdate, IssuerData, Photo};
 use sscard::sim::CardImage;
-use sscard::transport::{Protocol, Transport};
+use sscard::transport::{CardConnection, CardTransaction, Protocol, Transport};
 use support::bench::{Bench, Slot};
 use support::terminal::*;
 
@@ -60,8 +60,8 @@ fn walkthrough(generation: u8) {
 
     let mut card_conn = bench.connect(Slot::Card);
     let mut psam_conn = bench.connect(Slot::Sam);
-    let mut card_tx = card_conn.transaction().expect("card transaction");
-    let mut psam_tx = psam_conn.transaction().expect("PSAM transaction");
+    let mut card_tx = card_conn.begin().expect("card transaction");
+    let mut psam_tx = psam_conn.begin().expect("PSAM transaction");
     let card: &mut dyn Transport = &mut card_tx;
     let psam: &mut dyn Transport = &mut psam_tx;
 
@@ -257,11 +257,11 @@ fn walkthrough(generation: u8) {
     assert_eq!(verify(card, "24680"), StatusWord::Success);
     assert_eq!(pin_status(card), StatusWord::Success);
     drop(psam_tx);
-    card_tx.end_and_reset().expect("end with reset");
+    card_tx.end_with_reset().expect("end with reset");
     // pcsc-lite reports the reset to every handle, ours included.
-    assert!(matches!(card_conn.transaction().err(), Some(sscard::transport::TransportError::CardReset)));
-    card_conn.reconnect(false).expect("reconnect after the reset");
-    let mut card_tx = card_conn.transaction().expect("a new transaction after our own reset");
+    assert!(matches!(card_conn.begin().err(), Some(sscard::transport::TransportError::CardReset)));
+    card_conn.reconnect().expect("reconnect after the reset");
+    let mut card_tx = card_conn.begin().expect("a new transaction after our own reset");
     let card: &mut dyn Transport = &mut card_tx;
     select_ssse(card);
     assert_eq!(pin_status(card), StatusWord::WrongPin { tries_left: 3 }, "the reset cleared the PIN state");

@@ -12,7 +12,7 @@ use sscard::apdu::{Command, ExchangeError, StatusWord, exchange};
 use sscard::model::{Field, HolderRecordUpdate, Photo, Record};
 use sscard::sim::image::HexBytes;
 use sscard::sim::{CardImage, Generation, UserCard};
-use sscard::transport::{Transport, TransportError};
+use sscard::transport::{CardConnection, Transport, TransportError};
 use support::bench::{Bench, Slot};
 use support::terminal::*;
 
@@ -136,7 +136,7 @@ fn remove_after_leaves_old_or_new_never_torn() {
     {
         let mut card = bench.connect(Slot::Card);
         let mut psam = bench.connect(Slot::Sam);
-        personalise(&mut card, &mut psam).expect("uninterrupted personalisation");
+        personalise(&mut card.begin().expect("transaction"), &mut psam.begin().expect("transaction")).expect("uninterrupted personalisation");
     }
     bench.remove(Slot::Card);
     let new = contents(&CardImage::load(&path).expect("image"));
@@ -160,7 +160,7 @@ fn remove_after_leaves_old_or_new_never_torn() {
         let outcome = {
             let mut card = bench.connect(Slot::Card);
             let mut psam = bench.connect(Slot::Sam);
-            personalise(&mut card, &mut psam)
+            personalise(&mut card.begin().expect("transaction"), &mut psam.begin().expect("transaction"))
         };
         match outcome {
             Err(ExchangeError::Transport(TransportError::CardRemoved | TransportError::NoCard)) => {}

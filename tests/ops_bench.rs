@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sscard::model::{Field, HolderRecordUpdate};
 use sscard::ops::{CardState, Engine, OpError, ReadOptions, VerifyOutcome};
 use sscard::script::Cards;
-use sscard::transport::PcscTransport;
+use sscard::transport::{CardConnection, PcscConnection};
 use support::bench::{Bench, Slot};
 
 fn engine() -> Engine {
@@ -24,8 +24,8 @@ fn record(generation: u8, photo_len: usize) -> HolderRecordUpdate {
 struct Rig {
     bench: Bench,
     engine: Engine,
-    card: PcscTransport,
-    sam: Option<PcscTransport>,
+    card: PcscConnection,
+    sam: Option<PcscConnection>,
     log: PathBuf,
 }
 
@@ -45,8 +45,8 @@ impl Rig {
 
     /// Runs `op` inside one transaction on each card.
     fn op<T>(&mut self, op: impl FnOnce(&Engine, &mut Cards<'_>) -> T) -> T {
-        let mut card_tx = self.card.transaction().expect("card transaction");
-        let mut sam_tx = self.sam.as_mut().map(|s| s.transaction().expect("PSAM transaction"));
+        let mut card_tx = self.card.begin().expect("card transaction");
+        let mut sam_tx = self.sam.as_mut().map(|s| s.begin().expect("PSAM transaction"));
         let mut cards =
             Cards { card: &mut card_tx, sam: sam_tx.as_mut().map(|t| t as &mut dyn sscard::transport::Transport) };
         op(&self.engine, &mut cards)
@@ -266,7 +266,7 @@ fn vicc_iso7816_card_is_not_a_social_security_card() {
     assert!(bench.insert_vicc(Slot::Card), "vicc is installed by scripts/setup");
     let mut card = bench.connect(Slot::Card);
     let engine = engine();
-    let mut tx = card.transaction().expect("transaction");
+    let mut tx = card.begin().expect("transaction");
     let mut cards = Cards { card: &mut tx, sam: None };
     let outcome = engine.read_card(&mut cards, ReadOptions::default());
     assert!(matches!(outcome, Err(OpError::NotSocialSecurityCard)), "{outcome:?}");
@@ -288,9 +288,9 @@ fn removal_at_every_index(generation: u8) {
     let total = {
         let mut card = bench.connect(Slot::Card);
         let mut sam = bench.connect(Slot::Sam);
-        let mut tx = card.transaction().expect("transaction");
+        let mut tx = card.begin().expect("transaction");
         let before = sscard::transport::Transport::apdus_sent(&tx);
-        let mut stx = sam.transaction().expect("transaction");
+        let mut stx = sam.begin().expect("transaction");
         let mut cards = Cards { card: &mut tx, sam: Some(&mut stx) };
         engine.personalise(&mut cards, &update).expect("uninterrupted");
         sscard::transport::Transport::apdus_sent(&tx) - before
@@ -303,8 +303,8 @@ fn removal_at_every_index(generation: u8) {
         let outcome = {
             let mut card = bench.connect(Slot::Card);
             let mut sam = bench.connect(Slot::Sam);
-            let mut tx = card.transaction().expect("transaction");
-            let mut stx = sam.transaction().expect("transaction");
+            let mut tx = card.begin().expect("transaction");
+            let mut stx = sam.begin().expect("transaction");
             let mut cards = Cards { card: &mut tx, sam: Some(&mut stx) };
             engine.personalise(&mut cards, &update)
         };

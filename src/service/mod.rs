@@ -25,6 +25,7 @@ pub use error::{ErrorName, ServiceError};
 
 use crate::model::HolderRecordUpdate;
 use crate::ops::{CardInfo, Engine, PinStatus, ReadOptions, VerifyOutcome};
+use crate::transport::{Backend, PcscBackend};
 
 /// What the card in a reader is, as `Reader1.CardKind` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +220,8 @@ struct ReaderHandle {
 }
 
 /// State shared by the monitor, the workers and the callers.
-struct Shared {
+struct Shared<B: Backend> {
+    backend: B,
     engine: Arc<Engine>,
     audit_salt: Zeroizing<String>,
     /// Each reader's card, as the audit trail names it.
@@ -227,13 +229,13 @@ struct Shared {
     events: mpsc::UnboundedSender<Event>,
     readers: Mutex<BTreeMap<u32, ReaderHandle>>,
     sam: sam::SamShare,
-    /// The monitor's context, for `Context::cancel` at shutdown.
-    monitor_context: Mutex<Option<pcsc::Context>>,
+    /// Wakes the monitor's wait, at shutdown.
+    monitor_cancel: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
     stopping: std::sync::atomic::AtomicBool,
     available: std::sync::atomic::AtomicBool,
 }
 
-impl Shared {
+impl<B: Backend> Shared<B> {
     fn emit(&self, event: Event) {
         // The receiver only goes away at shutdown.
         let _ = self.events.send(event);
@@ -244,29 +246,42 @@ impl Shared {
     }
 }
 
-/// The running service.
-pub struct Service {
-    shared: Arc<Shared>,
+/// The running service, over PC/SC readers unless told otherwise.
+pub struct Service<B: Backend = PcscBackend> {
+    shared: Arc<Shared<B>>,
     config: ServiceConfig,
     monitor: Mutex<Option<JoinHandle<()>>>,
     wake_monitor: std_mpsc::Sender<()>,
 }
 
-impl Service {
-    /// Starts the monitor thread; readers and cards arrive as events.
+impl Service<PcscBackend> {
+    /// Starts the service over pcscd; readers and cards arrive as events.
     pub fn start(
         engine: Arc<Engine>,
         config: ServiceConfig,
         events: mpsc::UnboundedSender<Event>,
-    ) -> std::io::Result<Service> {
+    ) -> std::io::Result<Service<PcscBackend>> {
+        Service::start_with(PcscBackend, engine, config, events)
+    }
+}
+
+impl<B: Backend> Service<B> {
+    /// Starts the monitor thread over `backend`'s readers.
+    pub fn start_with(
+        backend: B,
+        engine: Arc<Engine>,
+        config: ServiceConfig,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> std::io::Result<Service<B>> {
         let shared = Arc::new(Shared {
+            backend,
             engine,
             audit_salt: config.audit_salt.clone(),
             card_hashes: Mutex::new(BTreeMap::new()),
             events,
             readers: Mutex::new(BTreeMap::new()),
             sam: sam::SamShare::default(),
-            monitor_context: Mutex::new(None),
+            monitor_cancel: Mutex::new(None),
             stopping: std::sync::atomic::AtomicBool::new(false),
             available: std::sync::atomic::AtomicBool::new(false),
         });
@@ -376,22 +391,32 @@ impl Service {
         // SCardCancel only wakes a wait already begun, so ask until the
         // monitor has seen it.
         while !monitor.is_finished() {
-            if let Some(ctx) =
-                self.shared.monitor_context.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
-            {
-                let _ = ctx.cancel();
+            let cancel = self.shared.monitor_cancel.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            if let Some(cancel) = cancel {
+                cancel();
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = monitor.join();
-        monitor::remove_all_readers(&self.shared, Some(SHUTDOWN_GRACE));
+        let workers = monitor::remove_all_readers(&self.shared);
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        for worker in workers {
+            while !worker.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if worker.is_finished() {
+                let _ = worker.join();
+            } else {
+                tracing::warn!("a reader's worker is still busy at shutdown; leaving it");
+            }
+        }
     }
 }
 
 /// How long shutdown waits for workers to finish the APDU they are in.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-impl Drop for Service {
+impl<B: Backend> Drop for Service<B> {
     fn drop(&mut self) {
         self.shutdown();
     }

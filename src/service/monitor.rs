@@ -1,28 +1,25 @@
-//! The monitor thread: one `SCardGetStatusChange` over every reader and
-//! the PnP pseudo-reader, with no timeout and no polling. Shutdown wakes
-//! it with `SCardCancel`. When pcscd goes away, the old context answers
-//! `NoService` forever (pcsc-rust issue 21), so a new one is established,
-//! with backoff.
+//! The monitor thread: one blocking wait over every reader and the reader
+//! list, with no timeout and no polling (the backend's [`ReaderMonitor`]).
+//! Shutdown wakes it through the monitor's canceller. When pcscd goes
+//! away, only a new monitor helps, so one is made again, with backoff.
 
-use std::ffi::CString;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use pcsc::{Context, ReaderState, Scope, State};
-
 use super::{Event, Job, ReaderHandle, Shared};
+use crate::transport::{Backend, ReaderMonitor, TransportError, WaitError};
 
 /// The first wait before trying pcscd again; it doubles up to the maximum.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
-pub(super) fn run(shared: &Arc<Shared>, woken: &std_mpsc::Receiver<()>, max_backoff: Duration) {
+pub(super) fn run<B: Backend>(shared: &Arc<Shared<B>>, woken: &std_mpsc::Receiver<()>, max_backoff: Duration) {
     let mut backoff = FIRST_BACKOFF;
     let mut next_id: u32 = 0;
     while !shared.stopping.load(Ordering::SeqCst) {
-        let ctx = match Context::establish(Scope::User) {
-            Ok(ctx) => ctx,
+        let mut monitor = match shared.backend.monitor() {
+            Ok(monitor) => monitor,
             Err(e) => {
                 tracing::debug!("pcscd not reachable ({e}); next try in {} ms", backoff.as_millis());
                 if woken.recv_timeout(backoff).is_ok() {
@@ -32,18 +29,18 @@ pub(super) fn run(shared: &Arc<Shared>, woken: &std_mpsc::Receiver<()>, max_back
                 continue;
             }
         };
-        *shared.monitor_context.lock().unwrap_or_else(PoisonError::into_inner) = Some(ctx.clone());
+        *shared.monitor_cancel.lock().unwrap_or_else(PoisonError::into_inner) = Some(monitor.canceller());
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        match watch(shared, &ctx, &mut next_id) {
+        match watch(shared, &mut monitor, &mut next_id) {
             Ended::Stopping => return,
             Ended::ServiceLost => {
                 tracing::warn!("pcscd went away; reconnecting");
                 shared.available.store(false, Ordering::SeqCst);
-                remove_all_readers(shared, None);
+                remove_all_readers(shared);
                 shared.emit(Event::Service { available: false });
-                *shared.monitor_context.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                *shared.monitor_cancel.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 backoff = FIRST_BACKOFF;
                 if woken.recv_timeout(backoff).is_ok() {
                     return;
@@ -62,20 +59,20 @@ enum Ended {
 struct Watched {
     id: u32,
     present: bool,
-    /// pcsc-lite's count of insertions and removals in this reader.
+    /// The backend's count of insertions and removals in this reader.
     events: u32,
 }
 
-fn watch(shared: &Arc<Shared>, ctx: &Context, next_id: &mut u32) -> Ended {
+fn watch<B: Backend>(shared: &Arc<Shared<B>>, monitor: &mut B::Monitor, next_id: &mut u32) -> Ended {
     let mut names: Vec<String> = Vec::new();
     let mut watched: Vec<Watched> = Vec::new();
-    let mut states: Vec<ReaderState> = vec![ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE)];
+    let mut list_again = true;
     let mut first = true;
     loop {
-        if first || states[0].event_state().contains(State::CHANGED) {
-            match crate::transport::list_readers(ctx) {
-                Ok(now) => sync_readers(shared, &now, &mut names, &mut watched, &mut states, next_id),
-                Err(crate::transport::TransportError::NoService) => return Ended::ServiceLost,
+        if list_again {
+            match monitor.list_readers() {
+                Ok(now) => sync_readers(shared, &now, &mut names, &mut watched, next_id),
+                Err(TransportError::NoService) => return Ended::ServiceLost,
                 Err(e) => tracing::warn!("cannot list readers: {e}"),
             }
             if first {
@@ -84,73 +81,62 @@ fn watch(shared: &Arc<Shared>, ctx: &Context, next_id: &mut u32) -> Ended {
                 first = false;
             }
         }
-        for state in states.iter_mut() {
-            state.sync_current_state();
-        }
         // Checked just before waiting: a cancel sent before the wait began
-        // would be lost.
+        // may be lost.
         if shared.stopping.load(Ordering::SeqCst) {
             return Ended::Stopping;
         }
-        match ctx.get_status_change(None, &mut states) {
-            Ok(()) => {}
-            Err(pcsc::Error::Cancelled) if shared.stopping.load(Ordering::SeqCst) => return Ended::Stopping,
-            Err(pcsc::Error::Cancelled | pcsc::Error::Timeout) => continue,
-            Err(pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable) => {
+        let seen = match monitor.wait(&names) {
+            Ok(seen) => seen,
+            Err(WaitError::Cancelled) if shared.stopping.load(Ordering::SeqCst) => return Ended::Stopping,
+            Err(WaitError::Cancelled) => {
+                list_again = false;
+                continue;
+            }
+            Err(WaitError::ReaderGone) => {
                 // A reader left between listing and waiting: list again,
                 // after a pause, so that a reader that keeps failing cannot
                 // make this a busy loop.
-                if woken_during(shared, Duration::from_millis(50)) {
+                std::thread::sleep(Duration::from_millis(50));
+                if shared.stopping.load(Ordering::SeqCst) {
                     return Ended::Stopping;
                 }
-                match crate::transport::list_readers(ctx) {
-                    Ok(now) => sync_readers(shared, &now, &mut names, &mut watched, &mut states, next_id),
-                    Err(_) => return Ended::ServiceLost,
-                }
+                list_again = true;
                 continue;
             }
-            Err(e) => {
-                tracing::debug!("SCardGetStatusChange: {e}");
-                return Ended::ServiceLost;
-            }
-        }
+            Err(WaitError::ServiceLost) => return Ended::ServiceLost,
+        };
         if shared.stopping.load(Ordering::SeqCst) {
             return Ended::Stopping;
         }
-        for (state, seen) in states.iter().skip(1).zip(watched.iter_mut()) {
-            let now = state.event_state();
-            if !now.contains(State::CHANGED) {
-                continue;
-            }
-            let present = now.contains(State::PRESENT) && !now.contains(State::MUTE);
-            let events = state.event_count();
-            tracing::debug!(id = seen.id, state = ?now, present, events, "reader state");
+        list_again = seen.readers_changed;
+        for (slot, was) in seen.slots.iter().zip(watched.iter_mut()) {
             // A card swapped between two waits shows as present both times,
             // with the event count moved on by two.
-            let swapped = present && seen.present && events.wrapping_sub(seen.events) >= 2;
-            let changed = present != seen.present;
-            seen.events = events;
+            let swapped = slot.present && was.present && slot.events.wrapping_sub(was.events) >= 2;
+            let changed = slot.present != was.present;
+            was.events = slot.events;
             if !changed && !swapped {
                 continue;
             }
-            seen.present = present;
-            if swapped || !present {
-                send(shared, seen.id, Job::CardRemoved);
+            tracing::debug!(id = was.id, present = slot.present, events = slot.events, "reader state");
+            was.present = slot.present;
+            if swapped || !slot.present {
+                send(shared, was.id, Job::CardRemoved);
             }
-            if present {
-                send(shared, seen.id, Job::Classify { atr: state.atr().to_vec() });
+            if slot.present {
+                send(shared, was.id, Job::Classify { atr: slot.atr.clone() });
             }
         }
     }
 }
 
 /// Adds workers for new readers and removes those of readers that left.
-fn sync_readers(
-    shared: &Arc<Shared>,
+fn sync_readers<B: Backend>(
+    shared: &Arc<Shared<B>>,
     now: &[String],
     names: &mut Vec<String>,
     watched: &mut Vec<Watched>,
-    states: &mut Vec<ReaderState>,
     next_id: &mut u32,
 ) {
     let mut i = 0;
@@ -162,14 +148,12 @@ fn sync_readers(
         let id = watched[i].id;
         names.remove(i);
         watched.remove(i);
-        states.remove(i + 1);
-        remove_reader(shared, id, None);
+        remove_reader(shared, id);
     }
     for name in now {
         if names.contains(name) {
             continue;
         }
-        let Ok(c_name) = CString::new(name.as_str()) else { continue };
         let id = *next_id;
         *next_id = next_id.saturating_add(1);
         if let Err(e) = add_reader(shared, id, name) {
@@ -178,11 +162,10 @@ fn sync_readers(
         }
         names.push(name.clone());
         watched.push(Watched { id, present: false, events: 0 });
-        states.push(ReaderState::new(c_name, State::UNAWARE));
     }
 }
 
-fn add_reader(shared: &Arc<Shared>, id: u32, name: &str) -> std::io::Result<()> {
+fn add_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32, name: &str) -> std::io::Result<()> {
     let (jobs, queue) = std_mpsc::channel();
     let thread = {
         let shared = Arc::clone(shared);
@@ -197,49 +180,28 @@ fn add_reader(shared: &Arc<Shared>, id: u32, name: &str) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Removes a reader's object and closes its worker's queue; at shutdown,
-/// `grace` is how long to wait for the worker to finish, otherwise it ends
-/// on its own.
-fn remove_reader(shared: &Arc<Shared>, id: u32, grace: Option<Duration>) {
+/// Removes a reader's object and closes its worker's queue; the worker
+/// ends after its current job. Returns the worker's thread.
+pub(super) fn remove_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32) -> Option<std::thread::JoinHandle<()>> {
     let handle = shared.readers().remove(&id);
     // Its PSAM, if any, goes with it (and with it the last handle on the
     // worker's queue but the one below).
     let events = Arc::clone(shared);
     shared.sam.remove(id, |now| events.emit(Event::SamReader { id: now }));
-    if let Some(mut handle) = handle {
-        tracing::info!(reader = %handle.name, id, "reader removed");
-        // Closing the queue ends the worker after its current job.
-        drop(handle.jobs);
-        if let (Some(thread), Some(grace)) = (handle.thread.take(), grace) {
-            let deadline = std::time::Instant::now() + grace;
-            while !thread.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            } else {
-                tracing::warn!(id, "a reader's worker is still busy at shutdown; leaving it");
-            }
-        }
-        shared.emit(Event::ReaderRemoved { id });
-    }
+    let mut handle = handle?;
+    tracing::info!(reader = %handle.name, id, "reader removed");
+    drop(handle.jobs);
+    shared.emit(Event::ReaderRemoved { id });
+    handle.thread.take()
 }
 
-/// Removes every reader; `grace` as for [`remove_reader`].
-pub(super) fn remove_all_readers(shared: &Arc<Shared>, grace: Option<Duration>) {
+/// Removes every reader; answers their workers' threads.
+pub(super) fn remove_all_readers<B: Backend>(shared: &Arc<Shared<B>>) -> Vec<std::thread::JoinHandle<()>> {
     let ids: Vec<u32> = shared.readers().keys().copied().collect();
-    for id in ids {
-        remove_reader(shared, id, grace);
-    }
+    ids.into_iter().filter_map(|id| remove_reader(shared, id)).collect()
 }
 
-/// Sleeps for `pause` unless shutdown begins; answers whether it did.
-fn woken_during(shared: &Arc<Shared>, pause: Duration) -> bool {
-    std::thread::sleep(pause);
-    shared.stopping.load(Ordering::SeqCst)
-}
-
-fn send(shared: &Arc<Shared>, id: u32, job: Job) {
+fn send<B: Backend>(shared: &Arc<Shared<B>>, id: u32, job: Job) {
     if let Some(handle) = shared.readers().get(&id) {
         let _ = handle.jobs.send(job);
     }

@@ -48,8 +48,8 @@ impl SamShare {
     /// Adds the PSAM in reader `id` (served by that reader's worker), and
     /// reports the reader operations now use; the report is made under the
     /// lock, so reports from two readers arrive in the order of the changes.
-    pub(super) fn add(&self, id: u32, card: &dyn Transport, report: impl FnOnce(Option<u32>)) {
-        let entry = SamEntry { atr: card.atr().to_vec(), capabilities: card.capabilities() };
+    pub(super) fn add(&self, id: u32, atr: Vec<u8>, capabilities: Capabilities, report: impl FnOnce(Option<u32>)) {
+        let entry = SamEntry { atr, capabilities };
         let mut cards = self.lock();
         cards.insert(id, entry);
         report(cards.keys().next().copied());

@@ -5,21 +5,18 @@
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
-use pcsc::{Context, Scope};
-
 use super::sam::SamCommand;
 use super::{Call, CallReport, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared, audit};
 use crate::model::CardId;
 use crate::ops::{Classification, OpError};
 use crate::script::Cards;
-use crate::transport::{PcscTransport, Transport, TransportError};
+use crate::transport::{Backend, CardConnection, CardTransaction, Transport, TransportError};
 
-pub(super) struct Worker {
+pub(super) struct Worker<B: Backend> {
     id: u32,
     reader: String,
-    shared: Arc<Shared>,
-    ctx: Option<Context>,
-    connection: Option<PcscTransport>,
+    shared: Arc<Shared<B>>,
+    connection: Option<B::Connection>,
     /// The identifier of the card in the reader, to recognise it after a
     /// reset by another program.
     card_id: Option<CardId>,
@@ -35,15 +32,11 @@ pub(super) struct Worker {
     announced: bool,
 }
 
-pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::Receiver<Job>) {
-    // Every worker has its own context: pcsc-lite serialises the calls of
-    // one context, and the monitor's is blocked in SCardGetStatusChange.
-    let ctx = Context::establish(Scope::User).ok();
+pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, jobs: std_mpsc::Receiver<Job>) {
     let mut worker = Worker {
         id,
         reader,
         shared,
-        ctx,
         connection: None,
         card_id: None,
         card_number: None,
@@ -69,7 +62,7 @@ pub(super) fn run(id: u32, reader: String, shared: Arc<Shared>, jobs: std_mpsc::
 /// How long a PSAM session waits for the operation's next command.
 const SESSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
-impl Worker {
+impl<B: Backend> Worker<B> {
     /// Runs one call, unless nobody waits for it any more, and records it
     /// in the audit trail.
     fn serve(&mut self, call: Call, stopping: bool) {
@@ -118,10 +111,9 @@ impl Worker {
         let _ = reply.send(result);
     }
 
-    fn connect(&mut self) -> Result<&mut PcscTransport, TransportError> {
+    fn connect(&mut self) -> Result<&mut B::Connection, TransportError> {
         if self.connection.is_none() {
-            let ctx = self.ctx.as_ref().ok_or(TransportError::NoService)?;
-            self.connection = Some(PcscTransport::connect(ctx, &self.reader)?);
+            self.connection = Some(self.shared.backend.connect(&self.reader)?);
         }
         self.connection.as_mut().ok_or(TransportError::NoCard)
     }
@@ -129,8 +121,8 @@ impl Worker {
     fn classify(&mut self, atr: Vec<u8>) {
         self.card_removed_quietly();
         let engine = Arc::clone(&self.shared.engine);
-        let classify = |conn: &mut PcscTransport| {
-            let mut tx = conn.transaction()?;
+        let classify = |conn: &mut B::Connection| {
+            let mut tx = conn.begin()?;
             let result = engine.classify(&mut tx);
             // The answer stands even if ending the transaction fails.
             let _ = tx.end();
@@ -142,7 +134,7 @@ impl Worker {
         if matches!(outcome, Err(TransportError::CardReset) | Ok(Err(OpError::CardReset { .. })))
             && let Some(conn) = self.connection.as_mut()
         {
-            let _ = conn.reconnect(false);
+            let _ = conn.reconnect();
             outcome = classify(conn);
         }
         let (kind, profile) = match outcome {
@@ -177,7 +169,8 @@ impl Worker {
             && let Some(conn) = self.connection.as_ref()
         {
             let shared = Arc::clone(&self.shared);
-            self.shared.sam.add(self.id, conn, |now| shared.emit(Event::SamReader { id: now }));
+            let (atr, caps) = (conn.atr().to_vec(), conn.capabilities());
+            self.shared.sam.add(self.id, atr, caps, |now| shared.emit(Event::SamReader { id: now }));
             self.is_sam = true;
         }
         self.announced = true;
@@ -196,7 +189,7 @@ impl Worker {
     fn serve_sam_session(&mut self, commands: &std_mpsc::Receiver<SamCommand>) {
         for attempt in 0..2 {
             let Some(conn) = self.connection.as_mut().filter(|_| self.is_sam) else { break };
-            let failure = match conn.transaction() {
+            let failure = match conn.begin() {
                 Ok(mut tx) => {
                     while let Ok(c) = commands.recv_timeout(SESSION_PATIENCE) {
                         let before = tx.apdus_sent();
@@ -213,7 +206,7 @@ impl Worker {
             if matches!(failure, TransportError::CardReset)
                 && attempt == 0
                 && let Some(conn) = self.connection.as_mut()
-                && conn.reconnect(false).is_ok()
+                && conn.reconnect().is_ok()
             {
                 continue;
             }
@@ -229,9 +222,8 @@ impl Worker {
         self.card_number = None;
         self.profile = None;
         self.publish_card_hash();
-        if let Some(conn) = self.connection.take() {
-            let _ = conn.disconnect();
-        }
+        // Dropping a connection leaves the card as it is.
+        self.connection = None;
         if self.is_sam {
             self.is_sam = false;
             let shared = Arc::clone(&self.shared);
@@ -286,7 +278,7 @@ impl Worker {
                 self.recover_from_reset(method)?;
                 match self.attempt_once(request) {
                     Err(Failure::Op(OpError::CardReset { .. })) => {
-                        let _ = self.connection.as_mut().map(|c| c.reconnect(false));
+                        let _ = self.connection.as_mut().map(|c| c.reconnect());
                         return Err(ServiceError::new(
                             ErrorName::CardReset,
                             method,
@@ -297,7 +289,7 @@ impl Worker {
                 }
             }
             Err(Failure::Op(OpError::CardReset { retry_safe: false })) => {
-                let _ = self.connection.as_mut().map(|c| c.reconnect(false));
+                let _ = self.connection.as_mut().map(|c| c.reconnect());
                 return Err(ServiceError::new(
                     ErrorName::CardReset,
                     method,
@@ -315,8 +307,8 @@ impl Worker {
         let engine = Arc::clone(&self.shared.engine);
         let known = self.card_id;
         let conn = self.connect().map_err(|e| ServiceError::from_transport(method, &e))?;
-        conn.reconnect(false).map_err(|e| ServiceError::from_transport(method, &e))?;
-        let mut tx = conn.transaction().map_err(|e| ServiceError::from_transport(method, &e))?;
+        conn.reconnect().map_err(|e| ServiceError::from_transport(method, &e))?;
+        let mut tx = conn.begin().map_err(|e| ServiceError::from_transport(method, &e))?;
         let card_before = tx.apdus_sent();
         let identity = engine.card_identity(&mut Cards { card: &mut tx, sam: None });
         let sent = tx.apdus_sent() - card_before;
@@ -352,7 +344,7 @@ impl Worker {
         let fresh = self.connection.is_none();
         let outcome = {
             let conn = self.connect().map_err(Failure::Transport)?;
-            match conn.transaction() {
+            match conn.begin() {
                 Err(e) => Err(e),
                 Ok(mut tx) => {
                     let mut sam = shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()));
@@ -372,7 +364,7 @@ impl Worker {
                     // made before its VERIFY.
                     let reset =
                         request.verifies_pin() && result.as_ref().err().is_none_or(|e| !refused_before_a_pin_apdu(e));
-                    let ended = if reset { tx.end_and_reset() } else { tx.end() };
+                    let ended = if reset { tx.end_with_reset() } else { tx.end() };
                     Ok((result, sent, reset && ended.is_ok()))
                 }
             }
@@ -390,7 +382,7 @@ impl Worker {
         self.apdus += sent;
         if was_reset && let Some(conn) = self.connection.as_mut() {
             // Our own reset shows on our own handle too.
-            let _ = conn.reconnect(false);
+            let _ = conn.reconnect();
         }
         match result {
             Err(OpError::CardRemoved) => {

@@ -1,8 +1,8 @@
-//! A transport that drives a card object in the same process, for unit
+//! A connection that drives a card object owned by this process, for unit
 //! tests. It applies the same T=0 rules as the PC/SC transport.
 
 use super::t0;
-use super::{Atr, Capabilities, Transport, TransportError};
+use super::{Atr, CardConnection, CardTransaction, Capabilities, Transport, TransportError};
 
 /// A card that lives in this process, such as the reference simulator.
 pub trait VirtualCard: Send {
@@ -12,22 +12,21 @@ pub trait VirtualCard: Send {
     fn process(&mut self, command: &[u8]) -> Vec<u8>;
 }
 
-/// A [`Transport`] over a [`VirtualCard`].
-pub struct InProcessTransport<C: VirtualCard> {
+/// A [`CardConnection`] to a [`VirtualCard`] that only it uses.
+pub struct InProcessConnection<C: VirtualCard> {
     card: C,
     atr: Vec<u8>,
     caps: Capabilities,
     sent: u64,
 }
 
-impl<C: VirtualCard> InProcessTransport<C> {
+impl<C: VirtualCard> InProcessConnection<C> {
     /// Resets the card and connects with the protocol its ATR offers (T=1
     /// when offered, as a reader would negotiate).
     pub fn new(mut card: C) -> Self {
         let atr = card.reset();
-        let parsed = Atr::parse(&atr);
-        let caps = Capabilities { protocol: parsed.protocol, extended_length: parsed.extended_length };
-        InProcessTransport { card, atr, caps, sent: 0 }
+        let caps = caps_of(&atr);
+        InProcessConnection { card, atr, caps, sent: 0 }
     }
 
     pub fn card(&self) -> &C {
@@ -37,14 +36,20 @@ impl<C: VirtualCard> InProcessTransport<C> {
     pub fn card_mut(&mut self) -> &mut C {
         &mut self.card
     }
-
-    /// Resets the card, as a reader does on reconnect with `ResetCard`.
-    pub fn reset(&mut self) {
-        self.atr = self.card.reset();
-    }
 }
 
-impl<C: VirtualCard> Transport for InProcessTransport<C> {
+/// What a card can take, from its ATR alone (no reader negotiates here).
+pub(super) fn caps_of(atr: &[u8]) -> Capabilities {
+    let parsed = Atr::parse(atr);
+    Capabilities { protocol: parsed.protocol, extended_length: parsed.extended_length }
+}
+
+impl<C: VirtualCard> CardConnection for InProcessConnection<C> {
+    type Transaction<'a>
+        = InProcessTransaction<'a, C>
+    where
+        C: 'a;
+
     fn atr(&self) -> &[u8] {
         &self.atr
     }
@@ -53,12 +58,59 @@ impl<C: VirtualCard> Transport for InProcessTransport<C> {
         self.caps
     }
 
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let card = &mut self.card;
-        t0::exchange(self.caps, &mut self.sent, command, &mut |c| Ok(card.process(c)))
+    fn begin(&mut self) -> Result<InProcessTransaction<'_, C>, TransportError> {
+        Ok(InProcessTransaction { connection: self })
+    }
+
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        Ok(())
     }
 
     fn apdus_sent(&self) -> u64 {
         self.sent
+    }
+}
+
+/// A transaction on an [`InProcessConnection`].
+pub struct InProcessTransaction<'a, C: VirtualCard> {
+    connection: &'a mut InProcessConnection<C>,
+}
+
+impl<C: VirtualCard> InProcessTransaction<'_, C> {
+    pub fn card_mut(&mut self) -> &mut C {
+        &mut self.connection.card
+    }
+}
+
+impl<C: VirtualCard> Transport for InProcessTransaction<'_, C> {
+    fn atr(&self) -> &[u8] {
+        &self.connection.atr
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.connection.caps
+    }
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let c = &mut *self.connection;
+        let card = &mut c.card;
+        t0::exchange(c.caps, &mut c.sent, command, &mut |cmd| Ok(card.process(cmd)))
+    }
+
+    fn apdus_sent(&self) -> u64 {
+        self.connection.sent
+    }
+}
+
+impl<C: VirtualCard> CardTransaction for InProcessTransaction<'_, C> {
+    fn end(self) -> Result<(), TransportError> {
+        Ok(())
+    }
+
+    fn end_with_reset(self) -> Result<(), TransportError> {
+        let c = self.connection;
+        c.atr = c.card.reset();
+        c.caps = caps_of(&c.atr);
+        Ok(())
     }
 }

@@ -1,12 +1,16 @@
 //! The PC/SC transport, through pcscd and the `pcsc` crate.
 
 use std::ffi::CString;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pcsc::{Context, Disposition, Protocols, ReaderState, ShareMode, State};
+use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
 use super::t0;
-use super::{Atr, Capabilities, Protocol, Transport, TransportError};
+use super::{
+    Atr, Backend, Capabilities, CardConnection, CardTransaction, Observation, Protocol, ReaderMonitor, SlotState,
+    Transport, TransportError, WaitError,
+};
 
 impl From<pcsc::Error> for TransportError {
     fn from(e: pcsc::Error) -> Self {
@@ -42,7 +46,7 @@ pub fn list_readers(ctx: &Context) -> Result<Vec<String>, TransportError> {
 ///
 /// Dropping it disconnects with `LeaveCard`, never `ResetCard`, so other
 /// programs sharing the card keep their security state.
-pub struct PcscTransport {
+pub struct PcscConnection {
     ctx: Context,
     card: Option<pcsc::Card>,
     reader: String,
@@ -51,9 +55,9 @@ pub struct PcscTransport {
     sent: u64,
 }
 
-impl PcscTransport {
+impl PcscConnection {
     /// Connects in shared mode, letting the reader choose T=0 or T=1.
-    pub fn connect(ctx: &Context, reader: &str) -> Result<PcscTransport, TransportError> {
+    pub fn connect(ctx: &Context, reader: &str) -> Result<PcscConnection, TransportError> {
         let name = CString::new(reader).map_err(|_| TransportError::UnknownReader(reader.to_owned()))?;
         let card = ctx.connect(&name, ShareMode::Shared, Protocols::ANY).map_err(|e| match e {
             pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => {
@@ -62,7 +66,7 @@ impl PcscTransport {
             other => other.into(),
         })?;
         let (atr, caps) = Self::identify(&card)?;
-        Ok(PcscTransport { ctx: ctx.clone(), card: Some(card), reader: reader.to_owned(), atr, caps, sent: 0 })
+        Ok(PcscConnection { ctx: ctx.clone(), card: Some(card), reader: reader.to_owned(), atr, caps, sent: 0 })
     }
 
     fn identify(card: &pcsc::Card) -> Result<(Vec<u8>, Capabilities), TransportError> {
@@ -83,27 +87,6 @@ impl PcscTransport {
         &self.reader
     }
 
-    /// Reconnects after another program reset the card. `reset` asks for a
-    /// warm reset ourselves, which clears the card's security state.
-    pub fn reconnect(&mut self, reset: bool) -> Result<(), TransportError> {
-        let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
-        let init = if reset { Disposition::ResetCard } else { Disposition::LeaveCard };
-        card.reconnect(ShareMode::Shared, Protocols::ANY, init)?;
-        let (atr, caps) = Self::identify(card)?;
-        self.atr = atr;
-        self.caps = caps;
-        Ok(())
-    }
-
-    /// Begins a PC/SC transaction: no other program's commands reach the
-    /// card until it ends. One public operation is one transaction.
-    pub fn transaction(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
-        let PcscTransport { ctx, card, reader, atr, caps, sent, .. } = self;
-        let card = card.as_mut().ok_or(TransportError::CardRemoved)?;
-        let tx = card.transaction()?;
-        Ok(PcscTransaction { ctx, reader, tx: Some(tx), atr, caps: *caps, sent })
-    }
-
     /// Disconnects, leaving the card as it is.
     pub fn disconnect(mut self) -> Result<(), TransportError> {
         match self.card.take() {
@@ -117,7 +100,7 @@ impl PcscTransport {
     }
 }
 
-impl Drop for PcscTransport {
+impl Drop for PcscConnection {
     fn drop(&mut self) {
         if let Some(card) = self.card.take()
             && let Err((card, _)) = card.disconnect(Disposition::LeaveCard)
@@ -190,31 +173,7 @@ impl Link<'_> {
     }
 }
 
-impl Transport for PcscTransport {
-    fn atr(&self) -> &[u8] {
-        &self.atr
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.caps
-    }
-
-    /// One command in a transaction of its own, so that no other program's
-    /// command lands between a 61xx and its GET RESPONSE.
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let mut tx = self.transaction()?;
-        let answer = tx.transmit(command)?;
-        tx.end()?;
-        Ok(answer)
-    }
-
-    fn apdus_sent(&self) -> u64 {
-        self.sent
-    }
-}
-
-/// A [`Transport`] inside a PC/SC transaction. Dropping it ends the
-/// transaction with `LeaveCard`.
+/// A PC/SC transaction. Dropping it ends the transaction with `LeaveCard`.
 pub struct PcscTransaction<'a> {
     ctx: &'a Context,
     reader: &'a str,
@@ -225,25 +184,22 @@ pub struct PcscTransaction<'a> {
 }
 
 impl PcscTransaction<'_> {
-    /// Ends the transaction, leaving the card as it is.
-    pub fn end(mut self) -> Result<(), TransportError> {
-        self.finish(Disposition::LeaveCard)
-    }
-
-    /// Ends the transaction with a warm reset, which clears the card's
-    /// security state: after a verified PIN or an external authentication,
-    /// no other program on this host may inherit them. pcsc-lite then
-    /// reports the reset to every handle, this one included: call
-    /// [`PcscTransport::reconnect`] before using it again.
-    pub fn end_and_reset(mut self) -> Result<(), TransportError> {
-        self.finish(Disposition::ResetCard)
-    }
-
     fn finish(&mut self, disposition: Disposition) -> Result<(), TransportError> {
         match self.tx.take() {
             Some(tx) => tx.end(disposition).map_err(|(_, e)| e.into()),
             None => Ok(()),
         }
+    }
+}
+
+impl CardTransaction for PcscTransaction<'_> {
+    fn end(mut self) -> Result<(), TransportError> {
+        self.finish(Disposition::LeaveCard)
+    }
+
+    /// pcsc-lite reports the reset to every handle, this one included.
+    fn end_with_reset(mut self) -> Result<(), TransportError> {
+        self.finish(Disposition::ResetCard)
     }
 }
 
@@ -264,5 +220,133 @@ impl Transport for PcscTransaction<'_> {
 
     fn apdus_sent(&self) -> u64 {
         *self.sent
+    }
+}
+
+impl CardConnection for PcscConnection {
+    type Transaction<'a> = PcscTransaction<'a>;
+
+    fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+
+    /// No other program's commands reach the card until it ends.
+    fn begin(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
+        let PcscConnection { ctx, card, reader, atr, caps, sent, .. } = self;
+        let card = card.as_mut().ok_or(TransportError::CardRemoved)?;
+        let tx = card.transaction()?;
+        Ok(PcscTransaction { ctx, reader, tx: Some(tx), atr, caps: *caps, sent })
+    }
+
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
+        card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)?;
+        let (atr, caps) = Self::identify(card)?;
+        self.atr = atr;
+        self.caps = caps;
+        Ok(())
+    }
+
+    fn apdus_sent(&self) -> u64 {
+        self.sent
+    }
+}
+
+/// Readers through pcscd. Every connection has its own context: pcsc-lite
+/// serialises the calls of one context, and the monitor's is blocked in
+/// `SCardGetStatusChange`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PcscBackend;
+
+impl Backend for PcscBackend {
+    type Connection = PcscConnection;
+    type Monitor = PcscMonitor;
+
+    fn connect(&self, reader: &str) -> Result<PcscConnection, TransportError> {
+        let ctx = Context::establish(Scope::User)?;
+        PcscConnection::connect(&ctx, reader)
+    }
+
+    fn monitor(&self) -> Result<PcscMonitor, TransportError> {
+        let ctx = Context::establish(Scope::User)?;
+        let pnp = ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE);
+        Ok(PcscMonitor { ctx, states: vec![pnp] })
+    }
+}
+
+/// One `SCardGetStatusChange` over every reader and the PnP pseudo-reader,
+/// with no timeout; `SCardCancel` wakes it. When pcscd goes away the old
+/// context answers `NoService` forever (pcsc-rust issue 21): make a new
+/// monitor.
+pub struct PcscMonitor {
+    ctx: Context,
+    /// The PnP pseudo-reader first, then the readers last asked about.
+    states: Vec<ReaderState>,
+}
+
+impl PcscMonitor {
+    /// Keeps a state for each reader in `readers`, in that order, carrying
+    /// over what was seen of readers already watched.
+    fn track(&mut self, readers: &[String]) {
+        let same = self.states.len() == readers.len() + 1
+            && self.states[1..].iter().zip(readers).all(|(s, r)| s.name().to_bytes() == r.as_bytes());
+        if same {
+            return;
+        }
+        let mut old: Vec<ReaderState> = self.states.drain(1..).collect();
+        for reader in readers {
+            match old.iter().position(|s| s.name().to_bytes() == reader.as_bytes()) {
+                Some(i) => self.states.push(old.swap_remove(i)),
+                None => {
+                    if let Ok(name) = CString::new(reader.as_str()) {
+                        self.states.push(ReaderState::new(name, State::UNAWARE));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl ReaderMonitor for PcscMonitor {
+    fn list_readers(&mut self) -> Result<Vec<String>, TransportError> {
+        list_readers(&self.ctx)
+    }
+
+    fn wait(&mut self, readers: &[String]) -> Result<Observation, WaitError> {
+        self.track(readers);
+        for state in self.states.iter_mut() {
+            state.sync_current_state();
+        }
+        // A state still UNAWARE (the first wait, a new reader) answers at once.
+        match self.ctx.get_status_change(None, &mut self.states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(pcsc::Error::Cancelled) => return Err(WaitError::Cancelled),
+            Err(pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable) => return Err(WaitError::ReaderGone),
+            Err(e) => {
+                tracing::debug!("SCardGetStatusChange: {e}");
+                return Err(WaitError::ServiceLost);
+            }
+        }
+        let readers_changed = self.states[0].event_state().contains(State::CHANGED);
+        let slots = self.states[1..]
+            .iter()
+            .map(|s| {
+                let now = s.event_state();
+                let present = now.contains(State::PRESENT) && !now.contains(State::MUTE);
+                SlotState { present, atr: if present { s.atr().to_vec() } else { Vec::new() }, events: s.event_count() }
+            })
+            .collect();
+        Ok(Observation { readers_changed, slots })
+    }
+
+    fn canceller(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let ctx = self.ctx.clone();
+        Arc::new(move || {
+            let _ = ctx.cancel();
+        })
     }
 }

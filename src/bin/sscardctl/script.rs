@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use sscard::model::{Field, Pin};
 use sscard::script::{Cards, Script, TraceEntry, Values};
-use sscard::transport::{PcscTransport, Transport};
+use sscard::transport::{CardConnection, PcscConnection, Transport};
 
 /// The script, its profile's constants and its status table.
 fn load(file: &Path) -> Result<(Script, Values, sscard::script::StatusTable), String> {
@@ -53,14 +53,14 @@ pub fn run_script(file: &Path, reader: &str, sam_reader: Option<&str>, vars: &[S
     }
 
     let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| format!("pcscd: {e}"))?;
-    let mut card = PcscTransport::connect(&ctx, reader).map_err(|e| format!("{reader}: {e}"))?;
+    let mut card = PcscConnection::connect(&ctx, reader).map_err(|e| format!("{reader}: {e}"))?;
     let mut sam = match sam_reader {
-        Some(name) => Some(PcscTransport::connect(&ctx, name).map_err(|e| format!("{name}: {e}"))?),
+        Some(name) => Some(PcscConnection::connect(&ctx, name).map_err(|e| format!("{name}: {e}"))?),
         None => None,
     };
-    let mut card_tx = card.transaction().map_err(|e| e.to_string())?;
+    let mut card_tx = card.begin().map_err(|e| e.to_string())?;
     let mut sam_tx = match sam.as_mut() {
-        Some(s) => Some(s.transaction().map_err(|e| e.to_string())?),
+        Some(s) => Some(s.begin().map_err(|e| e.to_string())?),
         None => None,
     };
     println!("card: {reader}  ATR {}", hex::encode_upper(card_tx.atr()));

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::apdu::{Command, Response, StatusWord, exchange};
-use crate::transport::{InProcessTransport, Transport, TransportError, VirtualCard};
+use crate::transport::{CardConnection, CardTransaction, InProcessConnection, Transport, TransportError, VirtualCard};
 
 const SSSE: [u8; 15] = user_card::SSSE_AID;
 const SERIAL: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -22,18 +22,18 @@ fn select_hex() -> String {
 }
 
 struct Terminal {
-    card: InProcessTransport<SimulatedCard<UserCard>>,
-    psam: InProcessTransport<SimulatedCard<Psam>>,
+    card: InProcessConnection<SimulatedCard<UserCard>>,
+    psam: InProcessConnection<SimulatedCard<Psam>>,
     alg: u8,
 }
 
 impl Terminal {
     fn new(generation: Generation) -> Terminal {
-        let mut psam = InProcessTransport::new(psam(Psam::new([0x44, 0x03, 0, 0, 0, 1])));
-        let ok = exchange(&mut psam, &Command::new(0, 0xA4, 4, 0).with_data(psam::PSAM_AID.to_vec()).unwrap());
+        let mut psam = InProcessConnection::new(psam(Psam::new([0x44, 0x03, 0, 0, 0, 1])));
+        let ok = exchange(&mut psam.begin().unwrap(), &Command::new(0, 0xA4, 4, 0).with_data(psam::PSAM_AID.to_vec()).unwrap());
         assert_eq!(ok.unwrap().sw, StatusWord::Success);
         let alg = if generation == Generation::Gen3 { 3 } else { 1 };
-        let mut t = Terminal { card: InProcessTransport::new(card(generation)), psam, alg };
+        let mut t = Terminal { card: InProcessConnection::new(card(generation)), psam, alg };
         assert_eq!(
             t.send(Command::new(0, 0xA4, 4, 0).with_data(SSSE.to_vec()).unwrap().with_ne(256).unwrap()).sw,
             StatusWord::Success
@@ -42,7 +42,7 @@ impl Terminal {
     }
 
     fn send(&mut self, c: Command) -> Response {
-        exchange(&mut self.card, &c).unwrap()
+        exchange(&mut self.card.begin().unwrap(), &c).unwrap()
     }
 
     /// Sends a command written in hex (spaces allowed).
@@ -65,7 +65,7 @@ impl Terminal {
     }
 
     fn psam_send(&mut self, c: Command) -> Response {
-        exchange(&mut self.psam, &c).unwrap()
+        exchange(&mut self.psam.begin().unwrap(), &c).unwrap()
     }
 
     fn cryptogram(&mut self, key: u8, challenge: [u8; 8]) -> Vec<u8> {
@@ -117,7 +117,8 @@ fn gen3_t1_returns_min_of_ne_and_available_and_nothing_without_le() {
 
 #[test]
 fn in_process_transport_hides_61xx_and_6cxx_but_counts_them() {
-    let mut t = InProcessTransport::new(card(Generation::Gen2));
+    let mut connection = InProcessConnection::new(card(Generation::Gen2));
+    let mut t = connection.begin().unwrap();
     let select = Command::new(0, 0xA4, 4, 0).with_data(SSSE.to_vec()).unwrap().with_ne(256).unwrap();
     let r = exchange(&mut t, &select).unwrap();
     assert_eq!(r.sw, StatusWord::Success);
@@ -215,7 +216,7 @@ fn reset_clears_the_security_state() {
     let mut t = Terminal::new(Generation::Gen3);
     assert_eq!(t.sw("0020000003123456"), StatusWord::Success);
     assert_eq!(t.sw("00200000"), StatusWord::Success);
-    t.card.reset();
+    t.card.begin().unwrap().end_with_reset().unwrap();
     assert_eq!(t.sw(&select_hex()), StatusWord::Success);
     assert_eq!(t.sw("00200000"), StatusWord::WrongPin { tries_left: 3 });
 }

@@ -1,0 +1,415 @@
+//! Readers in this process: a [`Backend`] whose cards are [`VirtualCard`]s
+//! (the reference simulator), for tests of the service that need neither
+//! pcscd nor root. It keeps PC/SC's rules that the service relies on:
+//! transactions exclude each other, a reset shows on every connection
+//! until it reconnects, a removal ends every connection to the card, and
+//! the monitor wakes on every insertion and removal.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use super::in_process::caps_of;
+use super::t0;
+use super::{
+    Backend, CardConnection, CardTransaction, Capabilities, Observation, ReaderMonitor, SlotState, Transport,
+    TransportError, VirtualCard, WaitError,
+};
+
+/// Something a test makes happen at a given command APDU of a reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The card leaves before it answers.
+    Remove,
+    /// Another program (or a glitch) resets the card before it answers.
+    Reset,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the monitor waits on: a version that moves on every change.
+#[derive(Default)]
+struct Changes {
+    state: Mutex<ChangeState>,
+    moved: Condvar,
+}
+
+#[derive(Default)]
+struct ChangeState {
+    version: u64,
+    readers_version: u64,
+    cancels: u64,
+    readers: Vec<(String, Arc<Slot>)>,
+}
+
+impl Changes {
+    fn bump(&self, readers_changed: bool) {
+        let mut s = lock(&self.state);
+        s.version += 1;
+        if readers_changed {
+            s.readers_version += 1;
+        }
+        self.moved.notify_all();
+    }
+}
+
+/// One reader.
+struct Slot {
+    card: Mutex<SlotCard>,
+    status: Mutex<SlotState>,
+    /// Whether a transaction holds the card; `released` wakes those waiting.
+    in_transaction: Mutex<bool>,
+    released: Condvar,
+    changes: Arc<Changes>,
+}
+
+struct SlotCard {
+    card: Option<Box<dyn VirtualCard>>,
+    atr: Vec<u8>,
+    insertion: u64,
+    resets: u64,
+    latency: Duration,
+    /// Raw command APDUs the cards in this reader processed.
+    processed: u64,
+    faults: Vec<(u64, Fault)>,
+    log: Vec<Vec<u8>>,
+}
+
+impl Slot {
+    fn set_status(&self, present: bool, atr: Vec<u8>) {
+        {
+            let mut s = lock(&self.status);
+            s.present = present;
+            s.atr = atr;
+            s.events = s.events.wrapping_add(1);
+        }
+        self.changes.bump(false);
+    }
+}
+
+/// The in-process readers. Cloning gives another handle on the same ones.
+#[derive(Clone, Default)]
+pub struct VirtualBackend {
+    changes: Arc<Changes>,
+}
+
+impl VirtualBackend {
+    pub fn new() -> VirtualBackend {
+        VirtualBackend::default()
+    }
+
+    /// Plugs in an empty reader.
+    pub fn add_reader(&self, name: &str) -> VirtualReader {
+        let slot = Arc::new(Slot {
+            card: Mutex::new(SlotCard {
+                card: None,
+                atr: Vec::new(),
+                insertion: 0,
+                resets: 0,
+                latency: Duration::ZERO,
+                processed: 0,
+                faults: Vec::new(),
+                log: Vec::new(),
+            }),
+            status: Mutex::new(SlotState::default()),
+            in_transaction: Mutex::new(false),
+            released: Condvar::new(),
+            changes: Arc::clone(&self.changes),
+        });
+        lock(&self.changes.state).readers.push((name.to_owned(), Arc::clone(&slot)));
+        self.changes.bump(true);
+        VirtualReader { slot }
+    }
+
+    /// Unplugs a reader; its card goes with it.
+    pub fn remove_reader(&self, name: &str) {
+        let removed = {
+            let mut s = lock(&self.changes.state);
+            let before = s.readers.len();
+            s.readers.retain(|(n, _)| n != name);
+            before != s.readers.len()
+        };
+        if removed {
+            self.changes.bump(true);
+        }
+    }
+
+    fn slot(&self, name: &str) -> Option<Arc<Slot>> {
+        lock(&self.changes.state).readers.iter().find(|(n, _)| n == name).map(|(_, s)| Arc::clone(s))
+    }
+}
+
+/// A test's handle on one reader: it inserts and removes cards, slows them
+/// down, injects faults and reads what they were sent.
+#[derive(Clone)]
+pub struct VirtualReader {
+    slot: Arc<Slot>,
+}
+
+impl VirtualReader {
+    /// Inserts a card (after taking out any card there).
+    pub fn insert(&self, mut card: impl VirtualCard + 'static) {
+        let atr = card.reset();
+        {
+            let mut c = lock(&self.slot.card);
+            c.card = Some(Box::new(card));
+            c.atr = atr.clone();
+            c.insertion += 1;
+        }
+        self.slot.set_status(true, atr);
+    }
+
+    /// Takes the card out, transaction or not.
+    pub fn remove(&self) {
+        lock(&self.slot.card).card = None;
+        self.slot.set_status(false, Vec::new());
+    }
+
+    /// A delay before each command APDU the card answers.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.slot.card).latency = latency;
+    }
+
+    /// Makes `fault` happen instead of the answer to raw command APDU
+    /// number `index` (counted from 0 over the reader's life).
+    pub fn inject(&self, index: u64, fault: Fault) {
+        lock(&self.slot.card).faults.push((index, fault));
+    }
+
+    /// Raw command APDUs the cards in this reader processed so far.
+    pub fn processed(&self) -> u64 {
+        lock(&self.slot.card).processed
+    }
+
+    /// Every raw command APDU processed, in order.
+    pub fn log(&self) -> Vec<Vec<u8>> {
+        lock(&self.slot.card).log.clone()
+    }
+
+    /// How many times the card was reset (by anyone) since it went in.
+    pub fn resets(&self) -> u64 {
+        lock(&self.slot.card).resets
+    }
+
+    /// Whether a transaction holds the card right now.
+    pub fn in_transaction(&self) -> bool {
+        *lock(&self.slot.in_transaction)
+    }
+}
+
+impl Backend for VirtualBackend {
+    type Connection = VirtualConnection;
+    type Monitor = VirtualMonitor;
+
+    fn connect(&self, reader: &str) -> Result<VirtualConnection, TransportError> {
+        let slot = self.slot(reader).ok_or_else(|| TransportError::UnknownReader(reader.to_owned()))?;
+        let (insertion, resets, atr) = {
+            let c = lock(&slot.card);
+            if c.card.is_none() {
+                return Err(TransportError::NoCard);
+            }
+            (c.insertion, c.resets, c.atr.clone())
+        };
+        let caps = caps_of(&atr);
+        Ok(VirtualConnection { slot, insertion, resets, atr, caps, sent: 0 })
+    }
+
+    fn monitor(&self) -> Result<VirtualMonitor, TransportError> {
+        let cancels = lock(&self.changes.state).cancels;
+        Ok(VirtualMonitor { changes: Arc::clone(&self.changes), seen: None, seen_readers: None, cancels })
+    }
+}
+
+/// A connection to the card in one in-process reader.
+pub struct VirtualConnection {
+    slot: Arc<Slot>,
+    insertion: u64,
+    resets: u64,
+    atr: Vec<u8>,
+    caps: Capabilities,
+    sent: u64,
+}
+
+impl CardConnection for VirtualConnection {
+    type Transaction<'a> = VirtualTransaction<'a>;
+
+    fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+
+    /// Waits while another connection's transaction holds the card.
+    fn begin(&mut self) -> Result<VirtualTransaction<'_>, TransportError> {
+        let VirtualConnection { slot, insertion, resets, atr, caps, sent } = self;
+        let mut held = lock(&slot.in_transaction);
+        while *held {
+            held = slot.released.wait(held).unwrap_or_else(PoisonError::into_inner);
+        }
+        {
+            let card = lock(&slot.card);
+            if card.card.is_none() || card.insertion != *insertion {
+                return Err(TransportError::CardRemoved);
+            }
+            if card.resets != *resets {
+                return Err(TransportError::CardReset);
+            }
+        }
+        *held = true;
+        Ok(VirtualTransaction { slot, insertion: *insertion, atr, caps: *caps, sent })
+    }
+
+    fn reconnect(&mut self) -> Result<(), TransportError> {
+        let card = lock(&self.slot.card);
+        if card.card.is_none() || card.insertion != self.insertion {
+            return Err(TransportError::CardRemoved);
+        }
+        self.resets = card.resets;
+        self.atr = card.atr.clone();
+        self.caps = caps_of(&self.atr);
+        Ok(())
+    }
+
+    fn apdus_sent(&self) -> u64 {
+        self.sent
+    }
+}
+
+/// A transaction: it holds the reader's card until it ends.
+pub struct VirtualTransaction<'a> {
+    slot: &'a Slot,
+    insertion: u64,
+    atr: &'a [u8],
+    caps: Capabilities,
+    sent: &'a mut u64,
+}
+
+impl Drop for VirtualTransaction<'_> {
+    fn drop(&mut self) {
+        *lock(&self.slot.in_transaction) = false;
+        self.slot.released.notify_all();
+    }
+}
+
+impl Transport for VirtualTransaction<'_> {
+    fn atr(&self) -> &[u8] {
+        self.atr
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let slot = self.slot;
+        let insertion = self.insertion;
+        let mut removed = false;
+        let answer = t0::exchange(self.caps, self.sent, command, &mut |raw| {
+            let latency = lock(&slot.card).latency;
+            if !latency.is_zero() {
+                std::thread::sleep(latency);
+            }
+            let mut guard = lock(&slot.card);
+            let card = &mut *guard;
+            if card.insertion != insertion {
+                return Err(TransportError::CardRemoved);
+            }
+            let index = card.processed;
+            if let Some(at) = card.faults.iter().position(|(i, _)| *i == index) {
+                let (_, fault) = card.faults.remove(at);
+                match fault {
+                    Fault::Remove => {
+                        card.card = None;
+                        removed = true;
+                        return Err(TransportError::CardRemoved);
+                    }
+                    Fault::Reset => {
+                        if let Some(c) = card.card.as_mut() {
+                            card.atr = c.reset();
+                        }
+                        card.resets += 1;
+                        return Err(TransportError::CardReset);
+                    }
+                }
+            }
+            let Some(c) = card.card.as_mut() else { return Err(TransportError::CardRemoved) };
+            card.processed += 1;
+            card.log.push(raw.to_vec());
+            Ok(c.process(raw))
+        });
+        if removed {
+            // The monitor learns of it as pcscd's would.
+            self.slot.set_status(false, Vec::new());
+        }
+        answer
+    }
+
+    fn apdus_sent(&self) -> u64 {
+        *self.sent
+    }
+}
+
+impl CardTransaction for VirtualTransaction<'_> {
+    fn end(self) -> Result<(), TransportError> {
+        Ok(())
+    }
+
+    fn end_with_reset(self) -> Result<(), TransportError> {
+        let mut guard = lock(&self.slot.card);
+        let card = &mut *guard;
+        let Some(c) = card.card.as_mut() else { return Err(TransportError::CardRemoved) };
+        card.atr = c.reset();
+        card.resets += 1;
+        Ok(())
+    }
+}
+
+/// Waits for the in-process readers to change.
+pub struct VirtualMonitor {
+    changes: Arc<Changes>,
+    seen: Option<u64>,
+    seen_readers: Option<u64>,
+    cancels: u64,
+}
+
+impl ReaderMonitor for VirtualMonitor {
+    fn list_readers(&mut self) -> Result<Vec<String>, TransportError> {
+        Ok(lock(&self.changes.state).readers.iter().map(|(n, _)| n.clone()).collect())
+    }
+
+    fn wait(&mut self, readers: &[String]) -> Result<Observation, WaitError> {
+        let mut state = lock(&self.changes.state);
+        loop {
+            if state.cancels != self.cancels {
+                self.cancels = state.cancels;
+                return Err(WaitError::Cancelled);
+            }
+            if self.seen != Some(state.version) {
+                break;
+            }
+            state = self.changes.moved.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        self.seen = Some(state.version);
+        let readers_changed = self.seen_readers != Some(state.readers_version);
+        self.seen_readers = Some(state.readers_version);
+        let mut slots = Vec::with_capacity(readers.len());
+        for name in readers {
+            let Some((_, slot)) = state.readers.iter().find(|(n, _)| n == name) else {
+                return Err(WaitError::ReaderGone);
+            };
+            slots.push(lock(&slot.status).clone());
+        }
+        Ok(Observation { readers_changed, slots })
+    }
+
+    fn canceller(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let changes = Arc::clone(&self.changes);
+        Arc::new(move || {
+            lock(&changes.state).cancels += 1;
+            changes.moved.notify_all();
+        })
+    }
+}
