@@ -388,7 +388,7 @@ async fn dbus_vs_direct(
                 }
                 2 => {
                     let mut tx = transport.begin().expect("transaction");
-                    let done = engine.read_card(&mut Cards { card: &mut tx, sam: None }, ReadOptions::default());
+                    let done = engine.read_card(&mut Cards::new(&mut tx, None), ReadOptions::default());
                     assert_eq!(done.expect("in-process ReadCard").apdus as usize, apdus.len());
                 }
                 _ => {
@@ -592,7 +592,7 @@ fn personalise(bench: &mut Bench, engine: &Engine) {
         let mut card = bench.connect(slot);
         let mut ctx = card.begin().expect("transaction");
         let mut stx = sam.begin().expect("PSAM transaction");
-        let mut cards = Cards { card: &mut ctx, sam: Some(&mut stx as &mut dyn Transport) };
+        let mut cards = Cards::new(&mut ctx, Some(&mut stx as &mut dyn Transport));
         engine.personalise(&mut cards, &record).unwrap_or_else(|e| panic!("personalise: {e}"));
     }
     drop(sam);

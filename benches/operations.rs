@@ -11,15 +11,23 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sscard::model::HolderRecordUpdate;
+use sscard::model::{Field, HolderRecordUpdate, Pin, Ssn};
 use sscard::ops::{Done, Engine, OpError, ReadOptions};
 use sscard::script::Cards;
-use sscard::transport::{CardConnection, PcscConnection, Transport};
+use sscard::transport::{CardConnection, CardTransaction, PcscConnection, Transport};
 use support::bench::{Bench, Slot};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn pin(digits: &str) -> Pin {
+    Pin::parse(digits, Field::Pin).expect("a PIN")
+}
+
+fn ssn(text: &str) -> Ssn {
+    Ssn::parse(text).expect("an SSN")
 }
 
 /// A typical ID photo: 4 KiB.
@@ -34,6 +42,7 @@ struct Row {
 }
 
 fn timed<T>(
+    engine: &Engine,
     card: &mut PcscConnection,
     sam: &mut PcscConnection,
     runs: usize,
@@ -45,11 +54,27 @@ fn timed<T>(
         let start = Instant::now();
         let mut ctx = card.begin().expect("transaction");
         let mut stx = sam.begin().expect("transaction");
-        let mut cards = Cards { card: &mut ctx, sam: Some(&mut stx as &mut dyn Transport) };
-        let done = op(&mut cards).unwrap_or_else(|e| panic!("{e}"));
-        drop((ctx, stx));
+        // As the daemon ends a session: a reset after a PIN try, else a
+        // closing SELECT when the security state was left open.
+        let (sent, reset) = {
+            let mut cards = Cards::new(&mut ctx, Some(&mut stx as &mut dyn Transport));
+            let before = cards.apdus_sent();
+            op(&mut cards).unwrap_or_else(|e| panic!("{e}"));
+            let effects = cards.effects;
+            if !effects.pin_try_spent && effects.security_state_open {
+                engine.close_security_state(None, &mut cards).expect("closing SELECT");
+            }
+            (cards.apdus_sent() - before, effects.pin_try_spent)
+        };
+        drop(stx);
+        if reset {
+            ctx.end_with_reset().expect("end with reset");
+            card.reconnect().expect("reconnect after our reset");
+        } else {
+            drop(ctx);
+        }
         times.push(start.elapsed());
-        apdus = done.apdus;
+        apdus = sent;
     }
     times.sort();
     (apdus, times[times.len() / 2])
@@ -67,37 +92,44 @@ fn measure(bench: &mut Bench, engine: &Engine, generation: u8, latency_us: u64, 
     let mut add = |op, (apdus, median)| rows.push(Row { op, apdus, median });
     add(
         "personalise (13 elements + 4 KiB photo)",
-        timed(&mut card, &mut sam, runs, |c| engine.personalise(c, &update)),
+        timed(engine, &mut card, &mut sam, runs, |c| engine.personalise(c, &update)),
     );
-    add("read card", timed(&mut card, &mut sam, runs, |c| engine.read_card(c, ReadOptions::default())));
+    add("read card", timed(engine, &mut card, &mut sam, runs, |c| engine.read_card(c, ReadOptions::default())));
     add(
         "read card + photo + internal auth",
-        timed(&mut card, &mut sam, runs, |c| engine.read_card(c, ReadOptions { photo: true, authenticate: true })),
+        timed(engine, &mut card, &mut sam, runs, |c| {
+            engine.read_card(c, ReadOptions { photo: true, authenticate: true })
+        }),
     );
-    add("read photo", timed(&mut card, &mut sam, runs, |c| engine.read_photo(c)));
-    add("PIN status", timed(&mut card, &mut sam, runs, |c| engine.pin_status(c)));
-    add("verify PIN", timed(&mut card, &mut sam, runs, |c| engine.verify_pin(c, "123456", false)));
-    add("unblock PIN", timed(&mut card, &mut sam, runs, |c| engine.unblock_pin(c)));
+    add("read photo", timed(engine, &mut card, &mut sam, runs, |c| engine.read_photo(c)));
+    add("PIN status", timed(engine, &mut card, &mut sam, runs, |c| engine.pin_status(c)));
+    add("verify PIN", timed(engine, &mut card, &mut sam, runs, |c| engine.verify_pin(c, &pin("123456"), false)));
+    add("unblock PIN", timed(engine, &mut card, &mut sam, runs, |c| engine.unblock_pin(c)));
     // Activation needs the initial PIN: it runs once per card.
     add(
         "activate",
-        timed(&mut card, &mut sam, 1, |c| engine.activate(c, "11010519491231002X", "123456", "135790", false)),
+        timed(engine, &mut card, &mut sam, 1, |c| {
+            engine.activate(c, &ssn("11010519491231002X"), &pin("123456"), &pin("135790"), false)
+        }),
     );
     let mut pins = ["135790", "246813"].iter().cycle();
     let mut current = "135790";
     add(
         "change PIN",
-        timed(&mut card, &mut sam, runs, |c| {
+        timed(engine, &mut card, &mut sam, runs, |c| {
             let next = pins.next().map_or("246813", |p| if *p == current { "246813" } else { p });
-            let done = engine.change_pin(c, current, next, false);
+            let done = engine.change_pin(c, &pin(current), &pin(next), false);
             current = if done.is_ok() { next } else { current };
             done
         }),
     );
     let mut reload = ["975312", "864213"].iter().cycle();
-    add("reload PIN", timed(&mut card, &mut sam, runs, |c| engine.reload_pin(c, reload.next().unwrap_or(&"975312"))));
+    add(
+        "reload PIN",
+        timed(engine, &mut card, &mut sam, runs, |c| engine.reload_pin(c, &pin(reload.next().unwrap_or(&"975312")))),
+    );
     if generation == 3 {
-        add("deactivate", timed(&mut card, &mut sam, 1, |c| engine.deactivate(c)));
+        add("deactivate", timed(engine, &mut card, &mut sam, 1, |c| engine.deactivate(c)));
     }
     drop((card, sam));
     bench.remove(Slot::Card);
@@ -117,7 +149,7 @@ fn scriptor_comparison(bench: &mut Bench, engine: &Engine, latency_us: u64, runs
     for _ in 0..runs {
         let start = Instant::now();
         let mut tx = card.begin().expect("transaction");
-        let mut cards = Cards { card: &mut tx, sam: None };
+        let mut cards = Cards::new(&mut tx, None);
         apdus = engine.read_card(&mut cards, ReadOptions::default()).expect("read card").apdus;
         drop(tx);
         times.push(start.elapsed());

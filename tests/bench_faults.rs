@@ -136,7 +136,8 @@ fn remove_after_leaves_old_or_new_never_torn() {
     {
         let mut card = bench.connect(Slot::Card);
         let mut psam = bench.connect(Slot::Sam);
-        personalise(&mut card.begin().expect("transaction"), &mut psam.begin().expect("transaction")).expect("uninterrupted personalisation");
+        personalise(&mut card.begin().expect("transaction"), &mut psam.begin().expect("transaction"))
+            .expect("uninterrupted personalisation");
     }
     bench.remove(Slot::Card);
     let new = contents(&CardImage::load(&path).expect("image"));

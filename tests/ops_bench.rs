@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use sscard::model::{Field, HolderRecordUpdate};
+use sscard::model::{Field, HolderRecordUpdate, Pin, Ssn};
 use sscard::ops::{CardState, Engine, OpError, ReadOptions, VerifyOutcome};
 use sscard::script::Cards;
 use sscard::transport::{CardConnection, PcscConnection};
@@ -16,6 +16,14 @@ fn engine() -> Engine {
 }
 
 const SSN: &str = "11010519491231002X";
+
+fn pin(digits: &str) -> Pin {
+    Pin::parse(digits, Field::Pin).expect("a PIN")
+}
+
+fn ssn(text: &str) -> Ssn {
+    Ssn::parse(text).expect("an SSN")
+}
 
 fn record(generation: u8, photo_len: usize) -> HolderRecordUpdate {
     support::terminal::holder_record(generation, photo_len)
@@ -47,8 +55,7 @@ impl Rig {
     fn op<T>(&mut self, op: impl FnOnce(&Engine, &mut Cards<'_>) -> T) -> T {
         let mut card_tx = self.card.begin().expect("card transaction");
         let mut sam_tx = self.sam.as_mut().map(|s| s.begin().expect("PSAM transaction"));
-        let mut cards =
-            Cards { card: &mut card_tx, sam: sam_tx.as_mut().map(|t| t as &mut dyn sscard::transport::Transport) };
+        let mut cards = Cards::new(&mut card_tx, sam_tx.as_mut().map(|t| t as &mut dyn sscard::transport::Transport));
         op(&self.engine, &mut cards)
     }
 
@@ -76,8 +83,12 @@ fn every_operation(generation: u8) {
     assert_eq!(blank.value.pin.tries_left, 3);
     assert!(blank.value.holder.ssn.is_none() && blank.value.issuer.card_number.is_none());
     // A session that authenticated to the card ends with a SELECT, which
-    // closes what the authentication opened.
-    let close = select;
+    // closes what the authentication opened; the service sends it, from
+    // the effects the operation reports, so the operation's own count
+    // leaves it out.
+    let close = 0;
+    assert_eq!(blank.effects.security_state_open, gen3, "gen3 reads EF06 after ext(0A)");
+    assert!(!blank.effects.pin_try_spent);
     // SELECT, PSAM SELECT + terminal number, EF05 x7, [gen3: 4 auth], EF06 x7,
     // PIN status, [gen3: the closing SELECT].
     assert_eq!(blank.apdus, select + 2 + 7 + if gen3 { 4 + close } else { 0 } + 7 + 1);
@@ -111,37 +122,37 @@ fn every_operation(generation: u8) {
     assert_eq!((status.value.tries_left, status.value.blocked, status.apdus), (3, false, select + 1));
 
     // Wrong PINs come back as outcomes with the tries left.
-    let wrong = rig.op(|e, c| e.verify_pin(c, "654321", false)).expect("verify");
+    let wrong = rig.op(|e, c| e.verify_pin(c, &pin("654321"), false)).expect("verify");
     assert_eq!(wrong.value, VerifyOutcome { ok: false, tries_left: 2 });
     assert_eq!(wrong.apdus, select + 1 + 1);
-    let wrong = rig.op(|e, c| e.verify_pin(c, "654321", false)).expect("verify");
+    let wrong = rig.op(|e, c| e.verify_pin(c, &pin("654321"), false)).expect("verify");
     assert_eq!(wrong.value, VerifyOutcome { ok: false, tries_left: 1 });
     let before = rig.logged().len();
-    let refused = rig.op(|e, c| e.verify_pin(c, "654321", false));
+    let refused = rig.op(|e, c| e.verify_pin(c, &pin("654321"), false));
     assert!(matches!(refused, Err(OpError::LastTry)), "{refused:?}");
     assert!(rig.logged()[before..].iter().all(|a| !a.starts_with("0020000003")), "no VERIFY with data was sent");
-    let blocked = rig.op(|e, c| e.verify_pin(c, "654321", true)).expect("verify");
+    let blocked = rig.op(|e, c| e.verify_pin(c, &pin("654321"), true)).expect("verify");
     assert_eq!(blocked.value, VerifyOutcome { ok: false, tries_left: 0 });
-    assert!(matches!(rig.op(|e, c| e.verify_pin(c, "123456", true)), Err(OpError::PinBlocked)));
+    assert!(matches!(rig.op(|e, c| e.verify_pin(c, &pin("123456"), true)), Err(OpError::PinBlocked)));
     assert!(rig.op(|e, c| e.pin_status(c)).expect("status").value.blocked);
 
     let unblocked = rig.op(|e, c| e.unblock_pin(c)).expect("unblock");
     // SELECT, PSAM SELECT, card id, GET CHALLENGE, INIT, MAC, UNBLOCK, closing SELECT.
     assert_eq!(unblocked.apdus, select + 1 + 1 + 1 + 2 + 1 + close);
-    let right = rig.op(|e, c| e.verify_pin(c, "123456", false)).expect("verify");
+    let right = rig.op(|e, c| e.verify_pin(c, &pin("123456"), false)).expect("verify");
     assert_eq!(right.value, VerifyOutcome { ok: true, tries_left: 3 });
     // SELECT, status, VERIFY, then SELECT and status again.
     assert_eq!(right.apdus, select + 1 + 1 + select + 1);
 
     // Activation checks the holder first.
     let before = rig.logged().len();
-    let mismatch = rig.op(|e, c| e.activate(c, "44030519900101123X", "123456", "135790", false));
+    let mismatch = rig.op(|e, c| e.activate(c, &ssn("44030519900101123X"), &pin("123456"), &pin("135790"), false));
     assert!(matches!(mismatch, Err(OpError::HolderMismatch(_))), "{mismatch:?}");
     assert!(
         rig.logged()[before..].iter().all(|a| !a.starts_with("0020000003") && !a.starts_with("805E")),
         "no PIN APDU"
     );
-    let activated = rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)).expect("activate");
+    let activated = rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false)).expect("activate");
     assert_eq!(activated.value.state, CardState::Active);
     assert_eq!(activated.value.pin.tries_left, 3);
     // The read card (SELECT, PSAM, EF05, [auth], EF06, status), VERIFY,
@@ -151,21 +162,24 @@ fn every_operation(generation: u8) {
     let read_inside = blank.apdus - if gen3 { close } else { 0 };
     assert_eq!(activated.apdus, read_inside + 2 + if gen3 { 5 } else { 0 } + select + 1);
     if gen3 {
-        assert!(matches!(rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)), Err(OpError::AlreadyActive)));
+        assert!(matches!(
+            rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false)),
+            Err(OpError::AlreadyActive)
+        ));
     } else {
         // gen2 cannot tell: the initial PIN is wrong now, and a try is spent.
-        let again = rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false));
+        let again = rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false));
         assert!(matches!(again, Err(OpError::WrongPin { tries_left: 2 })), "{again:?}");
     }
 
-    let changed = rig.op(|e, c| e.change_pin(c, "135790", "246813", false)).expect("change");
+    let changed = rig.op(|e, c| e.change_pin(c, &pin("135790"), &pin("246813"), false)).expect("change");
     assert_eq!(changed.apdus, select + 1 + 1);
-    let wrong_old = rig.op(|e, c| e.change_pin(c, "135790", "246813", false));
+    let wrong_old = rig.op(|e, c| e.change_pin(c, &pin("135790"), &pin("246813"), false));
     assert!(matches!(wrong_old, Err(OpError::WrongPin { tries_left: 2 })), "{wrong_old:?}");
 
-    let reloaded = rig.op(|e, c| e.reload_pin(c, "975312")).expect("reload");
+    let reloaded = rig.op(|e, c| e.reload_pin(c, &pin("975312"))).expect("reload");
     assert_eq!(reloaded.apdus, select + 1 + 1 + 1 + 2 + 1 + close);
-    let right = rig.op(|e, c| e.verify_pin(c, "975312", false)).expect("verify");
+    let right = rig.op(|e, c| e.verify_pin(c, &pin("975312"), false)).expect("verify");
     assert_eq!(right.value, VerifyOutcome { ok: true, tries_left: 3 });
 
     if gen3 {
@@ -198,12 +212,9 @@ fn refused_inputs_send_nothing_and_state_refusals_send_no_pin_apdu() {
 
     // Input refusals: not one APDU.
     let cases: Vec<(&str, Result<(), OpError>)> = vec![
-        ("bad SSN", rig.op(|e, c| e.activate(c, "110105194912310021", "123456", "135790", false).map(|_| ()))),
-        ("weak PIN 111111", rig.op(|e, c| e.change_pin(c, "123456", "111111", false).map(|_| ()))),
-        ("ascending PIN", rig.op(|e, c| e.reload_pin(c, "123456").map(|_| ()))),
-        ("5-digit new PIN", rig.op(|e, c| e.change_pin(c, "123456", "13579", false).map(|_| ()))),
-        ("non-digit PIN", rig.op(|e, c| e.verify_pin(c, "12a456", false).map(|_| ()))),
-        ("3-digit PIN", rig.op(|e, c| e.verify_pin(c, "123", false).map(|_| ()))),
+        ("weak PIN 111111", rig.op(|e, c| e.change_pin(c, &pin("123456"), &pin("111111"), false).map(|_| ()))),
+        ("ascending PIN", rig.op(|e, c| e.reload_pin(c, &pin("123456")).map(|_| ()))),
+        ("5-digit new PIN", rig.op(|e, c| e.change_pin(c, &pin("123456"), &pin("13579"), false).map(|_| ()))),
         ("inconsistent record", {
             let mut bad = record(3, 500);
             bad.set_from_str(Field::BirthDate, "1950-01-01").expect("date");
@@ -218,24 +229,27 @@ fn refused_inputs_send_nothing_and_state_refusals_send_no_pin_apdu() {
     // State refusals read what they must, and never send a PIN APDU.
     let pin_apdu = |a: &String| a.starts_with("0020000003") || a.starts_with("805E");
     let before = rig.logged().len();
-    let mismatch = rig.op(|e, c| e.activate(c, "44030519900101123X", "123456", "135790", false));
+    let mismatch = rig.op(|e, c| e.activate(c, &ssn("44030519900101123X"), &pin("123456"), &pin("135790"), false));
     assert!(matches!(mismatch, Err(OpError::HolderMismatch(_))), "{mismatch:?}");
     for _ in 0..2 {
-        let wrong = rig.op(|e, c| e.verify_pin(c, "000000", false)).expect("verify");
+        let wrong = rig.op(|e, c| e.verify_pin(c, &pin("000000"), false)).expect("verify");
         assert!(!wrong.value.ok);
     }
     let after_wrong = rig.logged().len();
-    let last = rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false));
+    let last = rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false));
     assert!(matches!(last, Err(OpError::LastTry)), "{last:?}");
-    let last = rig.op(|e, c| e.change_pin(c, "123456", "135790", false));
+    let last = rig.op(|e, c| e.change_pin(c, &pin("123456"), &pin("135790"), false));
     assert!(matches!(last, Err(OpError::LastTry)), "{last:?}");
     assert!(rig.logged()[before..].iter().filter(|a| pin_apdu(a)).count() == 2, "only the two wrong VERIFYs");
     assert!(rig.logged()[after_wrong..].iter().all(|a| !pin_apdu(a)));
     // A correct VERIFY with allow_last_try resets the counter, then activate.
-    assert!(rig.op(|e, c| e.verify_pin(c, "123456", true)).expect("verify").value.ok);
-    rig.op(|e, c| e.activate(c, SSN, "123456", "135790", false)).expect("activate");
+    assert!(rig.op(|e, c| e.verify_pin(c, &pin("123456"), true)).expect("verify").value.ok);
+    rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false)).expect("activate");
     let before = rig.logged().len();
-    assert!(matches!(rig.op(|e, c| e.activate(c, SSN, "135790", "246813", false)), Err(OpError::AlreadyActive)));
+    assert!(matches!(
+        rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("135790"), &pin("246813"), false)),
+        Err(OpError::AlreadyActive)
+    ));
     let sent = &rig.logged()[before..];
     assert_eq!(sent.len(), 1, "only the SELECT: {sent:?}");
     assert!(sent[0].starts_with("00A40400"));
@@ -267,7 +281,7 @@ fn vicc_iso7816_card_is_not_a_social_security_card() {
     let mut card = bench.connect(Slot::Card);
     let engine = engine();
     let mut tx = card.begin().expect("transaction");
-    let mut cards = Cards { card: &mut tx, sam: None };
+    let mut cards = Cards::new(&mut tx, None);
     let outcome = engine.read_card(&mut cards, ReadOptions::default());
     assert!(matches!(outcome, Err(OpError::NotSocialSecurityCard)), "{outcome:?}");
     assert_eq!(
@@ -291,7 +305,7 @@ fn removal_at_every_index(generation: u8) {
         let mut tx = card.begin().expect("transaction");
         let before = sscard::transport::Transport::apdus_sent(&tx);
         let mut stx = sam.begin().expect("transaction");
-        let mut cards = Cards { card: &mut tx, sam: Some(&mut stx) };
+        let mut cards = Cards::new(&mut tx, Some(&mut stx));
         engine.personalise(&mut cards, &update).expect("uninterrupted");
         sscard::transport::Transport::apdus_sent(&tx) - before
     };
@@ -305,7 +319,7 @@ fn removal_at_every_index(generation: u8) {
             let mut sam = bench.connect(Slot::Sam);
             let mut tx = card.begin().expect("transaction");
             let mut stx = sam.begin().expect("transaction");
-            let mut cards = Cards { card: &mut tx, sam: Some(&mut stx) };
+            let mut cards = Cards::new(&mut tx, Some(&mut stx));
             engine.personalise(&mut cards, &update)
         };
         assert!(matches!(outcome, Err(OpError::CardRemoved)), "removed at APDU {n} of {total}: {outcome:?}");

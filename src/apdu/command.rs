@@ -52,6 +52,21 @@ impl Command {
         Command { cla, ins, p1, p2, data: Zeroizing::new(Vec::new()), ne: None }
     }
 
+    /// Adds a data field that is already in a zeroizing buffer, taking the
+    /// buffer as it is: PIN bytes are never copied.
+    pub fn with_secret_data(mut self, data: Zeroizing<Vec<u8>>) -> Result<Self, CommandError> {
+        if data.len() > EXTENDED_MAX_DATA {
+            return Err(CommandError::DataTooLong(data.len()));
+        }
+        self.data = data;
+        Ok(self)
+    }
+
+    /// The data field's buffer capacity (a test shows it never grew).
+    pub fn data_capacity(&self) -> usize {
+        self.data.capacity()
+    }
+
     /// Adds a data field (case 3, or case 4 with [`Command::with_ne`]).
     pub fn with_data(mut self, data: impl Into<Vec<u8>>) -> Result<Self, CommandError> {
         let data = Zeroizing::new(data.into());

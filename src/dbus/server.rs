@@ -10,12 +10,12 @@ use tokio::sync::mpsc;
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, interface};
-use zeroize::Zeroizing;
 
 use super::error::Error;
+use crate::model::{Field, Pin, Ssn};
 use crate::ops::{FieldInput, InfoValue, ReadOptions, record_from_fields};
 use crate::service::audit::Caller;
-use crate::service::{CardKind, Event, Reply, Request, Service};
+use crate::service::{CardKind, ErrorName, Event, Reply, Request, Service};
 
 pub const BUS_NAME: &str = "org.sscard.Daemon";
 pub const MANAGER_PATH: &str = "/org/sscard/Daemon";
@@ -128,11 +128,12 @@ impl Daemon {
             return Ok(());
         }
         let method = header.member().map(|m| m.to_string()).unwrap_or_default();
-        let subject = zbus_polkit::policykit1::Subject::new_for_message_header(header)
-            .map_err(|e| Error::Internal(format!("{method}: cannot name the caller to polkit: {e}")))?;
+        let subject = zbus_polkit::policykit1::Subject::new_for_message_header(header).map_err(|e| {
+            Error::named(ErrorName::Internal, format!("{method}: cannot name the caller to polkit: {e}"))
+        })?;
         let authority = zbus_polkit::policykit1::AuthorityProxy::new(connection)
             .await
-            .map_err(|e| Error::NotAuthorized(format!("{method}: polkit is not reachable: {e}")))?;
+            .map_err(|e| Error::named(ErrorName::NotAuthorized, format!("{method}: polkit is not reachable: {e}")))?;
         let mut flags = zbus_polkit::policykit1::CheckAuthorizationFlags::empty();
         if header.primary().flags().contains(zbus::message::Flags::ALLOW_INTERACTIVE_AUTH) {
             flags |= zbus_polkit::policykit1::CheckAuthorizationFlags::ALLOW_USER_INTERACTION;
@@ -140,15 +141,18 @@ impl Daemon {
         let result = authority
             .check_authorization(&subject, action, &HashMap::new(), flags, "")
             .await
-            .map_err(|e| Error::NotAuthorized(format!("{method}: polkit did not answer: {e}")))?;
+            .map_err(|e| Error::named(ErrorName::NotAuthorized, format!("{method}: polkit did not answer: {e}")))?;
         if result.is_authorized {
             Ok(())
         } else if result.is_challenge {
-            Err(Error::NotAuthorized(format!(
-                "{method}: {action} needs authentication, and none was possible (no agent, or the call did not allow interaction)"
-            )))
+            Err(Error::named(
+                ErrorName::NotAuthorized,
+                format!(
+                    "{method}: {action} needs authentication, and none was possible (no agent, or the call did not allow interaction)"
+                ),
+            ))
         } else {
-            Err(Error::NotAuthorized(format!("{method}: not authorized for {action}")))
+            Err(Error::named(ErrorName::NotAuthorized, format!("{method}: not authorized for {action}")))
         }
     }
 }
@@ -174,23 +178,26 @@ impl Manager {
     #[zbus(out_args("reader"))]
     async fn find_card(&self) -> Result<OwnedObjectPath, Error> {
         if !self.daemon.service.available() {
-            return Err(Error::ServiceUnavailable("FindCard: pcscd is not available".into()));
+            return Err(Error::named(ErrorName::ServiceUnavailable, "FindCard: pcscd is not available".into()));
         }
         let view = self.daemon.view();
         let found: Vec<u32> =
             view.readers.iter().filter(|(_, r)| r.present && r.kind == CardKind::Ssse).map(|(&id, _)| id).collect();
         match found[..] {
-            [] => Err(Error::NoCard("FindCard: no reader holds a social security card".into())),
+            [] => Err(Error::named(ErrorName::NoCard, "FindCard: no reader holds a social security card".into())),
             [one] => Ok(reader_path(one)),
-            _ => Err(Error::Ambiguous(format!(
-                "FindCard: {} readers hold a social security card: {}",
-                found.len(),
-                found
-                    .iter()
-                    .filter_map(|id| view.readers.get(id).map(|r| r.name.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            _ => Err(Error::named(
+                ErrorName::Ambiguous,
+                format!(
+                    "FindCard: {} readers hold a social security card: {}",
+                    found.len(),
+                    found
+                        .iter()
+                        .filter_map(|id| view.readers.get(id).map(|r| r.name.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
         }
     }
 
@@ -274,8 +281,7 @@ impl Reader {
     ) -> Result<Dict, Error> {
         let request = Options::parse("WriteHolderRecord", &opts, &[]).and_then(|_| {
             let fields = record.iter().map(|(k, v)| (k.clone(), field_input(v)));
-            let update = record_from_fields(fields)
-                .map_err(|e| Error::from(crate::service::ServiceError::from_op("WriteHolderRecord", &e)))?;
+            let update = record_from_fields(fields).map_err(|e| Error::from_op("WriteHolderRecord", &e))?;
             if update.is_empty() {
                 return Err(Error::invalid("WriteHolderRecord", "record: nothing to write"));
             }
@@ -322,9 +328,9 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(bool, u32), Error> {
-        let pin = Zeroizing::new(pin.to_owned());
-        let request = Options::parse("VerifyPin", &opts, &["allow_last_try"])
-            .map(|o| Request::VerifyPin { pin, allow_last_try: o.allow_last_try });
+        let request = Options::parse("VerifyPin", &opts, &["allow_last_try"]).and_then(|o| {
+            Ok(Request::VerifyPin { pin: pin_arg("VerifyPin", pin, Field::Pin)?, allow_last_try: o.allow_last_try })
+        });
         match self.run(connection, &header, "VerifyPin", "org.sscard.pin", request).await? {
             Reply::Verified(v) => Ok((v.ok, u32::from(v.tries_left))),
             other => Err(unexpected("VerifyPin", &other)),
@@ -343,11 +349,12 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
-        let (old_pin, new_pin) = (Zeroizing::new(old_pin.to_owned()), Zeroizing::new(new_pin.to_owned()));
-        let request = Options::parse("ChangePin", &opts, &["allow_last_try"]).map(|o| Request::ChangePin {
-            old_pin,
-            new_pin,
-            allow_last_try: o.allow_last_try,
+        let request = Options::parse("ChangePin", &opts, &["allow_last_try"]).and_then(|o| {
+            Ok(Request::ChangePin {
+                old_pin: pin_arg("ChangePin", old_pin, Field::Pin)?,
+                new_pin: pin_arg("ChangePin", new_pin, Field::NewPin)?,
+                allow_last_try: o.allow_last_try,
+            })
         });
         self.run(connection, &header, "ChangePin", "org.sscard.pin", request).await.map(drop)
     }
@@ -363,8 +370,8 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
-        let new_pin = Zeroizing::new(new_pin.to_owned());
-        let request = Options::parse("ReloadPin", &opts, &[]).map(|_| Request::ReloadPin { new_pin });
+        let request = Options::parse("ReloadPin", &opts, &[])
+            .and_then(|_| Ok(Request::ReloadPin { new_pin: pin_arg("ReloadPin", new_pin, Field::NewPin)? }));
         self.run(connection, &header, "ReloadPin", "org.sscard.reset-pin", request).await.map(drop)
     }
 
@@ -397,12 +404,13 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        let (initial_pin, new_pin) = (Zeroizing::new(initial_pin.to_owned()), Zeroizing::new(new_pin.to_owned()));
-        let request = Options::parse("Activate", &opts, &["allow_last_try"]).map(|o| Request::Activate {
-            ssn: ssn.to_owned(),
-            initial_pin,
-            new_pin,
-            allow_last_try: o.allow_last_try,
+        let request = Options::parse("Activate", &opts, &["allow_last_try"]).and_then(|o| {
+            Ok(Request::Activate {
+                ssn: Ssn::parse(ssn).map_err(|e| Error::invalid("Activate", &e.to_string()))?,
+                initial_pin: pin_arg("Activate", initial_pin, Field::Pin)?,
+                new_pin: pin_arg("Activate", new_pin, Field::NewPin)?,
+                allow_last_try: o.allow_last_try,
+            })
         });
         match self.run(connection, &header, "Activate", "org.sscard.activate", request).await? {
             Reply::CardInfo(info) => self.card_info(&info.fields()),
@@ -478,11 +486,12 @@ impl Reader {
                 Err(e) => Err(e),
                 // The service checks the input before the card is touched,
                 // and records the call in the audit trail.
-                Ok(()) => return self.daemon.service.call(self.id, request, caller).await.map_err(Error::from),
+                Ok(()) => return self.daemon.service.call(self.id, request, caller).await,
             },
         };
-        let outcome = refused.as_ref().err().map(error_short_name).unwrap_or_default();
-        self.daemon.service.audit_refusal(self.id, caller, method, &outcome);
+        if let Err(e) = &refused {
+            self.daemon.service.audit_refusal(self.id, caller, method, e.name);
+        }
         refused
     }
 
@@ -506,15 +515,15 @@ impl Reader {
     }
 }
 
-fn owned(v: Variant<'_>) -> Result<OwnedVariant, Error> {
-    OwnedVariant::try_from(v).map_err(|e| Error::Internal(format!("cannot build a reply value: {e}")))
+/// A PIN argument, parsed once here: borrowed from the message straight
+/// into the model's zeroizing buffer. The error names the field, never
+/// the digits.
+fn pin_arg(method: &str, pin: &str, field: Field) -> Result<Pin, Error> {
+    Pin::parse(pin, field).map_err(|e| Error::invalid(method, &e.to_string()))
 }
 
-/// The contract's short name of an error (`NoCard`, …).
-fn error_short_name(e: &Error) -> String {
-    use zbus::DBusError;
-    let name = e.name();
-    name.as_str().strip_prefix("org.sscard.Error.").unwrap_or(name.as_str()).to_owned()
+fn owned(v: Variant<'_>) -> Result<OwnedVariant, Error> {
+    OwnedVariant::try_from(v).map_err(|e| Error::named(ErrorName::Internal, format!("cannot build a reply value: {e}")))
 }
 
 fn unexpected(method: &str, reply: &Reply) -> Error {
@@ -526,7 +535,7 @@ fn unexpected(method: &str, reply: &Reply) -> Error {
         Reply::Verified(_) => "verify result",
         _ => "other",
     };
-    Error::Internal(format!("{method}: unexpected reply ({kind})"))
+    Error::named(ErrorName::Internal, format!("{method}: unexpected reply ({kind})"))
 }
 
 fn field_input(v: &OwnedVariant) -> FieldInput {

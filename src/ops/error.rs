@@ -49,10 +49,10 @@ pub enum OpError {
     Decode(DecodeError),
     #[error("the card was removed")]
     CardRemoved,
-    /// `retry_safe`: no try-counting APDU (VERIFY, CHANGE PIN) had been
-    /// sent when the reset was seen, so the whole operation may run again.
+    /// Whether the operation may run again depends on its effects: never
+    /// once a PIN try was spent.
     #[error("the card was reset by another program")]
-    CardReset { retry_safe: bool },
+    CardReset,
     #[error("the card did not answer in time")]
     Timeout,
     #[error("pcscd is not available")]
@@ -74,7 +74,7 @@ impl OpError {
             RunError::Status { pos, step, sw, class, .. } => OpError::Card { pos, step, sw, class },
             RunError::Transport { source, .. } => match source {
                 TransportError::CardRemoved | TransportError::NoCard => OpError::CardRemoved,
-                TransportError::CardReset => OpError::CardReset { retry_safe: true },
+                TransportError::CardReset => OpError::CardReset,
                 TransportError::Timeout => OpError::Timeout,
                 TransportError::NoService => OpError::ServiceUnavailable,
                 other => OpError::Transport(other),

@@ -27,7 +27,7 @@ impl CardState {
 }
 
 /// The PIN counter, from the VERIFY with no data after a fresh SELECT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PinStatus {
     pub tries_left: u8,
     pub blocked: bool,

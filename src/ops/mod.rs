@@ -22,51 +22,146 @@ use crate::model::{
     IssuerData, LifeCycle, Photo, Pin, PinPolicy, Record, Ssn,
 };
 use crate::script::{
-    Cards, Finished, LoadError, Profile, RunError, ScriptNeed, Slot, StatusClass, Values, load_profiles,
+    Cards, Effects, Finished, LoadError, Profile, RunError, Script, ScriptNeed, Slot, StatusClass, Values,
+    load_profiles,
 };
 
-/// What each operation runs, and the inputs it gives each script. The
-/// loader checks every profile against this at start-up.
+/// The scripts the operations run, by the file names of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptId {
+    Identify,
+    CardId,
+    SamSelect,
+    TerminalNumber,
+    ReadCard,
+    ReadCardPhoto,
+    PinStatus,
+    InternalAuth,
+    ReadPhoto,
+    PersonaliseBegin,
+    WriteEf05,
+    WriteEf06,
+    WritePhoto,
+    PersonaliseVerify,
+    ReadEf05,
+    ReadEf06,
+    PhotoData,
+    Verify,
+    ChangePin,
+    ReloadPin,
+    UnblockPin,
+    Activate,
+    Deactivate,
+}
+
+impl ScriptId {
+    /// The script's file name without `.apdu`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ScriptId::Identify => "identify",
+            ScriptId::CardId => "card-id",
+            ScriptId::SamSelect => "sam-select",
+            ScriptId::TerminalNumber => "terminal-number",
+            ScriptId::ReadCard => "read-card",
+            ScriptId::ReadCardPhoto => "read-card-photo",
+            ScriptId::PinStatus => "pin-status",
+            ScriptId::InternalAuth => "internal-auth",
+            ScriptId::ReadPhoto => "read-photo",
+            ScriptId::PersonaliseBegin => "personalise-begin",
+            ScriptId::WriteEf05 => "write-ef05",
+            ScriptId::WriteEf06 => "write-ef06",
+            ScriptId::WritePhoto => "write-photo",
+            ScriptId::PersonaliseVerify => "personalise-verify",
+            ScriptId::ReadEf05 => "read-ef05",
+            ScriptId::ReadEf06 => "read-ef06",
+            ScriptId::PhotoData => "photo-data",
+            ScriptId::Verify => "verify",
+            ScriptId::ChangePin => "change-pin",
+            ScriptId::ReloadPin => "reload-pin",
+            ScriptId::UnblockPin => "unblock-pin",
+            ScriptId::Activate => "activate",
+            ScriptId::Deactivate => "deactivate",
+        }
+    }
+}
+
+/// The values passed between the operations and the scripts: inputs the
+/// operations give and captures they read. The loader checks both against
+/// every script, so a name here never misses at run time.
+pub mod var {
+    pub const FCI: &str = "fci";
+    pub const EF05_01: &str = "ef05_01";
+    pub const RECORD: &str = "record";
+    pub const PHOTO_FILE: &str = "photo_file";
+    pub const TERMINAL_NUMBER: &str = "terminal_number";
+    pub const CARD_ANSWER: &str = "card_answer";
+    pub const SAM_ANSWER: &str = "sam_answer";
+    pub const TAG: &str = "tag";
+    pub const TLV: &str = "tlv";
+    pub const LE: &str = "le";
+    pub const RANDOM: &str = "random";
+    pub const PIN: &str = "pin";
+    pub const OLD_PIN: &str = "old_pin";
+    pub const NEW_PIN: &str = "new_pin";
+    pub const INITIAL_PIN: &str = "initial_pin";
+    /// Every element record, as `read-card` captures them: `ef05_<tag>` and
+    /// `ef06_<tag>`, in the order of the model's tables.
+    pub const ELEMENTS: [&str; 14] = [
+        "ef05_01", "ef05_02", "ef05_03", "ef05_04", "ef05_05", "ef05_06", "ef05_07", "ef06_08", "ef06_09", "ef06_4E",
+        "ef06_0A", "ef06_0B", "ef06_0C", "ef06_0D",
+    ];
+    /// `read-card-photo`: the elements and the photo file.
+    pub const ELEMENTS_AND_PHOTO: [&str; 15] = [
+        "ef05_01", "ef05_02", "ef05_03", "ef05_04", "ef05_05", "ef05_06", "ef05_07", "ef06_08", "ef06_09", "ef06_4E",
+        "ef06_0A", "ef06_0B", "ef06_0C", "ef06_0D", PHOTO_FILE,
+    ];
+}
+
+/// What each operation runs, the inputs it gives each script and the
+/// captures it reads. The loader checks every profile against this.
 pub const SCRIPT_NEEDS: &[ScriptNeed] = &[
-    need("identify", "identify", &[], true),
-    need("identify", "card-id", &[], true),
-    need("any with sam: steps", "sam-select", &[], true),
-    need("read_card", "terminal-number", &[], true),
-    need("read_card", "read-card", &[], true),
-    need("read_card", "read-card-photo", &[], true),
-    need("read_card", "pin-status", &[], true),
-    need("read_card", "internal-auth", &["random", "ef05_01"], true),
-    need("read_photo", "read-photo", &[], true),
-    need("personalise", "personalise-begin", &[], true),
-    need("personalise", "write-ef05", &["tag", "tlv"], true),
-    need("personalise", "write-ef06", &["tag", "tlv"], true),
-    need("personalise", "write-photo", &["photo_file"], true),
-    need("personalise", "personalise-verify", &["ef05_01"], true),
-    need("personalise", "read-ef05", &["tag", "le"], true),
-    need("personalise", "read-ef06", &["tag", "le"], true),
-    need("personalise", "photo-data", &[], true),
-    need("verify_pin", "verify", &["pin"], true),
-    need("change_pin", "change-pin", &["old_pin", "new_pin"], true),
-    need("reload_pin", "reload-pin", &["new_pin"], true),
-    need("unblock_pin", "unblock-pin", &[], true),
-    need("activate", "activate", &["initial_pin", "new_pin", "ef05_01"], true),
-    need("deactivate", "deactivate", &[], false),
+    need("identify", ScriptId::Identify, &[], &[var::FCI], true),
+    need("identify", ScriptId::CardId, &[], &[var::EF05_01], true),
+    need("any with sam: steps", ScriptId::SamSelect, &[], &[], true),
+    need("read_card", ScriptId::TerminalNumber, &[], &[var::TERMINAL_NUMBER], true),
+    need("read_card", ScriptId::ReadCard, &[], &var::ELEMENTS, true),
+    need("read_card", ScriptId::ReadCardPhoto, &[], &var::ELEMENTS_AND_PHOTO, true),
+    need("read_card", ScriptId::PinStatus, &[], &[], true),
+    need("read_card", ScriptId::InternalAuth, &[var::RANDOM, var::EF05_01], &[var::CARD_ANSWER, var::SAM_ANSWER], true),
+    need("read_photo", ScriptId::ReadPhoto, &[], &[var::PHOTO_FILE], true),
+    need("personalise", ScriptId::PersonaliseBegin, &[], &[var::EF05_01], true),
+    need("personalise", ScriptId::WriteEf05, &[var::TAG, var::TLV], &[], true),
+    need("personalise", ScriptId::WriteEf06, &[var::TAG, var::TLV], &[], true),
+    need("personalise", ScriptId::WritePhoto, &[var::PHOTO_FILE], &[], true),
+    need("personalise", ScriptId::PersonaliseVerify, &[var::EF05_01], &[], true),
+    need("personalise", ScriptId::ReadEf05, &[var::TAG, var::LE], &[var::RECORD], true),
+    need("personalise", ScriptId::ReadEf06, &[var::TAG, var::LE], &[var::RECORD], true),
+    need("personalise", ScriptId::PhotoData, &[], &[var::PHOTO_FILE], true),
+    need("verify_pin", ScriptId::Verify, &[var::PIN], &[], true),
+    need("change_pin", ScriptId::ChangePin, &[var::OLD_PIN, var::NEW_PIN], &[], true),
+    need("reload_pin", ScriptId::ReloadPin, &[var::NEW_PIN], &[], true),
+    need("unblock_pin", ScriptId::UnblockPin, &[], &[], true),
+    need("activate", ScriptId::Activate, &[var::INITIAL_PIN, var::NEW_PIN, var::EF05_01], &[], true),
+    need("deactivate", ScriptId::Deactivate, &[], &[], false),
 ];
 
 const fn need(
     operation: &'static str,
-    script: &'static str,
+    script: ScriptId,
     gives: &'static [&'static str],
+    reads: &'static [&'static str],
     required: bool,
 ) -> ScriptNeed {
-    ScriptNeed { operation, script, gives, required }
+    ScriptNeed { operation, script: script.name(), gives, reads, required }
 }
 
-/// A finished operation and the command APDUs it sent to both cards.
+/// A finished operation, the command APDUs it sent to both cards, and
+/// what its steps did to the card (declared by the scripts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Done<T> {
     pub value: T,
     pub apdus: u64,
+    pub effects: Effects,
 }
 
 /// `ReadCard`'s options.
@@ -105,17 +200,7 @@ struct Session<'e, 'c, 'x> {
     cards: &'x mut Cards<'c>,
     start: u64,
     sam_selected: bool,
-    /// A try-counting script (VERIFY, CHANGE PIN) has begun: from here on a
-    /// reset must not lead to a rerun.
-    pin_try_sent: bool,
-    /// A script authenticated to the card through the PSAM since the last
-    /// SELECT: the card's security state must be cleared before the
-    /// operation hands the card back.
-    authenticated: bool,
 }
-
-/// The scripts whose APDUs spend a PIN try.
-const TRY_COUNTING_SCRIPTS: &[&str] = &["verify", "change-pin", "activate"];
 
 /// What the card in a reader is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +225,8 @@ impl Engine {
         &self.profiles
     }
 
-    fn generation(profile: &Profile) -> Option<Generation> {
-        crate::model::SpecVersion::parse(&profile.identify.spec_version).ok().and_then(|v| v.generation())
+    fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
     }
 
     /// A new PIN must pass the rules of at least one profile before any
@@ -149,7 +234,7 @@ impl Engine {
     fn check_new_pin_any(&self, pin: &Pin, field: Field) -> Result<(), OpError> {
         let mut first_error = None;
         for p in &self.profiles {
-            match policy(p)?.check_new_pin(pin, field) {
+            match policy(p).check_new_pin(pin, field) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -169,7 +254,7 @@ impl Engine {
                 continue;
             }
             tried_aids.push(&profile.identify.aid);
-            match run_script(profile, cards, "identify", Values::new()) {
+            match run_script(profile, cards, ScriptId::Identify, Values::new()) {
                 Ok(done) => {
                     selected = Some(done);
                     break;
@@ -179,7 +264,7 @@ impl Engine {
             }
         }
         let Some(mut done) = selected else { return Err(OpError::NotSocialSecurityCard) };
-        let fci_bytes = done.values.take("fci").unwrap_or_default();
+        let fci_bytes = done.values.take(var::FCI).unwrap_or_default();
         let fci = Fci::parse(&fci_bytes)
             .ok_or_else(|| OpError::NotSupported("SELECT of the application answered without an FCI".into()))?;
         let candidates: Vec<&Profile> = self
@@ -203,17 +288,18 @@ impl Engine {
             [first, ..] => {
                 // Several fit the FCI: EF05 tag 03 decides.
                 let mut values = Values::new();
-                values.set("tag", vec![0x03]);
-                values.set("le", vec![0x06]);
-                let read = run_script(first, cards, "read-ef05", values).map_err(OpError::from_run)?;
+                values.set(var::TAG, vec![0x03]);
+                values.set(var::LE, vec![0x06]);
+                let read = run_script(first, cards, ScriptId::ReadEf05, values).map_err(OpError::from_run)?;
                 let version = read
                     .values
-                    .get("record")
+                    .get(var::RECORD)
                     .and_then(|r| {
                         crate::model::decode_ascii_fixed(r.get(2..).unwrap_or_default(), Field::SpecVersion).ok()
                     })
                     .flatten();
-                let chosen = version.and_then(|v| candidates.iter().find(|p| p.identify.spec_version == v).copied());
+                let chosen =
+                    version.and_then(|v| candidates.iter().find(|p| p.identify.spec_version.as_str() == v).copied());
                 chosen.ok_or_else(|| {
                     OpError::NotSupported(
                         "several profiles fit this card and EF05 tag 03 does not tell them apart".into(),
@@ -221,33 +307,35 @@ impl Engine {
                 })?
             }
         };
-        Ok(Session { profile, fci, cards, start, sam_selected: false, pin_try_sent: false, authenticated: false })
+        Ok(Session { profile, fci, cards, start, sam_selected: false })
     }
 
-    /// A PIN as every method takes it: 4 to 12 ASCII digits.
-    pub fn check_pin(&self, pin: &str) -> Result<(), OpError> {
-        Pin::parse(pin, Field::Pin).map(drop).map_err(OpError::InvalidArgument)
+    /// A new PIN: the rules of the card's profile when it is known, else of
+    /// at least one profile (the card's own are applied again on the card).
+    pub fn check_new_pin(&self, pin: &Pin, card_profile: Option<&str>) -> Result<(), OpError> {
+        match card_profile.and_then(|name| self.profile(name)) {
+            Some(profile) => policy(profile).check_new_pin(pin, Field::NewPin).map_err(OpError::InvalidArgument),
+            None => self.check_new_pin_any(pin, Field::NewPin),
+        }
     }
 
-    /// A new PIN: the rules of at least one profile (the card's own are
-    /// applied again once it is known).
-    pub fn check_new_pin(&self, pin: &str) -> Result<(), OpError> {
-        let new = Pin::parse(pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
-        self.check_new_pin_any(&new, Field::NewPin)
-    }
-
-    pub fn check_ssn(&self, ssn: &str) -> Result<(), OpError> {
-        Ssn::parse(ssn).map(drop).map_err(OpError::InvalidArgument)
-    }
-
-    /// A personalisation that no profile's generation could take, or that
-    /// writes nothing.
-    pub fn check_record(&self, update: &HolderRecordUpdate) -> Result<(), OpError> {
+    /// A personalisation the card could take: checked against the
+    /// generation of the card's profile when it is known. Otherwise against
+    /// the generation its `spec_version` names, or else every profile's,
+    /// so that the refusal names the field that broke a rule for this card.
+    pub fn check_record(&self, update: &HolderRecordUpdate, card_profile: Option<&str>) -> Result<(), OpError> {
         if update.is_empty() {
             return Err(OpError::EmptyRecord);
         }
+        if let Some(profile) = card_profile.and_then(|name| self.profile(name)) {
+            return update.validate(profile.generation).map_err(OpError::InvalidArgument);
+        }
+        let named = update.spec_version.as_ref().and_then(|v| v.generation());
+        let mut generations: Vec<Generation> = self.profiles.iter().map(|p| p.generation).collect();
+        // The generation the record names first, so that its error is the one kept.
+        generations.sort_by_key(|g| Some(*g) != named);
         let mut first_error = None;
-        for generation in self.profiles.iter().filter_map(Engine::generation) {
+        for generation in generations {
             match update.validate(generation) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
@@ -255,26 +343,16 @@ impl Engine {
                 }
             }
         }
-        Err(first_error.map_or(OpError::Internal("no profile generation".into()), OpError::InvalidArgument))
-    }
-
-    /// Checks a personalisation against the profile a reader's card was
-    /// classified with, so that a record for the other generation is
-    /// refused before any APDU. The operation checks again on the card.
-    pub fn check_record_for(&self, profile: &str, update: &HolderRecordUpdate) -> Result<(), OpError> {
-        let Some(generation) = self.profiles.iter().find(|p| p.name == profile).and_then(Engine::generation) else {
-            return Ok(());
-        };
-        update.validate(generation).map_err(OpError::InvalidArgument)
+        Err(first_error.map_or(OpError::Internal("no profiles".into()), OpError::InvalidArgument))
     }
 
     /// Tells what the card is: a social security card (with its profile
     /// and identifier), a PSAM, or neither. Spends no PIN try.
     pub fn classify(&self, card: &mut dyn crate::transport::Transport) -> Result<Done<Classification>, OpError> {
         let start = card.apdus_sent();
-        let mut cards = Cards { card, sam: None };
+        let mut cards = Cards::new(card, None);
         match self.card_identity(&mut cards) {
-            Ok(done) => return Ok(Done { value: done.value, apdus: cards.apdus_sent() - start }),
+            Ok(done) => return Ok(done),
             Err(OpError::NotSocialSecurityCard | OpError::NotSupported(_) | OpError::Card { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -287,17 +365,17 @@ impl Engine {
             }
             tried.extend(aid);
             let mut no_user_card = crate::transport::Absent;
-            let mut as_sam = Cards { card: &mut no_user_card, sam: Some(&mut *card) };
-            match run_script(profile, &mut as_sam, "sam-select", Values::new()) {
+            let mut as_sam = Cards::new(&mut no_user_card, Some(&mut *card));
+            match run_script(profile, &mut as_sam, ScriptId::SamSelect, Values::new()) {
                 Ok(_) => {
                     let value = Classification::Psam { profile: profile.name.clone() };
-                    return Ok(Done { value, apdus: card.apdus_sent() - start });
+                    return Ok(Done { value, apdus: card.apdus_sent() - start, effects: Effects::default() });
                 }
                 Err(RunError::Status { .. }) => continue,
                 Err(e) => return Err(OpError::from_run(e)),
             }
         }
-        Ok(Done { value: Classification::Unknown, apdus: card.apdus_sent() - start })
+        Ok(Done { value: Classification::Unknown, apdus: card.apdus_sent() - start, effects: Effects::default() })
     }
 
     /// SELECT, the card identifier (EF05 tag 01) and the card number (tag
@@ -305,27 +383,27 @@ impl Engine {
     /// card (hashed) in the audit trail.
     pub fn card_identity(&self, cards: &mut Cards<'_>) -> Result<Done<Classification>, OpError> {
         let mut s = self.identify(cards)?;
-        let mut done = s.run("card-id", Values::new())?;
+        let mut done = s.run(ScriptId::CardId, Values::new())?;
         let card_id = done
             .values
-            .take("ef05_01")
+            .take(var::EF05_01)
             .and_then(|r| r.get(2..).and_then(|id| crate::model::CardId::from_bytes(id).ok()));
         let number_spec = EF05_ELEMENTS.iter().find(|e| e.tag == 0x07);
         let card_number = match number_spec {
             Some(spec) => {
                 let mut v = Values::new();
-                v.set("tag", vec![spec.tag]);
-                v.set("le", vec![(spec.len + 2) as u8]);
+                v.set(var::TAG, vec![spec.tag]);
+                v.set(var::LE, vec![(spec.len + 2) as u8]);
                 // A blank card has no number; that is not an error here.
-                match s.run_raw("read-ef05", v) {
+                match s.run_raw(ScriptId::ReadEf05, v) {
                     Ok(mut read) => read
                         .values
-                        .take("record")
+                        .take(var::RECORD)
                         .and_then(|r| Record::parse_tlv(&r, spec).ok())
                         .and_then(|r| IssuerData::decode(&[r]).ok())
                         .and_then(|i| i.card_number.map(|n| n.to_string())),
                     Err(RunError::Status { .. }) => None,
-                    Err(e) => return Err(s.error(e)),
+                    Err(e) => return Err(OpError::from_run(e)),
                 }
             }
             None => None,
@@ -338,16 +416,16 @@ impl Engine {
     /// optionally the photo and INTERNAL AUTHENTICATE.
     pub fn read_card(&self, cards: &mut Cards<'_>, options: ReadOptions) -> Result<Done<CardInfo>, OpError> {
         let mut s = self.identify(cards)?;
-        let info = s.read_card(options)?;
+        let info = s.read_card(options, true)?;
         s.finish(info)
     }
 
     /// The photo alone; `None` when EF08 holds none.
     pub fn read_photo(&self, cards: &mut Cards<'_>) -> Result<Done<Option<Photo>>, OpError> {
         let mut s = self.identify(cards)?;
-        s.sam_for("read-photo")?;
-        let mut done = s.run("read-photo", Values::new())?;
-        let photo = done.values.take("photo_file").and_then(|f| Photo::from_file_bytes(&f));
+        s.sam_for(ScriptId::ReadPhoto)?;
+        let mut done = s.run(ScriptId::ReadPhoto, Values::new())?;
+        let photo = done.values.take(var::PHOTO_FILE).and_then(|f| Photo::from_file_bytes(&f));
         s.finish(photo)
     }
 
@@ -358,49 +436,48 @@ impl Engine {
         cards: &mut Cards<'_>,
         update: &HolderRecordUpdate,
     ) -> Result<Done<Personalised>, OpError> {
-        self.check_record(update)?;
         let mut s = self.identify(cards)?;
-        if let Some(generation) = Engine::generation(s.profile) {
-            update.validate(generation).map_err(OpError::InvalidArgument)?;
-        }
-        s.sam_for("personalise-begin")?;
-        let mut begin = s.run("personalise-begin", Values::new())?;
-        let card_id = begin.values.take("ef05_01").unwrap_or_default();
+        self.check_record(update, Some(&s.profile.name))?;
+        s.sam_for(ScriptId::PersonaliseBegin)?;
+        let mut begin = s.run(ScriptId::PersonaliseBegin, Values::new())?;
+        let card_id = begin.values.take(var::EF05_01).unwrap_or_default();
         let (ef05, ef06) = update.records();
-        for (script, records) in [("write-ef05", &ef05), ("write-ef06", &ef06)] {
+        for (script, records) in [(ScriptId::WriteEf05, &ef05), (ScriptId::WriteEf06, &ef06)] {
             for record in records {
                 let mut v = Values::new();
-                v.set("tag", vec![record.tag]);
-                v.set("tlv", record.to_tlv());
+                v.set(var::TAG, vec![record.tag]);
+                v.set(var::TLV, record.to_tlv());
                 s.run(script, v)?;
             }
         }
         if let Some(photo) = &update.photo {
             let mut v = Values::new();
-            v.set("photo_file", photo.to_file_bytes());
-            s.run("write-photo", v)?;
+            v.set(var::PHOTO_FILE, photo.to_file_bytes());
+            s.run(ScriptId::WritePhoto, v)?;
         }
         let mut v = Values::new();
-        v.set("ef05_01", card_id.to_vec());
-        s.run("personalise-verify", v)?;
+        v.set(var::EF05_01, card_id.to_vec());
+        s.run(ScriptId::PersonaliseVerify, v)?;
         let mut read_back = (Vec::new(), Vec::new());
-        for (script, records, into) in [("read-ef05", &ef05, &mut read_back.0), ("read-ef06", &ef06, &mut read_back.1)]
-        {
-            let specs: &[ElementSpec; 7] = if script == "read-ef05" { &EF05_ELEMENTS } else { &EF06_ELEMENTS };
+        for (script, specs, records, into) in [
+            (ScriptId::ReadEf05, &EF05_ELEMENTS, &ef05, &mut read_back.0),
+            (ScriptId::ReadEf06, &EF06_ELEMENTS, &ef06, &mut read_back.1),
+        ] {
             for record in records {
-                let spec = specs.iter().find(|e| e.tag == record.tag).ok_or_else(|| OpError::Internal("tag".into()))?;
+                let spec: &ElementSpec =
+                    specs.iter().find(|e| e.tag == record.tag).ok_or_else(|| OpError::Internal("tag".into()))?;
                 let mut v = Values::new();
-                v.set("tag", vec![record.tag]);
-                v.set("le", vec![(spec.len + 2) as u8]);
+                v.set(var::TAG, vec![record.tag]);
+                v.set(var::LE, vec![(spec.len + 2) as u8]);
                 let mut done = s.run(script, v)?;
-                let bytes = done.values.take("record").unwrap_or_default();
+                let bytes = done.values.take(var::RECORD).unwrap_or_default();
                 into.push(Record::parse_tlv(&bytes, spec).map_err(OpError::Decode)?);
             }
         }
         let photo_back = match update.photo {
             Some(_) => {
-                let mut done = s.run("photo-data", Values::new())?;
-                done.values.take("photo_file").and_then(|f| Photo::from_file_bytes(&f))
+                let mut done = s.run(ScriptId::PhotoData, Values::new())?;
+                done.values.take(var::PHOTO_FILE).and_then(|f| Photo::from_file_bytes(&f))
             }
             None => None,
         };
@@ -426,15 +503,14 @@ impl Engine {
     pub fn verify_pin(
         &self,
         cards: &mut Cards<'_>,
-        pin: &str,
+        pin: &Pin,
         allow_last_try: bool,
     ) -> Result<Done<VerifyOutcome>, OpError> {
-        let pin = Pin::parse(pin, Field::Pin).map_err(OpError::InvalidArgument)?;
         let mut s = self.identify(cards)?;
         s.before_spending_a_try(allow_last_try)?;
         let mut v = Values::new();
-        v.set("pin", pin.to_bcd().to_vec());
-        let outcome = match s.run_raw("verify", v) {
+        v.put(var::PIN, pin.to_bcd());
+        let outcome = match s.run_raw(ScriptId::Verify, v) {
             Ok(_) => {
                 // The counter after success, read after a fresh SELECT.
                 s.rerun_identify()?;
@@ -445,7 +521,7 @@ impl Engine {
                 VerifyOutcome { ok: false, tries_left }
             }
             Err(RunError::Status { class: StatusClass::PinBlocked, .. }) => VerifyOutcome { ok: false, tries_left: 0 },
-            Err(e) => return Err(s.error(e)),
+            Err(e) => return Err(OpError::from_run(e)),
         };
         s.finish(outcome)
     }
@@ -454,85 +530,75 @@ impl Engine {
     pub fn change_pin(
         &self,
         cards: &mut Cards<'_>,
-        old_pin: &str,
-        new_pin: &str,
+        old_pin: &Pin,
+        new_pin: &Pin,
         allow_last_try: bool,
     ) -> Result<Done<()>, OpError> {
-        let old = Pin::parse(old_pin, Field::Pin).map_err(OpError::InvalidArgument)?;
-        let new = Pin::parse(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
-        self.check_new_pin_any(&new, Field::NewPin)?;
+        self.check_new_pin_any(new_pin, Field::NewPin)?;
         let mut s = self.identify(cards)?;
-        policy(s.profile)?.check_new_pin(&new, Field::NewPin).map_err(OpError::InvalidArgument)?;
+        policy(s.profile).check_new_pin(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
         s.before_spending_a_try(allow_last_try)?;
         let mut v = Values::new();
-        v.set("old_pin", old.to_bcd().to_vec());
-        v.set("new_pin", new.to_bcd().to_vec());
-        s.run_pin("change-pin", v)?;
+        v.put(var::OLD_PIN, old_pin.to_bcd());
+        v.put(var::NEW_PIN, new_pin.to_bcd());
+        s.run_pin(ScriptId::ChangePin, v)?;
         s.finish(())
     }
 
     /// RELOAD PIN: the operator sets a forgotten PIN, with the PSAM's MAC.
-    pub fn reload_pin(&self, cards: &mut Cards<'_>, new_pin: &str) -> Result<Done<()>, OpError> {
-        let new = Pin::parse(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
-        self.check_new_pin_any(&new, Field::NewPin)?;
+    pub fn reload_pin(&self, cards: &mut Cards<'_>, new_pin: &Pin) -> Result<Done<()>, OpError> {
+        self.check_new_pin_any(new_pin, Field::NewPin)?;
         let mut s = self.identify(cards)?;
-        policy(s.profile)?.check_new_pin(&new, Field::NewPin).map_err(OpError::InvalidArgument)?;
-        s.sam_for("reload-pin")?;
+        policy(s.profile).check_new_pin(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
+        s.sam_for(ScriptId::ReloadPin)?;
         let mut v = Values::new();
-        v.set("new_pin", new.to_bcd().to_vec());
-        s.run("reload-pin", v)?;
+        v.put(var::NEW_PIN, new_pin.to_bcd());
+        s.run(ScriptId::ReloadPin, v)?;
         s.finish(())
     }
 
     /// UNBLOCK PIN: resets the try counter, with the PSAM's MAC.
     pub fn unblock_pin(&self, cards: &mut Cards<'_>) -> Result<Done<()>, OpError> {
         let mut s = self.identify(cards)?;
-        s.sam_for("unblock-pin")?;
-        s.run("unblock-pin", Values::new())?;
+        s.sam_for(ScriptId::UnblockPin)?;
+        s.run(ScriptId::UnblockPin, Values::new())?;
         s.finish(())
     }
 
     /// Activation (card-profile.md section 8): a gen3 card must not be
     /// active, and the SSN on the card must be the holder's, both checked
-    /// before any PIN APDU. Then the initial PIN, the new PIN, and the
-    /// profile's life-cycle step; the answer is the card info read on the
-    /// way, with the new state and counter.
+    /// before any VERIFY, the empty one that reads the counter included.
+    /// Then the initial PIN, the new PIN, and the profile's life-cycle
+    /// step; the answer is the card info read on the way, with the new
+    /// state and counter.
     pub fn activate(
         &self,
         cards: &mut Cards<'_>,
-        ssn: &str,
-        initial_pin: &str,
-        new_pin: &str,
+        ssn: &Ssn,
+        initial_pin: &Pin,
+        new_pin: &Pin,
         allow_last_try: bool,
     ) -> Result<Done<CardInfo>, OpError> {
-        let ssn = Ssn::parse(ssn).map_err(OpError::InvalidArgument)?;
-        let initial = Pin::parse(initial_pin, Field::Pin).map_err(OpError::InvalidArgument)?;
-        let new = Pin::parse(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
-        self.check_new_pin_any(&new, Field::NewPin)?;
+        self.check_new_pin_any(new_pin, Field::NewPin)?;
         let mut s = self.identify(cards)?;
-        policy(s.profile)?.check_new_pin(&new, Field::NewPin).map_err(OpError::InvalidArgument)?;
+        policy(s.profile).check_new_pin(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
         if s.fci.life_cycle() == Some(LifeCycle::Active) {
             return Err(OpError::AlreadyActive);
         }
         // Section 8: read the card, and check the holder before any PIN APDU.
-        s.sam_for("activate")?;
-        let mut info = s.read_card(ReadOptions::default())?;
+        s.sam_for(ScriptId::Activate)?;
+        let mut info = s.read_card(ReadOptions::default(), false)?;
         match &info.holder.ssn {
-            Some(card_ssn) if *card_ssn == ssn => {}
+            Some(card_ssn) if card_ssn == ssn => {}
             Some(_) => return Err(OpError::HolderMismatch("the SSN on the card is not the one given".into())),
             None => return Err(OpError::HolderMismatch("the card holds no SSN".into())),
         }
-        if info.pin.blocked {
-            return Err(OpError::PinBlocked);
-        }
-        if info.pin.tries_left == 1 && !allow_last_try {
-            return Err(OpError::LastTry);
-        }
+        s.before_spending_a_try(allow_last_try)?;
         let mut v = Values::new();
-        v.set("initial_pin", initial.to_bcd().to_vec());
-        v.set("new_pin", new.to_bcd().to_vec());
-        v.set("ef05_01", info.issuer.card_id.map(|id| card_id_record(&id)).unwrap_or_default());
-        s.run_pin("activate", v)?;
+        v.put(var::INITIAL_PIN, initial_pin.to_bcd());
+        v.put(var::NEW_PIN, new_pin.to_bcd());
+        v.set(var::EF05_01, info.issuer.card_id.map(|id| card_id_record(&id)).unwrap_or_default());
+        s.run_pin(ScriptId::Activate, v)?;
         // A fresh SELECT shows the new life cycle and the counter.
         s.rerun_identify()?;
         info.pin = s.pin_status()?;
@@ -545,14 +611,25 @@ impl Engine {
         s.finish(info)
     }
 
+    /// Closes the security state that an operation's steps left open, with
+    /// the SELECT of the card's profile, so that no other program inherits
+    /// the right to write or read protected records. The service calls it
+    /// when the operation's effects say the state is open and no PIN try
+    /// was spent (those sessions end with a reset instead).
+    pub fn close_security_state(&self, card_profile: Option<&str>, cards: &mut Cards<'_>) -> Result<(), OpError> {
+        let profile = card_profile.and_then(|name| self.profile(name)).or(self.profiles.first());
+        let Some(profile) = profile else { return Ok(()) };
+        run_script(profile, cards, ScriptId::Identify, Values::new()).map(drop).map_err(OpError::from_run)
+    }
+
     /// DEACTIVATE FILE, on profiles that have a life cycle.
     pub fn deactivate(&self, cards: &mut Cards<'_>) -> Result<Done<()>, OpError> {
         let mut s = self.identify(cards)?;
-        if s.profile.script("deactivate").is_none() {
+        if script(s.profile, ScriptId::Deactivate).is_none() {
             return Err(OpError::NotSupported(format!("{} cards have no life cycle to deactivate", s.profile.name)));
         }
-        s.sam_for("deactivate")?;
-        s.run("deactivate", Values::new())?;
+        s.sam_for(ScriptId::Deactivate)?;
+        s.run(ScriptId::Deactivate, Values::new())?;
         s.finish(())
     }
 }
@@ -564,18 +641,26 @@ fn card_id_record(id: &crate::model::CardId) -> Vec<u8> {
     tlv
 }
 
-fn policy(profile: &Profile) -> Result<PinPolicy, OpError> {
-    let initial = Pin::parse(&profile.initial_pin, Field::Pin)
-        .map_err(|_| OpError::Internal(format!("{}: the initial PIN is not 4 to 12 digits", profile.name)))?;
-    Ok(PinPolicy { length: profile.new_pin_length, initial })
+fn policy(profile: &Profile) -> PinPolicy {
+    PinPolicy { length: profile.new_pin_length, initial: profile.initial_pin.clone() }
+}
+
+fn script(profile: &Profile, id: ScriptId) -> Option<&Script> {
+    profile.script(id.name())
 }
 
 /// Runs one of the profile's scripts with its constants.
-fn run_script(profile: &Profile, cards: &mut Cards<'_>, name: &str, mut values: Values) -> Result<Finished, RunError> {
-    let Some(script) = profile.script(name) else {
+fn run_script(
+    profile: &Profile,
+    cards: &mut Cards<'_>,
+    id: ScriptId,
+    mut values: Values,
+) -> Result<Finished, RunError> {
+    let Some(script) = script(profile, id) else {
+        // Only optional scripts can be missing; the loader checked the rest.
         return Err(RunError::MissingInput {
-            file: format!("{}/{name}.apdu", profile.dir.display()),
-            name: name.into(),
+            file: format!("{}/{}.apdu", profile.dir.display(), id.name()),
+            name: id.name().into(),
         });
     };
     for (constant, bytes) in &profile.constants {
@@ -585,60 +670,30 @@ fn run_script(profile: &Profile, cards: &mut Cards<'_>, name: &str, mut values: 
 }
 
 impl Session<'_, '_, '_> {
-    fn done<T>(&self, value: T) -> Done<T> {
-        Done { value, apdus: self.cards.apdus_sent() - self.start }
+    fn run_raw(&mut self, id: ScriptId, values: Values) -> Result<Finished, RunError> {
+        run_script(self.profile, self.cards, id, values)
     }
 
-    fn run_raw(&mut self, name: &str, values: Values) -> Result<Finished, RunError> {
-        if TRY_COUNTING_SCRIPTS.contains(&name) {
-            self.pin_try_sent = true;
-        }
-        // Steps on both cards: an authentication (GET CHALLENGE, the PSAM's
-        // cryptogram, EXTERNAL AUTHENTICATE) that leaves the card open.
-        if self.profile.script(name).is_some_and(|script| {
-            script.steps().any(|step| step.slot == Slot::Sam) && script.steps().any(|step| step.slot == Slot::Card)
-        }) {
-            self.authenticated = true;
-        }
-        run_script(self.profile, self.cards, name, values)
-    }
-
-    /// The typed error, marking a reset after a try-counting APDU as not
-    /// safe to rerun.
-    fn error(&self, e: RunError) -> OpError {
-        match OpError::from_run(e) {
-            OpError::CardReset { .. } => OpError::CardReset { retry_safe: !self.pin_try_sent },
-            other => other,
-        }
-    }
-
-    fn run(&mut self, name: &str, values: Values) -> Result<Finished, OpError> {
-        self.run_raw(name, values).map_err(|e| self.error(e))
+    fn run(&mut self, id: ScriptId, values: Values) -> Result<Finished, OpError> {
+        self.run_raw(id, values).map_err(OpError::from_run)
     }
 
     /// Runs a PIN-bearing script: a wrong PIN is `WrongPin`.
-    fn run_pin(&mut self, name: &str, values: Values) -> Result<Finished, OpError> {
-        match self.run_raw(name, values) {
+    fn run_pin(&mut self, id: ScriptId, values: Values) -> Result<Finished, OpError> {
+        match self.run_raw(id, values) {
             Err(RunError::Status { class: StatusClass::PinBlocked, .. }) => Err(OpError::WrongPin { tries_left: 0 }),
-            other => other.map_err(|e| self.error(e)),
+            other => other.map_err(OpError::from_run),
         }
     }
 
-    /// The operation's answer. A session that authenticated to the card
-    /// ends with a fresh SELECT, which closes what the authentication
-    /// opened: no other program inherits the right to write or read
-    /// protected records.
-    fn finish<T>(mut self, value: T) -> Result<Done<T>, OpError> {
-        if self.authenticated {
-            self.run("identify", Values::new())?;
-        }
-        Ok(self.done(value))
+    /// The operation's answer, with its APDUs and effects.
+    fn finish<T>(self, value: T) -> Result<Done<T>, OpError> {
+        Ok(Done { value, apdus: self.cards.apdus_sent() - self.start, effects: self.cards.effects })
     }
 
     fn rerun_identify(&mut self) -> Result<(), OpError> {
-        self.authenticated = false;
-        let mut done = self.run("identify", Values::new())?;
-        if let Some(fci) = done.values.take("fci").and_then(|f| Fci::parse(&f)) {
+        let mut done = self.run(ScriptId::Identify, Values::new())?;
+        if let Some(fci) = done.values.take(var::FCI).and_then(|f| Fci::parse(&f)) {
             self.fci = fci;
         }
         Ok(())
@@ -646,21 +701,21 @@ impl Session<'_, '_, '_> {
 
     /// Whether `script` talks to the PSAM; if so, the PSAM must be there,
     /// and is selected once per operation.
-    fn sam_for(&mut self, script: &str) -> Result<(), OpError> {
-        let needs_sam = self.profile.script(script).is_some_and(|s| s.steps().any(|step| step.slot == Slot::Sam));
+    fn sam_for(&mut self, id: ScriptId) -> Result<(), OpError> {
+        let needs_sam = script(self.profile, id).is_some_and(|s| s.steps().any(|step| step.slot == Slot::Sam));
         if !needs_sam || self.sam_selected {
             return Ok(());
         }
         if self.cards.sam.is_none() {
             return Err(OpError::NoSam);
         }
-        self.run("sam-select", Values::new())?;
+        self.run(ScriptId::SamSelect, Values::new())?;
         self.sam_selected = true;
         Ok(())
     }
 
     fn pin_status(&mut self) -> Result<PinStatus, OpError> {
-        let done = self.run("pin-status", Values::new())?;
+        let done = self.run(ScriptId::PinStatus, Values::new())?;
         Ok(match done.last_sw {
             StatusWord::WrongPin { tries_left } => PinStatus { tries_left, blocked: tries_left == 0, verified: false },
             StatusWord::AuthenticationMethodBlocked => PinStatus { tries_left: 0, blocked: true, verified: false },
@@ -681,46 +736,45 @@ impl Session<'_, '_, '_> {
         Ok(())
     }
 
-    fn read_card(&mut self, options: ReadOptions) -> Result<CardInfo, OpError> {
-        let script = if options.photo { "read-card-photo" } else { "read-card" };
-        let needs_sam = |s: &Self, name: &str| {
-            s.profile.script(name).is_some_and(|sc| sc.steps().any(|step| step.slot == Slot::Sam))
-        };
-        if (needs_sam(self, script) || options.authenticate) && self.cards.sam.is_none() {
+    /// The card info; `with_pin_status` adds the counter (an empty VERIFY).
+    fn read_card(&mut self, options: ReadOptions, with_pin_status: bool) -> Result<CardInfo, OpError> {
+        let id = if options.photo { ScriptId::ReadCardPhoto } else { ScriptId::ReadCard };
+        let needs_sam = script(self.profile, id).is_some_and(|sc| sc.steps().any(|step| step.slot == Slot::Sam));
+        if (needs_sam || options.authenticate) && self.cards.sam.is_none() {
             return Err(OpError::NoSam);
         }
         let mut terminal_number = None;
         if self.cards.sam.is_some() {
             if !self.sam_selected {
-                self.run("sam-select", Values::new())?;
+                self.run(ScriptId::SamSelect, Values::new())?;
                 self.sam_selected = true;
             }
-            let mut tn = self.run("terminal-number", Values::new())?;
-            terminal_number = tn.values.take("terminal_number").map(|b| hex::encode_upper(&*b));
+            let mut tn = self.run(ScriptId::TerminalNumber, Values::new())?;
+            terminal_number = tn.values.take(var::TERMINAL_NUMBER).map(|b| hex::encode_upper(&*b));
         }
-        let mut done = self.run(script, Values::new())?;
+        let mut done = self.run(id, Values::new())?;
         let mut ef05 = Vec::new();
         let mut ef06 = Vec::new();
-        for (prefix, specs, into) in [("ef05_", &EF05_ELEMENTS, &mut ef05), ("ef06_", &EF06_ELEMENTS, &mut ef06)] {
-            for spec in specs.iter() {
-                if let Some(bytes) = done.values.take(&format!("{prefix}{:02X}", spec.tag)) {
-                    into.push(Record::parse_tlv(&bytes, spec).map_err(OpError::Decode)?);
-                }
+        let specs = EF05_ELEMENTS.iter().chain(EF06_ELEMENTS.iter());
+        for (i, (name, spec)) in var::ELEMENTS.iter().zip(specs).enumerate() {
+            if let Some(bytes) = done.values.take(name) {
+                let into = if i < EF05_ELEMENTS.len() { &mut ef05 } else { &mut ef06 };
+                into.push(Record::parse_tlv(&bytes, spec).map_err(OpError::Decode)?);
             }
         }
         let issuer = IssuerData::decode(&ef05).map_err(OpError::Decode)?;
         let holder = HolderData::decode(&ef06).map_err(OpError::Decode)?;
-        let photo = done.values.take("photo_file").and_then(|f| Photo::from_file_bytes(&f));
-        let pin = self.pin_status()?;
+        let photo = done.values.take(var::PHOTO_FILE).and_then(|f| Photo::from_file_bytes(&f));
+        let pin = if with_pin_status { self.pin_status()? } else { PinStatus::default() };
         let authentic = if options.authenticate {
             let mut random = [0u8; 8];
             getrandom::fill(&mut random).map_err(|e| OpError::Internal(format!("no randomness: {e}")))?;
             let mut v = Values::new();
-            v.set("random", random.to_vec());
-            v.set("ef05_01", issuer.card_id.map(|id| card_id_record(&id)).unwrap_or_default());
-            let mut ia = self.run("internal-auth", v)?;
-            let card_answer = ia.values.take("card_answer");
-            let sam_answer = ia.values.take("sam_answer");
+            v.set(var::RANDOM, random.to_vec());
+            v.set(var::EF05_01, issuer.card_id.map(|id| card_id_record(&id)).unwrap_or_default());
+            let mut ia = self.run(ScriptId::InternalAuth, v)?;
+            let card_answer = ia.values.take(var::CARD_ANSWER);
+            let sam_answer = ia.values.take(var::SAM_ANSWER);
             // Asked to check, a card whose answer the PSAM cannot confirm
             // is not authentic: an error, not a flag to overlook.
             if card_answer.is_none() || card_answer != sam_answer {
@@ -751,6 +805,23 @@ impl Session<'_, '_, '_> {
             photo,
             authentic,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_capture_names_follow_the_model_tables() {
+        let expected: Vec<String> = EF05_ELEMENTS
+            .iter()
+            .map(|e| format!("ef05_{:02X}", e.tag))
+            .chain(EF06_ELEMENTS.iter().map(|e| format!("ef06_{:02X}", e.tag)))
+            .collect();
+        assert_eq!(var::ELEMENTS.to_vec(), expected);
+        assert_eq!(&var::ELEMENTS_AND_PHOTO[..14], &var::ELEMENTS[..]);
+        assert_eq!(var::ELEMENTS_AND_PHOTO[14], var::PHOTO_FILE);
     }
 }
 

@@ -8,6 +8,6 @@ pub mod status;
 pub mod syntax;
 
 pub use profile::{Identify, LoadError, Profile, ScriptNeed, load_profile, load_profiles};
-pub use run::{Cards, Finished, RunError, TraceEntry, Values, run};
+pub use run::{Cards, Effects, Finished, RunError, TraceEntry, Values, run};
 pub use status::{StatusClass, StatusTable};
-pub use syntax::{ParseError, Pos, Script, Slot, SwPattern, parse};
+pub use syntax::{ParseError, Pos, Script, Slot, StepEffects, SwPattern, parse};

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::status::{StatusClass, StatusTable};
-use super::syntax::{ParseError, Script, parse_with_includes};
+use super::syntax::{ParseError, Pos, Script, captures, parse_with_includes};
+use crate::model::{Field, Generation, Pin, SpecVersion};
 
 /// Why the profiles could not be loaded. The daemon refuses to start.
 #[derive(Debug, Error)]
@@ -26,6 +27,10 @@ pub enum LoadError {
     MissingScript { path: String, name: String, operation: String },
     #[error("{path}: input {input:?} is not one that operation {operation} gives (it gives {given})")]
     UnknownInput { path: String, input: String, operation: String, given: String },
+    #[error(
+        "{pos}: operation {operation} reads {capture:?}, which this script never captures (expected a step with `=> {capture}`)"
+    )]
+    MissingCapture { pos: Pos, capture: String, operation: String },
     #[error("{0}: no profiles found")]
     NoProfiles(String),
     #[error("{first} and {second} recognise the same cards")]
@@ -71,7 +76,7 @@ pub struct Identify {
     /// Whether the FCI carries an `8A` life-cycle byte.
     pub life_cycle: bool,
     /// EF05 tag 03 when written (a blank card has none).
-    pub spec_version: String,
+    pub spec_version: SpecVersion,
 }
 
 /// One loaded profile.
@@ -82,7 +87,9 @@ pub struct Profile {
     pub dir: PathBuf,
     pub identify: Identify,
     pub constants: BTreeMap<String, Vec<u8>>,
-    pub initial_pin: String,
+    /// The generation its spec version names.
+    pub generation: Generation,
+    pub initial_pin: Pin,
     pub new_pin_length: usize,
     pub status: StatusTable,
     pub scripts: HashMap<String, Script>,
@@ -102,6 +109,8 @@ pub struct ScriptNeed {
     pub operation: &'static str,
     pub script: &'static str,
     pub gives: &'static [&'static str],
+    /// The captures the operation reads from what the script leaves.
+    pub reads: &'static [&'static str],
     /// Whether every profile must have it (some steps are gen3 only).
     pub required: bool,
 }
@@ -162,11 +171,19 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
     let bad = |message: String| LoadError::Manifest { path: shown.clone(), message };
     let algorithm = hex_bytes(&shown, "identify.algorithm", &m.identify.algorithm)?;
     let [algorithm] = algorithm[..] else { return Err(bad("identify.algorithm must be one byte".into())) };
+    let spec_version =
+        SpecVersion::parse(&m.identify.spec_version).map_err(|e| bad(format!("identify.spec_version: {e}")))?;
+    let Some(generation) = spec_version.generation() else {
+        return Err(bad(format!(
+            "identify.spec_version: {:?} is no generation this daemon knows (3.00 or 2.00)",
+            m.identify.spec_version
+        )));
+    };
     let identify = Identify {
         aid: hex_bytes(&shown, "identify.aid", &m.identify.aid)?,
         algorithm,
         life_cycle: m.identify.life_cycle,
-        spec_version: m.identify.spec_version,
+        spec_version,
     };
     let mut constants = BTreeMap::new();
     for (name, value) in &m.constants {
@@ -178,9 +195,8 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
             StatusClass::from_name(class).ok_or_else(|| bad(format!("status.{key}: unknown outcome {class:?}")))?;
         status.add(key, class).map_err(bad)?;
     }
-    if !(4..=12).contains(&m.pin.initial.len()) || !m.pin.initial.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("pin.initial must be 4 to 12 digits".into()));
-    }
+    let initial_pin =
+        Pin::parse(&m.pin.initial, Field::Pin).map_err(|_| bad("pin.initial must be 4 to 12 digits".into()))?;
     if !(4..=12).contains(&m.pin.new_length) {
         return Err(bad("pin.new_length must be 4 to 12".into()));
     }
@@ -220,6 +236,20 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
                         given: need.gives.join(", "),
                     });
                 }
+                let captured: Vec<&str> = captures(script).collect();
+                if let Some(missing) = need.reads.iter().find(|r| !captured.contains(r)) {
+                    // Where the capture was expected: the script's last step.
+                    let pos = script.steps().last().map(|s| s.pos.clone()).unwrap_or(Pos {
+                        file: script.file.clone(),
+                        line: 1,
+                        column: 1,
+                    });
+                    return Err(LoadError::MissingCapture {
+                        pos,
+                        capture: (*missing).to_owned(),
+                        operation: need.operation.to_owned(),
+                    });
+                }
             }
         }
     }
@@ -229,7 +259,8 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
         dir: dir.to_owned(),
         identify,
         constants,
-        initial_pin: m.pin.initial,
+        generation,
+        initial_pin,
         new_pin_length: m.pin.new_length,
         status,
         scripts,

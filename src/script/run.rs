@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use super::status::{StatusClass, StatusTable};
 use super::syntax::{
     ApduTemplate, Bound, BoundBase, Capture, Item, LOOP_COUNT, LOOP_OFFSET, Part, Pos, Script, Slice, Slot, Step,
+    StepEffects,
 };
 use crate::apdu::{Command, StatusWord, exchange};
 use crate::transport::{Transport, TransportError};
@@ -37,6 +38,11 @@ impl Values {
         self.map.insert(name.to_owned(), Zeroizing::new(bytes.into()));
     }
 
+    /// Sets a value that is already in a zeroizing buffer (PIN bytes).
+    pub fn put(&mut self, name: &str, bytes: Zeroizing<Vec<u8>>) {
+        self.map.insert(name.to_owned(), bytes);
+    }
+
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.map.get(name).map(|v| v.as_slice())
     }
@@ -50,13 +56,44 @@ impl Values {
     }
 }
 
-/// The two slots a script talks to.
+/// What the steps sent so far did to the card, from the effects their
+/// scripts declare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// A PIN try was (or may have been) counted.
+    pub pin_try_spent: bool,
+    /// The security state may be open: authenticated keys, a verified PIN.
+    pub security_state_open: bool,
+}
+
+impl Effects {
+    /// Takes in a step about to be sent. A SELECT clears the state whether
+    /// it succeeds or not, so the effects count from the sending.
+    fn sending(&mut self, step: StepEffects) {
+        if step.closes_security_state {
+            self.security_state_open = false;
+        }
+        if step.opens_security_state {
+            self.security_state_open = true;
+        }
+        if step.spends_pin_try {
+            self.pin_try_spent = true;
+        }
+    }
+}
+
+/// The two slots a script talks to, and what was done to the card.
 pub struct Cards<'a> {
     pub card: &'a mut dyn Transport,
     pub sam: Option<&'a mut dyn Transport>,
+    pub effects: Effects,
 }
 
-impl Cards<'_> {
+impl<'a> Cards<'a> {
+    pub fn new(card: &'a mut dyn Transport, sam: Option<&'a mut dyn Transport>) -> Cards<'a> {
+        Cards { card, sam, effects: Effects::default() }
+    }
+
     /// Command APDUs sent on both slots so far.
     pub fn apdus_sent(&self) -> u64 {
         self.card.apdus_sent() + self.sam.as_ref().map_or(0, |s| s.apdus_sent())
@@ -173,6 +210,34 @@ fn clamp(value: &[u8], a: usize, b: Option<usize>) -> &[u8] {
     value.get(a.min(end)..end).unwrap_or_default()
 }
 
+/// How many bytes `parts` expand to, so that the buffer holding them (PIN
+/// bytes, perhaps) is allocated once and never moves.
+fn expanded_len(values: &Values, parts: &[Part], chunk: Option<(usize, usize)>) -> usize {
+    parts
+        .iter()
+        .map(|part| match part {
+            Part::Bytes(b) => b.len(),
+            Part::Length { .. } => 1,
+            Part::Value { name, slice, .. } => {
+                let value = values.get(name).unwrap_or_default();
+                match slice {
+                    None => value.len(),
+                    Some(Slice::Range(a, b)) => clamp(value, *a, *b).len(),
+                    Some(Slice::Chunk) => match chunk {
+                        Some((offset, count)) => clamp(value, offset, Some(offset + count)).len(),
+                        None => value.len(),
+                    },
+                }
+            }
+        })
+        .sum()
+}
+
+/// A zeroizing buffer with room for exactly `parts`.
+fn buffer_for(values: &Values, parts: &[Part], chunk: Option<(usize, usize)>) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(Vec::with_capacity(expanded_len(values, parts, chunk)))
+}
+
 /// Builds the bytes of `parts`, and how they are shown in a trace.
 fn expand(
     script: &Script,
@@ -216,7 +281,7 @@ fn expand(
     Ok(())
 }
 
-fn build(
+pub(crate) fn build(
     script: &Script,
     values: &Values,
     apdu: &ApduTemplate,
@@ -225,7 +290,7 @@ fn build(
 ) -> Result<(Command, String), RunError> {
     let bad = |problem: String| RunError::Value { pos: pos.clone(), problem };
     let mut shown = String::new();
-    let mut head = Zeroizing::new(Vec::new());
+    let mut head = buffer_for(values, &apdu.head, chunk);
     expand(script, values, &apdu.head, chunk, &mut head, &mut shown)?;
     let Some(data_parts) = &apdu.data else {
         let (command, _) = Command::parse(&head).map_err(|e| bad(format!("not an APDU: {e}")))?;
@@ -235,15 +300,15 @@ fn build(
         return Err(bad(format!("the header is {} bytes, not 4", head.len())));
     };
     shown.push_str(" [");
-    let mut data = Zeroizing::new(Vec::new());
+    let mut data = buffer_for(values, data_parts, chunk);
     expand(script, values, data_parts, chunk, &mut data, &mut shown)?;
     shown.push(']');
-    let mut le = Zeroizing::new(Vec::new());
+    let mut le = buffer_for(values, &apdu.tail, chunk);
     if !apdu.tail.is_empty() {
         shown.push(' ');
     }
     expand(script, values, &apdu.tail, chunk, &mut le, &mut shown)?;
-    let mut command = Command::new(cla, ins, p1, p2).with_data(data.to_vec()).map_err(|e| bad(e.to_string()))?;
+    let mut command = Command::new(cla, ins, p1, p2).with_secret_data(data).map_err(|e| bad(e.to_string()))?;
     let ne = match le.as_slice() {
         [] => None,
         [0] => Some(256),
@@ -268,6 +333,9 @@ fn exec(
     chunk: Option<(usize, usize)>,
 ) -> Result<StatusWord, RunError> {
     let (command, shown) = build(script, values, &step.apdu, chunk, &step.pos)?;
+    if step.slot == Slot::Card {
+        cards.effects.sending(step.effects);
+    }
     let transport: &mut dyn Transport = match step.slot {
         Slot::Card => &mut *cards.card,
         Slot::Sam => match cards.sam.as_mut() {

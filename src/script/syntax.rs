@@ -143,10 +143,41 @@ pub enum Capture {
     Append(String),
 }
 
+/// What sending a step may do to the card beyond answering it, as the
+/// script that holds the step declares (`effect …`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepEffects {
+    /// It counts a PIN try (VERIFY, CHANGE PIN): after it, the operation
+    /// must never run again, and the card is reset at the end.
+    pub spends_pin_try: bool,
+    /// It may leave the security state open (an external authentication,
+    /// a verified PIN): the state must be closed before the card is left.
+    pub opens_security_state: bool,
+    /// It clears the security state (SELECT of the application).
+    pub closes_security_state: bool,
+}
+
+impl StepEffects {
+    /// The words of `effect` lines.
+    pub const WORDS: [&'static str; 3] = ["spends-pin-try", "opens-security-state", "closes-security-state"];
+
+    fn add(&mut self, word: &str) -> bool {
+        match word {
+            "spends-pin-try" => self.spends_pin_try = true,
+            "opens-security-state" => self.opens_security_state = true,
+            "closes-security-state" => self.closes_security_state = true,
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// One command to one card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub slot: Slot,
+    /// The effects its script declares.
+    pub effects: StepEffects,
     pub apdu: ApduTemplate,
     /// What may come back; `9000` when the line says nothing.
     pub expect: Vec<SwPattern>,
@@ -281,6 +312,8 @@ struct Parser<'a, 'r> {
     defined: HashSet<String>,
     items: Vec<Item>,
     open_loop: Option<Loop>,
+    /// This script's own `effect` lines, given to its own steps.
+    effects: StepEffects,
 }
 
 /// A cursor over one line.
@@ -382,6 +415,7 @@ impl<'a, 'r> Parser<'a, 'r> {
             defined: constants.iter().map(|(n, _)| (*n).to_owned()).collect(),
             items: Vec::new(),
             open_loop: None,
+            effects: StepEffects::default(),
         }
     }
 
@@ -407,6 +441,16 @@ impl<'a, 'r> Parser<'a, 'r> {
                         });
                     }
                     self.declare(&mut c, kind == "secret")?;
+                }
+                Some("effect") if c.peek().is_some_and(|ch| ch == ' ' || ch == '\t') => {
+                    if steps_seen {
+                        return Err(ParseError {
+                            pos: c.pos_at(word_start),
+                            expected: "effects declared before the first step".into(),
+                            found: "\"effect\"".into(),
+                        });
+                    }
+                    self.declare_effects(&mut c)?;
                 }
                 Some("for") => {
                     steps_seen = true;
@@ -561,6 +605,27 @@ impl<'a, 'r> Parser<'a, 'r> {
         }
         self.items.extend(included.items);
         Ok(())
+    }
+
+    fn declare_effects(&mut self, c: &mut Cursor) -> Result<(), ParseError> {
+        loop {
+            c.skip_spaces();
+            if c.at_end() {
+                return Ok(());
+            }
+            let at = c.at;
+            while c.peek().is_some_and(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
+                c.at += 1;
+            }
+            let word: String = c.chars[at..c.at].iter().collect();
+            if !self.effects.add(&word) {
+                return Err(ParseError {
+                    pos: c.pos_at(at),
+                    expected: format!("an effect ({})", StepEffects::WORDS.join(", ")),
+                    found: format!("{word:?}"),
+                });
+            }
+        }
     }
 
     fn declare(&mut self, c: &mut Cursor, secret: bool) -> Result<(), ParseError> {
@@ -785,7 +850,7 @@ impl<'a, 'r> Parser<'a, 'r> {
         if !c.at_end() {
             return Err(c.error(if capture.is_some() { "end of line" } else { "\"->\", \"=>\" or end of line" }));
         }
-        Ok(Step { slot, apdu, expect, capture, pos, text: text.to_owned() })
+        Ok(Step { slot, effects: self.effects, apdu, expect, capture, pos, text: text.to_owned() })
     }
 
     /// Hex bytes or one placeholder.

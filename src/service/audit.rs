@@ -5,7 +5,7 @@
 //! Under systemd the events reach the journal as lines of text; read them
 //! with `journalctl -u sscardd.service -g 'sscard::audit'`.
 
-use super::CallReport;
+use super::{CallReport, ErrorName};
 
 /// The caller of a method, from the bus's connection credentials.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -14,13 +14,33 @@ pub struct Caller {
     pub pid: Option<u32>,
 }
 
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// `VerifyPin` answered a wrong PIN (not an error on the bus).
+    WrongPin,
+    /// The error the caller got.
+    Failed(ErrorName),
+}
+
+impl Outcome {
+    /// `success`, `WrongPin`, or the error's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::WrongPin => ErrorName::WrongPin.as_str(),
+            Outcome::Failed(name) => name.as_str(),
+        }
+    }
+}
+
 pub struct Entry<'a> {
     pub caller: Caller,
     pub operation: &'a str,
     pub reader: &'a str,
     pub report: &'a CallReport,
-    /// `success`, `WrongPin` for a wrong PIN to `VerifyPin`, or the error name.
-    pub outcome: &'a str,
+    pub outcome: Outcome,
 }
 
 /// Emits the event, under the target `sscard::audit`.
@@ -34,7 +54,7 @@ pub fn record(entry: &Entry<'_>) {
         operation = entry.operation,
         reader = entry.reader,
         card = entry.report.card.as_deref().unwrap_or("none"),
-        outcome = entry.outcome,
+        outcome = entry.outcome.as_str(),
         apdus = entry.report.apdus,
         "audit"
     );

@@ -1,84 +1,148 @@
 //! The errors callers see: one name from the contract (`org.sscard.Error.<Name>`)
-//! and a one-line message naming the operation.
+//! and a one-line message naming the operation. The names, their D-Bus
+//! form and the client's exit codes are defined here, once.
 
 use crate::ops::OpError;
 use crate::transport::TransportError;
 
-/// The error names of `interfaces.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorName {
-    NoCard,
-    Ambiguous,
-    CardRemoved,
-    CardReset,
-    NotSupported,
-    InvalidArgument,
-    PinBlocked,
-    LastTry,
-    WrongPin,
-    HolderMismatch,
-    AlreadyActive,
-    NoSam,
-    AuthenticationFailed,
-    CardError,
-    NotAuthorized,
-    ServiceUnavailable,
-    Timeout,
-    Cancelled,
-    Internal,
+/// The D-Bus prefix of every error name.
+pub const ERROR_PREFIX: &str = "org.sscard.Error";
+
+macro_rules! error_names {
+    ($($(#[$doc:meta])* $name:ident = $code:literal,)*) => {
+        /// The error names of `docs/interfaces.md`, each with the exit code
+        /// `sscardctl` gives it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorName {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorName {
+            pub const ALL: &'static [ErrorName] = &[$(ErrorName::$name,)*];
+
+            /// The short name, e.g. `NoCard`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorName::$name => stringify!($name),)*
+                }
+            }
+
+            /// The D-Bus name, e.g. `org.sscard.Error.NoCard`.
+            pub const fn dbus_name(self) -> &'static str {
+                match self {
+                    $(ErrorName::$name => concat!("org.sscard.Error.", stringify!($name)),)*
+                }
+            }
+
+            /// `sscardctl`'s exit code for it.
+            pub const fn exit_code(self) -> u8 {
+                match self {
+                    $(ErrorName::$name => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_names! {
+    /// No card in the reader.
+    NoCard = 3,
+    /// `FindCard` found more than one social security card.
+    Ambiguous = 4,
+    /// The card left during the operation.
+    CardRemoved = 5,
+    /// Another program reset the card, and the single rerun did not help.
+    CardReset = 6,
+    /// Not a social security card, or no profile fits it.
+    NotSupported = 7,
+    /// Bad input; the message names the field and the rule.
+    InvalidArgument = 8,
+    /// The PIN was blocked when the call began.
+    PinBlocked = 9,
+    /// One try left, and `allow_last_try` was not given.
+    LastTry = 10,
+    /// A wrong PIN to `ChangePin` or `Activate`.
+    WrongPin = 11,
+    /// The SSN on the card is not the one given, or the card has none.
+    HolderMismatch = 12,
+    /// `Activate` on an active gen3 card.
+    AlreadyActive = 13,
+    /// The operation needs a PSAM, and none is present.
+    NoSam = 14,
+    /// The card or the PSAM refused a cryptogram or MAC.
+    AuthenticationFailed = 15,
+    /// An unexpected status word, or a read-back that differs.
+    CardError = 16,
+    /// polkit said no.
+    NotAuthorized = 17,
+    /// pcscd is not there.
+    ServiceUnavailable = 18,
+    /// A card did not answer within the configured time.
+    Timeout = 19,
+    /// The daemon is shutting down.
+    Cancelled = 20,
+    /// Anything else.
+    Internal = 21,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 19] = [
-        ErrorName::NoCard,
-        ErrorName::Ambiguous,
-        ErrorName::CardRemoved,
-        ErrorName::CardReset,
-        ErrorName::NotSupported,
-        ErrorName::InvalidArgument,
-        ErrorName::PinBlocked,
-        ErrorName::LastTry,
-        ErrorName::WrongPin,
-        ErrorName::HolderMismatch,
-        ErrorName::AlreadyActive,
-        ErrorName::NoSam,
-        ErrorName::AuthenticationFailed,
-        ErrorName::CardError,
-        ErrorName::NotAuthorized,
-        ErrorName::ServiceUnavailable,
-        ErrorName::Timeout,
-        ErrorName::Cancelled,
-        ErrorName::Internal,
-    ];
+    /// The name from its short (`NoCard`) or D-Bus form.
+    pub fn from_name(name: &str) -> Option<ErrorName> {
+        let short = name.strip_prefix(ERROR_PREFIX).and_then(|n| n.strip_prefix('.')).unwrap_or(name);
+        ErrorName::ALL.iter().copied().find(|n| n.as_str() == short)
+    }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorName::NoCard => "NoCard",
-            ErrorName::Ambiguous => "Ambiguous",
-            ErrorName::CardRemoved => "CardRemoved",
-            ErrorName::CardReset => "CardReset",
-            ErrorName::NotSupported => "NotSupported",
-            ErrorName::InvalidArgument => "InvalidArgument",
-            ErrorName::PinBlocked => "PinBlocked",
-            ErrorName::LastTry => "LastTry",
-            ErrorName::WrongPin => "WrongPin",
-            ErrorName::HolderMismatch => "HolderMismatch",
-            ErrorName::AlreadyActive => "AlreadyActive",
-            ErrorName::NoSam => "NoSam",
-            ErrorName::AuthenticationFailed => "AuthenticationFailed",
-            ErrorName::CardError => "CardError",
-            ErrorName::NotAuthorized => "NotAuthorized",
-            ErrorName::ServiceUnavailable => "ServiceUnavailable",
-            ErrorName::Timeout => "Timeout",
-            ErrorName::Cancelled => "Cancelled",
-            ErrorName::Internal => "Internal",
+    /// The contract's name for a transport failure. `NoCard` only ever
+    /// answers the start of something on an empty reader; a card that
+    /// leaves while it is used is `CardRemoved`.
+    pub fn of_transport(e: &TransportError) -> ErrorName {
+        match e {
+            TransportError::NoService => ErrorName::ServiceUnavailable,
+            TransportError::NoCard => ErrorName::NoCard,
+            TransportError::CardRemoved | TransportError::ReaderUnavailable | TransportError::UnknownReader(_) => {
+                ErrorName::CardRemoved
+            }
+            TransportError::CardReset => ErrorName::CardReset,
+            TransportError::Timeout => ErrorName::Timeout,
+            TransportError::ExtendedLengthUnsupported
+            | TransportError::MalformedCommand(_)
+            | TransportError::MalformedResponse(_)
+            | TransportError::TooManyContinuations(_)
+            | TransportError::Pcsc(_) => ErrorName::CardError,
+        }
+    }
+
+    /// The contract's name for an operation's failure.
+    pub fn of_op(e: &OpError) -> ErrorName {
+        match e {
+            OpError::InvalidArgument(_) | OpError::EmptyRecord | OpError::BadInput(_) => ErrorName::InvalidArgument,
+            OpError::NotSocialSecurityCard | OpError::NotSupported(_) => ErrorName::NotSupported,
+            OpError::NoSam => ErrorName::NoSam,
+            OpError::PinBlocked => ErrorName::PinBlocked,
+            OpError::LastTry => ErrorName::LastTry,
+            OpError::WrongPin { .. } => ErrorName::WrongPin,
+            OpError::HolderMismatch(_) => ErrorName::HolderMismatch,
+            OpError::AlreadyActive => ErrorName::AlreadyActive,
+            OpError::AuthenticationFailed { .. } | OpError::NotAuthentic => ErrorName::AuthenticationFailed,
+            OpError::Card { .. } | OpError::ReadBackMismatch(_) | OpError::Decode(_) => ErrorName::CardError,
+            OpError::CardRemoved => ErrorName::CardRemoved,
+            OpError::CardReset => ErrorName::CardReset,
+            OpError::Timeout => ErrorName::Timeout,
+            OpError::ServiceUnavailable => ErrorName::ServiceUnavailable,
+            OpError::Transport(t) => ErrorName::of_transport(t),
+            OpError::Internal(_) => ErrorName::Internal,
         }
     }
 }
 
+impl std::fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A failed call: its contract name and a one-line message that starts
-/// with the method.
+/// with the method. It is the daemon's D-Bus error as it stands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ServiceError {
@@ -91,40 +155,42 @@ impl ServiceError {
         ServiceError { name, message: format!("{method}: {detail}") }
     }
 
-    /// The contract's name for an operation's failure.
+    /// An error whose message is already whole.
+    pub fn named(name: ErrorName, message: String) -> ServiceError {
+        ServiceError { name, message }
+    }
+
+    /// Bad input to `method`: `detail` names the field and the rule.
+    pub fn invalid(method: &str, detail: &str) -> ServiceError {
+        ServiceError::new(ErrorName::InvalidArgument, method, &format!("invalid argument: {detail}"))
+    }
+
     pub fn from_op(method: &str, e: &OpError) -> ServiceError {
-        let name = match e {
-            OpError::InvalidArgument(_) | OpError::EmptyRecord | OpError::BadInput(_) => ErrorName::InvalidArgument,
-            OpError::NotSocialSecurityCard | OpError::NotSupported(_) => ErrorName::NotSupported,
-            OpError::NoSam => ErrorName::NoSam,
-            OpError::PinBlocked => ErrorName::PinBlocked,
-            OpError::LastTry => ErrorName::LastTry,
-            OpError::WrongPin { .. } => ErrorName::WrongPin,
-            OpError::HolderMismatch(_) => ErrorName::HolderMismatch,
-            OpError::AlreadyActive => ErrorName::AlreadyActive,
-            OpError::AuthenticationFailed { .. } | OpError::NotAuthentic => ErrorName::AuthenticationFailed,
-            OpError::Card { .. } | OpError::ReadBackMismatch(_) | OpError::Decode(_) => ErrorName::CardError,
-            OpError::CardRemoved => ErrorName::CardRemoved,
-            OpError::CardReset { .. } => ErrorName::CardReset,
-            OpError::Timeout => ErrorName::Timeout,
-            OpError::ServiceUnavailable => ErrorName::ServiceUnavailable,
-            OpError::Transport(t) => return ServiceError::from_transport(method, t),
-            _ => ErrorName::Internal,
-        };
-        ServiceError::new(name, method, &e.to_string())
+        ServiceError::new(ErrorName::of_op(e), method, &e.to_string())
     }
 
     pub fn from_transport(method: &str, e: &TransportError) -> ServiceError {
-        let name = match e {
-            TransportError::NoService => ErrorName::ServiceUnavailable,
-            TransportError::NoCard => ErrorName::NoCard,
-            TransportError::CardRemoved | TransportError::ReaderUnavailable | TransportError::UnknownReader(_) => {
-                ErrorName::CardRemoved
-            }
-            TransportError::CardReset => ErrorName::CardReset,
-            TransportError::Timeout => ErrorName::Timeout,
-            _ => ErrorName::CardError,
-        };
-        ServiceError::new(name, method, &e.to_string())
+        ServiceError::new(ErrorName::of_transport(e), method, &e.to_string())
+    }
+}
+
+impl zbus::DBusError for ServiceError {
+    fn create_reply(&self, call: &zbus::message::Header<'_>) -> zbus::Result<zbus::Message> {
+        zbus::Message::error(call, self.name.dbus_name()).build(&(self.message.as_str(),))
+    }
+
+    fn name(&self) -> zbus::names::ErrorName<'_> {
+        zbus::names::ErrorName::from_static_str_unchecked(self.name.dbus_name())
+    }
+
+    fn description(&self) -> Option<&str> {
+        Some(&self.message)
+    }
+}
+
+impl From<zbus::Error> for ServiceError {
+    /// A failure of the bus itself while answering (building a reply).
+    fn from(e: zbus::Error) -> Self {
+        ServiceError { name: ErrorName::Internal, message: format!("D-Bus: {e}") }
     }
 }

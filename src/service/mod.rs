@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 pub use audit::Caller;
 pub use error::{ErrorName, ServiceError};
 
-use crate::model::HolderRecordUpdate;
+use crate::model::{HolderRecordUpdate, Pin, Ssn};
 use crate::ops::{CardInfo, Engine, PinStatus, ReadOptions, VerifyOutcome};
 use crate::transport::{Backend, PcscBackend};
 
@@ -82,17 +82,17 @@ pub enum Event {
     },
 }
 
-/// An operation for a reader's worker. PINs stay in zeroizing buffers.
-#[non_exhaustive]
+/// An operation for a reader's worker, its arguments parsed once at the
+/// edge into the model's types. PINs stay in zeroizing buffers.
 pub enum Request {
     ReadCard(ReadOptions),
     WriteHolderRecord(Box<HolderRecordUpdate>),
     PinStatus,
-    VerifyPin { pin: Zeroizing<String>, allow_last_try: bool },
-    ChangePin { old_pin: Zeroizing<String>, new_pin: Zeroizing<String>, allow_last_try: bool },
-    ReloadPin { new_pin: Zeroizing<String> },
+    VerifyPin { pin: Pin, allow_last_try: bool },
+    ChangePin { old_pin: Pin, new_pin: Pin, allow_last_try: bool },
+    ReloadPin { new_pin: Pin },
     UnblockPin,
-    Activate { ssn: String, initial_pin: Zeroizing<String>, new_pin: Zeroizing<String>, allow_last_try: bool },
+    Activate { ssn: Ssn, initial_pin: Pin, new_pin: Pin, allow_last_try: bool },
 }
 
 impl Request {
@@ -109,12 +109,6 @@ impl Request {
             Request::Activate { .. } => "Activate",
         }
     }
-
-    /// Whether the operation may leave a verified PIN behind, so that the
-    /// card is reset when it ends.
-    fn verifies_pin(&self) -> bool {
-        matches!(self, Request::VerifyPin { .. } | Request::ChangePin { .. } | Request::Activate { .. })
-    }
 }
 
 impl std::fmt::Debug for Request {
@@ -126,7 +120,6 @@ impl std::fmt::Debug for Request {
 
 /// An operation's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Reply {
     CardInfo(Box<CardInfo>),
     Written { digest: String, apdus: u64 },
@@ -226,6 +219,8 @@ struct Shared<B: Backend> {
     audit_salt: Zeroizing<String>,
     /// Each reader's card, as the audit trail names it.
     card_hashes: Mutex<BTreeMap<u32, String>>,
+    /// Each reader's card profile, once its card was classified.
+    card_profiles: Mutex<BTreeMap<u32, String>>,
     events: mpsc::UnboundedSender<Event>,
     readers: Mutex<BTreeMap<u32, ReaderHandle>>,
     sam: sam::SamShare,
@@ -278,6 +273,7 @@ impl<B: Backend> Service<B> {
             engine,
             audit_salt: config.audit_salt.clone(),
             card_hashes: Mutex::new(BTreeMap::new()),
+            card_profiles: Mutex::new(BTreeMap::new()),
             events,
             readers: Mutex::new(BTreeMap::new()),
             sam: sam::SamShare::default(),
@@ -306,32 +302,35 @@ impl<B: Backend> Service<B> {
         self.shared.card_hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
     }
 
-    /// Checks what can be checked of `request` without a card (PIN rules,
-    /// the SSN, a record against every profile), so that bad input is
-    /// `InvalidArgument` whatever the reader holds.
-    fn precheck(&self, request: &Request) -> Result<(), ServiceError> {
+    /// The profile of the card in reader `id`, once classified.
+    fn card_profile(&self, id: u32) -> Option<String> {
+        self.shared.card_profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+    }
+
+    /// Checks what can be checked of `request` without touching the card
+    /// (new-PIN rules, a record's consistency), against the profile of the
+    /// reader's card when it is known, so that bad input is
+    /// `InvalidArgument` naming the field that broke a rule for this card.
+    fn precheck(&self, id: u32, request: &Request) -> Result<(), ServiceError> {
         let engine = &self.shared.engine;
+        let profile = self.card_profile(id);
+        let profile = profile.as_deref();
         let checked = match request {
-            Request::ReadCard(_) | Request::PinStatus | Request::UnblockPin => Ok(()),
-            Request::WriteHolderRecord(update) => engine.check_record(update),
-            Request::VerifyPin { pin, .. } => engine.check_pin(pin),
-            Request::ChangePin { old_pin, new_pin, .. } => {
-                engine.check_pin(old_pin).and_then(|()| engine.check_new_pin(new_pin))
+            Request::ReadCard(_) | Request::PinStatus | Request::UnblockPin | Request::VerifyPin { .. } => Ok(()),
+            Request::WriteHolderRecord(update) => engine.check_record(update, profile),
+            Request::ChangePin { new_pin, .. } | Request::ReloadPin { new_pin } | Request::Activate { new_pin, .. } => {
+                engine.check_new_pin(new_pin, profile)
             }
-            Request::ReloadPin { new_pin } => engine.check_new_pin(new_pin),
-            Request::Activate { ssn, initial_pin, new_pin, .. } => engine
-                .check_ssn(ssn)
-                .and_then(|()| engine.check_pin(initial_pin))
-                .and_then(|()| engine.check_new_pin(new_pin)),
         };
         checked.map_err(|e| ServiceError::from_op(request.method(), &e))
     }
 
     /// Records in the audit trail a call on reader `id` refused before it
-    /// reached the card (`outcome` is the error name).
-    pub fn audit_refusal(&self, id: u32, caller: Caller, operation: &str, outcome: &str) {
+    /// reached the card.
+    pub fn audit_refusal(&self, id: u32, caller: Caller, operation: &str, refused: ErrorName) {
         let reader = self.shared.readers().get(&id).map(|h| h.name.clone()).unwrap_or_default();
         let report = CallReport { apdus: 0, card: self.card_hash(id) };
+        let outcome = audit::Outcome::Failed(refused);
         audit::record(&audit::Entry { caller, operation, reader: &reader, report: &report, outcome });
     }
 
@@ -341,14 +340,14 @@ impl<B: Backend> Service<B> {
     pub async fn call(&self, id: u32, request: Request, caller: Caller) -> Result<Reply, ServiceError> {
         let method = request.method();
         let refuse = |e: ServiceError| {
-            self.audit_refusal(id, caller, method, e.name.as_str());
+            self.audit_refusal(id, caller, method, e.name);
             Err(e)
         };
         let refuse_as = |name, detail: &str| refuse(ServiceError::new(name, method, detail));
         if self.shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return refuse_as(ErrorName::Cancelled, "the daemon is shutting down");
         }
-        if let Err(e) = self.precheck(&request) {
+        if let Err(e) = self.precheck(id, &request) {
             return refuse(e);
         }
         if !self.available() {

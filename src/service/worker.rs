@@ -9,7 +9,7 @@ use super::sam::SamCommand;
 use super::{Call, CallReport, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared, audit};
 use crate::model::CardId;
 use crate::ops::{Classification, OpError};
-use crate::script::Cards;
+use crate::script::{Cards, Effects};
 use crate::transport::{Backend, CardConnection, CardTransaction, Transport, TransportError};
 
 pub(super) struct Worker<B: Backend> {
@@ -100,9 +100,9 @@ impl<B: Backend> Worker<B> {
         };
         drop(request);
         let outcome = match &result {
-            Ok(Reply::Verified(v)) if !v.ok => "WrongPin",
-            Ok(_) => "success",
-            Err(e) => e.name.as_str(),
+            Ok(Reply::Verified(v)) if !v.ok => audit::Outcome::WrongPin,
+            Ok(_) => audit::Outcome::Success,
+            Err(e) => audit::Outcome::Failed(e.name),
         };
         let report = CallReport { apdus: self.apdus, card: self.card_hash() };
         let reader = self.reader.clone();
@@ -144,6 +144,7 @@ impl<B: Backend> Worker<B> {
                     self.card_number = card_number;
                     self.profile = Some(profile.clone());
                     self.publish_card_hash();
+                    self.publish_profile();
                     (CardKind::Ssse, profile)
                 }
                 Classification::Psam { .. } => (CardKind::Psam, String::new()),
@@ -222,6 +223,7 @@ impl<B: Backend> Worker<B> {
         self.card_number = None;
         self.profile = None;
         self.publish_card_hash();
+        self.publish_profile();
         // Dropping a connection leaves the card as it is.
         self.connection = None;
         if self.is_sam {
@@ -241,6 +243,14 @@ impl<B: Backend> Worker<B> {
         match self.card_hash() {
             Some(hash) => hashes.insert(self.id, hash),
             None => hashes.remove(&self.id),
+        };
+    }
+
+    fn publish_profile(&self) {
+        let mut profiles = self.shared.card_profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &self.profile {
+            Some(profile) => profiles.insert(self.id, profile.clone()),
+            None => profiles.remove(&self.id),
         };
     }
 
@@ -267,17 +277,14 @@ impl<B: Backend> Worker<B> {
                 "this reader holds the PSAM, not a social security card",
             ));
         }
-        // What the classification already tells is checked before any APDU.
-        if let (Request::WriteHolderRecord(update), Some(profile)) = (request, &self.profile) {
-            self.shared.engine.check_record_for(profile, update).map_err(|e| ServiceError::from_op(method, &e))?;
-        }
         let first = self.attempt_once(request);
         let e = match first {
-            Err(Failure::Op(OpError::CardReset { retry_safe: true })) => {
+            // Nothing that counts a PIN try was sent: the whole operation may run again.
+            Err(Failure::Op(OpError::CardReset, effects)) if !effects.pin_try_spent => {
                 tracing::info!(reader = %self.reader, "{method}: card reset by another program; rerunning once");
                 self.recover_from_reset(method)?;
                 match self.attempt_once(request) {
-                    Err(Failure::Op(OpError::CardReset { .. })) => {
+                    Err(Failure::Op(OpError::CardReset, _)) => {
                         let _ = self.connection.as_mut().map(|c| c.reconnect());
                         return Err(ServiceError::new(
                             ErrorName::CardReset,
@@ -288,7 +295,7 @@ impl<B: Backend> Worker<B> {
                     other => return other.map_err(|f| f.into_error(method)),
                 }
             }
-            Err(Failure::Op(OpError::CardReset { retry_safe: false })) => {
+            Err(Failure::Op(OpError::CardReset, _)) => {
                 let _ = self.connection.as_mut().map(|c| c.reconnect());
                 return Err(ServiceError::new(
                     ErrorName::CardReset,
@@ -310,7 +317,7 @@ impl<B: Backend> Worker<B> {
         conn.reconnect().map_err(|e| ServiceError::from_transport(method, &e))?;
         let mut tx = conn.begin().map_err(|e| ServiceError::from_transport(method, &e))?;
         let card_before = tx.apdus_sent();
-        let identity = engine.card_identity(&mut Cards { card: &mut tx, sam: None });
+        let identity = engine.card_identity(&mut Cards::new(&mut tx, None));
         let sent = tx.apdus_sent() - card_before;
         let _ = tx.end();
         self.apdus += sent;
@@ -337,10 +344,15 @@ impl<B: Backend> Worker<B> {
     }
 
     /// One run of the operation in one transaction on the card, holding the
-    /// PSAM from its first command to the end.
+    /// PSAM from its first command to the end. How the transaction ends
+    /// follows from the operation's effects: with a reset if and only if a
+    /// PIN try was spent; otherwise with a closing SELECT if and only if
+    /// the security state was left open.
     fn attempt(&mut self, request: &Request) -> Result<Reply, Failure> {
         let engine = Arc::clone(&self.shared.engine);
         let shared = Arc::clone(&self.shared);
+        let profile = self.profile.clone();
+        let reader = self.reader.clone();
         let fresh = self.connection.is_none();
         let outcome = {
             let conn = self.connect().map_err(Failure::Transport)?;
@@ -349,29 +361,31 @@ impl<B: Backend> Worker<B> {
                 Ok(mut tx) => {
                     let mut sam = shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()));
                     let card_before = tx.apdus_sent();
-                    let result = {
-                        let mut cards = Cards {
-                            card: &mut tx,
-                            sam: sam.as_mut().map(|s| s as &mut dyn crate::transport::Transport),
-                        };
-                        run_operation(&engine, &mut cards, request)
+                    let (result, effects, reset) = {
+                        let mut cards = Cards::new(&mut tx, sam.as_mut().map(|s| s as &mut dyn Transport));
+                        let result = run_operation(&engine, &mut cards, request);
+                        let effects = cards.effects;
+                        let card_gone = matches!(result, Err(OpError::CardRemoved | OpError::CardReset));
+                        let mut reset = effects.pin_try_spent;
+                        if !reset && effects.security_state_open && !card_gone {
+                            if let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards) {
+                                // A state that cannot be closed is cleared by a reset.
+                                tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
+                                reset = true;
+                            }
+                        }
+                        (result, effects, reset)
                     };
                     let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
                     drop(sam);
-                    // A session that may have verified a PIN ends with a
-                    // reset, so that the verified state does not linger for
-                    // other programs: any PIN method that got past the checks
-                    // made before its VERIFY.
-                    let reset =
-                        request.verifies_pin() && result.as_ref().err().is_none_or(|e| !refused_before_a_pin_apdu(e));
                     let ended = if reset { tx.end_with_reset() } else { tx.end() };
-                    Ok((result, sent, reset && ended.is_ok()))
+                    Ok((result, effects, sent, reset && ended.is_ok()))
                 }
             }
         };
-        let (result, sent, was_reset) = match outcome {
+        let (result, effects, sent, was_reset) = match outcome {
             Ok(ran) => ran,
-            Err(TransportError::CardReset) => return Err(Failure::Op(OpError::CardReset { retry_safe: true })),
+            Err(TransportError::CardReset) => return Err(Failure::Op(OpError::CardReset, Effects::default())),
             // A handle from before a removal: the caller connects again, once.
             Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable) if !fresh => {
                 self.connection = None;
@@ -387,9 +401,9 @@ impl<B: Backend> Worker<B> {
         match result {
             Err(OpError::CardRemoved) => {
                 self.connection = None;
-                Err(Failure::Op(OpError::CardRemoved))
+                Err(Failure::Op(OpError::CardRemoved, effects))
             }
-            other => other.map_err(Failure::Op),
+            other => other.map_err(|e| Failure::Op(e, effects)),
         }
     }
 }
@@ -407,28 +421,11 @@ fn fail_session(commands: &std_mpsc::Receiver<SamCommand>, failure: &TransportEr
     }
 }
 
-/// Errors an operation answers before it sends any try-counting APDU.
-fn refused_before_a_pin_apdu(e: &OpError) -> bool {
-    matches!(
-        e,
-        OpError::InvalidArgument(_)
-            | OpError::BadInput(_)
-            | OpError::EmptyRecord
-            | OpError::NotSocialSecurityCard
-            | OpError::NotSupported(_)
-            | OpError::NoSam
-            | OpError::PinBlocked
-            | OpError::LastTry
-            | OpError::HolderMismatch(_)
-            | OpError::AlreadyActive
-            | OpError::CardRemoved
-    )
-}
-
 /// Why an attempt failed, before it becomes a contract error.
 enum Failure {
     Transport(TransportError),
-    Op(OpError),
+    /// The operation's error, and what its steps had done to the card.
+    Op(OpError, Effects),
     /// The connection was from before a removal; nothing was sent.
     Stale,
 }
@@ -437,7 +434,7 @@ impl Failure {
     fn into_error(self, method: &str) -> ServiceError {
         match self {
             Failure::Transport(e) => ServiceError::from_transport(method, &e),
-            Failure::Op(e) => ServiceError::from_op(method, &e),
+            Failure::Op(e, _) => ServiceError::from_op(method, &e),
             Failure::Stale => ServiceError::new(ErrorName::NoCard, method, "no card in the reader"),
         }
     }

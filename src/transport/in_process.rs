@@ -2,7 +2,7 @@
 //! tests. It applies the same T=0 rules as the PC/SC transport.
 
 use super::t0;
-use super::{Atr, CardConnection, CardTransaction, Capabilities, Transport, TransportError};
+use super::{Atr, Capabilities, CardConnection, CardTransaction, Transport, TransportError};
 
 /// A card that lives in this process, such as the reference simulator.
 pub trait VirtualCard: Send {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::in_process::caps_of;
 use super::t0;
 use super::{
-    Backend, CardConnection, CardTransaction, Capabilities, Observation, ReaderMonitor, SlotState, Transport,
+    Backend, Capabilities, CardConnection, CardTransaction, Observation, ReaderMonitor, SlotState, Transport,
     TransportError, VirtualCard, WaitError,
 };
 

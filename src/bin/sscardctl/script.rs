@@ -64,7 +64,7 @@ pub fn run_script(file: &Path, reader: &str, sam_reader: Option<&str>, vars: &[S
         None => None,
     };
     println!("card: {reader}  ATR {}", hex::encode_upper(card_tx.atr()));
-    let mut cards = Cards { card: &mut card_tx, sam: sam_tx.as_mut().map(|t| t as &mut dyn Transport) };
+    let mut cards = Cards::new(&mut card_tx, sam_tx.as_mut().map(|t| t as &mut dyn Transport));
     let mut trace = |e: &TraceEntry<'_>| {
         println!("{}:{}", e.step.pos.file, e.step.pos.line);
         println!("  {} > {}", e.step.slot, e.command_shown);

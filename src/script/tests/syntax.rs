@@ -448,6 +448,7 @@ fn a_script_with_every_feature_parses_to_its_structure() {
         *select,
         Step {
             slot: Slot::Card,
+            effects: StepEffects::default(),
             apdu: ApduTemplate {
                 head: hex("00 A4 04 00"),
                 data: Some(vec![value("aid", None, 4, 20)]),

@@ -4,15 +4,15 @@ use super::*;
 
 #[test]
 fn requests_never_show_a_pin() {
-    let pin = || Zeroizing::new("472913".to_owned());
+    let pin = |digits: &str| Pin::parse(digits, crate::model::Field::Pin).unwrap();
     let requests = [
-        Request::VerifyPin { pin: pin(), allow_last_try: false },
-        Request::ChangePin { old_pin: pin(), new_pin: Zeroizing::new("580264".into()), allow_last_try: true },
-        Request::ReloadPin { new_pin: pin() },
+        Request::VerifyPin { pin: pin("472913"), allow_last_try: false },
+        Request::ChangePin { old_pin: pin("472913"), new_pin: pin("580264"), allow_last_try: true },
+        Request::ReloadPin { new_pin: pin("472913") },
         Request::Activate {
-            ssn: "11010519491231002X".into(),
-            initial_pin: pin(),
-            new_pin: Zeroizing::new("580264".into()),
+            ssn: Ssn::parse("11010519491231002X").unwrap(),
+            initial_pin: pin("472913"),
+            new_pin: pin("580264"),
             allow_last_try: false,
         },
     ];

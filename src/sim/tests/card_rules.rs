@@ -30,7 +30,10 @@ struct Terminal {
 impl Terminal {
     fn new(generation: Generation) -> Terminal {
         let mut psam = InProcessConnection::new(psam(Psam::new([0x44, 0x03, 0, 0, 0, 1])));
-        let ok = exchange(&mut psam.begin().unwrap(), &Command::new(0, 0xA4, 4, 0).with_data(psam::PSAM_AID.to_vec()).unwrap());
+        let ok = exchange(
+            &mut psam.begin().unwrap(),
+            &Command::new(0, 0xA4, 4, 0).with_data(psam::PSAM_AID.to_vec()).unwrap(),
+        );
         assert_eq!(ok.unwrap().sw, StatusWord::Success);
         let alg = if generation == Generation::Gen3 { 3 } else { 1 };
         let mut t = Terminal { card: InProcessConnection::new(card(generation)), psam, alg };
