@@ -492,7 +492,7 @@ impl Engine {
         s.finish(())
     }
 
-    /// Activation (card-profile.md section 8): a gen3 card must not be
+    /// Activation (docs/card-profile.md section 8): a gen3 card must not be
     /// active, and the SSN on the card must be the holder's, both checked
     /// before any PIN APDU. Then the initial PIN, the new PIN, and the
     /// profile's life-cycle step; the answer is the card info read on the

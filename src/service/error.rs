@@ -4,7 +4,7 @@
 use crate::ops::OpError;
 use crate::transport::TransportError;
 
-/// The error names of `interfaces.md`.
+/// The error names of `docs/interfaces.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorName {
