@@ -3,6 +3,8 @@
 //! review. Run with `SSCARD_BLESS=1` to rewrite the files after a
 //! deliberate change (and say so in `docs/interfaces.md`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::PathBuf;
