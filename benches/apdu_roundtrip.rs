@@ -3,6 +3,8 @@
 //!
 //! `cargo bench --bench apdu_roundtrip [-- --apdus N --vicc-apdus M]`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

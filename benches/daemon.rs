@@ -26,6 +26,8 @@
 //! `--soak S` keeps one client calling ReadCard for S seconds after the
 //! comparison, for attaching perf or strace to the printed PID.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

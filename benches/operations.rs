@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench operations [-- --runs N --slow-runs M]`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

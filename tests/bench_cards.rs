@@ -2,6 +2,8 @@
 //! profile over the real bench: pcscd + vpcd + sscard-sim, with the PSAM
 //! in the SAM slot. Every step checks the status word and the data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use sscard::apdu::StatusWord;

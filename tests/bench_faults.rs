@@ -3,6 +3,8 @@
 //! record and the photo, either the old value or the new one, never a torn
 //! mix.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::BTreeMap;

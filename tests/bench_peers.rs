@@ -1,6 +1,8 @@
 //! The simulator through peers no one here wrote: OpenSC's `opensc-tool`
 //! over the real pcscd, and several benches side by side.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! provoked through sscardd and asserted by name; refusals of input are
 //! checked to send no APDU at all (the simulator's own log).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::bench::Slot;

@@ -1,6 +1,8 @@
 //! Hotplug through the daemon: cards and a PSAM come and go, pcscd dies
 //! and comes back; signals and properties are asserted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashMap;

@@ -1,7 +1,9 @@
 //! The introspection data of the daemon's interfaces, as the daemon itself
 //! serves it, is checked into `dbus/` so that an API change shows up in
 //! review. Run with `SSCARD_BLESS=1` to rewrite the files after a
-//! deliberate change (and say so in `interfaces.md`).
+//! deliberate change (and say so in `docs/interfaces.md`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

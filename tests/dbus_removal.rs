@@ -4,6 +4,8 @@
 //! new, the PIN and life cycle before or after), and the daemon stays
 //! healthy.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

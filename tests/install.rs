@@ -3,6 +3,8 @@
 //! installed systemd unit passes `systemd-analyze verify`; the udev rule
 //! has the shape udev needs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,8 @@
 //! Every operation of the operations layer against gen2 and gen3
 //! simulator cards on the real bench, with outcomes and APDU counts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! The shipped profiles load; a broken one is refused at load time with
 //! the file, line and column, never at first use.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,8 @@
 //! bytes), no SSN and no name appears in any log line, and every call left
 //! one complete audit event.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::bench::Slot;

@@ -3,6 +3,8 @@
 //! is refused before any APDU, a member of group `sscard` and root are
 //! allowed, and only root or the service user may own the name.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::PathBuf;

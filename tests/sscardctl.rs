@@ -2,6 +2,8 @@
 //! bench's gen3 and gen2 cards and PSAM: every command, its output, and its
 //! exit codes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{BufRead, BufReader, Write};

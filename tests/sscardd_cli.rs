@@ -1,6 +1,8 @@
 //! sscardd's command line and life cycle: refusals at start-up, and a
 //! clean exit on SIGTERM.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::Command;

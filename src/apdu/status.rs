@@ -1,4 +1,4 @@
-//! Status words, typed once at the edge (card-profile.md section 5) and
+//! Status words, typed once at the edge (docs/card-profile.md section 5) and
 //! matched everywhere else.
 
 use std::fmt;

@@ -1,5 +1,5 @@
 //! `sscardctl`, the operator's client: a D-Bus client of `org.sscard.Daemon`
-//! (`interfaces.md`), plus `script`, which runs an APDU script directly
+//! (`docs/interfaces.md`), plus `script`, which runs an APDU script directly
 //! through pcscd without the daemon.
 
 #[path = "sscardctl/client.rs"]

@@ -1,5 +1,5 @@
 //! `sscardd`, the D-Bus daemon: `org.sscard.Daemon` over the reader
-//! service (`interfaces.md`).
+//! service (`docs/interfaces.md`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

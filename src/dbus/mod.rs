@@ -1,4 +1,4 @@
-//! The D-Bus surface (`interfaces.md`): the daemon's objects, and the
+//! The D-Bus surface (`docs/interfaces.md`): the daemon's objects, and the
 //! proxies that `sscardctl` and the tests use.
 
 pub mod client;

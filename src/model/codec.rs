@@ -1,5 +1,5 @@
 //! Primitive encodings of the card: packed BCD (dates, region codes), fixed-length
-//! ASCII, and the rules for padding and unwritten values (card-profile.md section 3).
+//! ASCII, and the rules for padding and unwritten values (docs/card-profile.md section 3).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! The element tables of EF05 and EF06 (card-profile.md section 3) as data, and the
+//! The element tables of EF05 and EF06 (docs/card-profile.md section 3) as data, and the
 //! SIMPLE-TLV record that carries each element.
 //!
 //! The name spans two records, tags 09 and 4E. Both are [`Field::Name`]: clients see

@@ -74,7 +74,7 @@ impl Field {
         Field::NewPin,
     ];
 
-    /// The D-Bus dictionary key of this element (interfaces.md), e.g. `card_number`.
+    /// The D-Bus dictionary key of this element (docs/interfaces.md), e.g. `card_number`.
     pub const fn key(self) -> &'static str {
         match self {
             Field::CardId => "card_id",

@@ -1,4 +1,4 @@
-//! The FCI that SELECT of the SSSE application returns (card-profile.md
+//! The FCI that SELECT of the SSSE application returns (docs/card-profile.md
 //! section 2), parsed by tag, not by position.
 
 use iso7816_tlv::ber::{Tag, Tlv, Value};

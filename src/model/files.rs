@@ -1,6 +1,6 @@
 //! The typed record files: EF05 issuer data, EF06 holder data, and the update a
-//! personalisation request writes, with the consistency rules of card-profile.md
-//! section 3 and the digest of interfaces.md.
+//! personalisation request writes, with the consistency rules of docs/card-profile.md
+//! section 3 and the digest of docs/interfaces.md.
 
 use sha2::{Digest, Sha256};
 

@@ -3,8 +3,8 @@
 //! consistency rules a personalisation must satisfy, and PINs.
 //!
 //! No I/O and no APDUs live here: the daemon, the script engine and the simulator all
-//! build on these types. The specification is card-profile.md (sections 3 and 4) and
-//! interfaces.md ("Writing", "PIN arguments", "Value formats").
+//! build on these types. The specification is docs/card-profile.md (sections 3 and 4) and
+//! docs/interfaces.md ("Writing", "PIN arguments", "Value formats").
 
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]

@@ -1,5 +1,5 @@
 //! PINs: parsing, the new-PIN policy and the packed BCD form the card takes
-//! (card-profile.md section 4 "PIN rules", interfaces.md "PIN arguments").
+//! (docs/card-profile.md section 4 "PIN rules", docs/interfaces.md "PIN arguments").
 //!
 //! A PIN's digits live only in zeroizing buffers, and no error or debug output ever
 //! shows them.

@@ -10,7 +10,7 @@ use std::fmt;
 use super::codec::{decode_ascii_fixed, encode_ascii_fixed};
 use super::error::{DecodeError, Field, Rule, ValidationError};
 
-/// The card generation (card-profile.md section 9); it decides the specification
+/// The card generation (docs/card-profile.md section 9); it decides the specification
 /// version a card may be given, among much else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Generation {

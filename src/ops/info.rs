@@ -51,7 +51,7 @@ pub struct CardInfo {
     pub authentic: Option<bool>,
 }
 
-/// One value of a card-info dictionary, typed as `interfaces.md` types it.
+/// One value of a card-info dictionary, typed as `docs/interfaces.md` types it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InfoValue {
     Str(String),
@@ -151,7 +151,7 @@ pub fn record_from_fields(
     Ok(update)
 }
 
-/// The legacy iReadCardBas line (card-profile.md section 8) from a
+/// The legacy iReadCardBas line (docs/card-profile.md section 8) from a
 /// card-info dictionary's text values: 11 fields, each followed by `|`.
 pub fn legacy_bas_line(get: impl Fn(&str) -> Option<String>, terminal_device: &str) -> String {
     let compact_date = |key: &str| get(key).map(|d| d.replace('-', "")).unwrap_or_default();

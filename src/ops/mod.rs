@@ -565,7 +565,7 @@ impl Engine {
         s.finish(())
     }
 
-    /// Activation (card-profile.md section 8): a gen3 card must not be
+    /// Activation (docs/card-profile.md section 8): a gen3 card must not be
     /// active, and the SSN on the card must be the holder's, both checked
     /// before any VERIFY, the empty one that reads the counter included.
     /// Then the initial PIN, the new PIN, and the profile's life-cycle

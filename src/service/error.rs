@@ -1,4 +1,4 @@
-//! The errors callers see: one name from the contract (`org.sscard.Error.<Name>`)
+//! The errors callers see (docs/interfaces.md): one name from the contract (`org.sscard.Error.<Name>`)
 //! and a one-line message naming the operation. The names, their D-Bus
 //! form and the client's exit codes are defined here, once.
 

@@ -1,4 +1,4 @@
-//! The simulator's cryptography (card-profile.md section 7). Test keys
+//! The simulator's cryptography (docs/card-profile.md section 7). Test keys
 //! only: the daemon never sees any of this, it only moves bytes between the
 //! card and the PSAM.
 

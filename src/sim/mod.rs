@@ -1,6 +1,6 @@
 //! `sscard-sim`: the reference social security card and PSAM.
 //!
-//! This is the card side. It implements card-profile.md exactly and
+//! This is the card side. It implements docs/card-profile.md exactly and
 //! shares with the terminal side only generic ISO 7816 parsing and the
 //! profile's element table.
 

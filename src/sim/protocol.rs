@@ -1,5 +1,5 @@
 //! How a simulated card answers on the wire: the T=0 and T=1 rules of
-//! card-profile.md section 1, wrapped around an [`Applet`] that only knows
+//! docs/card-profile.md section 1, wrapped around an [`Applet`] that only knows
 //! commands and the data it has to give.
 
 use crate::apdu::{Command, LengthForm, Response, StatusWord};
@@ -48,7 +48,7 @@ pub enum WireRules {
     T1 { extended: bool },
 }
 
-/// Most data one T=0 response carries (card-profile.md section 1).
+/// Most data one T=0 response carries (docs/card-profile.md section 1).
 const T0_MAX_RESPONSE: usize = 255;
 
 /// An [`Applet`] behind its [`WireRules`]: a complete virtual card.

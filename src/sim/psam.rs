@@ -1,4 +1,4 @@
-//! The simulated PSAM (card-profile.md section 6): it holds the master
+//! The simulated PSAM (docs/card-profile.md section 6): it holds the master
 //! keys, diversifies them for one card at a time, and computes the
 //! cryptograms and MACs the terminal forwards to the user card.
 

@@ -1,4 +1,4 @@
-//! The simulated social security card: card-profile.md sections 2 to 4 and
+//! The simulated social security card: docs/card-profile.md sections 2 to 4 and
 //! 9, for gen2 and gen3.
 
 use std::collections::BTreeMap;
@@ -50,7 +50,7 @@ enum Selected {
     Ssse,
 }
 
-/// The volatile security state (card-profile.md section 2).
+/// The volatile security state (docs/card-profile.md section 2).
 #[derive(Debug, Default)]
 struct SecurityState {
     /// Key ids authenticated by EXTERNAL AUTHENTICATE.

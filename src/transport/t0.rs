@@ -1,4 +1,4 @@
-//! Resolving T=0 continuations (ISO/IEC 7816-3 §10.3.4, card-profile.md
+//! Resolving T=0 continuations (ISO/IEC 7816-3 §10.3.4, docs/card-profile.md
 //! section 1): `61xx` is followed by GET RESPONSE, `6Cxx` by the same
 //! command again with Le = xx. Both transports share this code.
 
@@ -57,7 +57,7 @@ pub(crate) fn exchange(
 }
 
 /// The same case-1/2 command with Le = `le`. 6Cxx belongs to commands
-/// without data (card-profile.md section 1); resending a command with data
+/// without data (docs/card-profile.md section 1); resending a command with data
 /// would repeat its effect, and a VERIFY would spend a second try, so that
 /// answer is refused instead.
 fn with_le(command: &[u8], le: u8) -> Result<Zeroizing<Vec<u8>>, TransportError> {

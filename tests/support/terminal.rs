@@ -1,5 +1,5 @@
 //! Terminal-side steps for the bench tests and the demo: plain APDUs
-//! built from card-profile.md, with every status word checked by the
+//! built from docs/card-profile.md, with every status word checked by the
 //! caller. (The daemon's own operations come from the APDU scripts.)
 
 #![allow(dead_code)]

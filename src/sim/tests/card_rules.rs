@@ -1,4 +1,4 @@
-//! The simulator against card-profile.md, in process: raw wire behaviour
+//! The simulator against docs/card-profile.md, in process: raw wire behaviour
 //! (what a T=0 terminal really sees) and the security rules.
 
 use super::*;
