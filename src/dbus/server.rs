@@ -13,6 +13,7 @@ use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, inter
 use zeroize::Zeroizing;
 
 use super::error::Error;
+use crate::ops::keys::{self, opts as opt};
 use crate::ops::{FieldInput, InfoValue, ReadOptions, record_from_fields};
 use crate::service::audit::Caller;
 use crate::service::{CardKind, Event, Reply, Request, Service};
@@ -250,7 +251,7 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        let request = Options::parse("ReadCard", &opts, &["photo", "authenticate"])
+        let request = Options::parse("ReadCard", &opts, &[opt::PHOTO, opt::AUTHENTICATE])
             .map(|o| Request::ReadCard(ReadOptions { photo: o.photo, authenticate: o.authenticate }));
         match self.run(connection, &header, "ReadCard", "org.sscard.read", request).await? {
             Reply::CardInfo(info) => self.card_info(&info.fields()),
@@ -284,8 +285,8 @@ impl Reader {
         match self.run(connection, &header, "WriteHolderRecord", "org.sscard.personalize", request).await? {
             Reply::Written { digest, apdus } => {
                 let mut out = Dict::new();
-                out.insert("digest".into(), owned(Variant::from(digest))?);
-                out.insert("apdus".into(), OwnedVariant::from(u32::try_from(apdus).unwrap_or(u32::MAX)));
+                out.insert(keys::DIGEST.into(), owned(Variant::from(digest))?);
+                out.insert(keys::APDUS.into(), OwnedVariant::from(u32::try_from(apdus).unwrap_or(u32::MAX)));
                 Ok(out)
             }
             other => Err(unexpected("WriteHolderRecord", &other)),
@@ -323,7 +324,7 @@ impl Reader {
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(bool, u32), Error> {
         let pin = Zeroizing::new(pin.to_owned());
-        let request = Options::parse("VerifyPin", &opts, &["allow_last_try"])
+        let request = Options::parse("VerifyPin", &opts, &[opt::ALLOW_LAST_TRY])
             .map(|o| Request::VerifyPin { pin, allow_last_try: o.allow_last_try });
         match self.run(connection, &header, "VerifyPin", "org.sscard.pin", request).await? {
             Reply::Verified(v) => Ok((v.ok, u32::from(v.tries_left))),
@@ -344,7 +345,7 @@ impl Reader {
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
         let (old_pin, new_pin) = (Zeroizing::new(old_pin.to_owned()), Zeroizing::new(new_pin.to_owned()));
-        let request = Options::parse("ChangePin", &opts, &["allow_last_try"]).map(|o| Request::ChangePin {
+        let request = Options::parse("ChangePin", &opts, &[opt::ALLOW_LAST_TRY]).map(|o| Request::ChangePin {
             old_pin,
             new_pin,
             allow_last_try: o.allow_last_try,
@@ -398,7 +399,7 @@ impl Reader {
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
         let (initial_pin, new_pin) = (Zeroizing::new(initial_pin.to_owned()), Zeroizing::new(new_pin.to_owned()));
-        let request = Options::parse("Activate", &opts, &["allow_last_try"]).map(|o| Request::Activate {
+        let request = Options::parse("Activate", &opts, &[opt::ALLOW_LAST_TRY]).map(|o| Request::Activate {
             ssn: ssn.to_owned(),
             initial_pin,
             new_pin,
@@ -500,7 +501,7 @@ impl Reader {
         }
         // An addition to the contract: the legacy line's last field.
         if !self.daemon.terminal_device.is_empty() {
-            out.insert("terminal_device".into(), owned(Variant::from(self.daemon.terminal_device.clone()))?);
+            out.insert(keys::TERMINAL_DEVICE.into(), owned(Variant::from(self.daemon.terminal_device.clone()))?);
         }
         Ok(out)
     }
@@ -561,9 +562,9 @@ impl Options {
                 return Err(Error::invalid(method, &format!("opts: {key} must be of type b")));
             };
             match key.as_str() {
-                "photo" => o.photo = *b,
-                "authenticate" => o.authenticate = *b,
-                "allow_last_try" => o.allow_last_try = *b,
+                opt::PHOTO => o.photo = *b,
+                opt::AUTHENTICATE => o.authenticate = *b,
+                opt::ALLOW_LAST_TRY => o.allow_last_try = *b,
                 _ => {}
             }
         }

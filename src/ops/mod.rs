@@ -8,6 +8,7 @@
 
 mod error;
 mod info;
+pub mod keys;
 
 use std::path::Path;
 

@@ -75,6 +75,38 @@ impl ErrorName {
             ErrorName::Internal => "Internal",
         }
     }
+
+    /// The name of `org.sscard.Error.<Name>`, given with or without the
+    /// prefix; `None` for a name the contract does not list.
+    pub fn from_name(name: &str) -> Option<ErrorName> {
+        let short = name.strip_prefix("org.sscard.Error.").unwrap_or(name);
+        ErrorName::ALL.into_iter().find(|e| e.as_str() == short)
+    }
+
+    /// `sscardctl`'s exit code for this error: each name its own, from 3 to 21.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorName::NoCard => 3,
+            ErrorName::Ambiguous => 4,
+            ErrorName::CardRemoved => 5,
+            ErrorName::CardReset => 6,
+            ErrorName::NotSupported => 7,
+            ErrorName::InvalidArgument => 8,
+            ErrorName::PinBlocked => 9,
+            ErrorName::LastTry => 10,
+            ErrorName::WrongPin => 11,
+            ErrorName::HolderMismatch => 12,
+            ErrorName::AlreadyActive => 13,
+            ErrorName::NoSam => 14,
+            ErrorName::AuthenticationFailed => 15,
+            ErrorName::CardError => 16,
+            ErrorName::NotAuthorized => 17,
+            ErrorName::ServiceUnavailable => 18,
+            ErrorName::Timeout => 19,
+            ErrorName::Cancelled => 20,
+            ErrorName::Internal => 21,
+        }
+    }
 }
 
 /// A failed call: its contract name and a one-line message that starts
