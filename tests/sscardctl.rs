@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::bench::Slot;
+use support::bench::{Bench, Slot};
 use support::client::*;
 
 /// What one run of sscardctl did.
@@ -279,6 +279,66 @@ async fn no_card_is_exit_3() {
     assert_eq!(readers["sam_reader"], "/");
 }
 
+/// Every Reader1 method sscardctl calls allows interactive authorization,
+/// so polkit may ask the operator through an agent: the flag is on each
+/// call as the bus carries it.
+#[tokio::test]
+async fn reader_calls_allow_interactive_authorization() {
+    use futures_util::StreamExt;
+    use zbus::message::{Flags, Type};
+
+    let rig = Rig::new(3, true).await;
+    let watcher = connect(&rig.bus).await;
+    let rule = zbus::MatchRule::builder()
+        .msg_type(Type::MethodCall)
+        .interface("org.sscard.Reader1")
+        .build()
+        .expect("match rule");
+    let mut calls = zbus::MessageStream::from(&watcher);
+    zbus::fdo::MonitoringProxy::new(&watcher)
+        .await
+        .expect("monitoring proxy")
+        .become_monitor(&[rule], 0)
+        .await
+        .expect("BecomeMonitor");
+
+    ok(&rig, &["read"], "");
+    ok(&rig, &["write", &examples("holder.json").to_string_lossy()], "");
+    ok(&rig, &["activate", "--ssn", SSN, "--pin-stdin"], &format!("{INITIAL_PIN}\n{NEW_PIN}\n"));
+    ok(&rig, &["pin", "status"], "");
+    ok(&rig, &["pin", "verify", "--pin-stdin"], &format!("{NEW_PIN}\n"));
+    ok(&rig, &["pin", "change", "--pin-stdin"], &format!("{NEW_PIN}\n246801\n"));
+    ok(&rig, &["pin", "reload", "--pin-stdin"], &format!("{NEW_PIN}\n"));
+    ok(&rig, &["pin", "unblock"], "");
+
+    let methods = [
+        "ReadCard",
+        "WriteHolderRecord",
+        "Activate",
+        "GetPinStatus",
+        "VerifyPin",
+        "ChangePin",
+        "ReloadPin",
+        "UnblockPin",
+    ];
+    let mut seen = Vec::new();
+    while seen.len() < methods.len() {
+        let next = tokio::time::timeout(Duration::from_secs(10), calls.next()).await;
+        let Ok(Some(Ok(message))) = next else { panic!("the monitor saw only {seen:?}") };
+        let header = message.header();
+        if header.message_type() != Type::MethodCall {
+            continue;
+        }
+        let member = header.member().map(|m| m.to_string()).unwrap_or_default();
+        assert!(
+            header.primary().flags().contains(Flags::ALLOW_INTERACTIVE_AUTH),
+            "{member} was sent without ALLOW_INTERACTIVE_AUTH"
+        );
+        seen.push(member);
+    }
+    assert_eq!(seen, methods);
+}
+
 /// A running `sscardctl monitor`, its stdout read line by line.
 struct Monitor {
     child: Child,
@@ -498,4 +558,78 @@ async fn pins_are_prompted_for_without_echo() {
     assert!(transcript.contains("PIN changed"), "{transcript}");
     assert!(!transcript.contains(INITIAL_PIN) && !transcript.contains(NEW_PIN), "echoed: {transcript}");
     ok(&rig, &["pin", "verify", "--pin-stdin"], &format!("{NEW_PIN}\n"));
+}
+
+/// `sscardctl script FILE --reader <the card's reader> ARGS…` straight
+/// through the bench's pcscd, without the daemon.
+fn script(bench: &Bench, file: &str, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_sscardctl"))
+        .arg("script")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        .args(["--reader", &bench.reader_name(Slot::Card)])
+        .args(args)
+        .env("PCSCLITE_CSOCK_NAME", bench.socket())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sscardctl script");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The command APDUs a card's `--log` holds.
+fn commands(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(" > ").map(|(_, apdu)| apdu.replace(' ', "")))
+        .collect()
+}
+
+#[test]
+fn script_selects_the_application_first() {
+    const READ_CARD: &str = "apdu-scripts/ssse-gen2/read-card.apdu";
+    const SELECT: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF";
+    let mut bench = Bench::start();
+    let log = bench.dir().join("card.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    let fresh = ["--gen", "2", "--log", log_arg.as_str()];
+    bench.insert(Slot::Card, "card", &fresh);
+
+    // A freshly inserted card, without the SELECT: its first READ RECORD
+    // is refused, so the flag is what made the difference.
+    let run = script(&bench, READ_CARD, &["--no-select"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("card-id.apdu:2:1") && run.stderr.contains("6985"), "{run:?}");
+    assert!(!run.stdout.contains("identify.apdu"), "{run:?}");
+    assert!(commands(&log).iter().all(|c| !c.starts_with("00A404")), "a SELECT was sent: {:?}", commands(&log));
+
+    // Another fresh card: the profile's identify script runs first, and
+    // the trace shows its SELECT before any other step.
+    bench.remove(Slot::Card);
+    std::fs::remove_file(&log).expect("remove the card log");
+    bench.insert(Slot::Card, "card", &fresh);
+    let run = script(&bench, READ_CARD, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut lines = run.stdout.lines();
+    assert!(lines.next().is_some_and(|l| l.starts_with("card: ")), "{run:?}");
+    assert!(lines.next().is_some_and(|l| l.contains("identify.apdu:")), "{run:?}");
+    let shown = lines.next().unwrap_or_default().replace([' ', '[', ']'], "");
+    assert!(shown.starts_with(&format!("card>00A40400{}", &SELECT[10..])), "the SELECT is not first: {run:?}");
+    assert!(run.stdout.contains("card-id.apdu:2") && run.stdout.contains("ok: "), "{run:?}");
+    let sent = commands(&log);
+    assert!(sent.first().is_some_and(|c| c.starts_with(SELECT)), "the card saw {sent:?}");
+
+    // A script outside a profile directory has no identify script to run.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let loose = dir.path().join("loose.apdu");
+    std::fs::write(&loose, "card: 00 A4 04 00 [D15600000590] 00 -> 9000 | 6A82\n").expect("loose.apdu");
+    let loose = loose.to_string_lossy().into_owned();
+    let run = script(&bench, &loose, &[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("not inside a profile directory") && run.stderr.contains("--no-select"), "{run:?}");
+    let run = script(&bench, &loose, &["--no-select"]);
+    assert_eq!(run.code, 0, "{run:?}");
 }

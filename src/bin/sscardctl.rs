@@ -20,14 +20,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use failure::{EXIT_CODES_HELP, Failure};
+use failure::Failure;
 
 #[derive(Parser)]
 #[command(
     name = "sscardctl",
     version,
     about = "Operator's client for sscardd, the social security card daemon",
-    after_help = EXIT_CODES_HELP
+    after_help = failure::exit_codes_help()
 )]
 struct Cli {
     /// The bus of the daemon: `system` (default), `session`, or a D-Bus
@@ -106,12 +106,21 @@ enum Command {
     Monitor,
     /// Run an APDU script through pcscd, without the daemon.
     ///
-    /// Prints each command, response and status word. Needs --reader NAME,
-    /// a PC/SC reader name.
+    /// Runs the profile's `identify` script first (the SELECT of the
+    /// application, from the profile directory FILE is in), as every
+    /// operation of the daemon does, so that a freshly reset card answers;
+    /// --no-select skips it. Prints each command, response and status word,
+    /// the identify script's included. Needs --reader NAME, a PC/SC reader
+    /// name.
     Script {
-        /// The `.apdu` file. Inside a profile directory, its constants,
-        /// status table and includes apply.
+        /// The `.apdu` file, in a profile directory (beside `profile.toml`):
+        /// its constants, status table and includes apply. A file outside
+        /// one needs --no-select.
         file: PathBuf,
+        /// Do not run the profile's `identify` script first: the card stays
+        /// in the state the last program left it in.
+        #[arg(long)]
+        no_select: bool,
         /// The PC/SC reader of the PSAM, for `sam:` steps.
         #[arg(long)]
         sam_reader: Option<String>,
@@ -167,14 +176,14 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Script { file, sam_reader, vars } => {
+        Command::Script { file, no_select, sam_reader, vars } => {
             if cli.json {
                 usage("script prints its trace as text; --json is not available for it");
             }
             let Some(reader) = cli.reader else {
                 usage("script needs --reader NAME, the PC/SC reader of the card");
             };
-            script::run_script(&file, &reader, sam_reader.as_deref(), &vars).map_err(Failure::Local)
+            script::run_script(&file, &reader, sam_reader.as_deref(), &vars, !no_select).map_err(Failure::Local)
         }
         command => {
             if let Command::Read { format: Some(format), .. } = &command
@@ -217,7 +226,7 @@ mod tests {
     #[test]
     fn help_lists_every_exit_code() {
         let help = Cli::command().render_long_help().to_string();
-        for (name, code) in failure::DAEMON_ERRORS {
+        for (name, code) in failure::daemon_errors() {
             assert!(help.contains(&format!("{code:>3}  {name}")), "{name} = {code} is not in --help");
         }
         assert!(help.contains("  69  "), "69 is not in --help");
@@ -263,6 +272,9 @@ mod tests {
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cli.reader.as_deref(), Some("SSCard Bench 00 00"));
-        assert!(matches!(cli.command, Command::Script { sam_reader: Some(_), .. }));
+        assert!(matches!(cli.command, Command::Script { sam_reader: Some(_), no_select: false, .. }));
+        let cli = Cli::try_parse_from(["sscardctl", "script", "x.apdu", "--no-select", "--reader", "R"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(cli.command, Command::Script { no_select: true, .. }));
     }
 }

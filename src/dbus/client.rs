@@ -23,15 +23,26 @@ pub trait Manager1 {
     fn reader_removed(&self, path: OwnedObjectPath) -> zbus::Result<()>;
 }
 
+/// `org.sscard.Reader1`. Every method is a polkit action, and each call
+/// allows interactive authorization (`ALLOW_INTERACTIVE_AUTH`): polkit may
+/// ask the operator through an agent, and the call waits for the answer.
 #[proxy(interface = "org.sscard.Reader1", default_service = "org.sscard.Daemon")]
 pub trait Reader1 {
+    #[zbus(allow_interactive_auth)]
     fn read_card(&self, opts: Dict) -> zbus::Result<Dict>;
+    #[zbus(allow_interactive_auth)]
     fn write_holder_record(&self, record: Dict, opts: Dict) -> zbus::Result<Dict>;
+    #[zbus(allow_interactive_auth)]
     fn get_pin_status(&self, opts: Dict) -> zbus::Result<(u32, bool)>;
+    #[zbus(allow_interactive_auth)]
     fn verify_pin(&self, pin: &str, opts: Dict) -> zbus::Result<(bool, u32)>;
+    #[zbus(allow_interactive_auth)]
     fn change_pin(&self, old_pin: &str, new_pin: &str, opts: Dict) -> zbus::Result<()>;
+    #[zbus(allow_interactive_auth)]
     fn reload_pin(&self, new_pin: &str, opts: Dict) -> zbus::Result<()>;
+    #[zbus(allow_interactive_auth)]
     fn unblock_pin(&self, opts: Dict) -> zbus::Result<()>;
+    #[zbus(allow_interactive_auth)]
     fn activate(&self, ssn: &str, initial_pin: &str, new_pin: &str, opts: Dict) -> zbus::Result<Dict>;
     #[zbus(property)]
     fn name(&self) -> zbus::Result<String>;

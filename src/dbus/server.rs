@@ -13,6 +13,7 @@ use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, inter
 
 use super::error::Error;
 use crate::model::{Field, Pin, Ssn};
+use crate::ops::keys::{self, opts as opt};
 use crate::ops::{FieldInput, InfoValue, ReadOptions, record_from_fields};
 use crate::service::audit::Caller;
 use crate::service::{CardKind, ErrorName, Event, Reply, Request, Service};
@@ -257,7 +258,7 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        let request = Options::parse("ReadCard", &opts, &["photo", "authenticate"])
+        let request = Options::parse("ReadCard", &opts, &[opt::PHOTO, opt::AUTHENTICATE])
             .map(|o| Request::ReadCard(ReadOptions { photo: o.photo, authenticate: o.authenticate }));
         match self.run(connection, &header, "ReadCard", "org.sscard.read", request).await? {
             Reply::CardInfo(info) => self.card_info(&info.fields()),
@@ -290,8 +291,8 @@ impl Reader {
         match self.run(connection, &header, "WriteHolderRecord", "org.sscard.personalize", request).await? {
             Reply::Written { digest, apdus } => {
                 let mut out = Dict::new();
-                out.insert("digest".into(), owned(Variant::from(digest))?);
-                out.insert("apdus".into(), OwnedVariant::from(u32::try_from(apdus).unwrap_or(u32::MAX)));
+                out.insert(keys::DIGEST.into(), owned(Variant::from(digest))?);
+                out.insert(keys::APDUS.into(), OwnedVariant::from(u32::try_from(apdus).unwrap_or(u32::MAX)));
                 Ok(out)
             }
             other => Err(unexpected("WriteHolderRecord", &other)),
@@ -328,7 +329,7 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(bool, u32), Error> {
-        let request = Options::parse("VerifyPin", &opts, &["allow_last_try"]).and_then(|o| {
+        let request = Options::parse("VerifyPin", &opts, &[opt::ALLOW_LAST_TRY]).and_then(|o| {
             Ok(Request::VerifyPin { pin: pin_arg("VerifyPin", pin, Field::Pin)?, allow_last_try: o.allow_last_try })
         });
         match self.run(connection, &header, "VerifyPin", "org.sscard.pin", request).await? {
@@ -349,7 +350,7 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
-        let request = Options::parse("ChangePin", &opts, &["allow_last_try"]).and_then(|o| {
+        let request = Options::parse("ChangePin", &opts, &[opt::ALLOW_LAST_TRY]).and_then(|o| {
             Ok(Request::ChangePin {
                 old_pin: pin_arg("ChangePin", old_pin, Field::Pin)?,
                 new_pin: pin_arg("ChangePin", new_pin, Field::NewPin)?,
@@ -404,7 +405,7 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        let request = Options::parse("Activate", &opts, &["allow_last_try"]).and_then(|o| {
+        let request = Options::parse("Activate", &opts, &[opt::ALLOW_LAST_TRY]).and_then(|o| {
             Ok(Request::Activate {
                 ssn: Ssn::parse(ssn).map_err(|e| Error::invalid("Activate", &e.to_string()))?,
                 initial_pin: pin_arg("Activate", initial_pin, Field::Pin)?,
@@ -509,7 +510,7 @@ impl Reader {
         }
         // An addition to the contract: the legacy line's last field.
         if !self.daemon.terminal_device.is_empty() {
-            out.insert("terminal_device".into(), owned(Variant::from(self.daemon.terminal_device.clone()))?);
+            out.insert(keys::TERMINAL_DEVICE.into(), owned(Variant::from(self.daemon.terminal_device.clone()))?);
         }
         Ok(out)
     }
@@ -570,9 +571,9 @@ impl Options {
                 return Err(Error::invalid(method, &format!("opts: {key} must be of type b")));
             };
             match key.as_str() {
-                "photo" => o.photo = *b,
-                "authenticate" => o.authenticate = *b,
-                "allow_last_try" => o.allow_last_try = *b,
+                opt::PHOTO => o.photo = *b,
+                opt::AUTHENTICATE => o.authenticate = *b,
+                opt::ALLOW_LAST_TRY => o.allow_last_try = *b,
                 _ => {}
             }
         }

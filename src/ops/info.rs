@@ -1,5 +1,6 @@
 //! What the read operations return.
 
+use super::keys;
 use crate::model::{HolderData, IssuerData, Photo};
 
 /// `state` of the card-info dictionary.
@@ -62,8 +63,15 @@ pub enum InfoValue {
 }
 
 /// The card-info keys a client may never write.
-pub const READ_ONLY_KEYS: &[&str] =
-    &["card_id", "region", "state", "profile", "atr_historical", "pin_tries_left", "terminal_number"];
+pub const READ_ONLY_KEYS: &[&str] = &[
+    keys::CARD_ID,
+    keys::REGION,
+    keys::STATE,
+    keys::PROFILE,
+    keys::ATR_HISTORICAL,
+    keys::PIN_TRIES_LEFT,
+    keys::TERMINAL_NUMBER,
+];
 
 impl CardInfo {
     /// The card-info dictionary: every element the card holds, under the
@@ -76,33 +84,33 @@ impl CardInfo {
             }
         };
         let i = &self.issuer;
-        text("card_id", i.card_id.map(|c| c.to_hex()));
-        text("region", i.card_id.map(|c| c.region().to_string()));
-        text("card_type", i.card_type.as_ref().map(ToString::to_string));
-        text("spec_version", i.spec_version.as_ref().map(ToString::to_string));
-        text("issuer", i.issuer.as_ref().map(ToString::to_string));
-        text("issue_date", i.issue_date.as_ref().map(ToString::to_string));
-        text("expiry_date", i.expiry_date.as_ref().map(ToString::to_string));
-        text("card_number", i.card_number.as_ref().map(ToString::to_string));
+        text(keys::CARD_ID, i.card_id.map(|c| c.to_hex()));
+        text(keys::REGION, i.card_id.map(|c| c.region().to_string()));
+        text(keys::CARD_TYPE, i.card_type.as_ref().map(ToString::to_string));
+        text(keys::SPEC_VERSION, i.spec_version.as_ref().map(ToString::to_string));
+        text(keys::ISSUER, i.issuer.as_ref().map(ToString::to_string));
+        text(keys::ISSUE_DATE, i.issue_date.as_ref().map(ToString::to_string));
+        text(keys::EXPIRY_DATE, i.expiry_date.as_ref().map(ToString::to_string));
+        text(keys::CARD_NUMBER, i.card_number.as_ref().map(ToString::to_string));
         let h = &self.holder;
-        text("ssn", h.ssn.as_ref().map(ToString::to_string));
-        text("name", h.name.as_ref().map(ToString::to_string));
-        text("sex", h.sex.as_ref().map(ToString::to_string));
-        text("birthplace", h.birthplace.as_ref().map(ToString::to_string));
-        text("birth_date", h.birth_date.as_ref().map(ToString::to_string));
-        text("state", Some(self.state.as_str().to_owned()));
-        text("profile", Some(self.profile.clone()));
-        text("atr_historical", Some(hex::encode_upper(&self.atr_historical)));
-        text("terminal_number", Some(self.terminal_number.clone().unwrap_or_default()));
+        text(keys::SSN, h.ssn.as_ref().map(ToString::to_string));
+        text(keys::NAME, h.name.as_ref().map(ToString::to_string));
+        text(keys::SEX, h.sex.as_ref().map(ToString::to_string));
+        text(keys::BIRTHPLACE, h.birthplace.as_ref().map(ToString::to_string));
+        text(keys::BIRTH_DATE, h.birth_date.as_ref().map(ToString::to_string));
+        text(keys::STATE, Some(self.state.as_str().to_owned()));
+        text(keys::PROFILE, Some(self.profile.clone()));
+        text(keys::ATR_HISTORICAL, Some(hex::encode_upper(&self.atr_historical)));
+        text(keys::TERMINAL_NUMBER, Some(self.terminal_number.clone().unwrap_or_default()));
         if let Some(nation) = &h.nation {
-            out.push(("nation", InfoValue::Byte(nation.code())));
+            out.push((keys::NATION, InfoValue::Byte(nation.code())));
         }
-        out.push(("pin_tries_left", InfoValue::U32(u32::from(self.pin.tries_left))));
+        out.push((keys::PIN_TRIES_LEFT, InfoValue::U32(u32::from(self.pin.tries_left))));
         if let Some(photo) = &self.photo {
-            out.push(("photo", InfoValue::Bytes(photo.as_bytes().to_vec())));
+            out.push((keys::PHOTO, InfoValue::Bytes(photo.as_bytes().to_vec())));
         }
         if let Some(authentic) = self.authentic {
-            out.push(("authentic", InfoValue::Bool(authentic)));
+            out.push((keys::AUTHENTIC, InfoValue::Bool(authentic)));
         }
         out
     }
@@ -156,16 +164,16 @@ pub fn record_from_fields(
 pub fn legacy_bas_line(get: impl Fn(&str) -> Option<String>, terminal_device: &str) -> String {
     let compact_date = |key: &str| get(key).map(|d| d.replace('-', "")).unwrap_or_default();
     let fields = [
-        get("region").unwrap_or_default(),
-        get("ssn").unwrap_or_default(),
-        get("card_number").unwrap_or_default(),
-        get("card_id").unwrap_or_default(),
-        get("name").unwrap_or_default(),
-        get("atr_historical").unwrap_or_default(),
-        get("spec_version").unwrap_or_default(),
-        compact_date("issue_date"),
-        compact_date("expiry_date"),
-        get("terminal_number").unwrap_or_default(),
+        get(keys::REGION).unwrap_or_default(),
+        get(keys::SSN).unwrap_or_default(),
+        get(keys::CARD_NUMBER).unwrap_or_default(),
+        get(keys::CARD_ID).unwrap_or_default(),
+        get(keys::NAME).unwrap_or_default(),
+        get(keys::ATR_HISTORICAL).unwrap_or_default(),
+        get(keys::SPEC_VERSION).unwrap_or_default(),
+        compact_date(keys::ISSUE_DATE),
+        compact_date(keys::EXPIRY_DATE),
+        get(keys::TERMINAL_NUMBER).unwrap_or_default(),
         terminal_device.to_owned(),
     ];
     fields.iter().map(|f| format!("{f}|")).collect()

@@ -8,6 +8,7 @@
 
 mod error;
 mod info;
+pub mod keys;
 
 use std::path::Path;
 
@@ -436,6 +437,8 @@ impl Engine {
         cards: &mut Cards<'_>,
         update: &HolderRecordUpdate,
     ) -> Result<Done<Personalised>, OpError> {
+        // Refused before any APDU if no profile could take it; then for the card's own.
+        self.check_record(update, None)?;
         let mut s = self.identify(cards)?;
         self.check_record(update, Some(&s.profile.name))?;
         s.sam_for(ScriptId::PersonaliseBegin)?;

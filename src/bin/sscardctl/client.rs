@@ -5,8 +5,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sscard::dbus::BUS_NAME;
 use sscard::dbus::client::{Dict, Manager1Proxy, Reader1Proxy};
+use sscard::ops::keys::{self, opts as opt};
 use sscard::ops::legacy_bas_line;
-use zbus::proxy::{CacheProperties, MethodFlags};
+use zbus::proxy::CacheProperties;
 use zbus::{Connection, OwnedVariant};
 
 use crate::failure::{Failure, one_line};
@@ -60,7 +61,7 @@ fn prepare(command: &Command) -> Result<Prepared, Failure> {
             if let Some(photo) = photo {
                 let jpeg = std::fs::read(photo)
                     .map_err(|e| Failure::Local(format!("{}: cannot read the photo: {e}", photo.display())))?;
-                dict.insert("photo".to_owned(), bytes_variant(jpeg)?);
+                dict.insert(keys::PHOTO.to_owned(), bytes_variant(jpeg)?);
             }
             Ok(Prepared::Record(dict))
         }
@@ -88,20 +89,6 @@ fn flag(key: &str, on: bool) -> Dict {
         d.insert(key.to_owned(), OwnedVariant::from(true));
     }
     d
-}
-
-/// A method of Reader1, allowing polkit to ask the operator for a password
-/// (the call then waits for the answer).
-async fn call<B, R>(reader: &Reader1Proxy<'_>, method: &'static str, body: &B) -> Result<R, Failure>
-where
-    B: serde::Serialize + zbus::DynamicType,
-    R: for<'d> zbus::wire::DynamicDeserialize<'d>,
-{
-    reader
-        .inner()
-        .call_with_flags(method, MethodFlags::ALLOW_INTERACTIVE_AUTH, body)
-        .await?
-        .ok_or_else(|| Failure::Bus(format!("{method}: no reply")))
 }
 
 impl Ctl {
@@ -244,10 +231,10 @@ impl Ctl {
 
     async fn read(&self, photo: Option<&Path>, format: Format, authenticate: bool) -> Result<(), Failure> {
         let reader = self.reader().await?;
-        let mut opts = flag("photo", photo.is_some());
-        opts.extend(flag("authenticate", authenticate));
-        let info: Dict = call(&reader, "ReadCard", &(opts,)).await?;
-        let saved = match (photo, info.get("photo").and_then(|v| bytes_of(v))) {
+        let mut opts = flag(opt::PHOTO, photo.is_some());
+        opts.extend(flag(opt::AUTHENTICATE, authenticate));
+        let info = reader.read_card(opts).await?;
+        let saved = match (photo, info.get(keys::PHOTO).and_then(|v| bytes_of(v))) {
             (None, _) => Ok(None),
             (Some(file), Some(jpeg)) => std::fs::write(file, &jpeg)
                 .map(|()| Some(file.to_path_buf()))
@@ -259,12 +246,12 @@ impl Ctl {
         match format {
             Format::Json => emit_json(&dict_json(&info))?,
             Format::Bas => {
-                let device = text(&info, "terminal_device").unwrap_or_default();
+                let device = text(&info, keys::TERMINAL_DEVICE).unwrap_or_default();
                 emit(&legacy_bas_line(|key| text(&info, key), &device))?;
             }
             Format::Table => {
                 let mut rows = dict_rows(&info);
-                if let (Some(row), Ok(Some(file))) = (rows.iter_mut().find(|(k, _)| k == "photo"), &saved) {
+                if let (Some(row), Ok(Some(file))) = (rows.iter_mut().find(|(k, _)| k == keys::PHOTO), &saved) {
                     row.1 = format!("{}, written to {}", row.1, file.display());
                 }
                 emit(&table(&rows))?;
@@ -275,7 +262,7 @@ impl Ctl {
 
     async fn write(&self, record: Dict) -> Result<(), Failure> {
         let reader = self.reader().await?;
-        let out: Dict = call(&reader, "WriteHolderRecord", &(record, Dict::new())).await?;
+        let out = reader.write_holder_record(record, Dict::new()).await?;
         if self.json {
             return emit_json(&dict_json(&out));
         }
@@ -286,7 +273,7 @@ impl Ctl {
         let reader = self.reader().await?;
         match command {
             PinCommand::Status => {
-                let (tries_left, blocked): (u32, bool) = call(&reader, "GetPinStatus", &(Dict::new(),)).await?;
+                let (tries_left, blocked) = reader.get_pin_status(Dict::new()).await?;
                 if self.json {
                     return emit_json(&json!({ "tries_left": tries_left, "blocked": blocked }));
                 }
@@ -298,8 +285,8 @@ impl Ctl {
             }
             PinCommand::Verify { allow_last_try, pin_stdin } => {
                 let pin = Pins::new(pin_stdin).existing("PIN")?;
-                let body = (pin.as_str(), flag("allow_last_try", allow_last_try));
-                let (ok, tries_left): (bool, u32) = call(&reader, "VerifyPin", &body).await?;
+                let (ok, tries_left) =
+                    reader.verify_pin(pin.as_str(), flag(opt::ALLOW_LAST_TRY, allow_last_try)).await?;
                 if self.json {
                     emit_json(&json!({ "ok": ok, "tries_left": tries_left }))?;
                 } else if ok {
@@ -311,17 +298,16 @@ impl Ctl {
                 let mut pins = Pins::new(pin_stdin);
                 let old = pins.existing("old PIN")?;
                 let new = pins.new_pin("new PIN")?;
-                let body = (old.as_str(), new.as_str(), flag("allow_last_try", allow_last_try));
-                call::<_, ()>(&reader, "ChangePin", &body).await?;
+                reader.change_pin(old.as_str(), new.as_str(), flag(opt::ALLOW_LAST_TRY, allow_last_try)).await?;
                 self.done("PIN changed")
             }
             PinCommand::Reload { pin_stdin } => {
                 let new = Pins::new(pin_stdin).new_pin("new PIN")?;
-                call::<_, ()>(&reader, "ReloadPin", &(new.as_str(), Dict::new())).await?;
+                reader.reload_pin(new.as_str(), Dict::new()).await?;
                 self.done("PIN reloaded: the card has the new PIN")
             }
             PinCommand::Unblock => {
-                call::<_, ()>(&reader, "UnblockPin", &(Dict::new(),)).await?;
+                reader.unblock_pin(Dict::new()).await?;
                 self.done("PIN unblocked: its try counter is reset")
             }
         }
@@ -331,13 +317,13 @@ impl Ctl {
         let reader = self.reader().await?;
         let initial = pins.existing("initial PIN")?;
         let new = pins.new_pin("new PIN")?;
-        let body = (ssn, initial.as_str(), new.as_str(), flag("allow_last_try", allow_last_try));
-        let info: Dict = call(&reader, "Activate", &body).await?;
+        let opts = flag(opt::ALLOW_LAST_TRY, allow_last_try);
+        let info = reader.activate(ssn, initial.as_str(), new.as_str(), opts).await?;
         if self.json {
             return emit_json(&dict_json(&info));
         }
-        let state = text(&info, "state").unwrap_or_default();
-        let left = info.get("pin_tries_left").map(|v| text_value(v)).unwrap_or_else(|| "?".to_owned());
+        let state = text(&info, keys::STATE).unwrap_or_default();
+        let left = info.get(keys::PIN_TRIES_LEFT).map(|v| text_value(v)).unwrap_or_else(|| "?".to_owned());
         emit(&format!("card activated: state {state}, {left} PIN tries left"))
     }
 

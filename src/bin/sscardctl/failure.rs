@@ -1,57 +1,38 @@
 //! How a command fails: the one-line message and the exit code.
 
 use sscard::dbus::client::{error_message, error_name};
+use sscard::service::ErrorName;
 
-/// The exit code of each of the daemon's errors (`org.sscard.Error.<Name>`).
-pub const DAEMON_ERRORS: &[(&str, u8)] = &[
-    ("NoCard", 3),
-    ("Ambiguous", 4),
-    ("CardRemoved", 5),
-    ("CardReset", 6),
-    ("NotSupported", 7),
-    ("InvalidArgument", 8),
-    ("PinBlocked", 9),
-    ("LastTry", 10),
-    ("WrongPin", 11),
-    ("HolderMismatch", 12),
-    ("AlreadyActive", 13),
-    ("NoSam", 14),
-    ("AuthenticationFailed", 15),
-    ("CardError", 16),
-    ("NotAuthorized", 17),
-    ("ServiceUnavailable", 18),
-    ("Timeout", 19),
-    ("Cancelled", 20),
-    ("Internal", 21),
-];
+/// The exit code of each of the daemon's errors (`org.sscard.Error.<Name>`),
+/// in the contract's order.
+pub fn daemon_errors() -> impl Iterator<Item = (&'static str, u8)> {
+    ErrorName::ALL.into_iter().map(|e| (e.as_str(), e.exit_code()))
+}
 
-/// The exit code of an `org.sscard.Error` this client does not know.
-const UNKNOWN_DAEMON_ERROR: u8 = 21;
 /// EX_UNAVAILABLE: the daemon is not on the bus.
 pub const EXIT_UNAVAILABLE: u8 = 69;
 /// A local failure: bad JSON, an unreadable file, no terminal for a PIN.
 pub const EXIT_LOCAL: u8 = 1;
-/// `pin verify` with a wrong PIN: the same code as `WrongPin`.
-pub const EXIT_WRONG_PIN: u8 = 11;
 
-/// `sscardctl --help`'s table; a unit test checks it against the codes.
-pub const EXIT_CODES_HELP: &str = "\
+/// The exit code of an `org.sscard.Error` this client does not know.
+fn unknown_daemon_error() -> u8 {
+    ErrorName::Internal.exit_code()
+}
+
+/// `pin verify` with a wrong PIN: the same code as `WrongPin`.
+fn exit_wrong_pin() -> u8 {
+    ErrorName::WrongPin.exit_code()
+}
+
+const HELP_HEAD: &str = "\
 Exit codes:
    0  success
    1  a local error (bad JSON, an unreadable file, no terminal for a PIN prompt),
       or a D-Bus failure that is not one of the daemon's errors
    2  usage error
-   3  NoCard                  13  AlreadyActive
-   4  Ambiguous               14  NoSam
-   5  CardRemoved             15  AuthenticationFailed
-   6  CardReset               16  CardError
-   7  NotSupported            17  NotAuthorized
-   8  InvalidArgument         18  ServiceUnavailable
-   9  PinBlocked              19  Timeout
-  10  LastTry                 20  Cancelled
-  11  WrongPin                21  Internal, or an error name this client does not know
-  12  HolderMismatch
-  69  the daemon is not on the bus, or the bus is not there (EX_UNAVAILABLE)
+";
+
+const HELP_TAIL: &str = "  69  the daemon is not on the bus, or the bus is not there (EX_UNAVAILABLE)
 The daemon's errors (3 to 21) are printed as `sscardctl: <ErrorName>: <message>`.
 `pin verify` with a wrong PIN is not an error of the daemon, but it prints
 `wrong PIN, <n> tries left` and exits with 11 all the same.
@@ -67,13 +48,42 @@ never a name, SSN, PIN or photo). Read it with journalctl:
   journalctl -u sscardd.service -o json-pretty -g 'sscard::audit'
   journalctl -u sscardd.service -g 'sscard::audit.*outcome=\"NotAuthorized\"'   # refusals only";
 
+/// `sscardctl --help`'s exit codes, the daemon's errors in two columns by
+/// code.
+pub fn exit_codes_help() -> String {
+    let mut errors: Vec<(String, u8)> = daemon_errors()
+        .map(|(name, code)| {
+            let shown = if code == unknown_daemon_error() {
+                format!("{name}, or an error name this client does not know")
+            } else {
+                name.to_owned()
+            };
+            (shown, code)
+        })
+        .collect();
+    errors.sort_by_key(|(_, code)| *code);
+    let (left, right) = errors.split_at(errors.len().div_ceil(2));
+    let mut out = HELP_HEAD.to_owned();
+    for (i, (name, code)) in left.iter().enumerate() {
+        let line = match right.get(i) {
+            Some((other, other_code)) => format!("{code:>4}  {name:<24}{other_code}  {other}"),
+            None => format!("{code:>4}  {name}"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(HELP_TAIL);
+    out
+}
+
 /// Why a command failed.
 #[derive(Debug)]
 pub enum Failure {
     /// Bad local input or a local I/O failure.
     Local(String),
-    /// The daemon answered `org.sscard.Error.<name>`.
-    Daemon { name: String, message: String },
+    /// The daemon answered `org.sscard.Error.<raw>`; `name` is `None` for
+    /// a name this client does not know.
+    Daemon { name: Option<ErrorName>, raw: String, message: String },
     /// The daemon is not on the bus, or the bus is not there.
     Unavailable(String),
     /// Any other D-Bus failure.
@@ -86,9 +96,9 @@ impl Failure {
     pub fn code(&self) -> u8 {
         match self {
             Failure::Local(_) | Failure::Bus(_) => EXIT_LOCAL,
-            Failure::Daemon { name, .. } => daemon_exit_code(name),
+            Failure::Daemon { name, .. } => name.map_or(unknown_daemon_error(), ErrorName::exit_code),
             Failure::Unavailable(_) => EXIT_UNAVAILABLE,
-            Failure::WrongPin { .. } => EXIT_WRONG_PIN,
+            Failure::WrongPin { .. } => exit_wrong_pin(),
         }
     }
 
@@ -96,7 +106,7 @@ impl Failure {
     pub fn message(&self) -> String {
         match self {
             Failure::Local(m) | Failure::Unavailable(m) | Failure::Bus(m) => m.clone(),
-            Failure::Daemon { name, message } => format!("{name}: {message}"),
+            Failure::Daemon { raw, message, .. } => format!("{raw}: {message}"),
             Failure::WrongPin { tries_left: 0 } => "wrong PIN, 0 tries left: the PIN is now blocked".to_owned(),
             Failure::WrongPin { tries_left: 1 } => "wrong PIN, 1 try left".to_owned(),
             Failure::WrongPin { tries_left } => format!("wrong PIN, {tries_left} tries left"),
@@ -104,14 +114,10 @@ impl Failure {
     }
 }
 
-pub fn daemon_exit_code(name: &str) -> u8 {
-    DAEMON_ERRORS.iter().find(|(n, _)| *n == name).map_or(UNKNOWN_DAEMON_ERROR, |(_, code)| *code)
-}
-
 impl From<zbus::Error> for Failure {
     fn from(e: zbus::Error) -> Self {
-        if let Some(name) = error_name(&e) {
-            return Failure::Daemon { name, message: one_line(&error_message(&e)) };
+        if let Some(raw) = error_name(&e) {
+            return Failure::Daemon { name: ErrorName::from_name(&raw), raw, message: one_line(&error_message(&e)) };
         }
         match &e {
             zbus::Error::FDO(fdo) => match &**fdo {
@@ -148,13 +154,47 @@ mod tests {
 
     #[test]
     fn every_daemon_error_has_its_own_code() {
-        let mut codes: Vec<u8> = DAEMON_ERRORS.iter().map(|(_, c)| *c).collect();
+        let mut codes: Vec<u8> = daemon_errors().map(|(_, c)| c).collect();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), DAEMON_ERRORS.len());
+        assert_eq!(codes.len(), ErrorName::ALL.len());
+        assert_eq!(codes, (3..=21).collect::<Vec<u8>>());
         assert!(codes.iter().all(|c| ![0, EXIT_LOCAL, 2, EXIT_UNAVAILABLE].contains(c)));
-        assert_eq!(daemon_exit_code("WrongPin"), EXIT_WRONG_PIN);
-        assert_eq!(daemon_exit_code("SomethingNew"), UNKNOWN_DAEMON_ERROR);
+        let code = |raw: &str| {
+            Failure::Daemon { name: ErrorName::from_name(raw), raw: raw.into(), message: "m".into() }.code()
+        };
+        assert_eq!(code("WrongPin"), 11);
+        assert_eq!(code("org.sscard.Error.NoCard"), 3);
+        assert_eq!(code("NoCard"), 3);
+        assert_eq!(code("SomethingNew"), 21);
+    }
+
+    #[test]
+    fn the_help_lists_the_codes_in_two_columns() {
+        let help = exit_codes_help();
+        let table = "   2  usage error
+   3  NoCard                  13  AlreadyActive
+   4  Ambiguous               14  NoSam
+   5  CardRemoved             15  AuthenticationFailed
+   6  CardReset               16  CardError
+   7  NotSupported            17  NotAuthorized
+   8  InvalidArgument         18  ServiceUnavailable
+   9  PinBlocked              19  Timeout
+  10  LastTry                 20  Cancelled
+  11  WrongPin                21  Internal, or an error name this client does not know
+  12  HolderMismatch
+  69  the daemon is not on the bus";
+        assert!(help.contains(table), "{help}");
+        assert!(help.starts_with("Exit codes:\n   0  success\n"), "{help}");
+    }
+
+    #[test]
+    fn an_unknown_name_keeps_its_name_and_exits_21() {
+        let known =
+            Failure::Daemon { name: ErrorName::from_name("LastTry"), raw: "LastTry".into(), message: "m".into() };
+        assert_eq!((known.code(), known.message().as_str()), (10, "LastTry: m"));
+        let unknown = Failure::Daemon { name: ErrorName::from_name("Later"), raw: "Later".into(), message: "m".into() };
+        assert_eq!((unknown.code(), unknown.message().as_str()), (21, "Later: m"));
     }
 
     #[test]

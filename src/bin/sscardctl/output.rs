@@ -5,37 +5,16 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 use sscard::dbus::client::Dict;
+use sscard::ops::keys;
 use zbus::{OwnedVariant, Variant};
 
 use crate::failure::Failure;
 
-/// The card-info keys in the order a person reads them; any other key
-/// follows, sorted.
-const KEY_ORDER: &[&str] = &[
-    "card_id",
-    "region",
-    "card_type",
-    "spec_version",
-    "issuer",
-    "issue_date",
-    "expiry_date",
-    "card_number",
-    "ssn",
-    "name",
-    "sex",
-    "nation",
-    "birthplace",
-    "birth_date",
-    "state",
-    "pin_tries_left",
-    "profile",
-    "atr_historical",
-    "terminal_number",
-    "terminal_device",
-    "authentic",
-    "digest",
-    "apdus",
-];
+/// The keys of a reply in the order a person reads them: the card info's,
+/// then the write result's; any other key follows, sorted.
+fn key_order() -> impl Iterator<Item = &'static str> {
+    keys::CARD_INFO.iter().copied().chain([keys::DIGEST, keys::APDUS])
+}
 
 /// Whether an array is `ay`.
 fn is_bytes(v: &Variant<'_>) -> Option<Vec<u8>> {
@@ -119,7 +98,7 @@ pub fn text_value(v: &Variant<'_>) -> String {
 pub fn dict_json(d: &Dict) -> Value {
     let mut map = Map::new();
     for (key, value) in d {
-        if key == "photo" {
+        if key == keys::PHOTO {
             map.insert("photo_len".to_owned(), Value::from(bytes_of(value).map_or(0, |b| b.len())));
         } else {
             map.insert(key.clone(), json_value(value));
@@ -131,13 +110,14 @@ pub fn dict_json(d: &Dict) -> Value {
 /// A card-info dictionary as (key, value) rows in reading order; the photo
 /// only as its length.
 pub fn dict_rows(d: &Dict) -> Vec<(String, String)> {
-    let mut keys: Vec<&String> = d.keys().filter(|k| !KEY_ORDER.contains(&k.as_str()) && *k != "photo").collect();
-    keys.sort();
-    let ordered = KEY_ORDER.iter().copied().chain(keys.into_iter().map(String::as_str));
+    let known: Vec<&str> = key_order().collect();
+    let mut others: Vec<&str> =
+        d.keys().map(String::as_str).filter(|k| !known.contains(k) && *k != keys::PHOTO).collect();
+    others.sort_unstable();
     let mut rows: Vec<(String, String)> =
-        ordered.filter_map(|k| d.get(k).map(|v| (k.to_owned(), text_value(v)))).collect();
-    if let Some(photo) = d.get("photo") {
-        rows.push(("photo".to_owned(), format!("{} bytes", bytes_of(photo).map_or(0, |b| b.len()))));
+        known.iter().chain(&others).filter_map(|k| d.get(*k).map(|v| ((*k).to_owned(), text_value(v)))).collect();
+    if let Some(photo) = d.get(keys::PHOTO) {
+        rows.push((keys::PHOTO.to_owned(), format!("{} bytes", bytes_of(photo).map_or(0, |b| b.len()))));
     }
     rows
 }
@@ -202,16 +182,16 @@ pub fn record_from_json(file: &Path, text: &str) -> Result<Dict, Failure> {
     let mut record = Dict::new();
     for (key, value) in object {
         let variant = match (key.as_str(), &value) {
-            ("photo", _) => {
+            (keys::PHOTO, _) => {
                 return Err(Failure::Local(format!("{at}: photo: give the JPEG file with --photo FILE")));
             }
-            ("nation", Value::Number(n)) => match n.as_u64().and_then(|n| u8::try_from(n).ok()) {
+            (keys::NATION, Value::Number(n)) => match n.as_u64().and_then(|n| u8::try_from(n).ok()) {
                 Some(code) => OwnedVariant::from(code),
                 None => {
                     return Err(Failure::Local(format!("{at}: nation must be a whole number from 0 to 255, not {n}")));
                 }
             },
-            ("nation", other) => {
+            (keys::NATION, other) => {
                 return Err(Failure::Local(format!(
                     "{at}: nation must be a number from 0 to 255 (D-Bus y), not {}",
                     kind(other)

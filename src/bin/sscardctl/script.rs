@@ -7,29 +7,78 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use sscard::model::{Field, Pin};
-use sscard::script::{Cards, Script, TraceEntry, Values};
+use sscard::script::{Cards, Profile, Script, TraceEntry, Values};
 use sscard::transport::{CardConnection, PcscConnection, Transport};
 
-/// The script, its profile's constants and its status table.
-fn load(file: &Path) -> Result<(Script, Values, sscard::script::StatusTable), String> {
-    let dir = file.parent().unwrap_or(Path::new("."));
+/// The profile script that selects the application; every operation of
+/// the daemon starts with it.
+const IDENTIFY: &str = "identify";
+
+/// What runs: the profile's `identify` script unless skipped, then the
+/// script, with the profile's constants and status table.
+struct Loaded {
+    /// The identify script, with the constants alone: it takes no inputs.
+    identify: Option<(Script, Values)>,
+    script: Script,
+    values: Values,
+    table: sscard::script::StatusTable,
+}
+
+/// The profile's constants, as values the scripts may name.
+fn constants(profile: &Profile) -> Values {
+    let mut values = Values::new();
+    for (name, bytes) in &profile.constants {
+        values.set(name, bytes.clone());
+    }
+    values
+}
+
+/// The script, its profile's constants and status table, and, if `select`,
+/// the profile's `identify` script to run first.
+fn load(file: &Path, select: bool) -> Result<Loaded, String> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     if dir.join("profile.toml").is_file() {
         let profile = sscard::script::load_profile(dir, &[]).map_err(|e| e.to_string())?;
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let script = profile.script(&stem).cloned().ok_or_else(|| format!("{}: not found", file.display()))?;
-        let mut values = Values::new();
-        for (name, bytes) in &profile.constants {
-            values.set(name, bytes.clone());
-        }
-        return Ok((script, values, profile.status));
+        // The identify script itself needs no second run before it.
+        let identify = if select && stem != IDENTIFY {
+            let identify = profile.script(IDENTIFY).cloned().ok_or_else(|| {
+                format!(
+                    "{}: the profile has no {IDENTIFY}.apdu to select the application first; \
+                     give --no-select to run the script as it is",
+                    dir.display()
+                )
+            })?;
+            Some((identify, constants(&profile)))
+        } else {
+            None
+        };
+        return Ok(Loaded { identify, script, values: constants(&profile), table: profile.status });
+    }
+    if select {
+        return Err(format!(
+            "{}: not inside a profile directory (no profile.toml beside it), so there is no {IDENTIFY} \
+             script to select the application first; give --no-select to run the script as it is",
+            file.display()
+        ));
     }
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let script = sscard::script::parse(&file.display().to_string(), &text, &[]).map_err(|e| e.to_string())?;
-    Ok((script, Values::new(), sscard::script::StatusTable::default()))
+    Ok(Loaded { identify: None, script, values: Values::new(), table: sscard::script::StatusTable::default() })
 }
 
-pub fn run_script(file: &Path, reader: &str, sam_reader: Option<&str>, vars: &[String]) -> Result<(), String> {
-    let (script, mut values, table) = load(file)?;
+pub fn run_script(
+    file: &Path,
+    reader: &str,
+    sam_reader: Option<&str>,
+    vars: &[String],
+    select: bool,
+) -> Result<(), String> {
+    let Loaded { identify, script, mut values, table } = load(file, select)?;
     for var in vars {
         let (name, hex_value) = var.split_once('=').ok_or_else(|| format!("--var {var:?}: expected NAME=HEX"))?;
         if script.secrets.contains(name) {
@@ -76,20 +125,26 @@ pub fn run_script(file: &Path, reader: &str, sam_reader: Option<&str>, vars: &[S
             e.sw
         );
     };
-    let outcome = sscard::script::run(&script, &table, &mut cards, values, &mut trace);
-    match outcome {
-        Ok(done) => {
-            println!("ok: {} APDUs", done.apdus);
-            let mut names: Vec<&str> = sscard::script::syntax::captures(&script).collect();
-            names.sort_unstable();
-            names.dedup();
-            for name in names {
-                if let Some(bytes) = done.values.get(name) {
-                    println!("  {name} = {}", hex::encode_upper(bytes));
-                }
-            }
-            Ok(())
-        }
-        Err(e) => Err(e.to_string()),
+    // The SELECT of the application first, printed like any other step.
+    let mut ran = Vec::new();
+    let (identify, identify_values) = identify.unzip();
+    if let (Some(identify), Some(identify_values)) = (&identify, identify_values) {
+        let done = sscard::script::run(identify, &table, &mut cards, identify_values, &mut trace)
+            .map_err(|e| e.to_string())?;
+        ran.push((identify, done));
     }
+    let done = sscard::script::run(&script, &table, &mut cards, values, &mut trace).map_err(|e| e.to_string())?;
+    ran.push((&script, done));
+    println!("ok: {} APDUs", ran.iter().map(|(_, done)| done.apdus).sum::<u64>());
+    for (script, done) in &ran {
+        let mut names: Vec<&str> = sscard::script::syntax::captures(script).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            if let Some(bytes) = done.values.get(name) {
+                println!("  {name} = {}", hex::encode_upper(bytes));
+            }
+        }
+    }
+    Ok(())
 }
