@@ -129,13 +129,21 @@ pub fn dict_json(d: &Dict) -> Value {
 }
 
 /// A card-info dictionary as (key, value) rows in reading order; the photo
-/// only as its length.
+/// only as its length. Each rule the record breaks (`inconsistent`) comes
+/// first, one `! inconsistent` row each, so that it is not overlooked.
 pub fn dict_rows(d: &Dict) -> Vec<(String, String)> {
-    let mut keys: Vec<&String> = d.keys().filter(|k| !KEY_ORDER.contains(&k.as_str()) && *k != "photo").collect();
+    const INCONSISTENT: &str = "inconsistent";
+    let mut keys: Vec<&String> =
+        d.keys().filter(|k| !KEY_ORDER.contains(&k.as_str()) && *k != "photo" && *k != INCONSISTENT).collect();
     keys.sort();
     let ordered = KEY_ORDER.iter().copied().chain(keys.into_iter().map(String::as_str));
-    let mut rows: Vec<(String, String)> =
-        ordered.filter_map(|k| d.get(k).map(|v| (k.to_owned(), text_value(v)))).collect();
+    let broken = match d.get(INCONSISTENT).map(|v| &**v) {
+        Some(Variant::Array(lines)) => lines.inner().iter().map(text_value).collect(),
+        Some(other) => vec![text_value(other)],
+        None => Vec::new(),
+    };
+    let mut rows: Vec<(String, String)> = broken.into_iter().map(|line| (format!("! {INCONSISTENT}"), line)).collect();
+    rows.extend(ordered.filter_map(|k| d.get(k).map(|v| (k.to_owned(), text_value(v)))));
     if let Some(photo) = d.get("photo") {
         rows.push(("photo".to_owned(), format!("{} bytes", bytes_of(photo).map_or(0, |b| b.len()))));
     }
@@ -314,6 +322,21 @@ mod tests {
         let json = dict_json(&d);
         assert_eq!(json["photo_len"], 4);
         assert!(json.get("photo").is_none());
+    }
+
+    #[test]
+    fn each_broken_rule_is_a_row_of_its_own_first() {
+        let mut d = Dict::new();
+        d.insert("ssn".to_owned(), string_variant("11010519491231002X").unwrap_or_else(|e| panic!("{}", e.message())));
+        let lines = vec!["sex: a".to_owned(), "birth_date: b".to_owned()];
+        d.insert("inconsistent".to_owned(), OwnedVariant::try_from(Variant::from(lines)).unwrap_or_else(|_| panic!()));
+        let rows = dict_rows(&d);
+        let shown: Vec<(&str, &str)> = rows.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            shown,
+            [("! inconsistent", "sex: a"), ("! inconsistent", "birth_date: b"), ("ssn", "11010519491231002X")]
+        );
+        assert_eq!(dict_json(&d)["inconsistent"], serde_json::json!(["sex: a", "birth_date: b"]));
     }
 
     #[test]
