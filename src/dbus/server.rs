@@ -505,6 +505,7 @@ impl Reader {
                 InfoValue::Byte(b) => OwnedVariant::from(*b),
                 InfoValue::Bytes(b) => owned(Variant::from(b.clone()))?,
                 InfoValue::Bool(b) => OwnedVariant::from(*b),
+                InfoValue::Strs(v) => owned(Variant::from(v.clone()))?,
             };
             out.insert((*key).to_owned(), v);
         }

@@ -189,6 +189,14 @@ pub enum Rule {
     /// One of ssn, sex and birth_date is given without the others; the error's field
     /// is the one missing.
     MustComeTogether,
+    /// A card's name extension (tag 4E) is written while tag 09 is not full: a name
+    /// is split at the last character boundary at or before byte 30, so tag 09 of a
+    /// name with an extension holds 29 or 30 bytes. The two records come from
+    /// different names.
+    NameExtensionOfAnotherName {
+        /// The bytes tag 09 holds.
+        name_bytes: usize,
+    },
     /// The specification version does not match the card's generation.
     GenerationMismatch {
         /// The card's generation.
@@ -267,6 +275,11 @@ impl fmt::Display for Rule {
                 write!(f, "does not split: {rest} bytes would go to the name extension, at most 20 fit")
             }
             Rule::MustComeTogether => f.write_str("is missing: ssn, sex and birth_date must be given together"),
+            Rule::NameExtensionOfAnotherName { name_bytes } => write!(
+                f,
+                "has an extension (tag 4E) but tag 09 holds only {name_bytes} bytes (29 or 30 with an extension): \
+                 the two records come from different names"
+            ),
             Rule::GenerationMismatch { generation } => {
                 write!(f, "does not match the card's generation ({generation} needs {})", generation.spec_version())
             }
@@ -316,6 +329,37 @@ impl ValidationError {
     /// Builds the error for `field` breaking `rule`.
     pub const fn new(field: Field, rule: Rule) -> ValidationError {
         ValidationError { field, rule }
+    }
+}
+
+/// A consistency rule of card-profile.md section 3 that the record on a card breaks,
+/// e.g. after a personalisation cut short: `birth_date: does not match digits 7 to
+/// 14 of the ssn`. Each element decodes on its own; together they disagree.
+/// `ReadCard` lists these under `inconsistent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inconsistency {
+    /// The element at fault (for ssn, sex and birth_date: the one unwritten, or the
+    /// one that disagrees with the ssn).
+    pub field: Field,
+    /// The rule broken.
+    pub rule: Rule,
+}
+
+impl fmt::Display for Inconsistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.rule {
+            // On a card nothing is "given": say what the card holds.
+            Rule::MustComeTogether => {
+                write!(f, "{}: is unwritten, but ssn, sex and birth_date travel together", self.field)
+            }
+            rule => write!(f, "{}: {rule}", self.field),
+        }
+    }
+}
+
+impl From<ValidationError> for Inconsistency {
+    fn from(e: ValidationError) -> Inconsistency {
+        Inconsistency { field: e.field, rule: e.rule }
     }
 }
 

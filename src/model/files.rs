@@ -10,8 +10,8 @@ use super::elements::{
     FileId, Record, TAG_BIRTH_DATE, TAG_BIRTHPLACE, TAG_CARD_ID, TAG_CARD_NUMBER, TAG_CARD_TYPE, TAG_EXPIRY_DATE,
     TAG_ISSUE_DATE, TAG_ISSUER, TAG_NAME, TAG_NAME_EXT, TAG_NATION, TAG_SEX, TAG_SPEC_VERSION, TAG_SSN,
 };
-use super::error::{DecodeError, Field, Rule, ValidationError};
-use super::name::Name;
+use super::error::{DecodeError, Field, Inconsistency, Rule, ValidationError};
+use super::name::{NAME_LEN, Name};
 use super::photo::Photo;
 use super::ssn::Ssn;
 use super::values::{CardNumber, CardType, Generation, Issuer, Nation, Sex, SpecVersion};
@@ -162,6 +162,83 @@ impl HolderData {
     }
 }
 
+/// The elements the consistency rules of card-profile.md section 3 relate, from an
+/// update or from a card.
+struct Related<'a> {
+    issue_date: Option<Date>,
+    expiry_date: Option<Date>,
+    ssn: Option<&'a Ssn>,
+    sex: Option<Sex>,
+    birth_date: Option<Date>,
+}
+
+impl Related<'_> {
+    /// Every rule broken among the elements present, in this order: the expiry date
+    /// not after the issue date; each of ssn, sex and birth_date missing while another
+    /// is present; the birth date differing from the SSN's digits 7 to 14; the sex
+    /// differing from the parity of its 17th digit.
+    fn broken(&self) -> Vec<ValidationError> {
+        let mut out = Vec::new();
+        if let (Some(issue), Some(expiry)) = (self.issue_date, self.expiry_date)
+            && expiry <= issue
+        {
+            out.push(ValidationError::new(Field::ExpiryDate, Rule::ExpiryNotAfterIssue));
+        }
+        let present = [
+            (Field::Ssn, self.ssn.is_some()),
+            (Field::Sex, self.sex.is_some()),
+            (Field::BirthDate, self.birth_date.is_some()),
+        ];
+        if present.iter().any(|(_, p)| *p) {
+            out.extend(
+                present.iter().filter(|(_, p)| !p).map(|(f, _)| ValidationError::new(*f, Rule::MustComeTogether)),
+            );
+        }
+        if let Some(ssn) = self.ssn {
+            if self.birth_date.is_some_and(|b| b != ssn.birth_date()) {
+                out.push(ValidationError::new(Field::BirthDate, Rule::BirthDateMismatch));
+            }
+            if self.sex.is_some_and(|sex| ssn.sex_digit_is_odd() != (sex == Sex::Male)) {
+                out.push(ValidationError::new(Field::Sex, Rule::SexParityMismatch));
+            }
+        }
+        out
+    }
+}
+
+/// Checks a record read from a card against the consistency rules of card-profile.md
+/// section 3, among the elements it holds, and returns every rule broken (empty when
+/// the record is consistent). A personalisation cut short can leave such a card:
+/// - ssn, sex and birth_date travel together: each unwritten one while another is
+///   written;
+/// - the birth date against the SSN's digits 7 to 14, the sex against the parity of
+///   its 17th digit;
+/// - the expiry date after the issue date;
+/// - a name extension (tag 4E) with a tag 09 shorter than 29 bytes, which a split at
+///   the last character boundary at or before byte 30 never leaves (GBK characters
+///   are 1 or 2 bytes), so the two records belong to different names.
+///
+/// The SSN's check character and each date's being a real date are not checked
+/// here: an element that breaks them does not decode.
+pub fn inconsistencies(issuer: &IssuerData, holder: &HolderData) -> Vec<Inconsistency> {
+    let related = Related {
+        issue_date: issuer.issue_date,
+        expiry_date: issuer.expiry_date,
+        ssn: holder.ssn.as_ref(),
+        sex: holder.sex,
+        birth_date: holder.birth_date,
+    };
+    let mut out: Vec<Inconsistency> = related.broken().into_iter().map(Inconsistency::from).collect();
+    if let Some(name) = &holder.name
+        && name.extension_len() > 0
+        && name.name_record_len() < NAME_LEN - 1
+    {
+        let rule = Rule::NameExtensionOfAnotherName { name_bytes: name.name_record_len() };
+        out.push(Inconsistency { field: Field::Name, rule });
+    }
+    out
+}
+
 /// What a personalisation request (`WriteHolderRecord`) writes: each writable element
 /// it gives. Build it from the D-Bus dictionary with [`HolderRecordUpdate::set_from_str`]
 /// (or the element types' own constructors), then [`validate`](Self::validate) it
@@ -246,33 +323,14 @@ impl HolderRecordUpdate {
         {
             return Err(ValidationError::new(Field::SpecVersion, Rule::GenerationMismatch { generation }));
         }
-        if let (Some(issue), Some(expiry)) = (self.issue_date, self.expiry_date)
-            && expiry <= issue
-        {
-            return Err(ValidationError::new(Field::ExpiryDate, Rule::ExpiryNotAfterIssue));
-        }
-        match (&self.ssn, self.sex, self.birth_date) {
-            (None, None, None) => Ok(()),
-            (Some(ssn), Some(sex), Some(birth_date)) => {
-                if ssn.birth_date() != birth_date {
-                    return Err(ValidationError::new(Field::BirthDate, Rule::BirthDateMismatch));
-                }
-                if ssn.sex_digit_is_odd() != (sex == Sex::Male) {
-                    return Err(ValidationError::new(Field::Sex, Rule::SexParityMismatch));
-                }
-                Ok(())
-            }
-            (ssn, sex, _) => {
-                let missing = if ssn.is_none() {
-                    Field::Ssn
-                } else if sex.is_none() {
-                    Field::Sex
-                } else {
-                    Field::BirthDate
-                };
-                Err(ValidationError::new(missing, Rule::MustComeTogether))
-            }
-        }
+        let related = Related {
+            issue_date: self.issue_date,
+            expiry_date: self.expiry_date,
+            ssn: self.ssn.as_ref(),
+            sex: self.sex,
+            birth_date: self.birth_date,
+        };
+        related.broken().into_iter().next().map_or(Ok(()), Err)
     }
 
     /// The EF05 elements as [`IssuerData`] (without a card identifier).

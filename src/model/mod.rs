@@ -30,9 +30,9 @@ pub use elements::{
     TAG_BIRTHPLACE, TAG_CARD_ID, TAG_CARD_NUMBER, TAG_CARD_TYPE, TAG_EXPIRY_DATE, TAG_ISSUE_DATE, TAG_ISSUER, TAG_NAME,
     TAG_NAME_EXT, TAG_NATION, TAG_SEX, TAG_SPEC_VERSION, TAG_SSN,
 };
-pub use error::{DecodeError, Field, Rule, ValidationError};
+pub use error::{DecodeError, Field, Inconsistency, Rule, ValidationError};
 pub use fci::{Fci, LifeCycle};
-pub use files::{HolderData, HolderRecordUpdate, IssuerData};
+pub use files::{HolderData, HolderRecordUpdate, IssuerData, inconsistencies};
 pub use name::{NAME_EXT_LEN, NAME_LEN, NAME_MAX_BYTES, Name};
 pub use photo::{PHOTO_FILE_SIZE, PHOTO_MAX_LEN, Photo};
 pub use pin::{PIN_MAX_LEN, PIN_MIN_LEN, Pin, PinPolicy};

@@ -20,13 +20,18 @@ pub const NAME_MAX_BYTES: usize = NAME_LEN + NAME_EXT_LEN;
 /// not survive the card's `00` padding), and is at most 50 GBK bytes, split so that
 /// the part after the last character boundary at or before byte 30 fits in 20 bytes.
 /// No character is ever replaced by a substitute or a numeric reference.
+///
+/// A name read from a card keeps the split the card holds (see
+/// [`Name::from_records`]), so that a tag 09 and a tag 4E left by different writes
+/// show.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Name {
     /// The name as Unicode text.
     text: String,
     /// Its GBK bytes.
     gbk: Vec<u8>,
-    /// How many of the GBK bytes go to tag 09.
+    /// How many of the GBK bytes go to tag 09 (for a name read from a card, how many
+    /// tag 09 holds).
     split: usize,
 }
 
@@ -73,6 +78,16 @@ impl Name {
         &self.gbk
     }
 
+    /// How many GBK bytes tag 09 holds (padding stripped); the rest are in tag 4E.
+    pub fn name_record_len(&self) -> usize {
+        self.split
+    }
+
+    /// How many GBK bytes tag 4E holds (padding stripped); 0 without an extension.
+    pub fn extension_len(&self) -> usize {
+        self.gbk.len().saturating_sub(self.split)
+    }
+
     /// The two record values: tag 09 (the GBK bytes up to the last character boundary
     /// at or before byte 30) and tag 4E (the rest), each right-padded with `00`. The
     /// extension is all `00` when the name fits in 30 bytes.
@@ -92,13 +107,15 @@ impl Name {
     /// Joins the values of tags 09 and 4E read from a card (trailing `00`/`FF` stripped
     /// from each) and decodes them as GBK, strictly: malformed bytes, or bytes that
     /// are not what [`Name::new`] would write (such as four-byte GB 18030 sequences),
-    /// are an error. `Ok(None)` means the name is unwritten.
+    /// are an error. `Ok(None)` means the name is unwritten. The name keeps the split
+    /// as read: [`name_record_len`](Self::name_record_len) is what tag 09 holds.
     pub fn from_records(name: &[u8], extension: &[u8]) -> Result<Option<Name>, DecodeError> {
         if is_unwritten(name) {
             return if is_unwritten(extension) { Ok(None) } else { Err(DecodeError::OrphanNameExtension) };
         }
         let ext = if is_unwritten(extension) { &[][..] } else { strip_padding(extension) };
-        let mut joined = strip_padding(name).to_vec();
+        let head = strip_padding(name);
+        let mut joined = head.to_vec();
         joined.extend_from_slice(ext);
         let invalid = DecodeError::InvalidGbk { field: Field::Name };
         let text = GBK.decode_without_bom_handling_and_without_replacement(&joined).ok_or(invalid)?;
@@ -106,7 +123,7 @@ impl Name {
         if parsed.gbk != joined {
             return Err(invalid);
         }
-        Ok(Some(parsed))
+        Ok(Some(Name { split: head.len(), ..parsed }))
     }
 }
 

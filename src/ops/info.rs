@@ -60,6 +60,8 @@ pub enum InfoValue {
     Byte(u8),
     Bytes(Vec<u8>),
     Bool(bool),
+    /// `as`.
+    Strs(Vec<String>),
 }
 
 /// The card-info keys a client may never write.
@@ -76,6 +78,8 @@ pub const READ_ONLY_KEYS: &[&str] = &[
 impl CardInfo {
     /// The card-info dictionary: every element the card holds, under the
     /// contract's keys; an element the card has not written is left out.
+    /// `inconsistent` lists the consistency rules the record breaks, one line
+    /// each, and is left out when it breaks none.
     pub fn fields(&self) -> Vec<(&'static str, InfoValue)> {
         let mut out: Vec<(&'static str, InfoValue)> = Vec::new();
         let mut text = |key: &'static str, value: Option<String>| {
@@ -111,6 +115,10 @@ impl CardInfo {
         }
         if let Some(authentic) = self.authentic {
             out.push((keys::AUTHENTIC, InfoValue::Bool(authentic)));
+        }
+        let broken = crate::model::inconsistencies(i, h);
+        if !broken.is_empty() {
+            out.push((keys::INCONSISTENT, InfoValue::Strs(broken.iter().map(ToString::to_string).collect())));
         }
         out
     }

@@ -36,6 +36,8 @@ pub const TERMINAL_NUMBER: &str = "terminal_number";
 pub const TERMINAL_DEVICE: &str = "terminal_device";
 /// `b`, INTERNAL AUTHENTICATE's verdict, when asked for.
 pub const AUTHENTIC: &str = "authentic";
+/// `as`, one line per consistency rule the record on the card breaks.
+pub const INCONSISTENT: &str = "inconsistent";
 
 /// The card-info keys in the contract's order (card, holder, state), then
 /// the additions; `photo` is not among them.

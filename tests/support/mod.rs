@@ -6,4 +6,5 @@ pub mod bench;
 pub mod client;
 pub mod daemon;
 pub mod polkit;
+pub mod removal;
 pub mod terminal;

@@ -108,14 +108,24 @@ pub fn dict_json(d: &Dict) -> Value {
 }
 
 /// A card-info dictionary as (key, value) rows in reading order; the photo
-/// only as its length.
+/// only as its length. Each rule the record breaks (`inconsistent`) comes
+/// first, one `! inconsistent` row each, so that it is not overlooked.
 pub fn dict_rows(d: &Dict) -> Vec<(String, String)> {
     let known: Vec<&str> = key_order().collect();
-    let mut others: Vec<&str> =
-        d.keys().map(String::as_str).filter(|k| !known.contains(k) && *k != keys::PHOTO).collect();
+    let mut others: Vec<&str> = d
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !known.contains(k) && *k != keys::PHOTO && *k != keys::INCONSISTENT)
+        .collect();
     others.sort_unstable();
+    let broken = match d.get(keys::INCONSISTENT).map(|v| &**v) {
+        Some(Variant::Array(lines)) => lines.inner().iter().map(text_value).collect(),
+        Some(other) => vec![text_value(other)],
+        None => Vec::new(),
+    };
     let mut rows: Vec<(String, String)> =
-        known.iter().chain(&others).filter_map(|k| d.get(*k).map(|v| ((*k).to_owned(), text_value(v)))).collect();
+        broken.into_iter().map(|line| (format!("! {}", keys::INCONSISTENT), line)).collect();
+    rows.extend(known.iter().chain(&others).filter_map(|k| d.get(*k).map(|v| ((*k).to_owned(), text_value(v)))));
     if let Some(photo) = d.get(keys::PHOTO) {
         rows.push((keys::PHOTO.to_owned(), format!("{} bytes", bytes_of(photo).map_or(0, |b| b.len()))));
     }
@@ -294,6 +304,21 @@ mod tests {
         let json = dict_json(&d);
         assert_eq!(json["photo_len"], 4);
         assert!(json.get("photo").is_none());
+    }
+
+    #[test]
+    fn each_broken_rule_is_a_row_of_its_own_first() {
+        let mut d = Dict::new();
+        d.insert("ssn".to_owned(), string_variant("11010519491231002X").unwrap_or_else(|e| panic!("{}", e.message())));
+        let lines = vec!["sex: a".to_owned(), "birth_date: b".to_owned()];
+        d.insert("inconsistent".to_owned(), OwnedVariant::try_from(Variant::from(lines)).unwrap_or_else(|_| panic!()));
+        let rows = dict_rows(&d);
+        let shown: Vec<(&str, &str)> = rows.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            shown,
+            [("! inconsistent", "sex: a"), ("! inconsistent", "birth_date: b"), ("ssn", "11010519491231002X")]
+        );
+        assert_eq!(dict_json(&d)["inconsistent"], serde_json::json!(["sex: a", "birth_date: b"]));
     }
 
     #[test]

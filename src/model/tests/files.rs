@@ -351,6 +351,137 @@ invalid!(new_pin_987654, new_pin_err(&PinPolicy::reference(), "987654"), Field::
 invalid!(new_pin_012345, new_pin_err(&PinPolicy::reference(), "012345"), Field::NewPin, Rule::PinSequential);
 invalid!(new_pin_543210, new_pin_err(&PinPolicy::reference(), "543210"), Field::NewPin, Rule::PinSequential);
 
+/// The rules broken by the card holding `update`'s elements, as (field, rule).
+fn card_broken(u: &HolderRecordUpdate) -> Vec<(Field, Rule)> {
+    let (ef05, ef06) = u.records();
+    let issuer = IssuerData::decode(&ef05).unwrap();
+    let holder = HolderData::decode(&ef06).unwrap();
+    let broken = inconsistencies(&issuer, &holder);
+    for b in &broken {
+        let line = b.to_string();
+        assert!(!line.contains('\n') && line.starts_with(&format!("{}: ", b.field)), "{line}");
+    }
+    broken.into_iter().map(|b| (b.field, b.rule)).collect()
+}
+
+/// A female SSN born 1985-06-15, for a holder other than [`FEMALE`]'s.
+fn other_female_ssn() -> String {
+    make_ssn("440305", Date::new(1985, 6, 15).unwrap(), "024")
+}
+
+#[test]
+fn a_consistent_card_breaks_no_rule() {
+    assert_eq!(card_broken(&full_update()), []);
+    assert_eq!(card_broken(&HolderRecordUpdate::default()), []);
+    assert_eq!(inconsistencies(&IssuerData::default(), &HolderData::default()), []);
+}
+
+#[test]
+fn a_card_with_an_ssn_alone_misses_sex_and_birth_date() {
+    let u = update(&[(Field::Ssn, FEMALE), (Field::Name, "张三")]);
+    assert_eq!(card_broken(&u), [(Field::Sex, Rule::MustComeTogether), (Field::BirthDate, Rule::MustComeTogether)]);
+    let (ef05, ef06) = u.records();
+    let line = inconsistencies(&IssuerData::decode(&ef05).unwrap(), &HolderData::decode(&ef06).unwrap())[1].to_string();
+    assert_eq!(line, "birth_date: is unwritten, but ssn, sex and birth_date travel together");
+}
+
+#[test]
+fn a_card_with_sex_and_birth_date_alone_misses_the_ssn() {
+    let u = update(&[(Field::Sex, "2"), (Field::BirthDate, "1949-12-31")]);
+    assert_eq!(card_broken(&u), [(Field::Ssn, Rule::MustComeTogether)]);
+    let u = update(&[(Field::Ssn, FEMALE), (Field::Sex, "2")]);
+    assert_eq!(card_broken(&u), [(Field::BirthDate, Rule::MustComeTogether)]);
+}
+
+#[test]
+fn a_card_whose_birth_date_is_not_in_the_ssn() {
+    // A new SSN over the old holder's birth date: the sex still agrees.
+    let u = update(&[(Field::Ssn, &other_female_ssn()), (Field::Sex, "2"), (Field::BirthDate, "1949-12-31")]);
+    assert_eq!(card_broken(&u), [(Field::BirthDate, Rule::BirthDateMismatch)]);
+}
+
+#[test]
+fn a_card_whose_sex_is_not_the_ssn_parity() {
+    let u = update(&[(Field::Ssn, &male_ssn()), (Field::Sex, "2"), (Field::BirthDate, "1949-12-31")]);
+    assert_eq!(card_broken(&u), [(Field::Sex, Rule::SexParityMismatch)]);
+}
+
+#[test]
+fn a_card_breaking_several_rules_reports_each() {
+    let u = update(&[
+        (Field::IssueDate, "2026-11-25"),
+        (Field::ExpiryDate, "2016-11-25"),
+        (Field::Ssn, &make_ssn("440305", Date::new(1985, 6, 15).unwrap(), "013")),
+        (Field::Sex, "2"),
+        (Field::BirthDate, "1949-12-31"),
+    ]);
+    assert_eq!(
+        card_broken(&u),
+        [
+            (Field::ExpiryDate, Rule::ExpiryNotAfterIssue),
+            (Field::BirthDate, Rule::BirthDateMismatch),
+            (Field::Sex, Rule::SexParityMismatch),
+        ]
+    );
+    // An update breaking the same rules is refused on the first.
+    assert_eq!(u.validate(Generation::Gen3).err().map(|e| e.field), Some(Field::ExpiryDate));
+}
+
+#[test]
+fn a_card_whose_expiry_is_not_after_issue() {
+    let u = update(&[(Field::IssueDate, "2024-05-01"), (Field::ExpiryDate, "2024-05-01")]);
+    assert_eq!(card_broken(&u), [(Field::ExpiryDate, Rule::ExpiryNotAfterIssue)]);
+    let u = update(&[(Field::ExpiryDate, "2004-05-01")]);
+    assert_eq!(card_broken(&u), []);
+}
+
+/// The holder data of a card whose tag 09 holds `first`'s and tag 4E holds
+/// `second`'s, as a write of `first` over `second` cut between the two leaves it.
+fn mixed_names(first: &str, second: &str) -> HolderData {
+    let (name, _) = Name::new(first).unwrap().split_gbk();
+    let (_, ext) = Name::new(second).unwrap().split_gbk();
+    HolderData::decode(&[Record::new(TAG_NAME, name.to_vec()), Record::new(TAG_NAME_EXT, ext.to_vec())]).unwrap()
+}
+
+#[test]
+fn a_short_name_with_an_old_extension_is_flagged() {
+    let long = "阿卜杜热合曼·买买提艾力·克里木江"; // 34 GBK bytes: 30 + 4
+    let holder = mixed_names("李四", long);
+    let name = holder.name.as_ref().unwrap();
+    assert_eq!((name.name_record_len(), name.extension_len()), (4, 4));
+    let broken = inconsistencies(&IssuerData::default(), &holder);
+    assert_eq!(
+        broken,
+        [Inconsistency { field: Field::Name, rule: Rule::NameExtensionOfAnotherName { name_bytes: 4 } }]
+    );
+    let line = broken[0].to_string();
+    assert!(line.starts_with("name: ") && line.contains("tag 09 holds only 4 bytes"), "{line}");
+    // 28 bytes in tag 09 and an extension: flagged too.
+    let holder = mixed_names(&"张".repeat(14), long);
+    assert_eq!(card_broken_holder(&holder), [(Field::Name, Rule::NameExtensionOfAnotherName { name_bytes: 28 })]);
+}
+
+#[test]
+fn a_full_tag_09_with_an_extension_is_consistent() {
+    // 30 bytes: 15 two-byte characters, the rest in 4E.
+    let holder = mixed_names(&"张".repeat(17), &"张".repeat(17));
+    assert_eq!(holder.name.as_ref().map(|n| (n.name_record_len(), n.extension_len())), Some((30, 4)));
+    assert_eq!(card_broken_holder(&holder), []);
+    // 29 bytes: a two-byte character does not fit at byte 29.
+    let odd = format!("a{}", "张".repeat(20));
+    let holder = mixed_names(&odd, &odd);
+    assert_eq!(holder.name.as_ref().map(|n| (n.name_record_len(), n.extension_len())), Some((29, 12)));
+    assert_eq!(card_broken_holder(&holder), []);
+    // A new long name over an old one: another name, but each record is whole.
+    assert_eq!(card_broken_holder(&mixed_names(&"王".repeat(20), &"张".repeat(17))), []);
+    // A short name without an extension.
+    assert_eq!(card_broken_holder(&mixed_names("李四", "张三")), []);
+}
+
+fn card_broken_holder(holder: &HolderData) -> Vec<(Field, Rule)> {
+    inconsistencies(&IssuerData::default(), holder).into_iter().map(|b| (b.field, b.rule)).collect()
+}
+
 fn any_issuer_data() -> impl Strategy<Value = IssuerData> {
     (
         option::of(any_card_id()),
@@ -467,6 +598,15 @@ proptest! {
             ..HolderRecordUpdate::default()
         };
         prop_assert_eq!(u.validate(Generation::Gen3), Ok(()));
+        prop_assert_eq!(inconsistencies(&u.issuer_data(), &u.holder_data()), []);
+    }
+
+    #[test]
+    fn a_written_name_reads_back_consistent(n in any_name()) {
+        let holder = HolderData { name: Some(n), ..HolderData::default() };
+        let read = HolderData::decode(&holder.encode()).unwrap();
+        prop_assert_eq!(&read, &holder);
+        prop_assert_eq!(inconsistencies(&IssuerData::default(), &read), []);
     }
 }
 
