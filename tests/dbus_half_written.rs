@@ -4,6 +4,8 @@
 //! the card breaks under `inconsistent`; writing the full record again
 //! repairs the card, and the key goes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use sscard::dbus::client::{Dict, Reader1Proxy};

@@ -95,3 +95,37 @@ fn an_include_cycle_is_refused() {
     let err = load_error(dir.path());
     assert!(err.contains("no include cycle"), "{err}");
 }
+
+#[test]
+fn a_profile_missing_a_capture_the_operations_read_is_refused_with_its_position() {
+    let dir = copy();
+    let identify = dir.path().join("ssse-gen3/identify.apdu");
+    let text = fs::read_to_string(&identify).expect("read");
+    assert!(text.contains("=> fci"), "the shipped script captures the FCI");
+    fs::write(&identify, text.replace("=> fci", "")).expect("write");
+    let e = load_error(dir.path());
+    // The SELECT is the script's last (and only) step, on line 5.
+    assert!(e.contains("ssse-gen3/identify.apdu:5:1"), "{e}");
+    assert!(e.contains("reads \"fci\"") && e.contains("=> fci"), "{e}");
+}
+
+#[test]
+fn an_unknown_spec_version_is_refused() {
+    let dir = copy();
+    let manifest = dir.path().join("ssse-gen3/profile.toml");
+    let text = fs::read_to_string(&manifest).expect("read");
+    fs::write(&manifest, text.replace("spec_version = \"3.00\"", "spec_version = \"4.00\"")).expect("write");
+    let e = load_error(dir.path());
+    assert!(e.contains("profile.toml") && e.contains("identify.spec_version") && e.contains("3.00 or 2.00"), "{e}");
+}
+
+#[test]
+fn an_unknown_effect_is_refused_with_its_position() {
+    let dir = copy();
+    let verify = dir.path().join("ssse-gen2/verify.apdu");
+    let text = fs::read_to_string(&verify).expect("read");
+    fs::write(&verify, text.replace("effect spends-pin-try", "effect spends-a-try")).expect("write");
+    let e = load_error(dir.path());
+    assert!(e.contains("ssse-gen2/verify.apdu:2:8"), "{e}");
+    assert!(e.contains("spends-a-try") && e.contains("spends-pin-try"), "{e}");
+}

@@ -811,6 +811,12 @@ impl Session<'_, '_, '_> {
     }
 }
 
+impl From<DecodeError> for OpError {
+    fn from(e: DecodeError) -> Self {
+        OpError::Decode(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -825,11 +831,5 @@ mod tests {
         assert_eq!(var::ELEMENTS.to_vec(), expected);
         assert_eq!(&var::ELEMENTS_AND_PHOTO[..14], &var::ELEMENTS[..]);
         assert_eq!(var::ELEMENTS_AND_PHOTO[14], var::PHOTO_FILE);
-    }
-}
-
-impl From<DecodeError> for OpError {
-    fn from(e: DecodeError) -> Self {
-        OpError::Decode(e)
     }
 }

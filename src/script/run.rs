@@ -365,3 +365,31 @@ fn exec(
     }
     Ok(sw)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Field, Pin};
+
+    /// CHANGE PIN with two 12-digit PINs: the data field's buffer is
+    /// allocated once at its final size, so no PIN byte is left behind in
+    /// an unwiped earlier allocation.
+    #[test]
+    fn a_change_pin_apdu_is_built_without_reallocating() {
+        let script = crate::script::parse(
+            "change-pin.apdu",
+            "secret old_pin new_pin\ncard: 80 5E 01 00 [${old_pin} FF ${new_pin}]\n",
+            &[],
+        )
+        .unwrap();
+        let mut values = Values::new();
+        values.put("old_pin", Pin::parse("123456789012", Field::Pin).unwrap().to_bcd());
+        values.put("new_pin", Pin::parse("210987654321", Field::NewPin).unwrap().to_bcd());
+        let Item::Step(step) = &script.items[0] else { panic!("a step") };
+        let (command, shown) = build(&script, &values, &step.apdu, None, &step.pos).unwrap();
+        assert_eq!(command.data().len(), 13, "6 + FF + 6 bytes");
+        assert_eq!(command.data_capacity(), command.data().len(), "one allocation of the final size");
+        assert_eq!(command.data()[..7], [0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0xFF]);
+        assert!(!shown.contains("123456") && shown.contains("${old_pin}"), "{shown}");
+    }
+}

@@ -131,7 +131,7 @@ impl<B: Backend> Worker<B> {
         let mut outcome = self.connect().and_then(classify);
         // Other programs (OpenSC, browsers) probe new cards and may reset
         // them under us: reconnect and look once more.
-        if matches!(outcome, Err(TransportError::CardReset) | Ok(Err(OpError::CardReset { .. })))
+        if matches!(outcome, Err(TransportError::CardReset) | Ok(Err(OpError::CardReset)))
             && let Some(conn) = self.connection.as_mut()
         {
             let _ = conn.reconnect();
@@ -367,12 +367,14 @@ impl<B: Backend> Worker<B> {
                         let effects = cards.effects;
                         let card_gone = matches!(result, Err(OpError::CardRemoved | OpError::CardReset));
                         let mut reset = effects.pin_try_spent;
-                        if !reset && effects.security_state_open && !card_gone {
-                            if let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards) {
-                                // A state that cannot be closed is cleared by a reset.
-                                tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
-                                reset = true;
-                            }
+                        if !reset
+                            && effects.security_state_open
+                            && !card_gone
+                            && let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards)
+                        {
+                            // A state that cannot be closed is cleared by a reset.
+                            tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
+                            reset = true;
                         }
                         (result, effects, reset)
                     };

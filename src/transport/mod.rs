@@ -31,7 +31,9 @@ pub use atr::{Atr, Protocol};
 pub use in_process::{InProcessConnection, InProcessTransaction, VirtualCard};
 pub use pcsc::{PcscBackend, PcscConnection, PcscMonitor, PcscTransaction, list_readers};
 pub use t0::MAX_CONTINUATIONS;
-pub use virtual_readers::{Fault, VirtualBackend, VirtualConnection, VirtualMonitor, VirtualTransaction};
+pub use virtual_readers::{
+    Fault, VirtualBackend, VirtualConnection, VirtualMonitor, VirtualReader, VirtualTransaction,
+};
 
 /// A transport failure: the command may or may not have reached the card.
 ///

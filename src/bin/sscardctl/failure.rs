@@ -6,7 +6,7 @@ use sscard::service::ErrorName;
 /// The exit code of each of the daemon's errors (`org.sscard.Error.<Name>`),
 /// in the contract's order.
 pub fn daemon_errors() -> impl Iterator<Item = (&'static str, u8)> {
-    ErrorName::ALL.into_iter().map(|e| (e.as_str(), e.exit_code()))
+    ErrorName::ALL.iter().map(|e| (e.as_str(), e.exit_code()))
 }
 
 /// EX_UNAVAILABLE: the daemon is not on the bus.

@@ -1,0 +1,309 @@
+//! The reader service over in-process readers (the simulator's cards behind
+//! `VirtualBackend`): its runtime rules with no pcscd, no bus and no root.
+//! The bench tests (`dbus_*`) show the same rules through pcscd and vpcd.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/terminal.rs"]
+mod terminal;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sscard::model::{Field, Pin, Ssn};
+use sscard::ops::{Engine, ReadOptions};
+use sscard::service::{Caller, ErrorName, Event, Reply, Request, Service, ServiceConfig, ServiceError};
+use sscard::sim::{Generation, Psam, UserCard, psam, user_card};
+use sscard::transport::{Backend, CardConnection, Fault, VirtualBackend, VirtualReader};
+use tokio::sync::mpsc;
+
+const SSN: &str = "11010519491231002X";
+
+fn engine() -> Arc<Engine> {
+    Arc::new(Engine::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("apdu-scripts")).expect("profiles"))
+}
+
+fn pin(digits: &str) -> Pin {
+    Pin::parse(digits, Field::Pin).unwrap()
+}
+
+fn card(generation: Generation, serial: u8) -> sscard::sim::SimulatedCard<UserCard> {
+    user_card(UserCard::blank(generation, [0x11, 0x01, 0x00], [0, 0, 0, 0, 0, 0, 0, serial], "123456"))
+}
+
+/// The service over in-process readers, with the reader ids it gave them.
+struct Rig {
+    backend: VirtualBackend,
+    service: Arc<Service<VirtualBackend>>,
+    events: mpsc::UnboundedReceiver<Event>,
+    ids: Vec<(String, u32)>,
+}
+
+impl Rig {
+    /// Readers named as given; `cards` says what goes in each.
+    async fn start(readers: &[&str], timeout: Duration) -> (Rig, Vec<VirtualReader>) {
+        let backend = VirtualBackend::new();
+        let handles: Vec<VirtualReader> = readers.iter().map(|name| backend.add_reader(name)).collect();
+        let (tx, events) = mpsc::unbounded_channel();
+        let config = ServiceConfig { operation_timeout: timeout, ..ServiceConfig::default() };
+        let service = Service::start_with(backend.clone(), engine(), config, tx).expect("service");
+        let mut rig = Rig { backend, service: Arc::new(service), events, ids: Vec::new() };
+        while rig.ids.len() < readers.len() {
+            if let Event::ReaderAdded { id, name } = rig.next_event().await {
+                rig.ids.push((name, id));
+            }
+        }
+        (rig, handles)
+    }
+
+    async fn next_event(&mut self) -> Event {
+        tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+            .await
+            .expect("an event in time")
+            .expect("event")
+    }
+
+    fn id(&self, reader: &str) -> u32 {
+        self.ids.iter().find(|(n, _)| n == reader).map(|(_, id)| *id).expect("reader id")
+    }
+
+    /// Inserts a card and waits until the service has classified it.
+    async fn insert(
+        &mut self,
+        reader: &VirtualReader,
+        name: &str,
+        card: impl sscard::transport::VirtualCard + 'static,
+    ) {
+        let id = self.id(name);
+        reader.insert(card);
+        loop {
+            if let Event::CardInserted { id: got, .. } = self.next_event().await
+                && got == id
+            {
+                return;
+            }
+        }
+    }
+
+    async fn call(&self, reader: &str, request: Request) -> Result<Reply, ServiceError> {
+        self.service.call(self.id(reader), request, Caller::default()).await
+    }
+}
+
+fn read() -> Request {
+    Request::ReadCard(ReadOptions::default())
+}
+
+/// A gen3 card and a PSAM; the card personalised when asked.
+async fn gen3_rig(timeout: Duration, personalised: bool) -> (Rig, VirtualReader, VirtualReader) {
+    let (mut rig, readers) = Rig::start(&["Card", "PSAM"], timeout).await;
+    let (card_reader, psam_reader) = (readers[0].clone(), readers[1].clone());
+    rig.insert(&psam_reader, "PSAM", psam(Psam::new([0x44, 0x03, 0, 0, 0, 1]))).await;
+    rig.insert(&card_reader, "Card", card(Generation::Gen3, 1)).await;
+    if personalised {
+        let record = Box::new(terminal::holder_record(3, 600));
+        rig.call("Card", Request::WriteHolderRecord(record)).await.expect("personalise");
+    }
+    (rig, card_reader, psam_reader)
+}
+
+/// The command headers (CLA INS P1 P2) a reader's cards were sent.
+fn headers(reader: &VirtualReader) -> Vec<String> {
+    reader.log().iter().map(|a| hex::encode_upper(&a[..4.min(a.len())])).collect()
+}
+
+fn hex_log(reader: &VirtualReader) -> Vec<String> {
+    reader.log().iter().map(hex::encode_upper).collect()
+}
+
+const SELECT_SSSE: &str = "00A404000F";
+fn is_verify_with_pin(apdu: &str) -> bool {
+    apdu.starts_with("00200000") && apdu.len() > 8
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_on_one_reader_run_whole_and_in_arrival_order() {
+    let (rig, card_reader, _) = gen3_rig(Duration::from_secs(30), true).await;
+    // Each operation alone, to know its APDUs.
+    // Headers only: the cryptograms differ from run to run.
+    let alone = |before: usize| headers(&card_reader)[before..].to_vec();
+    let start = card_reader.log().len();
+    rig.call("Card", read()).await.expect("read");
+    let read_apdus = alone(start);
+    let start = card_reader.log().len();
+    rig.call("Card", Request::PinStatus).await.expect("status");
+    let status_apdus = alone(start);
+    assert_ne!(read_apdus, status_apdus);
+
+    card_reader.set_latency(Duration::from_millis(2));
+    let start = card_reader.log().len();
+    let order = [true, false, false, true, false, true, true, false];
+    // join_all polls the calls in order; each queues before its first await.
+    let calls = order.iter().map(|&is_read| rig.call("Card", if is_read { read() } else { Request::PinStatus }));
+    for outcome in futures_util::future::join_all(calls).await {
+        outcome.expect("call");
+    }
+    let expected: Vec<String> =
+        order.iter().flat_map(|&is_read| if is_read { read_apdus.clone() } else { status_apdus.clone() }).collect();
+    assert_eq!(alone(start), expected, "whole operations, in the order the calls arrived");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_run_in_parallel() {
+    let (mut rig, readers) = Rig::start(&["A", "B"], Duration::from_secs(30)).await;
+    rig.insert(&readers[0], "A", card(Generation::Gen2, 1)).await;
+    rig.insert(&readers[1], "B", card(Generation::Gen2, 2)).await;
+    for r in &readers {
+        r.set_latency(Duration::from_millis(20));
+    }
+    let (a, b) = (readers[0].clone(), readers[1].clone());
+    // Both readers hold a transaction at the same moment.
+    let watcher = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if a.in_transaction() && b.in_transaction() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    });
+    let (ra, rb) = tokio::join!(rig.call("A", read()), rig.call("B", read()));
+    ra.expect("A");
+    rb.expect("B");
+    assert!(watcher.join().unwrap(), "the two readers' operations overlapped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_psam_is_held_by_one_operation_from_its_first_command_to_its_end() {
+    let (rig, card_reader, psam_reader) = gen3_rig(Duration::from_secs(30), true).await;
+    card_reader.set_latency(Duration::from_millis(10));
+    let psam_before = psam_reader.processed();
+    // Another program wants the PSAM while the operation uses it.
+    let backend = rig.backend.clone();
+    let other = {
+        let psam_reader = psam_reader.clone();
+        std::thread::spawn(move || {
+            while psam_reader.processed() == psam_before {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let mut connection = backend.connect("PSAM").expect("connect");
+            let tx = connection.begin().expect("transaction");
+            let seen = psam_reader.processed();
+            drop(tx);
+            seen
+        })
+    };
+    rig.call("Card", read()).await.expect("read");
+    let psam_total = psam_reader.processed();
+    let seen = other.join().unwrap();
+    assert!(psam_total > psam_before + 1, "the read used the PSAM more than once");
+    assert_eq!(seen, psam_total, "the other program got the PSAM only after the operation's last PSAM command");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_by_another_program_is_recovered_by_one_rerun() {
+    let (rig, card_reader, _) = gen3_rig(Duration::from_secs(30), true).await;
+    let resets = card_reader.resets();
+    card_reader.inject(card_reader.processed() + 4, Fault::Reset);
+    let Reply::CardInfo(info) = rig.call("Card", read()).await.expect("read after a rerun") else { panic!() };
+    assert_eq!(info.holder.ssn.map(|s| s.to_string()).as_deref(), Some(SSN));
+    assert_eq!(card_reader.resets(), resets + 1, "only the other program's reset");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_rerun_once_a_pin_try_was_spent() {
+    let (rig, card_reader, _) = gen3_rig(Duration::from_secs(30), true).await;
+    let start = card_reader.log().len();
+    // SELECT, empty VERIFY, VERIFY with the PIN; the reset comes next.
+    card_reader.inject(card_reader.processed() + 3, Fault::Reset);
+    let e = rig.call("Card", Request::VerifyPin { pin: pin("123456"), allow_last_try: false }).await.unwrap_err();
+    assert_eq!(e.name, ErrorName::CardReset, "{e}");
+    assert!(e.message.contains("not rerun"), "{e}");
+    let sent = hex_log(&card_reader)[start..].to_vec();
+    assert_eq!(sent.iter().filter(|a| is_verify_with_pin(a)).count(), 1, "one VERIFY: {sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_caller_timed_out_never_runs() {
+    let (rig, card_reader, _) = gen3_rig(Duration::from_millis(300), true).await;
+    card_reader.set_latency(Duration::from_millis(60));
+    let start = card_reader.log().len();
+    let (slow, queued) = tokio::join!(
+        rig.call("Card", read()),
+        rig.call("Card", Request::VerifyPin { pin: pin("123456"), allow_last_try: false })
+    );
+    assert_eq!(slow.unwrap_err().name, ErrorName::Timeout);
+    assert_eq!(queued.unwrap_err().name, ErrorName::Timeout);
+    // Let the worker finish the read it had begun.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (card_reader.in_transaction() || card_reader.log().len() == start) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = hex_log(&card_reader)[start..].to_vec();
+    assert!(sent.iter().all(|a| !is_verify_with_pin(a)), "the timed-out VerifyPin ran: {sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_queued_calls_cancelled() {
+    let (rig, card_reader, _) = gen3_rig(Duration::from_secs(30), true).await;
+    card_reader.set_latency(Duration::from_millis(20));
+    let service = Arc::clone(&rig.service);
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::task::spawn_blocking(move || service.shutdown()).await.unwrap();
+    });
+    let (running, queued) = tokio::join!(rig.call("Card", read()), rig.call("Card", Request::PinStatus));
+    stopper.await.unwrap();
+    assert!(running.is_ok(), "the operation in flight finished: {running:?}");
+    assert_eq!(queued.unwrap_err().name, ErrorName::Cancelled);
+    let late = rig.call("Card", read()).await.unwrap_err();
+    assert_eq!(late.name, ErrorName::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_as_their_effects_say() {
+    let (rig, card_reader, _) = gen3_rig(Duration::from_secs(30), true).await;
+    let last = |reader: &VirtualReader| hex_log(reader).last().cloned().unwrap_or_default();
+
+    // Authenticated (ext(0A) to read EF06): a closing SELECT, no reset.
+    let resets = card_reader.resets();
+    rig.call("Card", read()).await.expect("read");
+    assert!(last(&card_reader).starts_with(SELECT_SSSE), "closing SELECT: {}", last(&card_reader));
+    assert_eq!(card_reader.resets(), resets);
+
+    // Nothing opened: the card is left as it is.
+    rig.call("Card", Request::PinStatus).await.expect("status");
+    assert!(last(&card_reader).starts_with("00200000"), "{}", last(&card_reader));
+    // A MAC-only command opens nothing either.
+    rig.call("Card", Request::UnblockPin).await.expect("unblock");
+    assert!(last(&card_reader).starts_with("84240000"), "no closing SELECT after UNBLOCK: {}", last(&card_reader));
+    assert_eq!(card_reader.resets(), resets, "no reset without a PIN try");
+
+    // A PIN try: a reset, and no closing SELECT before it.
+    let Reply::Verified(v) =
+        rig.call("Card", Request::VerifyPin { pin: pin("123456"), allow_last_try: false }).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(v.ok);
+    assert_eq!(card_reader.resets(), resets + 1, "reset after VERIFY");
+
+    // Activate with another holder's SSN: refused before any VERIFY, the
+    // empty one included, so no try and no reset.
+    let start = card_reader.log().len();
+    let other = Ssn::parse("44030519900101123X").unwrap();
+    let e = rig
+        .call(
+            "Card",
+            Request::Activate { ssn: other, initial_pin: pin("123456"), new_pin: pin("135790"), allow_last_try: false },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.name, ErrorName::HolderMismatch);
+    let sent = hex_log(&card_reader)[start..].to_vec();
+    assert!(sent.iter().all(|a| !a.starts_with("00200000")), "a VERIFY was sent: {sent:?}");
+    assert_eq!(card_reader.resets(), resets + 1, "no reset after a refusal before any PIN APDU");
+}
