@@ -8,7 +8,8 @@ use std::ffi::CString;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use pcsc::{Context, ReaderState, Scope, State};
 
@@ -163,7 +164,7 @@ fn sync_readers(
         names.remove(i);
         watched.remove(i);
         states.remove(i + 1);
-        remove_reader(shared, id, None);
+        remove_reader(shared, id);
     }
     for name in now {
         if names.contains(name) {
@@ -197,39 +198,39 @@ fn add_reader(shared: &Arc<Shared>, id: u32, name: &str) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Removes a reader's object and closes its worker's queue; at shutdown,
-/// `grace` is how long to wait for the worker to finish, otherwise it ends
-/// on its own.
-fn remove_reader(shared: &Arc<Shared>, id: u32, grace: Option<Duration>) {
+/// Removes a reader's object and closes its worker's queue: the worker
+/// ends after its current job (whose thread this answers).
+fn remove_reader(shared: &Arc<Shared>, id: u32) -> Option<JoinHandle<()>> {
     let handle = shared.readers().remove(&id);
     // Its PSAM, if any, goes with it (and with it the last handle on the
-    // worker's queue but the one below).
+    // worker's queue but the one below, and those of operations under way).
     let events = Arc::clone(shared);
     shared.sam.remove(id, |now| events.emit(Event::SamReader { id: now }));
-    if let Some(mut handle) = handle {
-        tracing::info!(reader = %handle.name, id, "reader removed");
-        // Closing the queue ends the worker after its current job.
-        drop(handle.jobs);
-        if let (Some(thread), Some(grace)) = (handle.thread.take(), grace) {
-            let deadline = std::time::Instant::now() + grace;
-            while !thread.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            } else {
-                tracing::warn!(id, "a reader's worker is still busy at shutdown; leaving it");
-            }
-        }
-        shared.emit(Event::ReaderRemoved { id });
-    }
+    let mut handle = handle?;
+    tracing::info!(reader = %handle.name, id, "reader removed");
+    drop(handle.jobs);
+    shared.emit(Event::ReaderRemoved { id });
+    handle.thread.take()
 }
 
-/// Removes every reader; `grace` as for [`remove_reader`].
+/// Removes every reader. At shutdown, `grace` is how long the workers may
+/// take to finish the operations under way, all together; a worker still
+/// busy after it is left behind. Otherwise they end on their own.
 pub(super) fn remove_all_readers(shared: &Arc<Shared>, grace: Option<Duration>) {
+    let deadline = grace.map(|grace| Instant::now() + grace);
     let ids: Vec<u32> = shared.readers().keys().copied().collect();
-    for id in ids {
-        remove_reader(shared, id, grace);
+    let workers: Vec<(u32, JoinHandle<()>)> =
+        ids.into_iter().filter_map(|id| remove_reader(shared, id).map(|thread| (id, thread))).collect();
+    let Some(deadline) = deadline else { return };
+    for (id, thread) in workers {
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        } else {
+            tracing::warn!(id, "a reader's worker is still busy after the shutdown grace; leaving it");
+        }
     }
 }
 

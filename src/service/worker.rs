@@ -73,7 +73,12 @@ impl Worker {
     /// Runs one call, unless nobody waits for it any more, and records it
     /// in the audit trail.
     fn serve(&mut self, call: Call, stopping: bool) {
-        let Call { request, caller, deadline, reply } = call;
+        let Call { request, caller, deadline, claimed, reply } = call;
+        if claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // Its caller was answered `Cancelled` at shutdown, and the call
+            // recorded, while it waited its turn.
+            return;
+        }
         let method = request.method();
         self.apdus = 0;
         let result = if stopping {
