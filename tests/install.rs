@@ -156,6 +156,18 @@ fn installed_unit_passes_systemd_analyze_verify() {
     ] {
         assert!(unit_text.lines().any(|l| l == line), "{line} missing");
     }
+    // systemd waits longer than the daemon's default shutdown grace, so an
+    // operation under way is never killed in the middle.
+    let stop_timeout = unit_text
+        .lines()
+        .find_map(|l| l.strip_prefix("TimeoutStopSec=")?.strip_suffix('s')?.parse::<u64>().ok())
+        .expect("TimeoutStopSec=Ns");
+    let config = std::fs::read_to_string(root.path().join("etc/sscard/sscardd.toml")).expect("config");
+    let grace_ms = config
+        .lines()
+        .find_map(|l| l.strip_prefix("shutdown_grace_ms = ")?.trim().parse::<u64>().ok())
+        .expect("shutdown_grace_ms in the installed configuration");
+    assert!(stop_timeout * 1000 > grace_ms, "TimeoutStopSec={stop_timeout}s, grace {grace_ms} ms");
     let out = Command::new("systemd-analyze").args(["security", "--offline=yes"]).arg(&unit).output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     let exposure = text

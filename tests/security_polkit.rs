@@ -7,40 +7,46 @@
 
 mod support;
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use support::bench::{Bench, Slot};
+use support::bench::{Bench, Slot, terminate};
 use support::daemon::Sscardd;
-use support::polkit::{SystemBus, TestUser, source};
+use support::polkit::{SilentAgent, SystemBus, TestUser, primary_group, source};
 
 const SSN: &str = "11010519491231002X";
 
 struct Rig {
     _bench: Bench,
     bus: SystemBus,
-    _daemon: Sscardd,
+    daemon: Sscardd,
     card_log: PathBuf,
     reader: String,
 }
 
 impl Rig {
     fn start() -> Rig {
+        Rig::start_with(&[], &[])
+    }
+
+    /// With polkit rules files besides the project's, and more arguments
+    /// for sscardd.
+    fn start_with(extra: &[PathBuf], daemon_args: &[&str]) -> Rig {
         let mut bench = Bench::start();
         let policy = bench.dir().join("system.d");
         std::fs::create_dir_all(&policy).expect("policy dir");
         std::fs::copy(source("dbus/org.sscard.Daemon.conf"), policy.join("org.sscard.Daemon.conf")).expect("policy");
-        let bus = SystemBus::start(
-            bench.dir(),
-            &policy,
-            &[source("polkit/org.sscard.policy")],
-            &[source("polkit/50-sscard.rules")],
-        );
-        let daemon = Sscardd::start_with(&bench, &bus, &["--authorization", "polkit"], &[]);
+        let mut rules = vec![source("polkit/50-sscard.rules")];
+        rules.extend_from_slice(extra);
+        let bus = SystemBus::start(bench.dir(), &policy, &[source("polkit/org.sscard.policy")], &rules);
+        let daemon = Sscardd::start_with(&bench, &bus, &["--authorization", "polkit"], daemon_args);
         let card_log = bench.dir().join("card.log");
         bench.insert(Slot::Sam, "psam", &[]);
         bench.insert(Slot::Card, "card", &["--gen", "3", "--log", &card_log.to_string_lossy()]);
         let reader = "/org/sscard/Daemon/readers/0".to_owned();
-        let rig = Rig { _bench: bench, bus, _daemon: daemon, card_log, reader };
+        let rig = Rig { _bench: bench, bus, daemon, card_log, reader };
         rig.wait_classified();
         rig
     }
@@ -159,4 +165,208 @@ fn only_root_or_the_service_user_may_own_the_name() {
     let daemon = Sscardd::start_with(&bench, &bus, &["--authorization", "polkit"], &[]);
     assert!(bus.has_owner("org.sscard.Daemon"));
     drop(daemon);
+}
+
+/// A polkit rules file in `dir` that makes `user` authenticate (`result`:
+/// `AUTH_ADMIN`, `AUTH_SELF`) for `action`.
+fn auth_rule(dir: &std::path::Path, action: &str, user: &str, result: &str) -> PathBuf {
+    let rule = dir.join("10-test-authenticate.rules");
+    std::fs::write(
+        &rule,
+        format!(
+            "polkit.addRule(function(action, subject) {{\n    if (action.id == \"{action}\" && subject.user == \"{user}\") \
+             {{\n        return polkit.Result.{result};\n    }}\n}});\n"
+        ),
+    )
+    .expect("rule");
+    rule
+}
+
+/// `busctl call` of a Reader1 method as `user`, allowing interactive
+/// authorization, held back until [`release`] so that an agent can be
+/// registered for its process first.
+fn held_back_call(rig: &Rig, user: &str, method: &str, args: &[&str]) -> Stopped {
+    Command::new("setpriv")
+        .args([
+            &format!("--reuid={user}"),
+            &format!("--regid={}", primary_group(user)),
+            "--init-groups",
+            "sh",
+            "-c",
+            "read go && exec busctl \"$@\"",
+            "sh",
+            &format!("--address={}", rig.bus.address()),
+            "--allow-interactive-authorization=yes",
+            "--timeout=120",
+            "call",
+            "org.sscard.Daemon",
+            &rig.reader,
+            "org.sscard.Reader1",
+            method,
+        ])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Stopped)
+        .expect("setpriv")
+}
+
+fn release(call: &mut Stopped) {
+    call.0.stdin.take().expect("stdin").write_all(b"go\n").expect("release the caller");
+}
+
+/// Waits up to `timeout` for a held-back call to end; answers whether it
+/// succeeded, and its stdout and stderr.
+fn ended(mut call: Stopped, timeout: Duration) -> (bool, String, String) {
+    let deadline = Instant::now() + timeout;
+    while matches!(call.0.try_wait(), Ok(None)) {
+        assert!(Instant::now() < deadline, "the call did not end within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut out, mut err) = (String::new(), String::new());
+    call.0.stdout.take().expect("stdout").read_to_string(&mut out).expect("stdout");
+    call.0.stderr.take().expect("stderr").read_to_string(&mut err).expect("stderr");
+    let status = call.0.wait().expect("busctl");
+    (status.success(), out, err)
+}
+
+/// A caller whose authorization stays pending (polkit asks its agent for
+/// an administrator's password, and nobody types one) holds up nobody
+/// else's call on the same reader.
+#[test]
+fn a_caller_waiting_for_polkit_does_not_hold_up_the_reader() {
+    let waiter = TestUser::create("sscwait", &[]);
+    // A site rule: this user must authenticate as an administrator to
+    // personalise (the shipped policy would just refuse a caller outside
+    // a login session, with no chance to authenticate).
+    let rules = tempfile::tempdir().expect("rules dir");
+    let rig = Rig::start_with(&[auth_rule(rules.path(), "org.sscard.personalize", &waiter.name, "AUTH_ADMIN")], &[]);
+    // Root's ReadCard, cut off by busctl after 10 s.
+    let read = |what: &str| {
+        let head = ["--timeout=10", "call", "org.sscard.Daemon", rig.reader.as_str(), "org.sscard.Reader1", "ReadCard"];
+        let started = Instant::now();
+        let (ok, out, err) = rig.bus.busctl_as(None, &head, &["a{sv}", "0"]);
+        let took = started.elapsed();
+        assert!(ok, "{what} ReadCard: {err} (after {took:?})");
+        assert!(out.contains("ssse-gen3"), "{out}");
+        took
+    };
+    read("first");
+    let baseline = read("baseline");
+
+    let mut pending = held_back_call(&rig, &waiter.name, "WriteHolderRecord", PRIVILEGED[0].1);
+    let mut agent = SilentAgent::start(&rig.bus, pending.0.id());
+    release(&mut pending);
+    assert!(
+        agent.wait_for("AUTHENTICATING FOR org.sscard.personalize", Duration::from_secs(10)),
+        "the agent was never asked: {}",
+        agent.output()
+    );
+    assert!(agent.wait_for("Password", Duration::from_secs(10)), "no password prompt: {}", agent.output());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(matches!(pending.0.try_wait(), Ok(None)), "the call did not stay pending: {:?}", pending.0.try_wait());
+    eprintln!("the agent, 1 s on:\n{}", agent.output().trim_end());
+
+    // Meanwhile root's ReadCard on the same reader goes through at once.
+    let during = read("while another caller waits for polkit,");
+    eprintln!("ReadCard: {baseline:?} before, {during:?} while another caller waits for polkit");
+    assert!(
+        during < baseline + Duration::from_millis(100),
+        "a caller waiting for polkit delayed ReadCard: {during:?}, was {baseline:?}"
+    );
+    assert!(matches!(pending.0.try_wait(), Ok(None)), "the pending call ended early");
+
+    // Without its agent, the authentication fails and the call ends.
+    agent.stop();
+    let (ok, out, err) = ended(pending, Duration::from_secs(10));
+    assert!(!ok, "the write went through: {out}");
+    assert!(err.contains("not authorized") || err.contains("Cancelled"), "{err}");
+    let log = std::fs::read_to_string(&rig.card_log).unwrap_or_default();
+    let updates = log.lines().filter_map(|l| l.split_once(" > ")).filter(|(_, apdu)| apdu.get(2..4) == Some("DC"));
+    assert_eq!(updates.count(), 0, "the refused write reached the card");
+}
+
+/// At shutdown, a call waiting for polkit is answered `Cancelled` at once,
+/// and does not keep the daemon from exiting.
+#[test]
+fn a_caller_waiting_for_polkit_is_cancelled_at_shutdown() {
+    let waiter = TestUser::create("sscstop", &[]);
+    let rules = tempfile::tempdir().expect("rules dir");
+    let mut rig =
+        Rig::start_with(&[auth_rule(rules.path(), "org.sscard.personalize", &waiter.name, "AUTH_ADMIN")], &[]);
+    let mut pending = held_back_call(&rig, &waiter.name, "WriteHolderRecord", PRIVILEGED[0].1);
+    let agent = SilentAgent::start(&rig.bus, pending.0.id());
+    release(&mut pending);
+    assert!(agent.wait_for("Password", Duration::from_secs(10)), "no password prompt: {}", agent.output());
+    let asked = Instant::now();
+    rig.daemon.signal_term();
+    let status = rig.daemon.wait_exit(Duration::from_secs(10)).expect("sscardd still runs 10 s after SIGTERM");
+    let exited = asked.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", rig.daemon.log_text());
+    let (ok, out, err) = ended(pending, Duration::from_secs(5));
+    eprintln!("SIGTERM with a caller waiting for polkit: exit 0 after {exited:?}; the caller got {}", err.trim());
+    assert!(!ok, "{out}");
+    assert!(err.contains("shutting down"), "{err}");
+    assert!(exited < Duration::from_secs(2), "{exited:?}");
+}
+
+/// The operation timeout counts from a call's arrival, authentication
+/// included: a call authorized only after it has passed answers `Timeout`
+/// and never reaches the card.
+#[test]
+fn the_timeout_counts_from_the_calls_arrival() {
+    let user = TestUser::create("sscslow", &[]);
+    let password = format!("Tp-{}-x7", std::process::id());
+    let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd");
+    chpasswd.stdin.take().expect("stdin").write_all(format!("{}:{password}\n", user.name).as_bytes()).expect("write");
+    assert!(chpasswd.wait().expect("chpasswd").success());
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("sscardd.toml");
+    std::fs::write(&config, "[timeouts]\noperation_ms = 1000\n").expect("config");
+    // This user must type their own password to read the card.
+    let rule = auth_rule(dir.path(), "org.sscard.read", &user.name, "AUTH_SELF");
+    let rig = Rig::start_with(&[rule], &["--config", &config.to_string_lossy()]);
+
+    // Typed at once, the password lets the call through.
+    let mut call = held_back_call(&rig, &user.name, "ReadCard", &["a{sv}", "0"]);
+    let mut agent = SilentAgent::start(&rig.bus, call.0.id());
+    release(&mut call);
+    assert!(agent.wait_for("Password", Duration::from_secs(10)), "no password prompt: {}", agent.output());
+    agent.type_line(&password);
+    let (ok, out, err) = ended(call, Duration::from_secs(10));
+    assert!(ok, "authenticated at once: {err}\n{}", agent.output());
+    assert!(out.contains("ssse-gen3"), "{out}");
+    drop(agent);
+
+    // Typed 1.5 s after the call arrived, it is too late: polkit says yes,
+    // but the 1 s allowed has passed.
+    let before = rig.apdus();
+    let mut call = held_back_call(&rig, &user.name, "ReadCard", &["a{sv}", "0"]);
+    let _agent = {
+        let mut agent = SilentAgent::start(&rig.bus, call.0.id());
+        release(&mut call);
+        let sent = Instant::now();
+        assert!(agent.wait_for("Password", Duration::from_secs(10)), "no password prompt: {}", agent.output());
+        std::thread::sleep(Duration::from_millis(1500).saturating_sub(sent.elapsed()));
+        agent.type_line(&password);
+        agent
+    };
+    let (ok, out, err) = ended(call, Duration::from_secs(10));
+    assert!(!ok, "a call authorized after its timeout ran: {out}");
+    assert!(err.contains("no answer within 1 s"), "{err}");
+    assert_eq!(rig.apdus(), before, "a call past its timeout reached the card");
+}
+
+/// A child process, stopped (SIGTERM, by PID) when the test ends.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // Never a PID already reaped (and perhaps reused).
+        if matches!(self.0.try_wait(), Ok(None)) {
+            terminate(&mut self.0);
+        }
+    }
 }

@@ -87,7 +87,7 @@ impl Rig {
     }
 
     async fn call(&self, reader: &str, request: Request) -> Result<Reply, ServiceError> {
-        self.service.call(self.id(reader), request, Caller::default()).await
+        self.service.call(self.id(reader), request, Caller::default(), Instant::now()).await
     }
 }
 

@@ -50,7 +50,7 @@ fn exits_cleanly_on_sigterm() {
     assert!(bus.has_owner("org.sscard.Daemon"));
     let asked = Instant::now();
     assert_eq!(daemon.stop(), Some(0), "{}", daemon.log_text());
-    // Idle workers end at once; the 2 s grace is for one inside an APDU.
+    // Idle workers end at once; the shutdown grace is for operations under way.
     assert!(asked.elapsed() < Duration::from_secs(2), "{:?}", asked.elapsed());
     assert!(!bus.has_owner("org.sscard.Daemon"));
 }

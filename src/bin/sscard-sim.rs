@@ -42,6 +42,10 @@ struct Common {
     /// Delay each answer by N microseconds, to imitate a real card.
     #[arg(long, value_name = "N", default_value_t = 0)]
     latency_us: u64,
+    /// Delay only the APDUs with this instruction byte (hex, e.g. DC for
+    /// UPDATE RECORD); may be given more than once.
+    #[arg(long, value_name = "INS", value_parser = parse_ins)]
+    latency_ins: Vec<u8>,
     /// How long to keep retrying while vpcd is not listening yet.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     connect_timeout: u64,
@@ -213,11 +217,20 @@ fn run(cli: Cli) -> Result<(), BoxError> {
     if stopping.load(Ordering::SeqCst) {
         return Ok(());
     }
-    let options = RunOptions { remove_after: common.remove_after, latency: Duration::from_micros(common.latency_us) };
+    let options = RunOptions {
+        remove_after: common.remove_after,
+        latency: Duration::from_micros(common.latency_us),
+        latency_ins: common.latency_ins.clone(),
+    };
     let outcome = vpcd::serve(&mut stream, device.as_mut(), &options, &mut log);
     match outcome {
         Ok(RunEnd::Closed | RunEnd::Removed) => Ok(()),
         Err(_) if stopping.load(Ordering::SeqCst) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// An instruction byte in hex, e.g. `DC`.
+fn parse_ins(text: &str) -> Result<u8, String> {
+    u8::from_str_radix(text, 16).map_err(|_| format!("{text:?} is not an instruction byte in hex (e.g. DC)"))
 }

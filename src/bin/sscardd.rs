@@ -73,11 +73,19 @@ struct Timeouts {
     /// The longest wait between attempts to reach pcscd again.
     #[serde(default = "default_reconnect_ms")]
     reconnect_max_ms: u64,
+    /// On SIGTERM or SIGINT, how long operations under way may take to
+    /// finish; keep it below the unit's `TimeoutStopSec`.
+    #[serde(default = "default_shutdown_grace_ms")]
+    shutdown_grace_ms: u64,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { operation_ms: default_operation_ms(), reconnect_max_ms: default_reconnect_ms() }
+        Timeouts {
+            operation_ms: default_operation_ms(),
+            reconnect_max_ms: default_reconnect_ms(),
+            shutdown_grace_ms: default_shutdown_grace_ms(),
+        }
     }
 }
 
@@ -87,6 +95,12 @@ fn default_operation_ms() -> u64 {
 
 fn default_reconnect_ms() -> u64 {
     500
+}
+
+/// The longest operation, a gen3 personalisation with its read-back, takes
+/// seconds on a slow card; the unit's `TimeoutStopSec=75s` is above this.
+fn default_shutdown_grace_ms() -> u64 {
+    60_000
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config, String> {
@@ -198,6 +212,7 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
     let (events, events_rx) = tokio::sync::mpsc::unbounded_channel();
     let service_config = ServiceConfig {
         operation_timeout: Duration::from_millis(config.timeouts.operation_ms),
+        shutdown_grace: Duration::from_millis(config.timeouts.shutdown_grace_ms),
         max_backoff: Duration::from_millis(config.timeouts.reconnect_max_ms.max(10)),
         audit_salt: zeroize::Zeroizing::new(config.audit_salt.clone()),
     };
@@ -223,23 +238,47 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
     tracing::info!(bus = %cli.bus, scripts = %cli.scripts.display(), "serving {BUS_NAME}");
 
     termination.wait().await;
-    tracing::info!("shutting down");
+    let grace = Duration::from_millis(config.timeouts.shutdown_grace_ms);
+    tracing::info!("shutting down: no new calls; operations under way may take {} s to finish", grace.as_secs_f32());
+    // New calls, and those waiting for polkit or their turn, answer
+    // Cancelled from here on.
+    daemon.stop_taking_calls();
+    // Replies go to the callers' unique names: the well-known one can go,
+    // and with it new callers.
     let _ = connection.release_name(BUS_NAME).await;
     let _ = connection.object_server().remove::<sscard::dbus::server::Manager, _>(sscard::dbus::MANAGER_PATH).await;
+    // The Reader objects stay until the connection goes.
     pump.abort();
     let _ = pump.await;
-    // The last references go with the objects; stopping the service
-    // cancels the monitor's wait and ends every worker.
-    tokio::task::spawn_blocking(move || daemon.shutdown()).await.map_err(|e| format!("shutdown: {e}"))?;
-    // Calls still waiting have just been answered (Cancelled, or their
-    // result): let their method tasks send the replies before the
-    // connection goes.
-    tokio::time::sleep(REPLY_DRAIN).await;
+    // Stopping the service cancels the monitor's wait, lets the operations
+    // under way finish (within the grace) and ends every worker.
+    let stopping = Arc::clone(&daemon);
+    tokio::task::spawn_blocking(move || stopping.shutdown()).await.map_err(|e| format!("shutdown: {e}"))?;
+    // Every call has its answer now, unless an operation outlasted the
+    // grace: let the method calls reply, and the replies go out, before
+    // the connection closes.
+    let unanswered = daemon.drain(REPLY_DRAIN).await;
+    if unanswered > 0 {
+        tracing::warn!(
+            unanswered,
+            "operations still under way after the {} s shutdown grace: exiting without their answers",
+            grace.as_secs_f32()
+        );
+    }
+    drop(daemon);
+    // The connection closes once its method calls have ended; those left
+    // unanswered never do, so then it gets only a moment.
+    let patience = if unanswered == 0 { REPLY_DRAIN } else { REPLY_FLUSH };
+    if tokio::time::timeout(patience, connection.graceful_shutdown()).await.is_err() {
+        tracing::debug!("the bus connection did not close within {} s", patience.as_secs_f32());
+    }
     Ok(())
 }
 
 /// How long shutdown lets answered calls send their replies.
-const REPLY_DRAIN: Duration = Duration::from_millis(100);
+const REPLY_DRAIN: Duration = Duration::from_secs(1);
+/// How long the replies given get to go out when some calls stay unanswered.
+const REPLY_FLUSH: Duration = Duration::from_millis(100);
 
 /// SIGTERM and SIGINT, caught from the start.
 struct Termination {

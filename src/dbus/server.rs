@@ -52,6 +52,9 @@ struct ReaderView {
 struct View {
     readers: BTreeMap<u32, ReaderView>,
     sam: Option<u32>,
+    /// pcscd is there, as the events have said so far: the readers it took
+    /// away are gone from `readers` before this turns false.
+    available: bool,
 }
 
 /// What the objects share.
@@ -65,6 +68,8 @@ pub struct Daemon {
     terminal_device: String,
     /// Callers' credentials by unique bus name; a name is never reused on a bus.
     callers: Mutex<HashMap<String, Caller>>,
+    /// Reader method calls not yet answered.
+    in_flight: tokio::sync::watch::Sender<usize>,
 }
 
 /// Past this many remembered callers, the cache starts again.
@@ -85,6 +90,7 @@ impl Daemon {
             profiles,
             terminal_device,
             callers: Mutex::new(HashMap::new()),
+            in_flight: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -92,9 +98,30 @@ impl Daemon {
         self.view.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stops the reader service; queued calls are answered `Cancelled`.
+    /// Stops taking calls: new calls, and those still waiting for polkit or
+    /// for their turn, answer `Cancelled`; operations under way go on.
+    pub fn stop_taking_calls(&self) {
+        self.service.stop_taking_calls();
+    }
+
+    /// Stops the reader service, letting the operations under way finish
+    /// within the shutdown grace; queued calls are answered `Cancelled`.
     pub fn shutdown(&self) {
         self.service.shutdown();
+    }
+
+    /// Waits up to `patience` until every Reader method call has been
+    /// answered; answers how many have not.
+    pub async fn drain(&self, patience: std::time::Duration) -> usize {
+        let mut in_flight = self.in_flight.subscribe();
+        let _ = tokio::time::timeout(patience, in_flight.wait_for(|n| *n == 0)).await;
+        *self.in_flight.borrow()
+    }
+
+    /// Counts a method call until the guard goes.
+    fn enter(&self) -> InFlight<'_> {
+        self.in_flight.send_modify(|n| *n += 1);
+        InFlight(&self.in_flight)
     }
 
     /// The caller's uid and pid, asked of the bus once per connection.
@@ -158,6 +185,15 @@ impl Daemon {
     }
 }
 
+/// One Reader method call under way, for [`Daemon::drain`].
+struct InFlight<'a>(&'a tokio::sync::watch::Sender<usize>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// `/org/sscard/Daemon`.
 pub struct Manager {
     daemon: Arc<Daemon>,
@@ -178,7 +214,7 @@ impl Manager {
     /// `ServiceUnavailable` (pcscd is not there).
     #[zbus(out_args("reader"))]
     async fn find_card(&self) -> Result<OwnedObjectPath, Error> {
-        if !self.daemon.service.available() {
+        if !self.daemon.view().available {
             return Err(Error::named(ErrorName::ServiceUnavailable, "FindCard: pcscd is not available".into()));
         }
         let view = self.daemon.view();
@@ -234,8 +270,6 @@ impl Manager {
 pub struct Reader {
     id: u32,
     daemon: Arc<Daemon>,
-    /// Taken in arrival order before the first await of a method call.
-    queue: tokio::sync::Mutex<()>,
 }
 
 type Dict = HashMap<String, OwnedVariant>;
@@ -477,18 +511,32 @@ impl Reader {
         action: &'static str,
         request: Result<Request, Error>,
     ) -> Result<Reply, Error> {
-        // Calls on one reader keep the order they arrived in, through the
-        // credential and polkit round trips.
-        let _turn = self.queue.lock().await;
+        // Nothing before this awaits: the operation timeout counts from here.
+        let arrived = std::time::Instant::now();
+        let _in_flight = self.daemon.enter();
+        // No lock across the credential and polkit round trips: a caller
+        // whose authentication is pending must not hold up the others.
+        // Calls queue at the reader's worker once authorized.
         let caller = self.daemon.caller(connection, header).await;
         let refused = match request {
             Err(e) => Err(e),
-            Ok(request) => match self.daemon.authorize(connection, header, action, caller).await {
-                Err(e) => Err(e),
-                // The service checks the input before the card is touched,
-                // and records the call in the audit trail.
-                Ok(()) => return self.daemon.service.call(self.id, request, caller).await,
-            },
+            Ok(request) => {
+                let authorized = tokio::select! {
+                    authorized = self.daemon.authorize(connection, header, action, caller) => authorized,
+                    // At shutdown, polkit's answer is no longer awaited.
+                    () = self.daemon.service.stopped() => {
+                        Err(Error::new(ErrorName::Cancelled, method, "the daemon is shutting down"))
+                    }
+                };
+                match authorized {
+                    Err(e) => Err(e),
+                    // The service checks the input before the card is
+                    // touched, and records the call in the audit trail.
+                    Ok(()) => {
+                        return self.daemon.service.call(self.id, request, caller, arrived).await;
+                    }
+                }
+            }
         };
         if let Err(e) = &refused {
             self.daemon.service.audit_refusal(self.id, caller, method, e.name);
@@ -616,7 +664,7 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
                 },
             );
             let path = reader_path(id);
-            server.at(&path, Reader { id, daemon: Arc::clone(daemon), queue: tokio::sync::Mutex::new(()) }).await?;
+            server.at(&path, Reader { id, daemon: Arc::clone(daemon) }).await?;
             let manager = server.interface::<_, Manager>(MANAGER_PATH).await?;
             Manager::reader_added(manager.signal_emitter(), path.as_ref(), &name).await?;
         }
@@ -687,6 +735,7 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
         }
         Event::Service { available } => {
             tracing::info!(available, "pcscd");
+            daemon.view().available = available;
         }
     }
     Ok(())

@@ -131,8 +131,11 @@ pub enum Reply {
 /// Settings of the service.
 #[derive(Clone)]
 pub struct ServiceConfig {
-    /// How long a call may take before the caller gets `Timeout`.
+    /// How long a call may take, from its arrival, before the caller gets
+    /// `Timeout`.
     pub operation_timeout: Duration,
+    /// At shutdown, how long operations under way may take to finish.
+    pub shutdown_grace: Duration,
     /// The longest wait between attempts to reach pcscd again.
     pub max_backoff: Duration,
     /// The salt of the card hashes in the audit trail.
@@ -144,6 +147,7 @@ impl std::fmt::Debug for ServiceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceConfig")
             .field("operation_timeout", &self.operation_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
             .field("max_backoff", &self.max_backoff)
             .finish_non_exhaustive()
     }
@@ -153,6 +157,7 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             operation_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(60),
             max_backoff: Duration::from_millis(500),
             audit_salt: Zeroizing::new(String::new()),
         }
@@ -200,9 +205,14 @@ enum Job {
 struct Call {
     request: Request,
     caller: Caller,
-    /// Past this, the caller has been told `Timeout`: the call is dropped
-    /// unstarted rather than run behind the caller's back.
+    /// Its arrival plus the operation timeout. Past this, the caller has
+    /// been told `Timeout`: the call is dropped unstarted rather than run
+    /// behind the caller's back.
     deadline: Instant,
+    /// Set by whichever side settles an unstarted call first: the worker,
+    /// which then runs or drops it, or the waiting caller at shutdown,
+    /// which answers `Cancelled` without waiting for the worker.
+    claimed: Arc<std::sync::atomic::AtomicBool>,
     reply: oneshot::Sender<Result<Reply, ServiceError>>,
 }
 
@@ -227,6 +237,8 @@ struct Shared<B: Backend> {
     /// Wakes the monitor's wait, at shutdown.
     monitor_cancel: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
     stopping: std::sync::atomic::AtomicBool,
+    /// `stopping`, for the callers that wait.
+    stopped: tokio::sync::watch::Sender<bool>,
     available: std::sync::atomic::AtomicBool,
 }
 
@@ -279,6 +291,7 @@ impl<B: Backend> Service<B> {
             sam: sam::SamShare::default(),
             monitor_cancel: Mutex::new(None),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            stopped: tokio::sync::watch::Sender::new(false),
             available: std::sync::atomic::AtomicBool::new(false),
         });
         let (wake_monitor, woken) = std_mpsc::channel();
@@ -335,9 +348,17 @@ impl<B: Backend> Service<B> {
     }
 
     /// Runs `request` for `caller` on reader `id`, after the calls queued
-    /// before it. Every call leaves one audit event: the worker records
-    /// the calls it ran or dropped, this function those it refused.
-    pub async fn call(&self, id: u32, request: Request, caller: Caller) -> Result<Reply, ServiceError> {
+    /// before it. The call `arrived` then: it answers `Timeout` once the
+    /// operation timeout has passed since. Every call leaves one audit
+    /// event: the worker records the calls it ran or dropped, this function
+    /// those it refused or cancelled.
+    pub async fn call(
+        &self,
+        id: u32,
+        request: Request,
+        caller: Caller,
+        arrived: Instant,
+    ) -> Result<Reply, ServiceError> {
         let method = request.method();
         let refuse = |e: ServiceError| {
             self.audit_refusal(id, caller, method, e.name);
@@ -353,39 +374,71 @@ impl<B: Backend> Service<B> {
         if !self.available() {
             return refuse_as(ErrorName::ServiceUnavailable, "pcscd is not available");
         }
-        let (reply, answer) = oneshot::channel();
-        let deadline = Instant::now() + self.config.operation_timeout;
+        let timed_out = || format!("no answer within {} s", self.config.operation_timeout.as_secs_f32());
+        let deadline = arrived + self.config.operation_timeout;
+        // Authorization may have taken that long already.
+        if Instant::now() >= deadline {
+            return refuse_as(ErrorName::Timeout, &timed_out());
+        }
+        let (reply, mut answer) = oneshot::channel();
+        let claimed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let queued = {
             let readers = self.shared.readers();
-            readers
-                .get(&id)
-                .map(|handle| handle.jobs.send(Job::Call(Box::new(Call { request, caller, deadline, reply }))))
+            readers.get(&id).map(|handle| {
+                let call = Call { request, caller, deadline, claimed: Arc::clone(&claimed), reply };
+                handle.jobs.send(Job::Call(Box::new(call)))
+            })
         };
         match queued {
             None => return refuse_as(ErrorName::NoCard, "the reader has gone away"),
             Some(Err(_)) => return refuse_as(ErrorName::Cancelled, "the reader's worker has stopped"),
             Some(Ok(())) => {}
         }
-        match tokio::time::timeout(self.config.operation_timeout, answer).await {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let answered = tokio::select! {
+            answered = tokio::time::timeout_at(deadline, &mut answer) => answered,
+            () = self.stopped() => {
+                // Shutdown: a call still waiting its turn is answered now;
+                // one the worker has taken runs to its end.
+                if !claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    return refuse_as(ErrorName::Cancelled, "the daemon is shutting down");
+                }
+                tokio::time::timeout_at(deadline, &mut answer).await
+            }
+        };
+        match answered {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ServiceError::new(ErrorName::Cancelled, method, "the daemon is shutting down")),
             // The worker records what became of the call.
-            Err(_) => Err(ServiceError::new(
-                ErrorName::Timeout,
-                method,
-                &format!("no answer within {} s", self.config.operation_timeout.as_secs_f32()),
-            )),
+            Err(_) => Err(ServiceError::new(ErrorName::Timeout, method, &timed_out())),
         }
     }
 
+    /// Completes once the service stops taking calls.
+    pub async fn stopped(&self) {
+        let mut stopped = self.shared.stopped.subscribe();
+        // The sender lives as long as the service.
+        if stopped.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Stops taking calls: new calls, and those still waiting their turn,
+    /// answer `Cancelled`; operations under way go on. [`Service::shutdown`]
+    /// begins with this.
+    pub fn stop_taking_calls(&self) {
+        self.shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.stopped.send_replace(true);
+    }
+
     /// Stops the monitor (through `Context::cancel`) and every worker, and
-    /// waits for them. Calls still queued are answered `Cancelled`.
+    /// waits for them: operations under way may finish within the shutdown
+    /// grace. Calls still queued are answered `Cancelled`.
     pub fn shutdown(&self) {
-        use std::sync::atomic::Ordering;
         let Some(monitor) = self.monitor.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else {
             return;
         };
-        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.stop_taking_calls();
         let _ = self.wake_monitor.send(());
         // SCardCancel only wakes a wait already begun, so ask until the
         // monitor has seen it.
@@ -397,23 +450,9 @@ impl<B: Backend> Service<B> {
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = monitor.join();
-        let workers = monitor::remove_all_readers(&self.shared);
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        for worker in workers {
-            while !worker.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            if worker.is_finished() {
-                let _ = worker.join();
-            } else {
-                tracing::warn!("a reader's worker is still busy at shutdown; leaving it");
-            }
-        }
+        monitor::remove_all_readers(&self.shared, Some(self.config.shutdown_grace));
     }
 }
-
-/// How long shutdown waits for workers to finish the APDU they are in.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 impl<B: Backend> Drop for Service<B> {
     fn drop(&mut self) {

@@ -6,7 +6,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::{Event, Job, ReaderHandle, Shared};
 use crate::transport::{Backend, ReaderMonitor, TransportError, WaitError};
@@ -38,7 +39,7 @@ pub(super) fn run<B: Backend>(shared: &Arc<Shared<B>>, woken: &std_mpsc::Receive
             Ended::ServiceLost => {
                 tracing::warn!("pcscd went away; reconnecting");
                 shared.available.store(false, Ordering::SeqCst);
-                remove_all_readers(shared);
+                remove_all_readers(shared, None);
                 shared.emit(Event::Service { available: false });
                 *shared.monitor_cancel.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 backoff = FIRST_BACKOFF;
@@ -180,12 +181,12 @@ fn add_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32, name: &str) -> std::
     Ok(())
 }
 
-/// Removes a reader's object and closes its worker's queue; the worker
-/// ends after its current job. Returns the worker's thread.
-pub(super) fn remove_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32) -> Option<std::thread::JoinHandle<()>> {
+/// Removes a reader's object and closes its worker's queue: the worker
+/// ends after its current job (whose thread this answers).
+fn remove_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32) -> Option<JoinHandle<()>> {
     let handle = shared.readers().remove(&id);
     // Its PSAM, if any, goes with it (and with it the last handle on the
-    // worker's queue but the one below).
+    // worker's queue but the one below, and those of operations under way).
     let events = Arc::clone(shared);
     shared.sam.remove(id, |now| events.emit(Event::SamReader { id: now }));
     let mut handle = handle?;
@@ -195,10 +196,25 @@ pub(super) fn remove_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32) -> Opt
     handle.thread.take()
 }
 
-/// Removes every reader; answers their workers' threads.
-pub(super) fn remove_all_readers<B: Backend>(shared: &Arc<Shared<B>>) -> Vec<std::thread::JoinHandle<()>> {
+/// Removes every reader. At shutdown, `grace` is how long the workers may
+/// take to finish the operations under way, all together; a worker still
+/// busy after it is left behind. Otherwise they end on their own.
+pub(super) fn remove_all_readers<B: Backend>(shared: &Arc<Shared<B>>, grace: Option<Duration>) {
+    let deadline = grace.map(|grace| Instant::now() + grace);
     let ids: Vec<u32> = shared.readers().keys().copied().collect();
-    ids.into_iter().filter_map(|id| remove_reader(shared, id)).collect()
+    let workers: Vec<(u32, JoinHandle<()>)> =
+        ids.into_iter().filter_map(|id| remove_reader(shared, id).map(|thread| (id, thread))).collect();
+    let Some(deadline) = deadline else { return };
+    for (id, thread) in workers {
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        } else {
+            tracing::warn!(id, "a reader's worker is still busy after the shutdown grace; leaving it");
+        }
+    }
 }
 
 fn send<B: Backend>(shared: &Arc<Shared<B>>, id: u32, job: Job) {

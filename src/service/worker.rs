@@ -66,7 +66,12 @@ impl<B: Backend> Worker<B> {
     /// Runs one call, unless nobody waits for it any more, and records it
     /// in the audit trail.
     fn serve(&mut self, call: Call, stopping: bool) {
-        let Call { request, caller, deadline, reply } = call;
+        let Call { request, caller, deadline, claimed, reply } = call;
+        if claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // Its caller was answered `Cancelled` at shutdown, and the call
+            // recorded, while it waited its turn.
+            return;
+        }
         let method = request.method();
         self.apdus = 0;
         let result = if stopping {
@@ -361,31 +366,37 @@ impl<B: Backend> Worker<B> {
                 Ok(mut tx) => {
                     let mut sam = shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()));
                     let card_before = tx.apdus_sent();
-                    let (result, effects, reset) = {
+                    let (result, effects, reset, card_left) = {
                         let mut cards = Cards::new(&mut tx, sam.as_mut().map(|s| s as &mut dyn Transport));
                         let result = run_operation(&engine, &mut cards, request);
                         let effects = cards.effects;
                         let card_gone = matches!(result, Err(OpError::CardRemoved | OpError::CardReset));
                         let mut reset = effects.pin_try_spent;
+                        let mut card_left = false;
                         if !reset
                             && effects.security_state_open
                             && !card_gone
                             && let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards)
                         {
-                            // A state that cannot be closed is cleared by a reset.
-                            tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
-                            reset = true;
+                            if matches!(e, OpError::CardRemoved) {
+                                // The state left with the card; the operation's answer stands.
+                                card_left = true;
+                            } else {
+                                // A state that cannot be closed is cleared by a reset.
+                                tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
+                                reset = true;
+                            }
                         }
-                        (result, effects, reset)
+                        (result, effects, reset, card_left)
                     };
                     let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
                     drop(sam);
                     let ended = if reset { tx.end_with_reset() } else { tx.end() };
-                    Ok((result, effects, sent, reset && ended.is_ok()))
+                    Ok((result, effects, sent, reset && ended.is_ok(), card_left))
                 }
             }
         };
-        let (result, effects, sent, was_reset) = match outcome {
+        let (result, effects, sent, was_reset, card_left) = match outcome {
             Ok(ran) => ran,
             Err(TransportError::CardReset) => return Err(Failure::Op(OpError::CardReset, Effects::default())),
             // A handle from before a removal: the caller connects again, once.
@@ -396,6 +407,9 @@ impl<B: Backend> Worker<B> {
             Err(e) => return Err(Failure::Transport(e)),
         };
         self.apdus += sent;
+        if card_left {
+            self.connection = None;
+        }
         if was_reset && let Some(conn) = self.connection.as_mut() {
             // Our own reset shows on our own handle too.
             let _ = conn.reconnect();

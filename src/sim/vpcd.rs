@@ -83,6 +83,9 @@ pub struct RunOptions {
     pub remove_after: Option<u64>,
     /// Delay before each answer, to imitate a real card.
     pub latency: Duration,
+    /// Only APDUs with one of these instruction bytes are delayed; empty:
+    /// every APDU.
+    pub latency_ins: Vec<u8>,
 }
 
 /// How a run ended.
@@ -195,7 +198,9 @@ pub fn serve(
                     stream.shutdown(Shutdown::Both)?;
                     return Ok(RunEnd::Removed);
                 }
-                if !options.latency.is_zero() {
+                let delayed =
+                    options.latency_ins.is_empty() || apdu.get(1).is_some_and(|ins| options.latency_ins.contains(ins));
+                if !options.latency.is_zero() && delayed {
                     thread::sleep(options.latency);
                 }
                 log(&format!("{apdus} < {}", hex::encode_upper(&answer)));

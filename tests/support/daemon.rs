@@ -212,6 +212,30 @@ impl Sscardd {
     pub fn stop(&mut self) -> Option<i32> {
         self.child.take().and_then(|mut c| super::bench::terminate(&mut c))
     }
+
+    /// Sends SIGTERM (by PID) without waiting.
+    pub fn signal_term(&mut self) {
+        if self.running() {
+            // SAFETY: kill(2) on a PID we spawned and have not yet reaped.
+            unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
+        }
+    }
+
+    /// Waits up to `timeout` for it to exit; answers its exit status
+    /// (`None` while it still runs; it is stopped when dropped).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => {
+                    self.child = None;
+                    return Some(status);
+                }
+                Some(Ok(None)) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                _ => return None,
+            }
+        }
+    }
 }
 
 fn unique(path: PathBuf) -> PathBuf {

@@ -151,7 +151,7 @@ impl SystemBus {
 }
 
 /// The primary group of `user`, by `id -g`.
-fn primary_group(user: &str) -> String {
+pub fn primary_group(user: &str) -> String {
     let out = Command::new("id").args(["-g", user]).output().expect("id");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -198,5 +198,147 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `pkttyagent --process PID`: a textual polkit authentication agent for
+/// one process, on a pseudo-terminal of its own that nobody types into
+/// (unless the test does, [`SilentAgent::type_line`]), so an
+/// authentication it begins stays pending. Stopped, by PID, when dropped;
+/// [`SilentAgent::output`] is what it wrote to its terminal.
+pub struct SilentAgent {
+    child: Option<Child>,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+    terminal: fs::File,
+}
+
+impl SilentAgent {
+    /// Starts the agent for process `pid` on `bus` and waits until it has
+    /// registered with polkitd (`--notify-fd`).
+    pub fn start(bus: &SystemBus, pid: u32) -> SilentAgent {
+        use std::io::Read;
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::os::unix::process::CommandExt;
+
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: two out-pointers to c_ints; no name, termios or size.
+        let rc =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: openpty just gave us these descriptors, owned by nobody
+        // else; other children must not inherit them.
+        let (master, slave) = unsafe {
+            libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(slave, libc::F_SETFD, libc::FD_CLOEXEC);
+            (fs::File::from_raw_fd(master), OwnedFd::from_raw_fd(slave))
+        };
+        let mut notify = [-1; 2];
+        // SAFETY: an out-array of two c_ints.
+        let rc = unsafe { libc::pipe2(notify.as_mut_ptr(), libc::O_CLOEXEC) };
+        assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+        // SAFETY: pipe2 just gave us these descriptors.
+        let (mut registered, notify_write) =
+            unsafe { (fs::File::from_raw_fd(notify[0]), OwnedFd::from_raw_fd(notify[1])) };
+        let notify_fd = notify_write.as_raw_fd();
+
+        // polkit-agent-helper-1 clears its environment and reports to the
+        // default system bus: in a mount namespace of the agent's own, that
+        // is a link to this bus.
+        let run_dbus = bus.socket.with_file_name("run-dbus");
+        if !run_dbus.exists() {
+            fs::create_dir_all(&run_dbus).expect("run-dbus dir");
+            std::os::unix::fs::symlink(&bus.socket, run_dbus.join("system_bus_socket")).expect("bus socket link");
+        }
+        let script =
+            format!("mount --bind '{}' /run/dbus && exec pkttyagent --process {pid} --notify-fd 3", run_dbus.display());
+        let mut command = Command::new("unshare");
+        command
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", bus.socket.display()))
+            .stdin(Stdio::from(slave.try_clone().expect("pty")))
+            .stdout(Stdio::from(slave.try_clone().expect("pty")))
+            .stderr(Stdio::from(slave));
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                // A session of its own, with the pty (its stdin) as the
+                // controlling terminal that pkttyagent opens as /dev/tty.
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 || libc::dup2(notify_fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = die_with_parent(&mut command).spawn().expect("cannot start pkttyagent (is polkitd installed?)");
+        // Our copies of the pty's slave side and of the pipe's write end go,
+        // so that only the agent holds them.
+        drop(command);
+        drop(notify_write);
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let terminal = master.try_clone().expect("pty");
+        {
+            let output = std::sync::Arc::clone(&output);
+            let mut master = master;
+            thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                // EIO once the agent is gone.
+                while let Ok(n @ 1..) = master.read(&mut buf) {
+                    output.lock().unwrap_or_else(|e| e.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let mut agent = SilentAgent { child: Some(child), output, terminal };
+        // The agent closes the descriptor once polkitd has registered it
+        // (and it closes with the agent if that fails).
+        let (done, wait) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            let _ = done.send(registered.read(&mut byte).ok());
+        });
+        assert!(wait.recv_timeout(Duration::from_secs(15)).is_ok(), "pkttyagent did not register within 15 s");
+        assert!(agent.running(), "pkttyagent could not register: {}", agent.output());
+        agent
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// What the agent has written to its terminal so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits up to `timeout` for the agent to have written `text`.
+    pub fn wait_for(&self, text: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.output().contains(text) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// Types `line` and Enter at the agent's terminal.
+    pub fn type_line(&mut self, line: &str) {
+        use std::io::Write;
+        self.terminal.write_all(format!("{line}\n").as_bytes()).expect("type at the agent's terminal");
+    }
+
+    /// Stops the agent (SIGTERM, by PID); answers its exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        self.child.take().and_then(|mut c| terminate(&mut c))
+    }
+}
+
+impl Drop for SilentAgent {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
