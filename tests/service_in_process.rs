@@ -184,20 +184,24 @@ async fn the_psam_is_held_by_one_operation_from_its_first_command_to_its_end() {
     let backend = rig.backend.clone();
     let other = {
         let psam_reader = psam_reader.clone();
+        let card_reader = card_reader.clone();
         std::thread::spawn(move || {
             while psam_reader.processed() == psam_before {
                 std::thread::sleep(Duration::from_millis(1));
             }
             let mut connection = backend.connect("PSAM").expect("connect");
+            // The operation is still under way when the other program asks.
+            let asked_during = card_reader.in_transaction();
             let tx = connection.begin().expect("transaction");
             let seen = psam_reader.processed();
             drop(tx);
-            seen
+            (asked_during, seen)
         })
     };
     rig.call("Card", read()).await.expect("read");
     let psam_total = psam_reader.processed();
-    let seen = other.join().unwrap();
+    let (asked_during, seen) = other.join().unwrap();
+    assert!(asked_during, "the other program asked while the operation ran");
     assert!(psam_total > psam_before + 1, "the read used the PSAM more than once");
     assert_eq!(seen, psam_total, "the other program got the PSAM only after the operation's last PSAM command");
 }
@@ -216,6 +220,7 @@ async fn a_reset_by_another_program_is_recovered_by_one_rerun() {
 async fn no_rerun_once_a_pin_try_was_spent() {
     let (rig, card_reader, _) = gen3_rig(Duration::from_secs(30), true).await;
     let start = card_reader.log().len();
+    let resets = card_reader.resets();
     // SELECT, empty VERIFY, VERIFY with the PIN; the reset comes next.
     card_reader.inject(card_reader.processed() + 3, Fault::Reset);
     let e = rig.call("Card", Request::VerifyPin { pin: pin("123456"), allow_last_try: false }).await.unwrap_err();
@@ -223,6 +228,7 @@ async fn no_rerun_once_a_pin_try_was_spent() {
     assert!(e.message.contains("not rerun"), "{e}");
     let sent = hex_log(&card_reader)[start..].to_vec();
     assert_eq!(sent.iter().filter(|a| is_verify_with_pin(a)).count(), 1, "one VERIFY: {sent:?}");
+    assert_eq!(card_reader.resets(), resets + 2, "the other program's reset, then ours after the PIN try");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,6 +296,8 @@ async fn sessions_end_as_their_effects_say() {
     };
     assert!(v.ok);
     assert_eq!(card_reader.resets(), resets + 1, "reset after VERIFY");
+    let last_sent = last(&card_reader);
+    assert_eq!(last_sent, "00200000", "the counter after a fresh SELECT, then the reset: no closing SELECT");
 
     // Activate with another holder's SSN: refused before any VERIFY, the
     // empty one included, so no try and no reset.
@@ -306,4 +314,67 @@ async fn sessions_end_as_their_effects_say() {
     let sent = hex_log(&card_reader)[start..].to_vec();
     assert!(sent.iter().all(|a| !a.starts_with("00200000")), "a VERIFY was sent: {sent:?}");
     assert_eq!(card_reader.resets(), resets + 1, "no reset after a refusal before any PIN APDU");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_psam_lost_mid_operation_is_no_sam_and_the_card_is_closed() {
+    let (rig, card_reader, psam_reader) = gen3_rig(Duration::from_secs(30), false).await;
+    // Personalising: PSAM SELECT, INIT and ENCRYPT for key 04 (the card is
+    // then open for writing), then INIT for key 0A, which never answers.
+    psam_reader.inject(psam_reader.processed() + 3, Fault::Remove);
+    let record = Box::new(terminal::holder_record(3, 300));
+    let resets = card_reader.resets();
+    let e = rig.call("Card", Request::WriteHolderRecord(record)).await.unwrap_err();
+    assert_eq!(e.name, ErrorName::NoSam, "{e}");
+    let sent = hex_log(&card_reader);
+    assert!(sent.iter().any(|a| a.starts_with("00DC")), "the records were being written");
+    assert!(sent.last().is_some_and(|a| a.starts_with(SELECT_SSSE)), "closing SELECT: {:?}", sent.last());
+    assert_eq!(card_reader.resets(), resets, "no PIN try, no reset");
+    // The user card is still there and served.
+    let status = rig.call("Card", Request::PinStatus).await.expect("status");
+    assert!(matches!(status, Reply::PinStatus(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_and_cards_come_and_go() {
+    let (mut rig, readers) = Rig::start(&["A"], Duration::from_secs(30)).await;
+    rig.insert(&readers[0], "A", card(Generation::Gen2, 1)).await;
+    let a = rig.id("A");
+    // A card swapped for another is a removal and an insertion.
+    readers[0].insert(card(Generation::Gen3, 2));
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match rig.next_event().await {
+            Event::CardRemoved { id } if id == a => seen.push("removed"),
+            Event::CardInserted { id, profile, .. } if id == a => {
+                assert_eq!(profile, "ssse-gen3");
+                seen.push("inserted");
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, ["removed", "inserted"]);
+    // A reader plugged in later gets a worker; one unplugged goes.
+    let b = rig.backend.add_reader("B");
+    let b_id = loop {
+        if let Event::ReaderAdded { id, name } = rig.next_event().await
+            && name == "B"
+        {
+            break id;
+        }
+    };
+    assert_ne!(b_id, a, "ids are never reused");
+    rig.ids.push(("B".into(), b_id));
+    rig.insert(&b, "B", card(Generation::Gen2, 3)).await;
+    rig.call("B", read()).await.expect("read on the new reader");
+    rig.backend.remove_reader("A");
+    loop {
+        if let Event::ReaderRemoved { id } = rig.next_event().await
+            && id == a
+        {
+            break;
+        }
+    }
+    let gone = rig.call("A", read()).await.unwrap_err();
+    assert_eq!(gone.name, ErrorName::NoCard, "{gone}");
 }

@@ -14,7 +14,6 @@ pub use crate::transport::shape::{
 
 /// Why bytes are not a well-formed command APDU.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
 pub enum CommandError {
     #[error(transparent)]
     Shape(#[from] ShapeError),

@@ -19,7 +19,6 @@ use crate::transport::{Transport, TransportError};
 /// Failure to get a response APDU at all. A card that answers with an
 /// error status word is not an `ExchangeError`: see [`Response::sw`].
 #[derive(Debug, Error)]
-#[non_exhaustive]
 pub enum ExchangeError {
     #[error(transparent)]
     Transport(#[from] TransportError),

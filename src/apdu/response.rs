@@ -5,7 +5,6 @@ use thiserror::Error;
 use super::StatusWord;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
 pub enum ResponseError {
     #[error("response APDU of {0} bytes has no status word")]
     TooShort(usize),

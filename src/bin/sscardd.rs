@@ -99,6 +99,9 @@ fn default_reconnect_ms() -> u64 {
 
 /// The longest operation, a gen3 personalisation with its read-back, takes
 /// seconds on a slow card; the unit's `TimeoutStopSec=75s` is above this.
+/// `TimeoutStopSec` of the shipped unit, in milliseconds.
+const UNIT_STOP_TIMEOUT_MS: u64 = 75_000;
+
 fn default_shutdown_grace_ms() -> u64 {
     60_000
 }
@@ -230,6 +233,13 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
     }
     if config.audit_salt.is_empty() {
         tracing::warn!("no audit_salt in the configuration: audit card hashes are unsalted and can be guessed");
+    }
+    // The shipped unit gives the daemon 75 s to stop before systemd kills it.
+    if config.timeouts.shutdown_grace_ms >= UNIT_STOP_TIMEOUT_MS {
+        tracing::warn!(
+            grace_ms = config.timeouts.shutdown_grace_ms,
+            "shutdown_grace_ms is not below the unit's TimeoutStopSec (75 s): systemd may kill an operation in flight"
+        );
     }
     let daemon = Daemon::new(service, authorization, profiles, config.terminal_device.clone());
     sscard::dbus::register(&connection, &daemon).await.map_err(|e| format!("cannot serve the objects: {e}"))?;

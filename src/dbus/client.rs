@@ -66,7 +66,11 @@ pub trait Reader1 {
 /// if it is one of the daemon's.
 pub fn error_name(e: &zbus::Error) -> Option<String> {
     match e {
-        zbus::Error::MethodError(name, _, _) => name.as_str().strip_prefix("org.sscard.Error.").map(str::to_owned),
+        zbus::Error::MethodError(name, _, _) => name
+            .as_str()
+            .strip_prefix(crate::service::ERROR_PREFIX)
+            .and_then(|n| n.strip_prefix('.'))
+            .map(str::to_owned),
         _ => None,
     }
 }

@@ -117,7 +117,6 @@ impl fmt::Display for Field {
 /// The rule an input breaks. Its `Display` is the predicate part of a one-line
 /// message ("must be 6 digits long"); [`ValidationError`] prefixes the field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Rule {
     /// The value is empty (or, for a name, only white space).
     Empty,
@@ -366,7 +365,6 @@ impl From<ValidationError> for Inconsistency {
 /// Bytes read from a card that do not form a valid element. The daemon reports it as
 /// `CardError`; the simulator uses it to refuse corrupt images.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum DecodeError {
     /// A record carries another tag than the one addressed.
     #[error("{field} on the card: tag {found:02X} where {expected:02X} was expected")]

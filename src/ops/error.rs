@@ -5,11 +5,10 @@ use thiserror::Error;
 
 use crate::apdu::StatusWord;
 use crate::model::{DecodeError, Field, ValidationError};
-use crate::script::{Pos, RunError, StatusClass};
+use crate::script::{Pos, RunError, Slot, StatusClass};
 use crate::transport::TransportError;
 
 #[derive(Debug, Error)]
-#[non_exhaustive]
 pub enum OpError {
     /// Bad input; nothing was sent to the card.
     #[error("invalid argument: {0}")]
@@ -59,6 +58,10 @@ pub enum OpError {
     ServiceUnavailable,
     #[error("transport: {0}")]
     Transport(TransportError),
+    /// The PSAM failed in the middle of the operation (removed, reset, or
+    /// its reader gone); the user card is still there.
+    #[error("the PSAM failed during the operation: {0}")]
+    Sam(TransportError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -72,15 +75,39 @@ impl OpError {
                 OpError::AuthenticationFailed { pos, slot_sw: format!("{slot} answered {sw}") }
             }
             RunError::Status { pos, step, sw, class, .. } => OpError::Card { pos, step, sw, class },
-            RunError::Transport { source, .. } => match source {
+            RunError::Transport { slot: Slot::Sam, source, .. } => match source {
+                TransportError::Timeout => OpError::Timeout,
+                TransportError::NoService => OpError::ServiceUnavailable,
+                other @ (TransportError::NoCard
+                | TransportError::CardRemoved
+                | TransportError::CardReset
+                | TransportError::UnknownReader(_)
+                | TransportError::ReaderUnavailable
+                | TransportError::ExtendedLengthUnsupported
+                | TransportError::MalformedCommand(_)
+                | TransportError::MalformedResponse(_)
+                | TransportError::TooManyContinuations(_)
+                | TransportError::Pcsc(_)) => OpError::Sam(other),
+            },
+            RunError::Transport { slot: Slot::Card, source, .. } => match source {
+                // A card that leaves mid-operation is removed, whatever the
+                // reader says; `NoCard` there is pcsc-lite's word for it.
                 TransportError::CardRemoved | TransportError::NoCard => OpError::CardRemoved,
                 TransportError::CardReset => OpError::CardReset,
                 TransportError::Timeout => OpError::Timeout,
                 TransportError::NoService => OpError::ServiceUnavailable,
-                other => OpError::Transport(other),
+                t @ (TransportError::UnknownReader(_)
+                | TransportError::ReaderUnavailable
+                | TransportError::ExtendedLengthUnsupported
+                | TransportError::MalformedCommand(_)
+                | TransportError::MalformedResponse(_)
+                | TransportError::TooManyContinuations(_)
+                | TransportError::Pcsc(_)) => OpError::Transport(t),
             },
             RunError::NoSam { .. } => OpError::NoSam,
-            other => OpError::Internal(other.to_string()),
+            // A script the loader accepted cannot miss an input or build a
+            // bad value from the operations' own inputs: a bug, if it happens.
+            e @ (RunError::Value { .. } | RunError::MissingInput { .. }) => OpError::Internal(e.to_string()),
         }
     }
 }

@@ -54,7 +54,7 @@ pub struct CardInfo {
 
 /// One value of a card-info dictionary, typed as `docs/interfaces.md` types it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InfoValue {
+pub(crate) enum InfoValue {
     Str(String),
     U32(u32),
     Byte(u8),
@@ -65,7 +65,7 @@ pub enum InfoValue {
 }
 
 /// The card-info keys a client may never write.
-pub const READ_ONLY_KEYS: &[&str] = &[
+pub(crate) const READ_ONLY_KEYS: &[&str] = &[
     keys::CARD_ID,
     keys::REGION,
     keys::STATE,
@@ -80,7 +80,7 @@ impl CardInfo {
     /// contract's keys; an element the card has not written is left out.
     /// `inconsistent` lists the consistency rules the record breaks, one line
     /// each, and is left out when it breaks none.
-    pub fn fields(&self) -> Vec<(&'static str, InfoValue)> {
+    pub(crate) fn fields(&self) -> Vec<(&'static str, InfoValue)> {
         let mut out: Vec<(&'static str, InfoValue)> = Vec::new();
         let mut text = |key: &'static str, value: Option<String>| {
             if let Some(v) = value {
@@ -126,7 +126,7 @@ impl CardInfo {
 
 /// A value given for a personalisation key, as it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FieldInput {
+pub(crate) enum FieldInput {
     Str(String),
     Byte(u8),
     Bytes(Vec<u8>),
@@ -137,7 +137,7 @@ pub enum FieldInput {
 /// Builds a personalisation from `WriteHolderRecord`'s dictionary: each
 /// writable key with its contract type. An unknown key, a read-only key or
 /// a value of the wrong type is refused by name.
-pub fn record_from_fields(
+pub(crate) fn record_from_fields(
     fields: impl IntoIterator<Item = (String, FieldInput)>,
 ) -> Result<crate::model::HolderRecordUpdate, crate::ops::OpError> {
     use crate::model::{Field, Nation, Photo};

@@ -13,9 +13,8 @@ pub mod keys;
 use std::path::Path;
 
 pub use error::OpError;
-pub use info::{
-    CardInfo, CardState, FieldInput, InfoValue, PinStatus, READ_ONLY_KEYS, legacy_bas_line, record_from_fields,
-};
+pub use info::{CardInfo, CardState, PinStatus, legacy_bas_line};
+pub(crate) use info::{FieldInput, InfoValue, record_from_fields};
 
 use crate::apdu::StatusWord;
 use crate::model::{
@@ -29,7 +28,7 @@ use crate::script::{
 
 /// The scripts the operations run, by the file names of a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScriptId {
+pub(crate) enum ScriptId {
     Identify,
     CardId,
     SamSelect,
@@ -57,7 +56,7 @@ pub enum ScriptId {
 
 impl ScriptId {
     /// The script's file name without `.apdu`.
-    pub const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             ScriptId::Identify => "identify",
             ScriptId::CardId => "card-id",
@@ -89,7 +88,7 @@ impl ScriptId {
 /// The values passed between the operations and the scripts: inputs the
 /// operations give and captures they read. The loader checks both against
 /// every script, so a name here never misses at run time.
-pub mod var {
+pub(crate) mod var {
     pub const FCI: &str = "fci";
     pub const EF05_01: &str = "ef05_01";
     pub const RECORD: &str = "record";
@@ -120,7 +119,7 @@ pub mod var {
 
 /// What each operation runs, the inputs it gives each script and the
 /// captures it reads. The loader checks every profile against this.
-pub const SCRIPT_NEEDS: &[ScriptNeed] = &[
+pub(crate) const SCRIPT_NEEDS: &[ScriptNeed] = &[
     need("identify", ScriptId::Identify, &[], &[var::FCI], true),
     need("identify", ScriptId::CardId, &[], &[var::EF05_01], true),
     need("any with sam: steps", ScriptId::SamSelect, &[], &[], true),
@@ -205,7 +204,7 @@ struct Session<'e, 'c, 'x> {
 
 /// What the card in a reader is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Classification {
+pub(crate) enum Classification {
     /// A social security card that this profile fits, with its identifier
     /// and its card number (EF05 tag 07) when it has one.
     SocialSecurity { profile: String, card_id: Option<crate::model::CardId>, card_number: Option<String> },
@@ -313,7 +312,7 @@ impl Engine {
 
     /// A new PIN: the rules of the card's profile when it is known, else of
     /// at least one profile (the card's own are applied again on the card).
-    pub fn check_new_pin(&self, pin: &Pin, card_profile: Option<&str>) -> Result<(), OpError> {
+    pub(crate) fn check_new_pin(&self, pin: &Pin, card_profile: Option<&str>) -> Result<(), OpError> {
         match card_profile.and_then(|name| self.profile(name)) {
             Some(profile) => policy(profile).check_new_pin(pin, Field::NewPin).map_err(OpError::InvalidArgument),
             None => self.check_new_pin_any(pin, Field::NewPin),
@@ -324,7 +323,7 @@ impl Engine {
     /// generation of the card's profile when it is known. Otherwise against
     /// the generation its `spec_version` names, or else every profile's,
     /// so that the refusal names the field that broke a rule for this card.
-    pub fn check_record(&self, update: &HolderRecordUpdate, card_profile: Option<&str>) -> Result<(), OpError> {
+    pub(crate) fn check_record(&self, update: &HolderRecordUpdate, card_profile: Option<&str>) -> Result<(), OpError> {
         if update.is_empty() {
             return Err(OpError::EmptyRecord);
         }
@@ -349,7 +348,7 @@ impl Engine {
 
     /// Tells what the card is: a social security card (with its profile
     /// and identifier), a PSAM, or neither. Spends no PIN try.
-    pub fn classify(&self, card: &mut dyn crate::transport::Transport) -> Result<Done<Classification>, OpError> {
+    pub(crate) fn classify(&self, card: &mut dyn crate::transport::Transport) -> Result<Done<Classification>, OpError> {
         let start = card.apdus_sent();
         let mut cards = Cards::new(card, None);
         match self.card_identity(&mut cards) {
@@ -382,7 +381,7 @@ impl Engine {
     /// SELECT, the card identifier (EF05 tag 01) and the card number (tag
     /// 07): to tell one card from another after a reset, and to name the
     /// card (hashed) in the audit trail.
-    pub fn card_identity(&self, cards: &mut Cards<'_>) -> Result<Done<Classification>, OpError> {
+    pub(crate) fn card_identity(&self, cards: &mut Cards<'_>) -> Result<Done<Classification>, OpError> {
         let mut s = self.identify(cards)?;
         let mut done = s.run(ScriptId::CardId, Values::new())?;
         let card_id = done

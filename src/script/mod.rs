@@ -7,7 +7,8 @@ pub mod run;
 pub mod status;
 pub mod syntax;
 
-pub use profile::{Identify, LoadError, Profile, ScriptNeed, load_profile, load_profiles};
+pub(crate) use profile::load_profiles;
+pub use profile::{Identify, LoadError, Profile, ScriptNeed, load_profile};
 pub use run::{Cards, Effects, Finished, RunError, TraceEntry, Values, run};
 pub use status::{StatusClass, StatusTable};
 pub use syntax::{ParseError, Pos, Script, Slot, StepEffects, SwPattern, parse};

@@ -15,7 +15,6 @@ use crate::model::{Field, Generation, Pin, SpecVersion};
 
 /// Why the profiles could not be loaded. The daemon refuses to start.
 #[derive(Debug, Error)]
-#[non_exhaustive]
 pub enum LoadError {
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
@@ -269,7 +268,7 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
 
 /// Loads every profile under `root` (each subdirectory with a
 /// `profile.toml`), in name order.
-pub fn load_profiles(root: &Path, needs: &[ScriptNeed]) -> Result<Vec<Profile>, LoadError> {
+pub(crate) fn load_profiles(root: &Path, needs: &[ScriptNeed]) -> Result<Vec<Profile>, LoadError> {
     let entries = fs::read_dir(root).map_err(|source| LoadError::Io { path: root.display().to_string(), source })?;
     let mut dirs: Vec<PathBuf> =
         entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("profile.toml").is_file()).collect();

@@ -67,17 +67,22 @@ pub struct Effects {
 }
 
 impl Effects {
-    /// Takes in a step about to be sent. A SELECT clears the state whether
-    /// it succeeds or not, so the effects count from the sending.
+    /// Takes in a step about to be sent: what it may open or spend counts
+    /// from the sending, since the card may act on it and the answer be lost.
     fn sending(&mut self, step: StepEffects) {
-        if step.closes_security_state {
-            self.security_state_open = false;
-        }
         if step.opens_security_state {
             self.security_state_open = true;
         }
         if step.spends_pin_try {
             self.pin_try_spent = true;
+        }
+    }
+
+    /// Takes in a step the card answered: a SELECT clears the state whether
+    /// it succeeds or not, but only once the card has answered it.
+    fn answered(&mut self, step: StepEffects) {
+        if step.closes_security_state && !step.opens_security_state {
+            self.security_state_open = false;
         }
     }
 }
@@ -102,14 +107,13 @@ impl<'a> Cards<'a> {
 
 /// Why a script stopped.
 #[derive(Debug, Error)]
-#[non_exhaustive]
 pub enum RunError {
     /// A status word the step did not expect; `class` is its meaning in
     /// the profile's status table.
     #[error("{pos}: {slot} answered {:04X} ({class}) to `{step}`", .sw.to_u16())]
     Status { pos: Pos, step: String, slot: Slot, sw: StatusWord, class: StatusClass },
-    #[error("{pos}: {source}")]
-    Transport { pos: Pos, source: TransportError },
+    #[error("{pos}: {slot}: {source}")]
+    Transport { pos: Pos, slot: Slot, source: TransportError },
     #[error("{pos}: this step needs the PSAM, and there is none")]
     NoSam { pos: Pos },
     #[error("{pos}: {problem}")]
@@ -344,9 +348,14 @@ fn exec(
         },
     };
     let response = exchange(transport, &command).map_err(|e| match e {
-        crate::apdu::ExchangeError::Transport(source) => RunError::Transport { pos: step.pos.clone(), source },
-        other => RunError::Value { pos: step.pos.clone(), problem: other.to_string() },
+        crate::apdu::ExchangeError::Transport(source) => {
+            RunError::Transport { pos: step.pos.clone(), slot: step.slot, source }
+        }
+        crate::apdu::ExchangeError::Response(e) => RunError::Value { pos: step.pos.clone(), problem: e.to_string() },
     })?;
+    if step.slot == Slot::Card {
+        cards.effects.answered(step.effects);
+    }
     trace(&TraceEntry { step, command_shown: &shown, response_data: &response.data, sw: response.sw });
     let sw = response.sw;
     if !step.expect.iter().any(|p| p.matches(sw.to_u16())) {

@@ -8,7 +8,6 @@ use crate::apdu::StatusWord;
 
 /// The typed meaning of a status word the script did not expect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum StatusClass {
     /// Wrong PIN; the tries left are in the status word.
     WrongPin {

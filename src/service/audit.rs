@@ -16,7 +16,7 @@ pub struct Caller {
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Success,
     /// `VerifyPin` answered a wrong PIN (not an error on the bus).
     WrongPin,
@@ -35,7 +35,7 @@ impl Outcome {
     }
 }
 
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     pub caller: Caller,
     pub operation: &'a str,
     pub reader: &'a str,
@@ -44,7 +44,7 @@ pub struct Entry<'a> {
 }
 
 /// Emits the event, under the target `sscard::audit`.
-pub fn record(entry: &Entry<'_>) {
+pub(crate) fn record(entry: &Entry<'_>) {
     let uid = entry.caller.uid.map_or_else(|| "unknown".to_owned(), |u| u.to_string());
     let pid = entry.caller.pid.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
     tracing::info!(

@@ -6,7 +6,7 @@ use crate::ops::OpError;
 use crate::transport::TransportError;
 
 /// The D-Bus prefix of every error name.
-pub const ERROR_PREFIX: &str = "org.sscard.Error";
+pub(crate) const ERROR_PREFIX: &str = "org.sscard.Error";
 
 macro_rules! error_names {
     ($($(#[$doc:meta])* $name:ident = $code:literal,)*) => {
@@ -95,7 +95,7 @@ impl ErrorName {
     /// The contract's name for a transport failure. `NoCard` only ever
     /// answers the start of something on an empty reader; a card that
     /// leaves while it is used is `CardRemoved`.
-    pub fn of_transport(e: &TransportError) -> ErrorName {
+    pub(crate) fn of_transport(e: &TransportError) -> ErrorName {
         match e {
             TransportError::NoService => ErrorName::ServiceUnavailable,
             TransportError::NoCard => ErrorName::NoCard,
@@ -113,7 +113,7 @@ impl ErrorName {
     }
 
     /// The contract's name for an operation's failure.
-    pub fn of_op(e: &OpError) -> ErrorName {
+    pub(crate) fn of_op(e: &OpError) -> ErrorName {
         match e {
             OpError::InvalidArgument(_) | OpError::EmptyRecord | OpError::BadInput(_) => ErrorName::InvalidArgument,
             OpError::NotSocialSecurityCard | OpError::NotSupported(_) => ErrorName::NotSupported,
@@ -130,6 +130,8 @@ impl ErrorName {
             OpError::Timeout => ErrorName::Timeout,
             OpError::ServiceUnavailable => ErrorName::ServiceUnavailable,
             OpError::Transport(t) => ErrorName::of_transport(t),
+            // The operation needed the PSAM, and it went away under it.
+            OpError::Sam(_) => ErrorName::NoSam,
             OpError::Internal(_) => ErrorName::Internal,
         }
     }
@@ -161,15 +163,15 @@ impl ServiceError {
     }
 
     /// Bad input to `method`: `detail` names the field and the rule.
-    pub fn invalid(method: &str, detail: &str) -> ServiceError {
+    pub(crate) fn invalid(method: &str, detail: &str) -> ServiceError {
         ServiceError::new(ErrorName::InvalidArgument, method, &format!("invalid argument: {detail}"))
     }
 
-    pub fn from_op(method: &str, e: &OpError) -> ServiceError {
+    pub(crate) fn from_op(method: &str, e: &OpError) -> ServiceError {
         ServiceError::new(ErrorName::of_op(e), method, &e.to_string())
     }
 
-    pub fn from_transport(method: &str, e: &TransportError) -> ServiceError {
+    pub(crate) fn from_transport(method: &str, e: &TransportError) -> ServiceError {
         ServiceError::new(ErrorName::of_transport(e), method, &e.to_string())
     }
 }

@@ -5,7 +5,7 @@
 //! [`Event`]s. It knows nothing of D-Bus, and nothing of cards beyond what
 //! the operations layer tells it.
 
-pub mod audit;
+pub(crate) mod audit;
 mod error;
 mod monitor;
 mod sam;
@@ -166,7 +166,7 @@ impl Default for ServiceConfig {
 
 /// What the audit trail records of a call besides its outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallReport {
+pub(crate) struct CallReport {
     /// Command APDUs sent to both cards, GET RESPONSE included.
     pub apdus: u64,
     /// The card: a salted SHA-256 of its card number (of its identifier
@@ -311,7 +311,7 @@ impl<B: Backend> Service<B> {
     }
 
     /// The audit trail's name for the card in reader `id`, if any.
-    pub fn card_hash(&self, id: u32) -> Option<String> {
+    pub(crate) fn card_hash(&self, id: u32) -> Option<String> {
         self.shared.card_hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
     }
 
@@ -340,7 +340,7 @@ impl<B: Backend> Service<B> {
 
     /// Records in the audit trail a call on reader `id` refused before it
     /// reached the card.
-    pub fn audit_refusal(&self, id: u32, caller: Caller, operation: &str, refused: ErrorName) {
+    pub(crate) fn audit_refusal(&self, id: u32, caller: Caller, operation: &str, refused: ErrorName) {
         let reader = self.shared.readers().get(&id).map(|h| h.name.clone()).unwrap_or_default();
         let report = CallReport { apdus: 0, card: self.card_hash(id) };
         let outcome = audit::Outcome::Failed(refused);
@@ -409,8 +409,18 @@ impl<B: Backend> Service<B> {
         match answered {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ServiceError::new(ErrorName::Cancelled, method, "the daemon is shutting down")),
-            // The worker records what became of the call.
-            Err(_) => Err(ServiceError::new(ErrorName::Timeout, method, &timed_out())),
+            Err(_) => {
+                // Claimed here, the call never runs: the worker drops it.
+                if !claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    return refuse_as(ErrorName::Timeout, &format!("{}; it never reached the card", timed_out()));
+                }
+                // The worker had begun it; it records what became of it.
+                Err(ServiceError::new(
+                    ErrorName::Timeout,
+                    method,
+                    &format!("{}; the operation was still running on the card", timed_out()),
+                ))
+            }
         }
     }
 

@@ -68,8 +68,8 @@ impl<B: Backend> Worker<B> {
     fn serve(&mut self, call: Call, stopping: bool) {
         let Call { request, caller, deadline, claimed, reply } = call;
         if claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            // Its caller was answered `Cancelled` at shutdown, and the call
-            // recorded, while it waited its turn.
+            // Its caller was answered while it waited its turn (`Cancelled`
+            // at shutdown, or `Timeout`), and the call recorded.
             return;
         }
         let method = request.method();
@@ -359,43 +359,63 @@ impl<B: Backend> Worker<B> {
         let profile = self.profile.clone();
         let reader = self.reader.clone();
         let fresh = self.connection.is_none();
-        let outcome = {
+        let outcome = 'run: {
             let conn = self.connect().map_err(Failure::Transport)?;
-            match conn.begin() {
-                Err(e) => Err(e),
-                Ok(mut tx) => {
-                    let mut sam = shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()));
-                    let card_before = tx.apdus_sent();
-                    let (result, effects, reset, card_left) = {
-                        let mut cards = Cards::new(&mut tx, sam.as_mut().map(|s| s as &mut dyn Transport));
-                        let result = run_operation(&engine, &mut cards, request);
-                        let effects = cards.effects;
-                        let card_gone = matches!(result, Err(OpError::CardRemoved | OpError::CardReset));
-                        let mut reset = effects.pin_try_spent;
-                        let mut card_left = false;
-                        if !reset
-                            && effects.security_state_open
-                            && !card_gone
-                            && let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards)
-                        {
-                            if matches!(e, OpError::CardRemoved) {
-                                // The state left with the card; the operation's answer stands.
-                                card_left = true;
-                            } else {
-                                // A state that cannot be closed is cleared by a reset.
-                                tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
-                                reset = true;
-                            }
-                        }
-                        (result, effects, reset, card_left)
-                    };
-                    let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
-                    drop(sam);
-                    let ended = if reset { tx.end_with_reset() } else { tx.end() };
-                    Ok((result, effects, sent, reset && ended.is_ok(), card_left))
+            let mut tx = match conn.begin() {
+                Ok(tx) => tx,
+                Err(e) => break 'run Err(e),
+            };
+            let mut sam = shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()));
+            let card_before = tx.apdus_sent();
+            let (result, effects, reset, card_left) = {
+                let mut cards = Cards::new(&mut tx, sam.as_mut().map(|s| s as &mut dyn Transport));
+                // A panic on card data must not take the reader with it,
+                // nor leave the card's state open: the session is then
+                // ended with a reset, whatever it did.
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_operation(&engine, &mut cards, request)
+                }));
+                let panicked = ran.is_err();
+                let result = ran.unwrap_or_else(|_| Err(OpError::Internal("the operation failed unexpectedly".into())));
+                let effects = cards.effects;
+                let card_gone = matches!(result, Err(OpError::CardRemoved | OpError::CardReset));
+                let mut reset = effects.pin_try_spent || (panicked && !card_gone);
+                let mut card_left = false;
+                if !reset
+                    && effects.security_state_open
+                    && !card_gone
+                    && let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards)
+                {
+                    if matches!(e, OpError::CardRemoved) {
+                        // The state left with the card; the operation's answer stands.
+                        card_left = true;
+                    } else {
+                        // A state that cannot be closed is cleared by a reset.
+                        tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
+                        reset = true;
+                    }
+                }
+                (result, effects, reset, card_left)
+            };
+            let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
+            drop(sam);
+            let ended = if reset { tx.end_with_reset() } else { tx.end() };
+            let was_reset = reset && ended.is_ok();
+            let mut let_go = card_left;
+            if reset && !was_reset && !card_left {
+                // The transaction could not end with the reset: reset
+                // the card another way, or let go of it.
+                match conn.reset() {
+                    Ok(()) => tracing::warn!(reader = %reader, "the session's reset was made after its transaction"),
+                    Err(e) => {
+                        tracing::warn!(reader = %reader, "cannot reset the card at the end of a session ({e})");
+                        let_go = true;
+                    }
                 }
             }
+            Ok((result, effects, sent, was_reset, let_go))
         };
+
         let (result, effects, sent, was_reset, card_left) = match outcome {
             Ok(ran) => ran,
             Err(TransportError::CardReset) => return Err(Failure::Op(OpError::CardReset, Effects::default())),
@@ -427,11 +447,21 @@ impl<B: Backend> Worker<B> {
 /// Answers every command of a session that cannot be served.
 fn fail_session(commands: &std_mpsc::Receiver<SamCommand>, failure: &TransportError) {
     while let Ok(c) = commands.recv_timeout(SESSION_PATIENCE) {
+        // The operation sees the PSAM's failure; anything else about it
+        // means the PSAM is gone for this operation.
         let e = match failure {
             TransportError::CardReset => TransportError::CardReset,
             TransportError::NoService => TransportError::NoService,
             TransportError::Timeout => TransportError::Timeout,
-            _ => TransportError::CardRemoved,
+            TransportError::NoCard
+            | TransportError::CardRemoved
+            | TransportError::UnknownReader(_)
+            | TransportError::ReaderUnavailable
+            | TransportError::ExtendedLengthUnsupported
+            | TransportError::MalformedCommand(_)
+            | TransportError::MalformedResponse(_)
+            | TransportError::TooManyContinuations(_)
+            | TransportError::Pcsc(_) => TransportError::CardRemoved,
         };
         let _ = c.answer.send(Err(e));
     }

@@ -50,7 +50,6 @@ pub struct CardImage {
 
 /// Why a card image could not be loaded or saved.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ImageError {
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },

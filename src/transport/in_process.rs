@@ -66,6 +66,12 @@ impl<C: VirtualCard> CardConnection for InProcessConnection<C> {
         Ok(())
     }
 
+    fn reset(&mut self) -> Result<(), TransportError> {
+        self.atr = self.card.reset();
+        self.caps = caps_of(&self.atr);
+        Ok(())
+    }
+
     fn apdus_sent(&self) -> u64 {
         self.sent
     }

@@ -29,8 +29,7 @@ use thiserror::Error;
 
 pub use atr::{Atr, Protocol};
 pub use in_process::{InProcessConnection, InProcessTransaction, VirtualCard};
-pub use pcsc::{PcscBackend, PcscConnection, PcscMonitor, PcscTransaction, list_readers};
-pub use t0::MAX_CONTINUATIONS;
+pub use pcsc::{PcscBackend, PcscConnection, PcscMonitor, PcscTransaction};
 pub use virtual_readers::{
     Fault, VirtualBackend, VirtualConnection, VirtualMonitor, VirtualReader, VirtualTransaction,
 };
@@ -127,6 +126,11 @@ pub trait CardConnection: Send {
     /// program's), without resetting it again.
     fn reconnect(&mut self) -> Result<(), TransportError>;
 
+    /// Resets the card outside a transaction (a reconnect with a warm
+    /// reset): the way out when a transaction that had to end with a reset
+    /// could not. This connection needs no reconnect afterwards.
+    fn reset(&mut self) -> Result<(), TransportError>;
+
     /// Command APDUs sent through this connection's transactions.
     fn apdus_sent(&self) -> u64;
 }
@@ -191,7 +195,7 @@ pub trait Backend: Send + Sync + 'static {
 /// A slot with no card in it: every exchange is [`TransportError::NoCard`].
 /// It stands in for the user card while a reader is probed for a PSAM.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Absent;
+pub(crate) struct Absent;
 
 impl Transport for Absent {
     fn atr(&self) -> &[u8] {

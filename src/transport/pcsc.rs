@@ -33,7 +33,7 @@ impl From<pcsc::Error> for TransportError {
 }
 
 /// The names of the readers pcscd knows, in its order.
-pub fn list_readers(ctx: &Context) -> Result<Vec<String>, TransportError> {
+pub(crate) fn list_readers(ctx: &Context) -> Result<Vec<String>, TransportError> {
     let names = match ctx.list_readers_owned() {
         Ok(names) => names,
         Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
@@ -245,6 +245,15 @@ impl CardConnection for PcscConnection {
     fn reconnect(&mut self) -> Result<(), TransportError> {
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)?;
+        let (atr, caps) = Self::identify(card)?;
+        self.atr = atr;
+        self.caps = caps;
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<(), TransportError> {
+        let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
+        card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard)?;
         let (atr, caps) = Self::identify(card)?;
         self.atr = atr;
         self.caps = caps;

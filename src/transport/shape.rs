@@ -16,7 +16,6 @@ pub const EXTENDED_MAX_NE: usize = 65_536;
 
 /// Why bytes fit none of the ISO 7816-3 command cases.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[non_exhaustive]
 pub enum ShapeError {
     #[error("command APDU is shorter than its 4-byte header")]
     TooShort,

@@ -8,6 +8,8 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
 use super::in_process::caps_of;
 use super::t0;
 use super::{
@@ -73,7 +75,8 @@ struct SlotCard {
     /// Raw command APDUs the cards in this reader processed.
     processed: u64,
     faults: Vec<(u64, Fault)>,
-    log: Vec<Vec<u8>>,
+    /// PINs pass through here too.
+    log: Vec<Zeroizing<Vec<u8>>>,
 }
 
 impl Slot {
@@ -148,8 +151,12 @@ pub struct VirtualReader {
 }
 
 impl VirtualReader {
-    /// Inserts a card (after taking out any card there).
+    /// Inserts a card (after taking out any card there, which the monitor
+    /// sees as a removal and an insertion).
     pub fn insert(&self, mut card: impl VirtualCard + 'static) {
+        if lock(&self.slot.card).card.take().is_some() {
+            self.slot.set_status(false, Vec::new());
+        }
         let atr = card.reset();
         {
             let mut c = lock(&self.slot.card);
@@ -183,7 +190,7 @@ impl VirtualReader {
     }
 
     /// Every raw command APDU processed, in order.
-    pub fn log(&self) -> Vec<Vec<u8>> {
+    pub fn log(&self) -> Vec<Zeroizing<Vec<u8>>> {
         lock(&self.slot.card).log.clone()
     }
 
@@ -217,7 +224,13 @@ impl Backend for VirtualBackend {
 
     fn monitor(&self) -> Result<VirtualMonitor, TransportError> {
         let cancels = lock(&self.changes.state).cancels;
-        Ok(VirtualMonitor { changes: Arc::clone(&self.changes), seen: None, seen_readers: None, cancels })
+        Ok(VirtualMonitor {
+            changes: Arc::clone(&self.changes),
+            asked: Vec::new(),
+            seen: None,
+            seen_readers: None,
+            cancels,
+        })
     }
 }
 
@@ -259,7 +272,7 @@ impl CardConnection for VirtualConnection {
             }
         }
         *held = true;
-        Ok(VirtualTransaction { slot, insertion: *insertion, atr, caps: *caps, sent })
+        Ok(VirtualTransaction { slot, insertion: *insertion, resets: *resets, atr, caps: *caps, sent })
     }
 
     fn reconnect(&mut self) -> Result<(), TransportError> {
@@ -267,6 +280,21 @@ impl CardConnection for VirtualConnection {
         if card.card.is_none() || card.insertion != self.insertion {
             return Err(TransportError::CardRemoved);
         }
+        self.resets = card.resets;
+        self.atr = card.atr.clone();
+        self.caps = caps_of(&self.atr);
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<(), TransportError> {
+        let mut guard = lock(&self.slot.card);
+        let card = &mut *guard;
+        if card.insertion != self.insertion {
+            return Err(TransportError::CardRemoved);
+        }
+        let Some(c) = card.card.as_mut() else { return Err(TransportError::CardRemoved) };
+        card.atr = c.reset();
+        card.resets += 1;
         self.resets = card.resets;
         self.atr = card.atr.clone();
         self.caps = caps_of(&self.atr);
@@ -282,6 +310,9 @@ impl CardConnection for VirtualConnection {
 pub struct VirtualTransaction<'a> {
     slot: &'a Slot,
     insertion: u64,
+    /// The resets the card had had when the transaction began: one more,
+    /// and every later command answers `CardReset`, as PC/SC does.
+    resets: u64,
     atr: &'a [u8],
     caps: Capabilities,
     sent: &'a mut u64,
@@ -306,6 +337,7 @@ impl Transport for VirtualTransaction<'_> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let slot = self.slot;
         let insertion = self.insertion;
+        let resets = self.resets;
         let mut removed = false;
         let answer = t0::exchange(self.caps, self.sent, command, &mut |raw| {
             let latency = lock(&slot.card).latency;
@@ -316,6 +348,9 @@ impl Transport for VirtualTransaction<'_> {
             let card = &mut *guard;
             if card.insertion != insertion {
                 return Err(TransportError::CardRemoved);
+            }
+            if card.resets != resets {
+                return Err(TransportError::CardReset);
             }
             let index = card.processed;
             if let Some(at) = card.faults.iter().position(|(i, _)| *i == index) {
@@ -337,7 +372,7 @@ impl Transport for VirtualTransaction<'_> {
             }
             let Some(c) = card.card.as_mut() else { return Err(TransportError::CardRemoved) };
             card.processed += 1;
-            card.log.push(raw.to_vec());
+            card.log.push(Zeroizing::new(raw.to_vec()));
             Ok(c.process(raw))
         });
         if removed {
@@ -360,6 +395,9 @@ impl CardTransaction for VirtualTransaction<'_> {
     fn end_with_reset(self) -> Result<(), TransportError> {
         let mut guard = lock(&self.slot.card);
         let card = &mut *guard;
+        if card.insertion != self.insertion {
+            return Err(TransportError::CardRemoved);
+        }
         let Some(c) = card.card.as_mut() else { return Err(TransportError::CardRemoved) };
         card.atr = c.reset();
         card.resets += 1;
@@ -370,6 +408,8 @@ impl CardTransaction for VirtualTransaction<'_> {
 /// Waits for the in-process readers to change.
 pub struct VirtualMonitor {
     changes: Arc<Changes>,
+    /// The readers asked about last time: a new one answers at once.
+    asked: Vec<String>,
     seen: Option<u64>,
     seen_readers: Option<u64>,
     cancels: u64,
@@ -381,20 +421,18 @@ impl ReaderMonitor for VirtualMonitor {
     }
 
     fn wait(&mut self, readers: &[String]) -> Result<Observation, WaitError> {
+        let new_reader = readers.iter().any(|r| !self.asked.contains(r));
         let mut state = lock(&self.changes.state);
         loop {
             if state.cancels != self.cancels {
                 self.cancels = state.cancels;
                 return Err(WaitError::Cancelled);
             }
-            if self.seen != Some(state.version) {
+            if new_reader || self.seen != Some(state.version) {
                 break;
             }
             state = self.changes.moved.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
-        self.seen = Some(state.version);
-        let readers_changed = self.seen_readers != Some(state.readers_version);
-        self.seen_readers = Some(state.readers_version);
         let mut slots = Vec::with_capacity(readers.len());
         for name in readers {
             let Some((_, slot)) = state.readers.iter().find(|(n, _)| n == name) else {
@@ -402,6 +440,11 @@ impl ReaderMonitor for VirtualMonitor {
             };
             slots.push(lock(&slot.status).clone());
         }
+        // Marked seen only once the observation is whole.
+        self.seen = Some(state.version);
+        let readers_changed = self.seen_readers != Some(state.readers_version);
+        self.seen_readers = Some(state.readers_version);
+        self.asked = readers.to_vec();
         Ok(Observation { readers_changed, slots })
     }
 

@@ -1,10 +1,7 @@
 //! `sscardctl script`: an APDU script run directly through pcscd, without
 //! the daemon.
 
-use std::io::BufRead;
 use std::path::Path;
-
-use zeroize::Zeroizing;
 
 use sscard::model::{Field, Pin};
 use sscard::script::{Cards, Profile, Script, TraceEntry, Values};
@@ -90,12 +87,10 @@ pub fn run_script(
         values.set(name, bytes);
     }
     // Secret inputs (PINs): digits from standard input, packed BCD.
-    let stdin = std::io::stdin();
     for name in script.inputs.iter().filter(|n| script.secrets.contains(*n)) {
-        let mut line = Zeroizing::new(String::new());
-        stdin.lock().read_line(&mut line).map_err(|e| format!("reading {name}: {e}"))?;
-        let pin = Pin::parse(line.trim_end_matches(['\n', '\r']), Field::Pin).map_err(|e| format!("{name}: {e}"))?;
-        values.set(name, pin.to_bcd().to_vec());
+        let line = crate::pins::stdin_line(name)?;
+        let pin = Pin::parse(&line, Field::Pin).map_err(|e| format!("{name}: {e}"))?;
+        values.put(name, pin.to_bcd());
     }
     if let Some(missing) = script.inputs.iter().find(|n| values.get(n).is_none()) {
         return Err(format!("input {missing:?} was not given (--var {missing}=HEX)"));
