@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
 pub use audit::Caller;
+pub(crate) use error::ERROR_PREFIX;
 pub use error::{ErrorName, ServiceError};
 
 use crate::model::{HolderRecordUpdate, Pin, Ssn};
