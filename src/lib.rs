@@ -26,6 +26,10 @@
 //!   contract's error names ([`service::ErrorName`], defined once).
 //! - [`dbus`]: `org.sscard.Manager1` and `org.sscard.Reader1` over the
 //!   service, and the typed proxies clients use. It holds no card knowledge.
+//! - [`unified`]: the national terminal interface's vocabulary (return
+//!   codes, `pCardInfo`/`pFileAddr`/`pWriteData`, the value forms, GBK) and
+//!   its functions over the D-Bus client; the C library and
+//!   `sscardctl unified` are thin adapters of it.
 //! - The binaries `sscardd`, `sscardctl` and `sscard-sim` sit on top.
 //! - [`sim`]: the reference card and PSAM, for vpcd (`sscard-sim`) and in
 //!   process; it shares with the terminal side only generic ISO 7816 parsing
@@ -39,3 +43,4 @@ pub mod script;
 pub mod service;
 pub mod sim;
 pub mod transport;
+pub mod unified;

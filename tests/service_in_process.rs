@@ -300,7 +300,11 @@ async fn sessions_end_as_their_effects_say() {
     assert_eq!(last_sent, "00200000", "the counter after a fresh SELECT, then the reset: no closing SELECT");
 
     // Activate with another holder's SSN: refused before any VERIFY, the
-    // empty one included, so no try and no reset.
+    // empty one included, so no try and no reset; it sends the card one
+    // APDU less than a ReadCard (the VERIFY with no data).
+    let start = card_reader.log().len();
+    rig.call("Card", read()).await.expect("read");
+    let read_apdus = card_reader.log().len() - start;
     let start = card_reader.log().len();
     let other = Ssn::parse("44030519900101123X").unwrap();
     let e = rig
@@ -313,6 +317,7 @@ async fn sessions_end_as_their_effects_say() {
     assert_eq!(e.name, ErrorName::HolderMismatch);
     let sent = hex_log(&card_reader)[start..].to_vec();
     assert!(sent.iter().all(|a| !a.starts_with("00200000")), "a VERIFY was sent: {sent:?}");
+    assert_eq!(sent.len(), read_apdus - 1, "{sent:?}");
     assert_eq!(card_reader.resets(), resets + 1, "no reset after a refusal before any PIN APDU");
 }
 

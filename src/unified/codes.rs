@@ -214,7 +214,10 @@ mod tests {
     #[test]
     fn daemon_errors_map_to_codes() {
         let f = |n, m: &str, sw| Failure::from_daemon(Some(n), m, sw).code;
-        assert_eq!(f(ErrorName::WrongPin, "ChangePin: wrong PIN, 2 tries left", None), Code::WrongPin { tries_left: 2 });
+        assert_eq!(
+            f(ErrorName::WrongPin, "ChangePin: wrong PIN, 2 tries left", None),
+            Code::WrongPin { tries_left: 2 }
+        );
         assert_eq!(f(ErrorName::NoSam, "x", None), Code::NoPsam);
         assert_eq!(f(ErrorName::AuthenticationFailed, "x", Some(0x6A88)), Code::NoReadKey);
         assert_eq!(f(ErrorName::CardError, "x", Some(0x6581)), Code::StatusWord(0x6581));
