@@ -177,6 +177,8 @@ async fn authentication_failed_with_a_foreign_psam() {
     let reader = rig.reader(Slot::Card).await;
     let e = reader.read_card(no_opts()).await.expect_err("foreign PSAM");
     assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("AuthenticationFailed"), "{e}");
+    // The card refused the cryptogram: its status word is the error's second argument.
+    assert_eq!(sscard::dbus::client::error_status_word(&e), Some(0x6300), "{e}");
     assert_eq!(error_name(reader.write_holder_record(holder_dict(3, None), no_opts()).await), "AuthenticationFailed");
     assert_eq!(error_name(reader.unblock_pin(no_opts()).await), "AuthenticationFailed");
 
@@ -188,6 +190,7 @@ async fn authentication_failed_with_a_foreign_psam() {
     let e = reader.read_card(opts(&[("authenticate", true)])).await.expect_err("not authentic");
     assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("AuthenticationFailed"), "{e}");
     assert!(sscard::dbus::client::error_message(&e).contains("INTERNAL AUTHENTICATE"), "{e}");
+    assert_eq!(sscard::dbus::client::error_status_word(&e), None, "a mismatch, not a status word");
 }
 
 #[tokio::test]

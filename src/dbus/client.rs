@@ -75,6 +75,15 @@ pub fn error_name(e: &zbus::Error) -> Option<String> {
     }
 }
 
+/// The status word a card or the PSAM answered, when the daemon's error
+/// carries one (its second argument).
+pub fn error_status_word(e: &zbus::Error) -> Option<u16> {
+    match e {
+        zbus::Error::MethodError(_, _, message) => message.body().deserialize::<(String, u16)>().ok().map(|(_, sw)| sw),
+        _ => None,
+    }
+}
+
 /// The message of a failed call, without the D-Bus error name.
 pub fn error_message(e: &zbus::Error) -> String {
     match e {

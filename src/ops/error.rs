@@ -36,8 +36,8 @@ pub enum OpError {
     HolderMismatch(String),
     #[error("the card is already active")]
     AlreadyActive,
-    #[error("authentication failed at {pos}: {slot_sw}")]
-    AuthenticationFailed { pos: Pos, slot_sw: String },
+    #[error("authentication failed at {pos}: {slot} answered {sw}")]
+    AuthenticationFailed { pos: Pos, slot: Slot, sw: StatusWord },
     #[error("authentication failed: the card's INTERNAL AUTHENTICATE answer does not match the PSAM's")]
     NotAuthentic,
     #[error("card error at {pos}: `{step}` answered {sw}")]
@@ -72,7 +72,7 @@ impl OpError {
             RunError::Status { class: StatusClass::WrongPin { tries_left }, .. } => OpError::WrongPin { tries_left },
             RunError::Status { class: StatusClass::PinBlocked, .. } => OpError::PinBlocked,
             RunError::Status { pos, slot, sw, class: StatusClass::AuthenticationFailed, .. } => {
-                OpError::AuthenticationFailed { pos, slot_sw: format!("{slot} answered {sw}") }
+                OpError::AuthenticationFailed { pos, slot, sw }
             }
             RunError::Status { pos, step, sw, class, .. } => OpError::Card { pos, step, sw, class },
             RunError::Transport { slot: Slot::Sam, source, .. } => match source {

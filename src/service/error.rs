@@ -150,16 +150,19 @@ impl std::fmt::Display for ErrorName {
 pub struct ServiceError {
     pub name: ErrorName,
     pub message: String,
+    /// The status word a card or the PSAM answered, where one did; the
+    /// error's second argument on the bus (`q`).
+    pub status_word: Option<u16>,
 }
 
 impl ServiceError {
     pub fn new(name: ErrorName, method: &str, detail: &str) -> ServiceError {
-        ServiceError { name, message: format!("{method}: {detail}") }
+        ServiceError { name, message: format!("{method}: {detail}"), status_word: None }
     }
 
     /// An error whose message is already whole.
     pub fn named(name: ErrorName, message: String) -> ServiceError {
-        ServiceError { name, message }
+        ServiceError { name, message, status_word: None }
     }
 
     /// Bad input to `method`: `detail` names the field and the rule.
@@ -168,7 +171,12 @@ impl ServiceError {
     }
 
     pub(crate) fn from_op(method: &str, e: &OpError) -> ServiceError {
-        ServiceError::new(ErrorName::of_op(e), method, &e.to_string())
+        let status_word = if let OpError::Card { sw, .. } | OpError::AuthenticationFailed { sw, .. } = e {
+            Some(sw.to_u16())
+        } else {
+            None
+        };
+        ServiceError { status_word, ..ServiceError::new(ErrorName::of_op(e), method, &e.to_string()) }
     }
 
     pub(crate) fn from_transport(method: &str, e: &TransportError) -> ServiceError {
@@ -178,7 +186,11 @@ impl ServiceError {
 
 impl zbus::DBusError for ServiceError {
     fn create_reply(&self, call: &zbus::message::Header<'_>) -> zbus::Result<zbus::Message> {
-        zbus::Message::error(call, self.name.dbus_name()).build(&(self.message.as_str(),))
+        let reply = zbus::Message::error(call, self.name.dbus_name());
+        match self.status_word {
+            Some(sw) => reply.build(&(self.message.as_str(), sw)),
+            None => reply.build(&(self.message.as_str(),)),
+        }
     }
 
     fn name(&self) -> zbus::names::ErrorName<'_> {
@@ -193,6 +205,6 @@ impl zbus::DBusError for ServiceError {
 impl From<zbus::Error> for ServiceError {
     /// A failure of the bus itself while answering (building a reply).
     fn from(e: zbus::Error) -> Self {
-        ServiceError { name: ErrorName::Internal, message: format!("D-Bus: {e}") }
+        ServiceError { name: ErrorName::Internal, message: format!("D-Bus: {e}"), status_word: None }
     }
 }

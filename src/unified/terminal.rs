@@ -1,0 +1,325 @@
+//! The national interface's functions over the daemon's D-Bus API
+//! (`docs/unified-interface.md` sections 2 to 5). Arguments arrive as text
+//! (already decoded from the caller's encoding) and results leave as text;
+//! the adapters (the C library, `sscardctl unified`) encode them and bound
+//! them to the caller's buffers.
+
+use std::collections::HashMap;
+
+use zbus::{Connection, OwnedObjectPath};
+use zbus::{OwnedVariant as OwnedValue, Variant as Value};
+use zeroize::Zeroizing;
+
+use super::codes::{Code, Failure};
+use super::format::{
+    CardInfoArg, CardValues, RecordValue, bas_line, parse_card_info, parse_file_addr, parse_write_data, read_output,
+    wants_photo,
+};
+use super::pinentry::{PinEntryError, PinPrompt, PinSource};
+use crate::dbus::client::{Dict, Manager1Proxy, Reader1Proxy, error_message, error_name, error_status_word};
+use crate::ops::keys;
+use crate::service::ErrorName;
+
+/// Which bus the daemon is on: `SSCARD_BUS` (`system`, `session` or an
+/// address), the system bus by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bus {
+    System,
+    Session,
+    Address(String),
+}
+
+impl Bus {
+    pub fn from_env() -> Bus {
+        match std::env::var("SSCARD_BUS") {
+            Ok(v) if v.is_empty() || v == "system" => Bus::System,
+            Ok(v) if v == "session" => Bus::Session,
+            Ok(address) => Bus::Address(address),
+            Err(_) => Bus::System,
+        }
+    }
+
+    async fn connect(&self) -> zbus::Result<Connection> {
+        match self {
+            Bus::System => Connection::system().await,
+            Bus::Session => Connection::session().await,
+            Bus::Address(a) => zbus::connection::Builder::address(a.as_str()).build().await,
+        }
+    }
+}
+
+/// The contact card is the only kind: `iType` 1, 3 and 4 use it, 2
+/// (contactless) is -1, anything else -14.
+pub fn check_type(i_type: i32) -> Result<(), Failure> {
+    match i_type {
+        1 | 3 | 4 => Ok(()),
+        2 => Err(Failure::with(Code::WrongCardType, "iType 2: the card is a contact card")),
+        other => Err(Failure::with(Code::BadArgument, format!("iType {other}: 1 to 4"))),
+    }
+}
+
+/// `iAuthType`: 1 (PIN) and 2 (external authentication) read the same in
+/// the reference profile; anything else is -14.
+pub fn check_auth_type(i_auth_type: i32) -> Result<(), Failure> {
+    match i_auth_type {
+        1 | 2 => Ok(()),
+        other => Err(Failure::with(Code::BadArgument, format!("iAuthType {other}: 1 or 2"))),
+    }
+}
+
+/// A daemon's or the bus's failure as the interface's code.
+pub fn failure_of(e: &zbus::Error) -> Failure {
+    if let Some(raw) = error_name(e) {
+        return Failure::from_daemon(ErrorName::from_name(&raw), &error_message(e), error_status_word(e));
+    }
+    match e {
+        zbus::Error::FDO(fdo) => match &**fdo {
+            zbus::fdo::Error::ServiceUnknown(_) | zbus::fdo::Error::NameHasNoOwner(_) => {
+                Failure::with(Code::ReaderConnection, "sscardd is not running")
+            }
+            zbus::fdo::Error::AccessDenied(m) => Failure::with(Code::ReaderConnection, format!("access denied: {m}")),
+            other => Failure::with(Code::ReaderConnection, other.to_string()),
+        },
+        other => Failure::with(Code::ReaderConnection, other.to_string()),
+    }
+}
+
+/// Whether the connection itself is gone (the bus went away): the next
+/// call opens a new one.
+pub fn connection_lost(e: &zbus::Error) -> bool {
+    matches!(e, zbus::Error::InputOutput(_) | zbus::Error::Connection(..))
+}
+
+fn no_opts() -> Dict {
+    HashMap::new()
+}
+
+fn flag(key: &str) -> Result<Dict, Failure> {
+    let value = OwnedValue::try_from(Value::from(true))
+        .map_err(|e| Failure::with(Code::BadArgument, format!("building the options: {e}")))?;
+    Ok(HashMap::from([(key.to_owned(), value)]))
+}
+
+/// The PIN source's refusal as the interface's code.
+fn pin_failure(e: PinEntryError) -> Failure {
+    match e {
+        PinEntryError::Cancelled => Failure::new(Code::PinCancelled),
+        PinEntryError::TimedOut => Failure::new(Code::PinTimeout),
+        PinEntryError::WrongLength => Failure::with(Code::PinLength, "a PIN is 4 to 12 digits"),
+        PinEntryError::EntriesDiffer => Failure::new(Code::PinEntriesDiffer),
+        PinEntryError::Unavailable => Failure::with(Code::ReaderConnection, "no pinentry program to ask for the PIN"),
+    }
+}
+
+/// A session with the daemon: one bus connection, the reader chosen as
+/// `SSCARD_READER` says (a PC/SC name) or the one `FindCard` answers.
+pub struct Terminal {
+    connection: Connection,
+    reader_name: Option<String>,
+}
+
+impl Terminal {
+    /// Connects to the bus; the daemon is looked for at each call.
+    pub async fn connect(bus: &Bus) -> Result<Terminal, Failure> {
+        let connection = bus
+            .connect()
+            .await
+            .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot reach the bus: {e}")))?;
+        let reader_name = std::env::var("SSCARD_READER").ok().filter(|n| !n.is_empty());
+        Ok(Terminal { connection, reader_name })
+    }
+
+    /// Whether the bus connection still works.
+    pub fn is_connected(&self) -> bool {
+        !self.connection.is_closed()
+    }
+
+    async fn reader(&self) -> Result<Reader1Proxy<'static>, Failure> {
+        let manager = Manager1Proxy::new(&self.connection).await.map_err(|e| failure_of(&e))?;
+        let path: OwnedObjectPath = match &self.reader_name {
+            Some(name) => {
+                let readers = manager.list_readers().await.map_err(|e| failure_of(&e))?;
+                let found = readers.into_iter().find(|(_, n)| n == name).map(|(p, _)| p);
+                found.ok_or_else(|| Failure::with(Code::NoCard, format!("SSCARD_READER {name:?}: no such reader")))?
+            }
+            None => manager.find_card().await.map_err(|e| match error_name(&e).as_deref() {
+                Some("Ambiguous") => Failure::with(
+                    Code::BadArgument,
+                    "more than one reader holds a social security card: name one in SSCARD_READER",
+                ),
+                _ => failure_of(&e),
+            })?,
+        };
+        Reader1Proxy::builder(&self.connection)
+            .path(path)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(|e| failure_of(&e))
+    }
+
+    /// `ReadCard`, as the interface's values.
+    async fn read(&self, reader: &Reader1Proxy<'_>, photo: bool) -> Result<(CardValues, String), Failure> {
+        let opts = if photo { flag(keys::PHOTO)? } else { no_opts() };
+        let info = reader.read_card(opts).await.map_err(|e| failure_of(&e))?;
+        let mut card = CardValues::default();
+        let mut terminal_device = String::new();
+        for (key, value) in info {
+            match (key.as_str(), &*value) {
+                (keys::NATION, Value::U8(n)) => card.nation = Some(*n),
+                (keys::PHOTO, Value::Array(_)) => {
+                    card.photo = Vec::<u8>::try_from(value.try_clone().map_err(|e| failure_of(&e))?).ok();
+                }
+                (keys::TERMINAL_DEVICE, Value::Str(s)) => terminal_device = s.to_string(),
+                (_, Value::Str(s)) => {
+                    card.text.insert(key.clone(), s.to_string());
+                }
+                _ => {}
+            }
+        }
+        Ok((card, terminal_device))
+    }
+
+    /// `iReadCardBas`: the eleven fields.
+    pub async fn read_card_bas(&self, i_type: i32) -> Result<String, Failure> {
+        check_type(i_type)?;
+        let reader = self.reader().await?;
+        let (card, terminal_device) = self.read(&reader, false).await?;
+        Ok(bas_line(&card, &terminal_device))
+    }
+
+    /// `iReadCard`: the items `pFileAddr` names, of the card `pCardInfo`
+    /// names.
+    pub async fn read_card(
+        &self,
+        i_type: i32,
+        i_auth_type: i32,
+        card_info: &str,
+        file_addr: &str,
+    ) -> Result<String, Failure> {
+        check_type(i_type)?;
+        check_auth_type(i_auth_type)?;
+        let wanted = parse_card_info(card_info)?;
+        let groups = parse_file_addr(file_addr)?;
+        let reader = self.reader().await?;
+        let (card, _) = self.read(&reader, wants_photo(&groups)).await?;
+        card.check(&wanted)?;
+        Ok(read_output(&groups, &card))
+    }
+
+    /// `iWriteCard`: writes `pWriteData` through `WriteHolderRecord`, so
+    /// every consistency rule applies; empty output on success.
+    pub async fn write_card(
+        &self,
+        i_type: i32,
+        card_info: &str,
+        file_addr: &str,
+        write_data: &str,
+    ) -> Result<String, Failure> {
+        check_type(i_type)?;
+        let wanted = parse_card_info(card_info)?;
+        let groups = parse_file_addr(file_addr)?;
+        let record = parse_write_data(write_data, &groups)?;
+        let mut dict = Dict::new();
+        for (key, value) in record {
+            let value = match value {
+                RecordValue::Str(s) => OwnedValue::try_from(Value::from(s)),
+                RecordValue::Byte(b) => Ok(OwnedValue::from(b)),
+                RecordValue::Bytes(b) => OwnedValue::try_from(Value::from(b)),
+            }
+            .map_err(|e| Failure::with(Code::BadArgument, format!("{key}: {e}")))?;
+            dict.insert(key.to_owned(), value);
+        }
+        let reader = self.reader().await?;
+        self.check_card(&reader, &wanted).await?;
+        reader.write_holder_record(dict, no_opts()).await.map_err(|e| failure_of(&e))?;
+        Ok(String::new())
+    }
+
+    /// Reads the card and compares it with `pCardInfo`: -22 when it is not
+    /// the one meant.
+    async fn check_card(&self, reader: &Reader1Proxy<'_>, wanted: &CardInfoArg) -> Result<(), Failure> {
+        let (card, _) = self.read(reader, false).await?;
+        card.check(wanted)
+    }
+
+    /// The counter, and -52 when the PIN is blocked.
+    async fn tries_left(&self, reader: &Reader1Proxy<'_>) -> Result<u32, Failure> {
+        let (tries_left, blocked) = reader.get_pin_status(no_opts()).await.map_err(|e| failure_of(&e))?;
+        if blocked {
+            return Err(Failure::new(Code::PinBlocked));
+        }
+        Ok(tries_left)
+    }
+
+    /// Whether the reader asks for the PIN on its own PIN pad. The daemon
+    /// reports none yet; when it does (a `PinPad` property of `Reader1`,
+    /// PC/SC part 10), the PIN functions take no PIN from the host and the
+    /// reader's pad asks the holder instead.
+    async fn pin_pad(&self, _reader: &Reader1Proxy<'_>) -> bool {
+        false
+    }
+
+    /// `iVerifyPIN`: the holder types the PIN knowing the tries left, so it
+    /// is verified on the last try too.
+    pub async fn verify_pin(&self, i_type: i32, pins: &mut dyn PinSource) -> Result<String, Failure> {
+        check_type(i_type)?;
+        let reader = self.reader().await?;
+        if self.pin_pad(&reader).await {
+            return Err(Failure::with(Code::Unsupported, "PIN pad readers are not supported yet"));
+        }
+        let tries_left = self.tries_left(&reader).await?;
+        let prompt = PinPrompt { description: "请输入社保卡密码", tries_left: Some(tries_left) };
+        let pin = pins.current_pin(&prompt).map_err(pin_failure)?;
+        let (ok, tries_left) =
+            reader.verify_pin(pin.as_str(), flag(keys::opts::ALLOW_LAST_TRY)?).await.map_err(|e| failure_of(&e))?;
+        drop(pin);
+        match (ok, tries_left) {
+            (true, _) => Ok(String::new()),
+            (false, 0) => Err(Failure::new(Code::PinBlocked)),
+            (false, n) => Err(Failure::new(Code::WrongPin { tries_left: n })),
+        }
+    }
+
+    /// `iChangePIN`: the old PIN, then the new one twice.
+    pub async fn change_pin(&self, i_type: i32, pins: &mut dyn PinSource) -> Result<String, Failure> {
+        check_type(i_type)?;
+        let reader = self.reader().await?;
+        if self.pin_pad(&reader).await {
+            return Err(Failure::with(Code::Unsupported, "PIN pad readers are not supported yet"));
+        }
+        let tries_left = self.tries_left(&reader).await?;
+        let old: Zeroizing<String> = pins
+            .current_pin(&PinPrompt { description: "请输入原密码", tries_left: Some(tries_left) })
+            .map_err(pin_failure)?;
+        let new = pins.new_pin(&PinPrompt { description: "请输入新密码", tries_left: None }).map_err(pin_failure)?;
+        reader
+            .change_pin(old.as_str(), new.as_str(), flag(keys::opts::ALLOW_LAST_TRY)?)
+            .await
+            .map_err(|e| failure_of(&e))?;
+        Ok(String::new())
+    }
+
+    /// `iReloadPIN`: the card `pCardInfo` names gets a new PIN (needs the
+    /// PSAM).
+    pub async fn reload_pin(&self, i_type: i32, card_info: &str, pins: &mut dyn PinSource) -> Result<String, Failure> {
+        check_type(i_type)?;
+        let wanted = parse_card_info(card_info)?;
+        let reader = self.reader().await?;
+        self.check_card(&reader, &wanted).await?;
+        let new = pins.new_pin(&PinPrompt { description: "请输入新密码", tries_left: None }).map_err(pin_failure)?;
+        reader.reload_pin(new.as_str(), no_opts()).await.map_err(|e| failure_of(&e))?;
+        Ok(String::new())
+    }
+
+    /// `iUnblockPIN`: resets the counter of the card `pCardInfo` names
+    /// (needs the PSAM).
+    pub async fn unblock_pin(&self, i_type: i32, card_info: &str) -> Result<String, Failure> {
+        check_type(i_type)?;
+        let wanted = parse_card_info(card_info)?;
+        let reader = self.reader().await?;
+        self.check_card(&reader, &wanted).await?;
+        reader.unblock_pin(no_opts()).await.map_err(|e| failure_of(&e))?;
+        Ok(String::new())
+    }
+}
