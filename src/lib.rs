@@ -36,6 +36,7 @@
 //!   and the model's element tables.
 
 pub mod apdu;
+pub mod capi;
 pub mod dbus;
 pub mod model;
 pub mod ops;

@@ -24,3 +24,22 @@ pub trait PinSource: Send {
     fn current_pin(&mut self, prompt: &PinPrompt<'_>) -> Result<Zeroizing<String>, PinEntryError>;
     fn new_pin(&mut self, prompt: &PinPrompt<'_>) -> Result<Zeroizing<String>, PinEntryError>;
 }
+
+/// The pinentry program (placeholder until the Assuan client lands).
+pub struct Pinentry;
+
+impl Pinentry {
+    pub fn from_env() -> Pinentry {
+        Pinentry
+    }
+}
+
+impl PinSource for Pinentry {
+    fn current_pin(&mut self, _prompt: &PinPrompt<'_>) -> Result<Zeroizing<String>, PinEntryError> {
+        Err(PinEntryError::Unavailable)
+    }
+
+    fn new_pin(&mut self, _prompt: &PinPrompt<'_>) -> Result<Zeroizing<String>, PinEntryError> {
+        Err(PinEntryError::Unavailable)
+    }
+}

@@ -1,0 +1,347 @@
+//! `libsscard`: the national terminal interface with the C ABI
+//! (`docs/unified-interface.md` section 1, `include/sscard.h`). A thin
+//! adapter of [`crate::unified`]: it decodes the caller's strings, runs the
+//! function over the daemon, and writes the answer into the caller's buffer,
+//! never past the interface's sizes.
+//!
+//! - One bus connection per process, opened at the first call and opened
+//!   again when the bus went away; calls are serialized per process.
+//! - No panic crosses the boundary: a panic answers -14.
+//! - No PIN ever reaches a log; `SSCARD_LOG` (a `tracing` filter) turns the
+//!   library's own logging on, to standard error.
+
+// The exported names are the interface's, not Rust's.
+#![allow(non_snake_case)]
+
+use std::ffi::{CStr, c_char, c_int, c_long};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Mutex, PoisonError};
+
+use crate::unified::pinentry::Pinentry;
+use crate::unified::{Bus, Code, Encoding, Failure, Terminal};
+
+/// `pOutInfo` of `iReadCard` and `iReadCard_HSM_Step2`.
+pub const READ_OUT_SIZE: usize = 20 * 1024;
+/// Every other `pOutInfo`.
+pub const OUT_SIZE: usize = 1024;
+
+/// What the library keeps between calls.
+struct Library {
+    runtime: tokio::runtime::Runtime,
+    terminal: Option<Terminal>,
+}
+
+static LIBRARY: Mutex<Option<Library>> = Mutex::new(None);
+
+impl Library {
+    fn new() -> Result<Library, Failure> {
+        init_logging();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot start the library's runtime: {e}")))?;
+        Ok(Library { runtime, terminal: None })
+    }
+
+    /// The connection to the daemon's bus, opened when missing or lost.
+    fn terminal(&mut self) -> Result<&Terminal, Failure> {
+        if self.terminal.as_ref().is_none_or(|t| !t.is_connected()) {
+            self.terminal = None;
+            let terminal = self.runtime.block_on(Terminal::connect(&Bus::from_env()))?;
+            self.terminal = Some(terminal);
+        }
+        self.terminal.as_ref().ok_or_else(|| Failure::with(Code::ReaderConnection, "no bus connection"))
+    }
+}
+
+/// `SSCARD_LOG`, once per process.
+fn init_logging() {
+    if let Ok(filter) = std::env::var("SSCARD_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    }
+}
+
+/// The caller's string argument, decoded; a null pointer is -14.
+///
+/// # Safety
+/// `arg` is null or a NUL-terminated string that lives for the call.
+unsafe fn text_arg(arg: *const c_char, name: &str, encoding: Encoding) -> Result<String, Failure> {
+    if arg.is_null() {
+        return Err(Failure::with(Code::BadArgument, format!("{name}: a null pointer")));
+    }
+    // SAFETY: the caller's contract, above.
+    let bytes = unsafe { CStr::from_ptr(arg) }.to_bytes();
+    encoding.decode(bytes, name)
+}
+
+/// Writes `text` and its NUL into `out`, never more than `size` bytes. A
+/// result that does not fit is -14, with a short message in its place.
+///
+/// # Safety
+/// `out` is null or points to at least `size` writable bytes.
+unsafe fn write_out(out: *mut c_char, size: usize, text: &str, encoding: Encoding) -> Result<(), Failure> {
+    let bytes = encoding.encode(text);
+    if bytes.len() >= size {
+        let refused = Failure::with(
+            Code::BadArgument,
+            format!("the result ({} bytes) does not fit pOutInfo ({size})", bytes.len()),
+        );
+        let message = encoding.encode(&refused.message());
+        // SAFETY: as above; the message is far shorter than any size used.
+        unsafe { copy_bounded(out, size, &message) };
+        return Err(refused);
+    }
+    // SAFETY: as above.
+    unsafe { copy_bounded(out, size, &bytes) };
+    Ok(())
+}
+
+/// Copies at most `size - 1` bytes and a NUL.
+///
+/// # Safety
+/// `out` is null or points to at least `size` writable bytes.
+unsafe fn copy_bounded(out: *mut c_char, size: usize, bytes: &[u8]) {
+    if out.is_null() || size == 0 {
+        return;
+    }
+    let n = bytes.len().min(size - 1);
+    // SAFETY: `n < size`, and `out` has `size` bytes (the caller's contract).
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.cast::<u8>(), n);
+        *out.add(n) = 0;
+    }
+}
+
+/// Runs one interface function: serialized, panics caught, the answer or
+/// the failure's message written into `out` (at most `size` bytes).
+///
+/// # Safety
+/// `out` is null or points to at least `size` writable bytes; every string
+/// argument `run` reads is null or NUL-terminated.
+unsafe fn call(
+    out: *mut c_char,
+    size: usize,
+    run: impl FnOnce(&mut Library, Encoding) -> Result<String, Failure>,
+) -> c_long {
+    let encoding = Encoding::from_env();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut guard = LIBRARY.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(Library::new()?);
+        }
+        match guard.as_mut() {
+            Some(library) => run(library, encoding),
+            None => Err(Failure::with(Code::ReaderConnection, "the library could not start")),
+        }
+    }));
+    let result = outcome.unwrap_or_else(|_| Err(Failure::with(Code::BadArgument, "internal error")));
+    let written = match &result {
+        // SAFETY: the caller's contract, above.
+        Ok(text) => unsafe { write_out(out, size, text, encoding) },
+        // SAFETY: as above.
+        Err(failure) => unsafe { write_out(out, size, &failure.message(), encoding) },
+    };
+    match (result, written) {
+        (Ok(_), Ok(())) => 0,
+        (Ok(_), Err(refused)) => c_long::from(refused.code.value()),
+        (Err(failure), _) => c_long::from(failure.code.value()),
+    }
+}
+
+/// A function the reference profile has no application for: -13, and its
+/// message in `out`.
+///
+/// # Safety
+/// As for [`call`].
+unsafe fn unsupported(out: *mut c_char, what: &str) -> c_long {
+    let failure = Failure::with(Code::Unsupported, what);
+    // SAFETY: the caller's contract; the message fits any pOutInfo.
+    let _ = unsafe { write_out(out, OUT_SIZE, &failure.message(), Encoding::from_env()) };
+    c_long::from(failure.code.value())
+}
+
+/// The terminal and the runtime, for one function's body.
+fn with_terminal<T>(
+    library: &mut Library,
+    body: impl AsyncFnOnce(&Terminal) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    library.terminal()?;
+    let Library { runtime, terminal } = library;
+    let terminal = terminal.as_ref().ok_or_else(|| Failure::with(Code::ReaderConnection, "no bus connection"))?;
+    runtime.block_on(body(terminal))
+}
+
+/// Reads the basic information: the eleven fields of section 3.
+///
+/// # Safety
+/// `pOutInfo` points to at least 1024 writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iReadCardBas(iType: c_int, pOutInfo: *mut c_char) -> c_long {
+    // SAFETY: the caller's contract.
+    unsafe { call(pOutInfo, OUT_SIZE, |lib, _| with_terminal(lib, async |t| t.read_card_bas(iType).await)) }
+}
+
+/// Reads the items `pFileAddr` names of the card `pCardInfo` names.
+///
+/// # Safety
+/// The string arguments are NUL-terminated; `pOutInfo` points to at least
+/// 20480 writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iReadCard(
+    iType: c_int,
+    iAuthType: c_int,
+    pCardInfo: *const c_char,
+    pFileAddr: *const c_char,
+    pOutInfo: *mut c_char,
+) -> c_long {
+    // SAFETY: the caller's contract.
+    unsafe {
+        call(pOutInfo, READ_OUT_SIZE, |lib, enc| {
+            let card_info = text_arg(pCardInfo, "pCardInfo", enc)?;
+            let file_addr = text_arg(pFileAddr, "pFileAddr", enc)?;
+            with_terminal(lib, async |t| t.read_card(iType, iAuthType, &card_info, &file_addr).await)
+        })
+    }
+}
+
+/// Writes `pWriteData` into the items `pFileAddr` names.
+///
+/// # Safety
+/// The string arguments are NUL-terminated; `pOutInfo` points to at least
+/// 1024 writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iWriteCard(
+    iType: c_int,
+    pCardInfo: *const c_char,
+    pFileAddr: *const c_char,
+    pWriteData: *const c_char,
+    pOutInfo: *mut c_char,
+) -> c_long {
+    // SAFETY: the caller's contract.
+    unsafe {
+        call(pOutInfo, OUT_SIZE, |lib, enc| {
+            let card_info = text_arg(pCardInfo, "pCardInfo", enc)?;
+            let file_addr = text_arg(pFileAddr, "pFileAddr", enc)?;
+            let write_data = text_arg(pWriteData, "pWriteData", enc)?;
+            with_terminal(lib, async |t| t.write_card(iType, &card_info, &file_addr, &write_data).await)
+        })
+    }
+}
+
+/// Verifies the PIN the holder types (pinentry, section 5).
+///
+/// # Safety
+/// `pOutInfo` points to at least 1024 writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iVerifyPIN(iType: c_int, pOutInfo: *mut c_char) -> c_long {
+    // SAFETY: the caller's contract.
+    unsafe {
+        call(pOutInfo, OUT_SIZE, |lib, _| {
+            let mut pins = Pinentry::from_env();
+            with_terminal(lib, async |t| t.verify_pin(iType, &mut pins).await)
+        })
+    }
+}
+
+/// Changes the PIN: the old one, then the new one twice.
+///
+/// # Safety
+/// `pOutInfo` points to at least 1024 writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iChangePIN(iType: c_int, pOutInfo: *mut c_char) -> c_long {
+    // SAFETY: the caller's contract.
+    unsafe {
+        call(pOutInfo, OUT_SIZE, |lib, _| {
+            let mut pins = Pinentry::from_env();
+            with_terminal(lib, async |t| t.change_pin(iType, &mut pins).await)
+        })
+    }
+}
+
+/// Sets a new PIN on the card `pCardInfo` names (the PSAM's MAC).
+///
+/// # Safety
+/// `pCardInfo` is NUL-terminated; `pOutInfo` points to at least 1024
+/// writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iReloadPIN(iType: c_int, pCardInfo: *const c_char, pOutInfo: *mut c_char) -> c_long {
+    // SAFETY: the caller's contract.
+    unsafe {
+        call(pOutInfo, OUT_SIZE, |lib, enc| {
+            let card_info = text_arg(pCardInfo, "pCardInfo", enc)?;
+            let mut pins = Pinentry::from_env();
+            with_terminal(lib, async |t| t.reload_pin(iType, &card_info, &mut pins).await)
+        })
+    }
+}
+
+/// Resets the try counter of the card `pCardInfo` names (the PSAM's MAC).
+///
+/// # Safety
+/// `pCardInfo` is NUL-terminated; `pOutInfo` points to at least 1024
+/// writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn iUnblockPIN(iType: c_int, pCardInfo: *const c_char, pOutInfo: *mut c_char) -> c_long {
+    // SAFETY: the caller's contract.
+    unsafe {
+        call(pOutInfo, OUT_SIZE, |lib, enc| {
+            let card_info = text_arg(pCardInfo, "pCardInfo", enc)?;
+            with_terminal(lib, async |t| t.unblock_pin(iType, &card_info).await)
+        })
+    }
+}
+
+/// The encryption-machine (HSM) functions of section 7 come with a later
+/// version: each answers -13 with its message in `pOutInfo`.
+macro_rules! hsm_not_yet {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            /// HSM mode (section 7): not yet available, -13.
+            ///
+            /// # Safety
+            /// `pOutInfo` points to at least 1024 writable bytes.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $name($($arg: $ty,)* pOutInfo: *mut c_char) -> c_long {
+                $(let _ = $arg;)*
+                // SAFETY: the caller's contract.
+                unsafe { unsupported(pOutInfo, concat!(stringify!($name), ": HSM mode is not available yet")) }
+            }
+        )*
+    };
+}
+
+hsm_not_yet! {
+    iReadCardBas_HSM_Step1(iType: c_int);
+    iReadCardBas_HSM_Step2(pKey: *const c_char);
+    iReadCard_HSM_Step1(iType: c_int, pCardInfo: *const c_char, pFileAddr: *const c_char);
+    iReadCard_HSM_Step2(pKey: *const c_char);
+    iWriteCard_HSM_Step1(iType: c_int, pCardInfo: *const c_char, pFileAddr: *const c_char);
+    iWriteCard_HSM_Step2(pKey: *const c_char, pWriteData: *const c_char);
+    iReloadPIN_HSM_Step1(iType: c_int, pCardInfo: *const c_char);
+    iReloadPIN_HSM_Step2(pKey: *const c_char);
+    iReloadPIN_HSM_Step3(pKey: *const c_char);
+    iUnblockPIN_HSM_Step1(iType: c_int, pCardInfo: *const c_char);
+    iUnblockPIN_HSM_Step2(pKey: *const c_char);
+    iUnblockPIN_HSM_Step3(pKey: *const c_char);
+}
+
+/// The debit functions: the profile has no debit application, so each
+/// answers -13. Their other arguments differ between deployments, so they
+/// write nothing anywhere: no buffer of an unknown size is touched.
+macro_rules! no_debit {
+    ($($name:ident),*) => {
+        $(
+            /// No debit application in the profile: -13, nothing written.
+            #[unsafe(no_mangle)]
+            pub extern "C" fn $name() -> c_long {
+                c_long::from(Code::Unsupported.value())
+            }
+        )*
+    };
+}
+
+no_debit!(iDoDebit, iReadDebitRecord, iDoDebit_HSM_Step1, iDoDebit_HSM_Step2);
