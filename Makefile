@@ -1,8 +1,9 @@
 # Builds and installs sscard the way Debian lays out a system daemon.
 #
-#   make                      # cargo build --release
+#   make                      # cargo build --release: the programs and libsscard.so
 #   make install DESTDIR=/tmp/root
 #   make install PROFILE=debug CARGO_TARGET_DIR=target   # install a debug build
+#   make install-lib DESTDIR=/tmp/root                   # libsscard, its header and sscard.pc only
 #
 # After a real install (DESTDIR empty), as root:
 #   systemd-sysusers sscard.conf && udevadm control --reload && systemctl daemon-reload
@@ -16,6 +17,22 @@ CARGO ?= cargo
 CARGO_TARGET_DIR ?= target
 
 BIN_DIR ?= $(CARGO_TARGET_DIR)/$(PROFILE)
+# Where the built libsscard.so is (a test build leaves it in deps/).
+LIB_BUILD_DIR ?= $(BIN_DIR)
+# Cargo calls the debug profile "dev".
+CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),dev,$(PROFILE))
+INCLUDEDIR ?= $(PREFIX)/include
+# libsscard goes where Debian keeps libraries, /usr/lib/<triplet>
+# (DEB_HOST_MULTIARCH inside a package build, else the toolchain's);
+# $(PREFIX)/lib where there is no triplet.
+ifeq ($(origin MULTIARCH),undefined)
+MULTIARCH := $(or $(DEB_HOST_MULTIARCH),$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null),$(shell $(CC) -print-multiarch 2>/dev/null))
+endif
+LIBDIR ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+PKGCONFIG_DIR ?= $(LIBDIR)/pkgconfig
+# The C ABI's major version: the SONAME build.rs gives libsscard.so.
+SOVERSION := 1
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 DATA_DIR := $(PREFIX)/share/sscard
 SCRIPTS_DIR := $(DATA_DIR)/apdu-scripts
 LIBEXEC_DIR := $(PREFIX)/libexec
@@ -26,15 +43,15 @@ SYSTEMD_DIR := /usr/lib/systemd/system
 SYSUSERS_DIR := /usr/lib/sysusers.d
 UDEV_DIR := /usr/lib/udev/rules.d
 
-.PHONY: all build install uninstall
+.PHONY: all build install install-lib uninstall
 
 all: build
 
 build:
 	SSCARD_SCRIPTS_DIR=$(SCRIPTS_DIR) SSCARD_CONFIG=$(SYSCONFDIR)/sscard/sscardd.toml \
-		$(CARGO) build --profile $(PROFILE) --bins
+		$(CARGO) build --profile $(CARGO_PROFILE) --lib --bins
 
-install:
+install: install-lib
 	@test -x $(BIN_DIR)/sscardd || { echo "make install: $(BIN_DIR)/sscardd is missing; run make first" >&2; exit 1; }
 	install -D -m 0755 $(BIN_DIR)/sscardd $(DESTDIR)$(LIBEXEC_DIR)/sscardd
 	install -D -m 0755 $(BIN_DIR)/sscardctl $(DESTDIR)$(PREFIX)/bin/sscardctl
@@ -71,7 +88,22 @@ install:
 		if getent group sscardd >/dev/null; then chgrp sscardd $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml; fi; \
 	fi
 
+# The national interface for counter software: the library under its
+# SONAME, the linker's libsscard.so beside it, the header and pkg-config.
+install-lib:
+	@test -f $(LIB_BUILD_DIR)/libsscard.so || { echo "make install: $(LIB_BUILD_DIR)/libsscard.so is missing; run make first" >&2; exit 1; }
+	install -D -m 0644 $(LIB_BUILD_DIR)/libsscard.so $(DESTDIR)$(LIBDIR)/libsscard.so.$(SOVERSION)
+	ln -sfn libsscard.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libsscard.so
+	install -D -m 0644 include/sscard.h $(DESTDIR)$(INCLUDEDIR)/sscard.h
+	install -d $(DESTDIR)$(PKGCONFIG_DIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' sscard.pc.in > $(DESTDIR)$(PKGCONFIG_DIR)/sscard.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIG_DIR)/sscard.pc
+	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
 uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libsscard.so $(DESTDIR)$(LIBDIR)/libsscard.so.$(SOVERSION)
+	rm -f $(DESTDIR)$(INCLUDEDIR)/sscard.h $(DESTDIR)$(PKGCONFIG_DIR)/sscard.pc
 	rm -f $(DESTDIR)$(LIBEXEC_DIR)/sscardd $(DESTDIR)$(PREFIX)/bin/sscardctl $(DESTDIR)$(PREFIX)/bin/sscard-sim
 	rm -f $(DESTDIR)$(DBUS_DIR)/system.d/org.sscard.Daemon.conf
 	rm -f $(DESTDIR)$(DBUS_DIR)/system-services/org.sscard.Daemon.service

@@ -1,7 +1,8 @@
 //! `make install` into a temporary root puts every file where Debian keeps
-//! it; the installed daemon then runs from there against the bench; the
-//! installed systemd unit passes `systemd-analyze verify`; the udev rule
-//! has the shape udev needs.
+//! it (libsscard under /usr/lib/<triplet>, with its SONAME, header and
+//! pkg-config file); the installed daemon then runs from there against the
+//! bench; the installed systemd unit passes `systemd-analyze verify`; the
+//! udev rule has the shape udev needs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -36,16 +37,38 @@ const LAYOUT: &[(&str, u32)] = &[
     ("etc/sscard/sscardd.toml", 0o640),
 ];
 
+/// The library's files, under the libdir (`usr/lib/<triplet>`), with
+/// their modes.
+const LIB_LAYOUT: &[(&str, u32)] = &[("libsscard.so.1", 0o644), ("pkgconfig/sscard.pc", 0o644)];
+
+/// Debian's libdir: `usr/lib/` and the toolchain's multiarch triplet.
+fn libdir() -> String {
+    let out = Command::new("cc").arg("-print-multiarch").output().expect("cc -print-multiarch");
+    let triplet = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(!triplet.is_empty(), "no multiarch triplet");
+    format!("usr/lib/{triplet}")
+}
+
 fn make_install(root: &Path) {
+    make(root, "install", &[]);
+}
+
+/// `make TARGET DESTDIR=root ARGS…` with this build's binaries and library.
+fn make(root: &Path, target: &str, args: &[&str]) {
     let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_sscardd")).parent().expect("bin dir").to_path_buf();
+    // Cargo leaves the cdylib it builds for the tests in deps/, beside this
+    // test's binary.
+    let lib_dir = std::env::current_exe().expect("own path").parent().expect("deps").to_path_buf();
     let out = Command::new("make")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("install")
+        .arg(target)
         .arg(format!("DESTDIR={}", root.display()))
         .arg(format!("BIN_DIR={}", bin_dir.display()))
+        .arg(format!("LIB_BUILD_DIR={}", lib_dir.display()))
+        .args(args)
         .output()
         .expect("make (is make installed?)");
-    assert!(out.status.success(), "make install: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "make {target}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -57,6 +80,37 @@ fn make_install_puts_every_file_in_place() {
         let meta = std::fs::metadata(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(meta.permissions().mode() & 0o777, *mode, "{path}");
     }
+    // libsscard: the real file under its SONAME, the linker's name a link
+    // to it, the header, and pkg-config's file naming where they are.
+    let libdir = libdir();
+    for (path, mode) in LIB_LAYOUT {
+        let file = root.path().join(&libdir).join(path);
+        let meta = std::fs::symlink_metadata(&file).unwrap_or_else(|e| panic!("{libdir}/{path}: {e}"));
+        assert!(meta.is_file(), "{path}");
+        assert_eq!(meta.permissions().mode() & 0o777, *mode, "{path}");
+    }
+    let link = root.path().join(&libdir).join("libsscard.so");
+    assert_eq!(std::fs::read_link(&link).ok(), Some(PathBuf::from("libsscard.so.1")), "{link:?}");
+    let header = root.path().join("usr/include/sscard.h");
+    assert_eq!(std::fs::metadata(&header).expect("sscard.h").permissions().mode() & 0o777, 0o644);
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(std::fs::read(&header).ok(), std::fs::read(manifest.join("include/sscard.h")).ok());
+    let readelf = Command::new("readelf").arg("-d").arg(root.path().join(&libdir).join("libsscard.so.1")).output();
+    let dynamic = String::from_utf8_lossy(&readelf.expect("readelf").stdout).into_owned();
+    assert!(dynamic.contains("Library soname: [libsscard.so.1]"), "{dynamic}");
+    let pc = std::fs::read_to_string(root.path().join(&libdir).join("pkgconfig/sscard.pc")).expect("sscard.pc");
+    for line in [
+        "prefix=/usr",
+        &format!("libdir=/{libdir}"),
+        "includedir=/usr/include",
+        "Libs: -L${libdir} -lsscard",
+        "Cflags: -I${includedir}",
+        &format!("Version: {}", env!("CARGO_PKG_VERSION")),
+    ] {
+        assert!(pc.lines().any(|l| l == line), "{line} missing from sscard.pc:\n{pc}");
+    }
+    assert!(!pc.contains('@'), "a placeholder left in sscard.pc:\n{pc}");
+
     // Every profile file of the source tree is installed, unchanged.
     for profile in ["ssse-gen3", "ssse-gen2"] {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("apdu-scripts").join(profile);
@@ -77,6 +131,41 @@ fn make_install_puts_every_file_in_place() {
     std::fs::write(&config, "terminal_device = \"LOCAL01\"\n").expect("edit config");
     make_install(root.path());
     assert_eq!(std::fs::read_to_string(&config).expect("config"), "terminal_device = \"LOCAL01\"\n");
+}
+
+#[test]
+fn library_follows_prefix_and_libdir_and_uninstalls() {
+    // PREFIX moves the header and the library; LIBDIR the library alone.
+    let root = tempfile::tempdir().expect("root");
+    make(root.path(), "install-lib", &["PREFIX=/usr/local"]);
+    let local_lib = libdir().replacen("usr/", "usr/local/", 1);
+    assert!(root.path().join(&local_lib).join("libsscard.so.1").is_file(), "{local_lib}");
+    assert!(root.path().join("usr/local/include/sscard.h").is_file());
+    let pc = std::fs::read_to_string(root.path().join(&local_lib).join("pkgconfig/sscard.pc")).expect("sscard.pc");
+    assert!(pc.lines().any(|l| l == "includedir=/usr/local/include"), "{pc}");
+    assert!(pc.lines().any(|l| l == format!("libdir=/{local_lib}")), "{pc}");
+    // Outside a Debian toolchain (no triplet): $(PREFIX)/lib.
+    let plain = tempfile::tempdir().expect("root");
+    make(plain.path(), "install-lib", &["MULTIARCH="]);
+    assert!(plain.path().join("usr/lib/libsscard.so.1").is_file());
+    assert!(plain.path().join("usr/lib/pkgconfig/sscard.pc").is_file());
+    let other = tempfile::tempdir().expect("root");
+    make(other.path(), "install-lib", &["LIBDIR=/opt/sscard/lib"]);
+    assert!(other.path().join("opt/sscard/lib/libsscard.so.1").is_file());
+    assert!(other.path().join("opt/sscard/lib/pkgconfig/sscard.pc").is_file());
+    assert!(other.path().join("usr/include/sscard.h").is_file());
+
+    // make uninstall takes the library's files away with the rest.
+    let full = tempfile::tempdir().expect("root");
+    make_install(full.path());
+    make(full.path(), "uninstall", &[]);
+    let libdir = libdir();
+    for path in ["libsscard.so.1", "libsscard.so", "pkgconfig/sscard.pc"] {
+        let file = full.path().join(&libdir).join(path);
+        assert!(std::fs::symlink_metadata(&file).is_err(), "{file:?} is still there");
+    }
+    assert!(!full.path().join("usr/include/sscard.h").exists());
+    assert!(!full.path().join("usr/libexec/sscardd").exists());
 }
 
 #[test]
