@@ -84,6 +84,28 @@ pub fn failure_of(e: &zbus::Error) -> Failure {
     }
 }
 
+/// A `ReadCard` dictionary as the interface's values, and the terminal
+/// device number the daemon is configured with (empty when none is).
+pub fn card_values(info: &Dict) -> (CardValues, String) {
+    let mut card = CardValues::default();
+    let mut terminal_device = String::new();
+    for (key, value) in info {
+        match (key.as_str(), &**value) {
+            (keys::NATION, Value::U8(n)) => card.nation = Some(*n),
+            (keys::PHOTO, Value::Array(a)) => {
+                card.photo =
+                    Some(a.inner().iter().filter_map(|e| if let Value::U8(b) = e { Some(*b) } else { None }).collect());
+            }
+            (keys::TERMINAL_DEVICE, Value::Str(s)) => terminal_device = s.to_string(),
+            (_, Value::Str(s)) => {
+                card.text.insert(key.clone(), s.to_string());
+            }
+            _ => {}
+        }
+    }
+    (card, terminal_device)
+}
+
 /// Whether the connection itself is gone (the bus went away): the next
 /// call opens a new one.
 pub fn connection_lost(e: &zbus::Error) -> bool {
@@ -115,6 +137,7 @@ fn pin_failure(e: PinEntryError) -> Failure {
 /// `SSCARD_READER` says (a PC/SC name) or the one `FindCard` answers.
 pub struct Terminal {
     connection: Connection,
+    /// A PC/SC reader name, or a reader's object path (starting with `/`).
     reader_name: Option<String>,
 }
 
@@ -129,6 +152,13 @@ impl Terminal {
         Ok(Terminal { connection, reader_name })
     }
 
+    /// Uses the reader named so (a PC/SC name or an object path), not
+    /// `SSCARD_READER`'s or `FindCard`'s.
+    pub fn with_reader(mut self, reader: &str) -> Terminal {
+        self.reader_name = Some(reader.to_owned());
+        self
+    }
+
     /// Whether the bus connection still works.
     pub fn is_connected(&self) -> bool {
         !self.connection.is_closed()
@@ -137,6 +167,8 @@ impl Terminal {
     async fn reader(&self) -> Result<Reader1Proxy<'static>, Failure> {
         let manager = Manager1Proxy::new(&self.connection).await.map_err(|e| failure_of(&e))?;
         let path: OwnedObjectPath = match &self.reader_name {
+            Some(path) if path.starts_with('/') => OwnedObjectPath::try_from(path.as_str())
+                .map_err(|_| Failure::with(Code::BadArgument, format!("{path:?}: not an object path")))?,
             Some(name) => {
                 let readers = manager.list_readers().await.map_err(|e| failure_of(&e))?;
                 let found = readers.into_iter().find(|(_, n)| n == name).map(|(p, _)| p);
@@ -162,22 +194,7 @@ impl Terminal {
     async fn read(&self, reader: &Reader1Proxy<'_>, photo: bool) -> Result<(CardValues, String), Failure> {
         let opts = if photo { flag(keys::PHOTO)? } else { no_opts() };
         let info = reader.read_card(opts).await.map_err(|e| failure_of(&e))?;
-        let mut card = CardValues::default();
-        let mut terminal_device = String::new();
-        for (key, value) in info {
-            match (key.as_str(), &*value) {
-                (keys::NATION, Value::U8(n)) => card.nation = Some(*n),
-                (keys::PHOTO, Value::Array(_)) => {
-                    card.photo = Vec::<u8>::try_from(value.try_clone().map_err(|e| failure_of(&e))?).ok();
-                }
-                (keys::TERMINAL_DEVICE, Value::Str(s)) => terminal_device = s.to_string(),
-                (_, Value::Str(s)) => {
-                    card.text.insert(key.clone(), s.to_string());
-                }
-                _ => {}
-            }
-        }
-        Ok((card, terminal_device))
+        Ok(card_values(&info))
     }
 
     /// `iReadCardBas`: the eleven fields.
