@@ -4,5 +4,6 @@
 //! knowledge beyond the names of the files and tags the model defines.
 
 pub mod codes;
+pub mod pinentry;
 
 pub use codes::{Code, Failure};
