@@ -692,6 +692,11 @@ async fn unified_functions_from_the_shell() {
         (vec!["iReadCard", "3", "2", &card_info, "SSSEEF06|08:1|$"], -14, "tag:recno"),
         (vec!["iReadCard", "3", "2", "1234|X00000019|", "SSSEEF05|07|$"], -20, "卡识别码格式错"),
         (vec!["iDoDebit", "3"], -13, "不支持该命令"),
+        (
+            vec!["iWriteCard", "3", &card_info, "SSSEEF06|08|0A|0D|$", "SSSEEF06|11010519491231002X|2|19500101|$"],
+            -23,
+            "birth_date",
+        ),
     ] {
         let (code, out, exit) = unified(&rig, "UTF-8", &args, "");
         let out = String::from_utf8(out).expect("UTF-8");

@@ -84,6 +84,40 @@ pub fn failure_of(e: &zbus::Error) -> Failure {
     }
 }
 
+/// Checks a record against the model's rules for every generation (the
+/// generation its spec version names first), as the daemon does before it
+/// knows the card: -23 naming the field and the rule when none could take
+/// it. The daemon checks again against the card's own generation.
+fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(), Failure> {
+    use crate::model::Generation;
+    use crate::ops::FieldInput;
+    let fields = record.iter().map(|(key, value)| {
+        let input = match value {
+            RecordValue::Str(s) => FieldInput::Str(s.clone()),
+            RecordValue::Byte(b) => FieldInput::Byte(*b),
+            RecordValue::Bytes(b) => FieldInput::Bytes(b.clone()),
+        };
+        ((*key).to_owned(), input)
+    });
+    let update = crate::ops::record_from_fields(fields).map_err(|e| Failure::with(Code::InvalidData, e.to_string()))?;
+    if update.is_empty() {
+        return Err(Failure::with(Code::BadArgument, "pWriteData: nothing to write"));
+    }
+    let named = update.spec_version.as_ref().and_then(|v| v.generation());
+    let mut generations = [Generation::Gen3, Generation::Gen2];
+    generations.sort_by_key(|g| Some(*g) != named);
+    let mut first = None;
+    for generation in generations {
+        match update.validate(generation) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(Failure::with(Code::InvalidData, first.map(|e| e.to_string()).unwrap_or_default()))
+}
+
 /// A `ReadCard` dictionary as the interface's values, and the terminal
 /// device number the daemon is configured with (empty when none is).
 pub fn card_values(info: &Dict) -> (CardValues, String) {
@@ -237,6 +271,9 @@ impl Terminal {
         let wanted = parse_card_info(card_info)?;
         let groups = parse_file_addr(file_addr)?;
         let record = parse_write_data(write_data, &groups)?;
+        // The model's rules first, so that a record no card could take is
+        // refused before the card is read, with no APDU sent.
+        check_record(&record)?;
         let mut dict = Dict::new();
         for (key, value) in record {
             let value = match value {
