@@ -383,3 +383,26 @@ async fn readers_and_cards_come_and_go() {
     let gone = rig.call("A", read()).await.unwrap_err();
     assert_eq!(gone.name, ErrorName::NoCard, "{gone}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_names_the_field_that_broke_a_rule_for_the_cards_profile() {
+    let (rig, card_reader, _) = gen3_rig(Duration::from_secs(30), false).await;
+    let before = card_reader.log().len();
+    for (field, value, named) in [
+        (Field::BirthDate, "1950-01-01", "birth_date"),
+        (Field::Sex, "1", "sex"),
+        (Field::ExpiryDate, "2020-01-01", "expiry_date"),
+    ] {
+        // A gen3 record (spec_version 3.00) on a gen3 card, one rule broken.
+        let mut record = terminal::holder_record(3, 300);
+        record.set_from_str(field, value).unwrap();
+        let e = rig.call("Card", Request::WriteHolderRecord(Box::new(record))).await.unwrap_err();
+        assert_eq!(e.name, ErrorName::InvalidArgument, "{e}");
+        assert!(e.message.contains(named), "{named}: {e}");
+        assert!(!e.message.contains("spec_version"), "another profile's rule: {e}");
+    }
+    // A gen2 record for this gen3 card names the spec version.
+    let e = rig.call("Card", Request::WriteHolderRecord(Box::new(terminal::holder_record(2, 300)))).await.unwrap_err();
+    assert!(e.message.contains("spec_version"), "{e}");
+    assert_eq!(card_reader.log().len(), before, "refused before any APDU");
+}

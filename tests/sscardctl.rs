@@ -633,3 +633,88 @@ fn script_selects_the_application_first() {
     let run = script(&bench, &loose, &["--no-select"]);
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+/// `sscardctl unified` with the library's encoding set by `encoding`.
+fn unified(rig: &Rig, encoding: &str, args: &[&str], stdin: &str) -> (i32, Vec<u8>, i32) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sscardctl"))
+        .args(["--bus", &rig.bus.address(), "unified"])
+        .args(args)
+        .env("SSCARD_ENCODING", encoding)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sscardctl unified");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("output");
+    let stdout = out.stdout;
+    let first = stdout.iter().position(|b| *b == b'\n').expect("a first line");
+    let code: i32 = String::from_utf8_lossy(&stdout[..first]).parse().expect("the return value");
+    let mut info = stdout[first + 1..].to_vec();
+    assert_eq!(info.pop(), Some(b'\n'), "pOutInfo ends the output with a line end");
+    (code, info, out.status.code().expect("exit code"))
+}
+
+#[tokio::test]
+async fn unified_functions_from_the_shell() {
+    let rig = Rig::new(3, true).await;
+    let record = holder_record();
+    ok(&rig, &["write", &examples("holder.json").to_string_lossy()], "");
+    let info = json(&rig, &["read"], "");
+    let card_id = info["card_id"].as_str().expect("card_id").to_owned();
+    let card_info = format!("{card_id}|X00000019|");
+
+    // iReadCardBas, as a C caller gets it: GBK by default.
+    let (code, bas, exit) = unified(&rig, "", &["iReadCardBas", "3"], "");
+    assert_eq!((code, exit), (0, 0));
+    let name = record["name"].as_str().expect("name");
+    let (gbk_name, _, _) = encoding_rs::GBK.encode(name);
+    assert!(bas.windows(gbk_name.len()).any(|w| w == &gbk_name[..]), "the name in GBK");
+    let (code, bas, _) = unified(&rig, "UTF-8", &["iReadCardBas", "3"], "");
+    let bas = String::from_utf8(bas).expect("UTF-8");
+    assert_eq!(code, 0);
+    assert_eq!(bas.split('|').count(), 12, "11 fields, each followed by |: {bas}");
+    assert!(bas.starts_with(&format!("{}|11010519491231002X|X00000019|{card_id}|{name}|", &card_id[..6])), "{bas}");
+
+    // iReadCard: the items asked for, in the order asked.
+    let (code, out, _) =
+        unified(&rig, "UTF-8", &["iReadCard", "3", "2", &card_info, "SSSEEF05|07|05|$SSSEEF06|08|0B|$"], "");
+    assert_eq!(
+        (code, String::from_utf8(out).expect("UTF-8").as_str()),
+        (0, "SSSEEF05|X00000019|20261125|$SSSEEF06|11010519491231002X|05|$")
+    );
+
+    // Refusals: their codes and one-line messages, nothing sent.
+    let before = rig.logged(Slot::Card).len();
+    for (args, want, words) in [
+        (vec!["iReadCardBas", "2"], -1, "卡类型不对"),
+        (vec!["iReadCard", "3", "2", &card_info, "SSSEEF99|01|$"], -14, "SSSEEF99"),
+        (vec!["iReadCard", "3", "2", &card_info, "SSSEEF06|08:1|$"], -14, "tag:recno"),
+        (vec!["iReadCard", "3", "2", "1234|X00000019|", "SSSEEF05|07|$"], -20, "卡识别码格式错"),
+        (vec!["iDoDebit", "3"], -13, "不支持该命令"),
+        (
+            vec!["iWriteCard", "3", &card_info, "SSSEEF06|08|0A|0D|$", "SSSEEF06|11010519491231002X|2|19500101|$"],
+            -23,
+            "birth_date",
+        ),
+    ] {
+        let (code, out, exit) = unified(&rig, "UTF-8", &args, "");
+        let out = String::from_utf8(out).expect("UTF-8");
+        assert_eq!((code, exit), (want, 1), "{args:?}: {out}");
+        assert!(out.contains(words) && !out.contains('\n'), "{args:?}: {out}");
+    }
+    assert_eq!(rig.logged(Slot::Card).len(), before, "refused input sent APDUs");
+
+    // A card that is not the one named: -22.
+    let (code, _, _) =
+        unified(&rig, "UTF-8", &["iReadCard", "3", "2", &format!("{card_id}|X00000020|"), "SSSEEF05|07|$"], "");
+    assert_eq!(code, -22);
+
+    // PINs from standard input: right, then wrong with the tries left.
+    let (code, _, _) = unified(&rig, "UTF-8", &["--pin-stdin", "iVerifyPIN", "3"], "123456\n");
+    assert_eq!(code, 0);
+    let (code, out, _) = unified(&rig, "UTF-8", &["--pin-stdin", "iVerifyPIN", "3"], "654321\n");
+    assert_eq!((code, String::from_utf8(out).expect("UTF-8").as_str()), (-51, "PIN校验失败，剩余次数2次"));
+    let (code, _, _) = unified(&rig, "UTF-8", &["--pin-stdin", "iChangePIN", "3"], "123456\n135790\n246801\n");
+    assert_eq!(code, -34, "two different new PINs");
+}

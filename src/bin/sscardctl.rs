@@ -14,6 +14,8 @@ mod output;
 mod pins;
 #[path = "sscardctl/script.rs"]
 mod script;
+#[path = "sscardctl/unified.rs"]
+mod unified;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,6 +106,28 @@ enum Command {
     /// cards inserted and removed, properties changed, the daemon started
     /// or stopped.
     Monitor,
+    /// Call a function of the national terminal interface, as libsscard
+    /// would, and print the return value and pOutInfo.
+    ///
+    /// The first line is the return value (0, or a negative code); the
+    /// second is pOutInfo as a C caller gets it, in the library's encoding
+    /// (GBK unless SSCARD_ENCODING=UTF-8). Exits 0 when the function
+    /// answered 0, 1 otherwise. Example:
+    /// sscardctl unified iReadCard 3 2 'CARDID|CARDNUMBER|' 'SSSEEF06|08|09|$'
+    #[command(after_help = unified::FUNCTIONS)]
+    Unified {
+        /// iReadCardBas, iReadCard, iWriteCard, iVerifyPIN, iChangePIN,
+        /// iReloadPIN or iUnblockPIN (the others answer -13).
+        function: String,
+        /// The function's arguments after its name, as a C caller passes
+        /// them (pOutInfo excluded).
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Read PINs from standard input, one a line (a new PIN twice),
+        /// instead of asking through pinentry.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
     /// Run an APDU script through pcscd, without the daemon.
     ///
     /// Runs the profile's `identify` script first (the SELECT of the
@@ -176,6 +200,13 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Unified { function, args, pin_stdin } => {
+            if cli.json {
+                usage("unified prints what a C caller gets; --json is not available for it");
+            }
+            let bus = cli.bus.unwrap_or_else(|| "system".to_owned());
+            unified::run(&bus, cli.reader.as_deref(), &function, &args, pin_stdin)
+        }
         Command::Script { file, no_select, sam_reader, vars } => {
             if cli.json {
                 usage("script prints its trace as text; --json is not available for it");
@@ -202,6 +233,7 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Quiet) => ExitCode::from(Failure::Quiet.code()),
         Err(failure) => {
             eprintln!("sscardctl: {}", failure.message());
             ExitCode::from(failure.code())

@@ -18,12 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, PoisonError};
 
 use crate::unified::pinentry::Pinentry;
-use crate::unified::{Bus, Code, Encoding, Failure, Terminal};
-
-/// `pOutInfo` of `iReadCard` and `iReadCard_HSM_Step2`.
-pub const READ_OUT_SIZE: usize = 20 * 1024;
-/// Every other `pOutInfo`.
-pub const OUT_SIZE: usize = 1024;
+use crate::unified::{Bus, Code, Encoding, Failure, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
 
 /// What the library keeps between calls.
 struct Library {
@@ -78,28 +73,6 @@ unsafe fn text_arg(arg: *const c_char, name: &str, encoding: Encoding) -> Result
     encoding.decode(bytes, name)
 }
 
-/// Writes `text` and its NUL into `out`, never more than `size` bytes. A
-/// result that does not fit is -14, with a short message in its place.
-///
-/// # Safety
-/// `out` is null or points to at least `size` writable bytes.
-unsafe fn write_out(out: *mut c_char, size: usize, text: &str, encoding: Encoding) -> Result<(), Failure> {
-    let bytes = encoding.encode(text);
-    if bytes.len() >= size {
-        let refused = Failure::with(
-            Code::BadArgument,
-            format!("the result ({} bytes) does not fit pOutInfo ({size})", bytes.len()),
-        );
-        let message = encoding.encode(&refused.message());
-        // SAFETY: as above; the message is far shorter than any size used.
-        unsafe { copy_bounded(out, size, &message) };
-        return Err(refused);
-    }
-    // SAFETY: as above.
-    unsafe { copy_bounded(out, size, &bytes) };
-    Ok(())
-}
-
 /// Copies at most `size - 1` bytes and a NUL.
 ///
 /// # Safety
@@ -139,17 +112,10 @@ unsafe fn call(
         }
     }));
     let result = outcome.unwrap_or_else(|_| Err(Failure::with(Code::BadArgument, "internal error")));
-    let written = match &result {
-        // SAFETY: the caller's contract, above.
-        Ok(text) => unsafe { write_out(out, size, text, encoding) },
-        // SAFETY: as above.
-        Err(failure) => unsafe { write_out(out, size, &failure.message(), encoding) },
-    };
-    match (result, written) {
-        (Ok(_), Ok(())) => 0,
-        (Ok(_), Err(refused)) => c_long::from(refused.code.value()),
-        (Err(failure), _) => c_long::from(failure.code.value()),
-    }
+    let (code, bytes) = answer(result, size, encoding);
+    // SAFETY: the caller's contract, above; `bytes` is shorter than `size`.
+    unsafe { copy_bounded(out, size, &bytes) };
+    c_long::from(code)
 }
 
 /// A function the reference profile has no application for: -13, and its
@@ -158,10 +124,10 @@ unsafe fn call(
 /// # Safety
 /// As for [`call`].
 unsafe fn unsupported(out: *mut c_char, what: &str) -> c_long {
-    let failure = Failure::with(Code::Unsupported, what);
-    // SAFETY: the caller's contract; the message fits any pOutInfo.
-    let _ = unsafe { write_out(out, OUT_SIZE, &failure.message(), Encoding::from_env()) };
-    c_long::from(failure.code.value())
+    let (code, bytes) = answer(Err(Failure::with(Code::Unsupported, what)), OUT_SIZE, Encoding::from_env());
+    // SAFETY: the caller's contract; `bytes` is shorter than OUT_SIZE.
+    unsafe { copy_bounded(out, OUT_SIZE, &bytes) };
+    c_long::from(code)
 }
 
 /// The terminal and the runtime, for one function's body.

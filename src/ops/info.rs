@@ -166,23 +166,3 @@ pub(crate) fn record_from_fields(
     }
     Ok(update)
 }
-
-/// The legacy iReadCardBas line (docs/card-profile.md section 8) from a
-/// card-info dictionary's text values: 11 fields, each followed by `|`.
-pub fn legacy_bas_line(get: impl Fn(&str) -> Option<String>, terminal_device: &str) -> String {
-    let compact_date = |key: &str| get(key).map(|d| d.replace('-', "")).unwrap_or_default();
-    let fields = [
-        get(keys::REGION).unwrap_or_default(),
-        get(keys::SSN).unwrap_or_default(),
-        get(keys::CARD_NUMBER).unwrap_or_default(),
-        get(keys::CARD_ID).unwrap_or_default(),
-        get(keys::NAME).unwrap_or_default(),
-        get(keys::ATR_HISTORICAL).unwrap_or_default(),
-        get(keys::SPEC_VERSION).unwrap_or_default(),
-        compact_date(keys::ISSUE_DATE),
-        compact_date(keys::EXPIRY_DATE),
-        get(keys::TERMINAL_NUMBER).unwrap_or_default(),
-        terminal_device.to_owned(),
-    ];
-    fields.iter().map(|f| format!("{f}|")).collect()
-}

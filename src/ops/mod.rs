@@ -13,7 +13,7 @@ pub mod keys;
 use std::path::Path;
 
 pub use error::OpError;
-pub use info::{CardInfo, CardState, PinStatus, legacy_bas_line};
+pub use info::{CardInfo, CardState, PinStatus};
 pub(crate) use info::{FieldInput, InfoValue, record_from_fields};
 
 use crate::apdu::StatusWord;

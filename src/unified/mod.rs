@@ -18,3 +18,27 @@ pub mod terminal;
 pub use codes::{Code, Failure};
 pub use format::Encoding;
 pub use terminal::{Bus, Terminal};
+
+/// `pOutInfo` of `iReadCard` and `iReadCard_HSM_Step2`, in bytes with the NUL.
+pub const READ_OUT_SIZE: usize = 20 * 1024;
+/// Every other `pOutInfo`.
+pub const OUT_SIZE: usize = 1024;
+
+/// A function's answer as its caller sees it: the return value, and the
+/// bytes of `pOutInfo` in `encoding`, without the NUL, fewer than `size`.
+/// A result that does not fit is -14, with a short message in its place.
+pub fn answer(result: Result<String, Failure>, size: usize, encoding: Encoding) -> (i32, Vec<u8>) {
+    let (code, text) = match result {
+        Ok(text) => (0, text),
+        Err(failure) => (failure.code.value(), failure.message()),
+    };
+    let bytes = encoding.encode(&text);
+    if bytes.len() < size {
+        return (code, bytes);
+    }
+    let refused =
+        Failure::with(Code::BadArgument, format!("the result ({} bytes) does not fit pOutInfo ({size})", bytes.len()));
+    let mut message = encoding.encode(&refused.message());
+    message.truncate(size.saturating_sub(1));
+    (refused.code.value(), message)
+}

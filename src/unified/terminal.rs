@@ -84,6 +84,62 @@ pub fn failure_of(e: &zbus::Error) -> Failure {
     }
 }
 
+/// Checks a record against the model's rules for every generation (the
+/// generation its spec version names first), as the daemon does before it
+/// knows the card: -23 naming the field and the rule when none could take
+/// it. The daemon checks again against the card's own generation.
+fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(), Failure> {
+    use crate::model::Generation;
+    use crate::ops::FieldInput;
+    let fields = record.iter().map(|(key, value)| {
+        let input = match value {
+            RecordValue::Str(s) => FieldInput::Str(s.clone()),
+            RecordValue::Byte(b) => FieldInput::Byte(*b),
+            RecordValue::Bytes(b) => FieldInput::Bytes(b.clone()),
+        };
+        ((*key).to_owned(), input)
+    });
+    let update = crate::ops::record_from_fields(fields).map_err(|e| Failure::with(Code::InvalidData, e.to_string()))?;
+    if update.is_empty() {
+        return Err(Failure::with(Code::BadArgument, "pWriteData: nothing to write"));
+    }
+    let named = update.spec_version.as_ref().and_then(|v| v.generation());
+    let mut generations = [Generation::Gen3, Generation::Gen2];
+    generations.sort_by_key(|g| Some(*g) != named);
+    let mut first = None;
+    for generation in generations {
+        match update.validate(generation) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(Failure::with(Code::InvalidData, first.map(|e| e.to_string()).unwrap_or_default()))
+}
+
+/// A `ReadCard` dictionary as the interface's values, and the terminal
+/// device number the daemon is configured with (empty when none is).
+pub fn card_values(info: &Dict) -> (CardValues, String) {
+    let mut card = CardValues::default();
+    let mut terminal_device = String::new();
+    for (key, value) in info {
+        match (key.as_str(), &**value) {
+            (keys::NATION, Value::U8(n)) => card.nation = Some(*n),
+            (keys::PHOTO, Value::Array(a)) => {
+                card.photo =
+                    Some(a.inner().iter().filter_map(|e| if let Value::U8(b) = e { Some(*b) } else { None }).collect());
+            }
+            (keys::TERMINAL_DEVICE, Value::Str(s)) => terminal_device = s.to_string(),
+            (_, Value::Str(s)) => {
+                card.text.insert(key.clone(), s.to_string());
+            }
+            _ => {}
+        }
+    }
+    (card, terminal_device)
+}
+
 /// Whether the connection itself is gone (the bus went away): the next
 /// call opens a new one.
 pub fn connection_lost(e: &zbus::Error) -> bool {
@@ -115,6 +171,7 @@ fn pin_failure(e: PinEntryError) -> Failure {
 /// `SSCARD_READER` says (a PC/SC name) or the one `FindCard` answers.
 pub struct Terminal {
     connection: Connection,
+    /// A PC/SC reader name, or a reader's object path (starting with `/`).
     reader_name: Option<String>,
 }
 
@@ -129,6 +186,13 @@ impl Terminal {
         Ok(Terminal { connection, reader_name })
     }
 
+    /// Uses the reader named so (a PC/SC name or an object path), not
+    /// `SSCARD_READER`'s or `FindCard`'s.
+    pub fn with_reader(mut self, reader: &str) -> Terminal {
+        self.reader_name = Some(reader.to_owned());
+        self
+    }
+
     /// Whether the bus connection still works.
     pub fn is_connected(&self) -> bool {
         !self.connection.is_closed()
@@ -137,6 +201,8 @@ impl Terminal {
     async fn reader(&self) -> Result<Reader1Proxy<'static>, Failure> {
         let manager = Manager1Proxy::new(&self.connection).await.map_err(|e| failure_of(&e))?;
         let path: OwnedObjectPath = match &self.reader_name {
+            Some(path) if path.starts_with('/') => OwnedObjectPath::try_from(path.as_str())
+                .map_err(|_| Failure::with(Code::BadArgument, format!("{path:?}: not an object path")))?,
             Some(name) => {
                 let readers = manager.list_readers().await.map_err(|e| failure_of(&e))?;
                 let found = readers.into_iter().find(|(_, n)| n == name).map(|(p, _)| p);
@@ -162,22 +228,7 @@ impl Terminal {
     async fn read(&self, reader: &Reader1Proxy<'_>, photo: bool) -> Result<(CardValues, String), Failure> {
         let opts = if photo { flag(keys::PHOTO)? } else { no_opts() };
         let info = reader.read_card(opts).await.map_err(|e| failure_of(&e))?;
-        let mut card = CardValues::default();
-        let mut terminal_device = String::new();
-        for (key, value) in info {
-            match (key.as_str(), &*value) {
-                (keys::NATION, Value::U8(n)) => card.nation = Some(*n),
-                (keys::PHOTO, Value::Array(_)) => {
-                    card.photo = Vec::<u8>::try_from(value.try_clone().map_err(|e| failure_of(&e))?).ok();
-                }
-                (keys::TERMINAL_DEVICE, Value::Str(s)) => terminal_device = s.to_string(),
-                (_, Value::Str(s)) => {
-                    card.text.insert(key.clone(), s.to_string());
-                }
-                _ => {}
-            }
-        }
-        Ok((card, terminal_device))
+        Ok(card_values(&info))
     }
 
     /// `iReadCardBas`: the eleven fields.
@@ -220,6 +271,9 @@ impl Terminal {
         let wanted = parse_card_info(card_info)?;
         let groups = parse_file_addr(file_addr)?;
         let record = parse_write_data(write_data, &groups)?;
+        // The model's rules first, so that a record no card could take is
+        // refused before the card is read, with no APDU sent.
+        check_record(&record)?;
         let mut dict = Dict::new();
         for (key, value) in record {
             let value = match value {

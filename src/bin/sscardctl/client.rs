@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use sscard::dbus::BUS_NAME;
 use sscard::dbus::client::{Dict, Manager1Proxy, Reader1Proxy};
 use sscard::ops::keys::{self, opts as opt};
-use sscard::ops::legacy_bas_line;
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, OwnedVariant};
 
@@ -155,7 +154,9 @@ impl Ctl {
                 self.activate(&ssn, allow_last_try, Pins::new(pin_stdin)).await
             }
             Command::Monitor => crate::monitor::monitor(self).await,
-            Command::Script { .. } => Err(Failure::Local("script does not use the daemon".to_owned())),
+            Command::Script { .. } | Command::Unified { .. } => {
+                Err(Failure::Local("this command does not run through the client".to_owned()))
+            }
         }
     }
 
@@ -246,8 +247,9 @@ impl Ctl {
         match format {
             Format::Json => emit_json(&dict_json(&info))?,
             Format::Bas => {
-                let device = text(&info, keys::TERMINAL_DEVICE).unwrap_or_default();
-                emit(&legacy_bas_line(|key| text(&info, key), &device))?;
+                // The same line as iReadCardBas gives (docs/unified-interface.md section 3).
+                let (card, device) = sscard::unified::terminal::card_values(&info);
+                emit(&sscard::unified::format::bas_line(&card, &device))?;
             }
             Format::Table => {
                 let mut rows = dict_rows(&info);

@@ -90,12 +90,15 @@ pub enum Failure {
     Bus(String),
     /// `VerifyPin` answered `(false, tries_left)`.
     WrongPin { tries_left: u32 },
+    /// Already said on standard output (`unified`'s return value): exit 1,
+    /// print nothing more.
+    Quiet,
 }
 
 impl Failure {
     pub fn code(&self) -> u8 {
         match self {
-            Failure::Local(_) | Failure::Bus(_) => EXIT_LOCAL,
+            Failure::Local(_) | Failure::Bus(_) | Failure::Quiet => EXIT_LOCAL,
             Failure::Daemon { name, .. } => name.map_or(unknown_daemon_error(), ErrorName::exit_code),
             Failure::Unavailable(_) => EXIT_UNAVAILABLE,
             Failure::WrongPin { .. } => exit_wrong_pin(),
@@ -106,6 +109,7 @@ impl Failure {
     pub fn message(&self) -> String {
         match self {
             Failure::Local(m) | Failure::Unavailable(m) | Failure::Bus(m) => m.clone(),
+            Failure::Quiet => String::new(),
             Failure::Daemon { raw, message, .. } => format!("{raw}: {message}"),
             Failure::WrongPin { tries_left: 0 } => "wrong PIN, 0 tries left: the PIN is now blocked".to_owned(),
             Failure::WrongPin { tries_left: 1 } => "wrong PIN, 1 try left".to_owned(),
