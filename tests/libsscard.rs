@@ -855,15 +855,23 @@ impl FakePinentry {
     }
 }
 
-/// Every form in which a PIN could leak into a log (as
-/// tests/security_logs.rs scans).
+/// Every form in which a PIN could leak into a log: the forms
+/// tests/security_logs.rs scans, and the other `Debug` and hex spellings of
+/// its ASCII and BCD bytes.
 fn forms(secret: &str) -> Vec<String> {
-    let ascii_hex = hex::encode(secret.as_bytes());
-    let mut out = vec![secret.to_owned(), ascii_hex.clone(), ascii_hex.to_uppercase()];
-    out.push(format!("{:?}", secret.as_bytes()));
-    let bcd: Vec<u8> = secret.as_bytes().chunks(2).map(|p| ((p[0] - b'0') << 4) | (p[1] - b'0')).collect();
-    out.push(format!("{bcd:?}"));
-    out.push(format!("{bcd:02X?}"));
+    let ascii = secret.as_bytes();
+    let bcd: Vec<u8> = ascii.chunks(2).map(|p| ((p[0] - b'0') << 4) | (p[1] - b'0')).collect();
+    let spaced = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+    let mut out = vec![secret.to_owned(), hex::encode(ascii), hex::encode_upper(ascii), spaced(ascii)];
+    out.push(spaced(ascii).to_lowercase());
+    out.push(spaced(&bcd));
+    for bytes in [ascii, &bcd] {
+        out.push(format!("{bytes:?}"));
+        out.push(format!("{bytes:02X?}"));
+        out.push(format!("{bytes:02x?}"));
+        out.push(format!("{bytes:X?}"));
+        out.push(format!("{bytes:x?}"));
+    }
     out
 }
 
@@ -939,7 +947,11 @@ async fn pin_functions(generation: u8) {
 
     // The prompts showed the tries left, and no command held a PIN.
     let commands = pins.commands();
-    assert!(commands.lines().filter(|l| l.starts_with("GETPIN")).count() >= 17, "{commands}");
+    assert_eq!(commands.lines().filter(|l| l.starts_with("GETPIN")).count(), 20, "{commands}");
+    for tries in 1..=3 {
+        let desc = format!("SETDESC 请输入社保卡密码（剩余{tries}次）");
+        assert!(commands.lines().any(|l| l == desc), "no {desc:?} in {commands}");
+    }
     assert_no_pin("the pinentry's commands", &commands);
 
     // No PIN in the library's trace log, the daemon's, or the simulators'.
