@@ -311,3 +311,36 @@ macro_rules! no_debit {
 }
 
 no_debit!(iDoDebit, iReadDebitRecord, iDoDebit_HSM_Step1, iDoDebit_HSM_Step2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(buffer: &[c_char]) -> String {
+        // SAFETY: `call` NUL-terminates within the buffer.
+        unsafe { CStr::from_ptr(buffer.as_ptr()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn a_panic_is_minus_14_and_never_crosses_the_boundary() {
+        let mut out = [0x55 as c_char; OUT_SIZE];
+        // SAFETY: `out` has OUT_SIZE bytes.
+        let code = unsafe { call(out.as_mut_ptr(), OUT_SIZE, |_, _| panic!("a bug")) };
+        assert_eq!(code, -14);
+        assert!(text(&out).contains("命令参数错") || text(&out).contains("internal error"));
+    }
+
+    #[test]
+    fn an_answer_never_passes_the_buffer() {
+        // A buffer of 16 with a guard after it: a long answer is -14, cut.
+        let mut buffer = [0x55 as c_char; 32];
+        // SAFETY: the first 16 bytes are the buffer.
+        let code = unsafe { call(buffer.as_mut_ptr(), 16, |_, _| Ok("x".repeat(100))) };
+        assert_eq!(code, -14);
+        assert!(buffer[16..].iter().all(|b| *b == 0x55), "nothing written past the bound");
+        assert_eq!(buffer[15], 0, "NUL-terminated within it");
+        // SAFETY: as above.
+        let code = unsafe { call(buffer.as_mut_ptr(), 16, |_, _| Ok("fits".into())) };
+        assert_eq!((code, text(&buffer).as_str()), (0, "fits"));
+    }
+}
