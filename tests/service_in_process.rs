@@ -406,3 +406,17 @@ async fn a_refusal_names_the_field_that_broke_a_rule_for_the_cards_profile() {
     assert!(e.message.contains("spec_version"), "{e}");
     assert_eq!(card_reader.log().len(), before, "refused before any APDU");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_psam_a_call_that_needs_one_sends_nothing() {
+    let (mut rig, readers) = Rig::start(&["Card"], Duration::from_secs(30)).await;
+    rig.insert(&readers[0], "Card", card(Generation::Gen3, 1)).await;
+    let before = readers[0].log().len();
+    for request in [read(), Request::UnblockPin, Request::ReloadPin { new_pin: pin("135790") }] {
+        let e = rig.call("Card", request).await.unwrap_err();
+        assert_eq!(e.name, ErrorName::NoSam, "{e}");
+    }
+    assert_eq!(readers[0].log().len(), before, "the card's profile told: no APDU");
+    // What needs no PSAM still runs.
+    assert!(matches!(rig.call("Card", Request::PinStatus).await, Ok(Reply::PinStatus(_))));
+}

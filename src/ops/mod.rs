@@ -164,6 +164,19 @@ pub struct Done<T> {
     pub effects: Effects,
 }
 
+/// An operation, by kind, for what can be told of it before any APDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OperationKind {
+    ReadCard(ReadOptions),
+    Personalise,
+    PinStatus,
+    VerifyPin,
+    ChangePin,
+    ReloadPin,
+    UnblockPin,
+    Activate,
+}
+
 /// `ReadCard`'s options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadOptions {
@@ -316,6 +329,25 @@ impl Engine {
         match card_profile.and_then(|name| self.profile(name)) {
             Some(profile) => policy(profile).check_new_pin(pin, Field::NewPin).map_err(OpError::InvalidArgument),
             None => self.check_new_pin_any(pin, Field::NewPin),
+        }
+    }
+
+    /// Whether `operation` needs the PSAM on a card of `card_profile`: its
+    /// scripts have `sam:` steps. Known from the profile alone, so that a
+    /// call without a PSAM is refused before any APDU.
+    pub(crate) fn sam_required(&self, card_profile: &str, operation: OperationKind) -> bool {
+        let Some(profile) = self.profile(card_profile) else { return false };
+        let uses_sam = |id: ScriptId| script(profile, id).is_some_and(|s| s.steps().any(|step| step.slot == Slot::Sam));
+        match operation {
+            OperationKind::ReadCard(options) => {
+                options.authenticate
+                    || uses_sam(if options.photo { ScriptId::ReadCardPhoto } else { ScriptId::ReadCard })
+            }
+            OperationKind::Personalise => uses_sam(ScriptId::PersonaliseBegin),
+            OperationKind::PinStatus | OperationKind::VerifyPin | OperationKind::ChangePin => false,
+            OperationKind::ReloadPin => uses_sam(ScriptId::ReloadPin),
+            OperationKind::UnblockPin => uses_sam(ScriptId::UnblockPin),
+            OperationKind::Activate => uses_sam(ScriptId::ReadCard) || uses_sam(ScriptId::Activate),
         }
     }
 

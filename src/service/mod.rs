@@ -25,7 +25,7 @@ pub(crate) use error::ERROR_PREFIX;
 pub use error::{ErrorName, ServiceError};
 
 use crate::model::{HolderRecordUpdate, Pin, Ssn};
-use crate::ops::{CardInfo, Engine, PinStatus, ReadOptions, VerifyOutcome};
+use crate::ops::{CardInfo, Engine, OpError, OperationKind, PinStatus, ReadOptions, VerifyOutcome};
 use crate::transport::{Backend, PcscBackend};
 
 /// What the card in a reader is, as `Reader1.CardKind` says it.
@@ -97,6 +97,20 @@ pub enum Request {
 }
 
 impl Request {
+    /// What the operation is, for the checks made before any APDU.
+    fn kind(&self) -> OperationKind {
+        match self {
+            Request::ReadCard(options) => OperationKind::ReadCard(*options),
+            Request::WriteHolderRecord(_) => OperationKind::Personalise,
+            Request::PinStatus => OperationKind::PinStatus,
+            Request::VerifyPin { .. } => OperationKind::VerifyPin,
+            Request::ChangePin { .. } => OperationKind::ChangePin,
+            Request::ReloadPin { .. } => OperationKind::ReloadPin,
+            Request::UnblockPin => OperationKind::UnblockPin,
+            Request::Activate { .. } => OperationKind::Activate,
+        }
+    }
+
     /// The D-Bus method name, for messages.
     pub fn method(&self) -> &'static str {
         match self {
@@ -329,6 +343,13 @@ impl<B: Backend> Service<B> {
         let engine = &self.shared.engine;
         let profile = self.card_profile(id);
         let profile = profile.as_deref();
+        // The card's profile tells whether the PSAM is needed.
+        if let Some(profile) = profile
+            && engine.sam_required(profile, request.kind())
+            && !self.shared.sam.present()
+        {
+            return Err(ServiceError::from_op(request.method(), &OpError::NoSam));
+        }
         let checked = match request {
             Request::ReadCard(_) | Request::PinStatus | Request::UnblockPin | Request::VerifyPin { .. } => Ok(()),
             Request::WriteHolderRecord(update) => engine.check_record(update, profile),

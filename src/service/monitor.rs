@@ -185,6 +185,8 @@ fn add_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32, name: &str) -> std::
 /// ends after its current job (whose thread this answers).
 fn remove_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32) -> Option<JoinHandle<()>> {
     let handle = shared.readers().remove(&id);
+    // What was known of its card goes with it, now, not when its worker ends.
+    shared.card_profiles.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
     // Its PSAM, if any, goes with it (and with it the last handle on the
     // worker's queue but the one below, and those of operations under way).
     let events = Arc::clone(shared);

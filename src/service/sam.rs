@@ -64,6 +64,11 @@ impl SamShare {
         }
     }
 
+    /// Whether a PSAM is present.
+    pub(super) fn present(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
     /// The PSAM for one operation, if any is present; `queue_of` finds the
     /// job queue of a reader's worker. (Only the reader's own handle keeps
     /// that queue open, so a worker ends when its reader goes.)
