@@ -142,7 +142,8 @@ pub fn parse_file_addr(text: &str) -> Result<Vec<FileGroup>, Failure> {
                     "{name}|{item}: tag:recno is not supported (no element of the profile has more than one record)"
                 )));
             }
-            let tag = (item.len() == 2)
+            // Two hex digits: `from_str_radix` alone also takes a sign (`+7`).
+            let tag = (item.len() == 2 && item.bytes().all(|b| b.is_ascii_hexdigit()))
                 .then(|| u8::from_str_radix(item, 16).ok())
                 .flatten()
                 .ok_or_else(|| bad(format!("{name}|{item}: a tag is two hex digits")))?;
@@ -308,7 +309,7 @@ pub fn parse_write_data(text: &str, groups: &[FileGroup]) -> Result<Vec<(&'stati
                     let nation = value
                         .parse::<u8>()
                         .ok()
-                        .filter(|_| value.len() == 2)
+                        .filter(|_| value.len() == 2 && value.bytes().all(|b| b.is_ascii_digit()))
                         .ok_or_else(|| invalid(format!("{key}: two decimal digits, e.g. 01")))?;
                     record.push((key, RecordValue::Byte(nation)));
                 }

@@ -59,6 +59,16 @@ fn bad_file_addresses_are_minus_14_naming_the_part() {
 }
 
 #[test]
+fn a_tag_with_a_sign_is_no_tag() {
+    // Found by the fuzz target unified_args: "+2" was read as tag 02.
+    for text in ["SSSEEF05|+2|$", "SSSEEF05|+7|$", "SSSEEF06|-8|$"] {
+        let e = parse_file_addr(text).unwrap_err();
+        assert_eq!(e.code.value(), -14, "{text}");
+        assert!(e.message().contains("two hex digits"), "{text}: {}", e.message());
+    }
+}
+
+#[test]
 fn card_info_needs_a_32_digit_identifier() {
     let ok = parse_card_info("110100d1560000050102030405060708|X00000019|").unwrap();
     assert_eq!(ok.card_id, "110100D1560000050102030405060708");
@@ -127,6 +137,17 @@ fn bad_write_data_names_the_field() {
     assert_eq!(e.code.value(), -14);
     let ext = parse_file_addr("SSSEEF06|4E|$").unwrap();
     assert_eq!(parse_write_data("SSSEEF06|张|$", &ext).unwrap_err().code.value(), -23);
+}
+
+#[test]
+fn a_nation_with_a_sign_is_refused() {
+    // "+1" was written as nation 01 (the fuzz target unified_args reads it back as "01").
+    let groups = parse_file_addr("SSSEEF06|0B|$").unwrap();
+    for value in ["+1", "+0"] {
+        let e = parse_write_data(&format!("SSSEEF06|{value}|$"), &groups).unwrap_err();
+        assert_eq!((e.code.value(), e.message().contains("nation")), (-23, true), "{value}: {}", e.message());
+    }
+    assert_eq!(parse_write_data("SSSEEF06|01|$", &groups).unwrap(), [("nation", RecordValue::Byte(1))]);
 }
 
 #[test]
