@@ -149,7 +149,9 @@ impl Failure {
     /// `pOutInfo` on failure: the code's message, then the detail.
     pub fn message(&self) -> String {
         let base = self.code.message();
-        let detail = self.detail.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        // One line: no control character of the caller's input survives.
+        let detail: String = self.detail.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let detail = detail.split_whitespace().collect::<Vec<_>>().join(" ");
         if detail.is_empty() { base } else { format!("{base}：{detail}") }
     }
 
@@ -209,6 +211,7 @@ mod tests {
         assert_eq!(Code::NoPsam.value(), -2201);
         assert_eq!(Code::WrongPin { tries_left: 2 }.message(), "PIN校验失败，剩余次数2次");
         assert_eq!(Failure::with(Code::InvalidData, "ssn: bad").message(), "传入数据不合法：ssn: bad");
+        assert_eq!(Failure::with(Code::BadArgument, "a\rb\nc").message(), "命令参数错：a b c");
     }
 
     #[test]
