@@ -22,7 +22,12 @@
  *
  * Environment: SSCARD_BUS (system, session or a D-Bus address),
  * SSCARD_READER (a PC/SC reader name), SSCARD_ENCODING, SSCARD_PINENTRY
- * (the pinentry program), SSCARD_LOG (a log filter; logs go to stderr).
+ * (the pinentry program), SSCARD_PINENTRY_TIMEOUT (seconds a prompt waits;
+ * 0 for ever), SSCARD_LOG (a log filter; logs go to stderr).
+ *
+ * Not safe across fork(): a child process that calls the library must not
+ * have been forked while another thread was inside a call, and starts its
+ * own connection only if it execs.
  *
  * The library's SONAME is libsscard.so.1.
  */

@@ -691,7 +691,7 @@ async fn unified_functions_from_the_shell() {
         (vec!["iReadCard", "3", "2", &card_info, "SSSEEF99|01|$"], -14, "SSSEEF99"),
         (vec!["iReadCard", "3", "2", &card_info, "SSSEEF06|08:1|$"], -14, "tag:recno"),
         (vec!["iReadCard", "3", "2", "1234|X00000019|", "SSSEEF05|07|$"], -20, "卡识别码格式错"),
-        (vec!["iDoDebit", "3"], -13, "不支持该命令"),
+        (vec!["iReadCardBas_HSM_Step1", "3"], -13, "不支持该命令"),
         (
             vec!["iWriteCard", "3", &card_info, "SSSEEF06|08|0A|0D|$", "SSSEEF06|11010519491231002X|2|19500101|$"],
             -23,
@@ -703,6 +703,9 @@ async fn unified_functions_from_the_shell() {
         assert_eq!((code, exit), (want, 1), "{args:?}: {out}");
         assert!(out.contains(words) && !out.contains('\n'), "{args:?}: {out}");
     }
+    // The debit functions answer -13 and write nothing, as the library's do.
+    let (code, out, _) = unified(&rig, "UTF-8", &["iDoDebit", "3"], "");
+    assert_eq!((code, out.len()), (-13, 0));
     assert_eq!(rig.logged(Slot::Card).len(), before, "refused input sent APDUs");
 
     // A card that is not the one named: -22.

@@ -31,7 +31,11 @@ static LIBRARY: Mutex<Option<Library>> = Mutex::new(None);
 impl Library {
     fn new() -> Result<Library, Failure> {
         init_logging();
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker thread keeps the bus connection driven between calls,
+        // so that a lost bus is noticed before the next call, not by it.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sscard-bus")
             .enable_all()
             .build()
             .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot start the library's runtime: {e}")))?;
@@ -327,7 +331,14 @@ mod tests {
         // SAFETY: `out` has OUT_SIZE bytes.
         let code = unsafe { call(out.as_mut_ptr(), OUT_SIZE, |_, _| panic!("a bug")) };
         assert_eq!(code, -14);
-        assert!(text(&out).contains("命令参数错") || text(&out).contains("internal error"));
+        let bytes = &out[..out.iter().position(|b| *b == 0).unwrap()];
+        let bytes: Vec<u8> = bytes.iter().map(|b| *b as u8).collect();
+        let message = Encoding::Gbk.decode(&bytes, "pOutInfo").unwrap();
+        assert!(message.starts_with("命令参数错"), "{message}");
+        // The lock a panic poisoned serves the next call.
+        // SAFETY: `out` has OUT_SIZE bytes.
+        let code = unsafe { call(out.as_mut_ptr(), OUT_SIZE, |_, _| Ok("next".into())) };
+        assert_eq!((code, text(&out).as_str()), (0, "next"));
     }
 
     #[test]

@@ -238,6 +238,12 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// How [`Rule::PinIsInitial`] reads: clients of the daemon recognise it
+    /// by this text (the national interface's -36).
+    pub const PIN_IS_INITIAL: &'static str = "must differ from the initial PIN";
+}
+
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -290,7 +296,7 @@ impl fmt::Display for Rule {
             }
             Rule::PinLength { min, max } => write!(f, "must be {min} to {max} digits long"),
             Rule::PinNotDigits => f.write_str("must contain only digits"),
-            Rule::PinIsInitial => f.write_str("must differ from the initial PIN"),
+            Rule::PinIsInitial => f.write_str(Rule::PIN_IS_INITIAL),
             Rule::PinRepeatedDigit => f.write_str("must not be one digit repeated"),
             Rule::PinSequential => f.write_str("must not be an ascending or descending run of digits"),
         }

@@ -2,6 +2,7 @@
 //! (`docs/unified-interface.md` section 6), and the mapping from the
 //! daemon's errors to them.
 
+use crate::model::Rule;
 use crate::service::ErrorName;
 
 /// A return code of the national interface, other than 0.
@@ -164,19 +165,27 @@ impl Failure {
         };
         let code = match name {
             ErrorName::NotSupported => Code::WrongCardType,
+            // The card left, or another program reset it under the call: the
+            // caller starts again as with no card.
             ErrorName::NoCard | ErrorName::CardRemoved | ErrorName::CardReset => Code::NoCard,
             ErrorName::Timeout => Code::NoAnswer,
             ErrorName::ServiceUnavailable | ErrorName::NotAuthorized | ErrorName::Cancelled => Code::ReaderConnection,
-            ErrorName::InvalidArgument if message.contains("initial PIN") => Code::InitialPin,
+            ErrorName::InvalidArgument if message.contains(Rule::PIN_IS_INITIAL) => Code::InitialPin,
+            ErrorName::InvalidArgument if message.contains("new_pin: must be") && message.contains("digits long") => {
+                Code::PinLength
+            }
             ErrorName::InvalidArgument => Code::InvalidData,
             ErrorName::HolderMismatch => Code::Mismatch,
-            ErrorName::WrongPin => Code::WrongPin { tries_left: tries_in(message).unwrap_or(0) },
+            // The try that used up the counter blocked the PIN.
+            ErrorName::WrongPin => match tries_in(message) {
+                Some(0) | None => Code::PinBlocked,
+                Some(n) => Code::WrongPin { tries_left: n },
+            },
             ErrorName::PinBlocked => Code::PinBlocked,
             ErrorName::NoSam => Code::NoPsam,
+            // -2203 (no read key) is the read functions' to give: they know
+            // the PSAM's INIT for the read key is what answered 6A88.
             ErrorName::AuthenticationFailed => match status_word {
-                // Only the PSAM's INIT answers 6A88 in the profile's flows:
-                // it has no such key.
-                Some(0x6A88) => Code::NoReadKey,
                 Some(sw) => Code::StatusWord(sw),
                 None => Code::InternalAuthFailed,
             },
@@ -191,6 +200,16 @@ impl Failure {
             ErrorName::Ambiguous | ErrorName::Internal => Code::BadArgument,
         };
         Failure::with(code, detail)
+    }
+}
+
+impl Failure {
+    /// For the read functions (`iReadCardBas`, `iReadCard`): the PSAM's
+    /// 6A88 to INIT is the missing read key (-2203), which the HSM
+    /// fallback of section 6 waits for; the card's own 6A88 stays -27272.
+    pub fn for_read(self) -> Failure {
+        let psam_6a88 = self.code == Code::StatusWord(0x6A88) && self.detail.contains("sam answered 6A88");
+        if psam_6a88 { Failure { code: Code::NoReadKey, ..self } } else { self }
     }
 }
 
@@ -214,6 +233,25 @@ mod tests {
         assert_eq!(Failure::with(Code::BadArgument, "a\rb\nc").message(), "命令参数错：a b c");
     }
 
+    /// What a read function makes of its failure: the PSAM's 6A88 to INIT
+    /// is the missing read key.
+    #[test]
+    fn only_a_reads_psam_6a88_is_the_missing_read_key() {
+        let e = Failure::from_daemon(
+            Some(ErrorName::AuthenticationFailed),
+            "ReadCard: authentication failed at auth.apdu:6:1: sam answered 6A88",
+            Some(0x6A88),
+        );
+        assert_eq!(e.code, Code::StatusWord(0x6A88));
+        assert_eq!(e.clone().for_read().code, Code::NoReadKey);
+        let card = Failure::from_daemon(
+            Some(ErrorName::AuthenticationFailed),
+            "ReadCard: authentication failed at auth.apdu:7:1: card answered 6A88",
+            Some(0x6A88),
+        );
+        assert_eq!(card.for_read().code.value(), -27272);
+    }
+
     #[test]
     fn daemon_errors_map_to_codes() {
         let f = |n, m: &str, sw| Failure::from_daemon(Some(n), m, sw).code;
@@ -222,7 +260,11 @@ mod tests {
             Code::WrongPin { tries_left: 2 }
         );
         assert_eq!(f(ErrorName::NoSam, "x", None), Code::NoPsam);
-        assert_eq!(f(ErrorName::AuthenticationFailed, "x", Some(0x6A88)), Code::NoReadKey);
+        assert_eq!(f(ErrorName::WrongPin, "ChangePin: wrong PIN, 0 tries left", None), Code::PinBlocked);
+        assert_eq!(
+            f(ErrorName::InvalidArgument, "ChangePin: invalid argument: new_pin: must be 6 digits long", None),
+            Code::PinLength
+        );
         assert_eq!(f(ErrorName::CardError, "x", Some(0x6581)), Code::StatusWord(0x6581));
         assert_eq!(f(ErrorName::InvalidArgument, "new_pin: must differ from the initial PIN", None), Code::InitialPin);
         assert_eq!(Failure::from_daemon(None, "no daemon", None).code.value(), -11);

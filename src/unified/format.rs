@@ -36,12 +36,15 @@ impl Encoding {
         }
     }
 
-    /// Text as the caller reads it. Every character the interface writes
-    /// (names checked to be GBK, the messages) has a GBK form.
-    pub fn encode(self, text: &str) -> Vec<u8> {
+    /// Text as the caller reads it. A character GBK cannot carry is an
+    /// error, never an HTML character reference in its place.
+    pub fn encode(self, text: &str) -> Result<Vec<u8>, Failure> {
         match self {
-            Encoding::Utf8 => text.as_bytes().to_vec(),
-            Encoding::Gbk => GBK.encode(text).0.into_owned(),
+            Encoding::Utf8 => Ok(text.as_bytes().to_vec()),
+            Encoding::Gbk => match GBK.encode(text) {
+                (_, _, true) => Err(Failure::with(Code::BadArgument, "a character GBK cannot carry")),
+                (bytes, _, false) => Ok(bytes.into_owned()),
+            },
         }
     }
 
@@ -53,7 +56,13 @@ impl Encoding {
                 Ok(t) => (std::borrow::Cow::Borrowed(t), false),
                 Err(_) => (std::borrow::Cow::Borrowed(""), true),
             },
-            Encoding::Gbk => GBK.decode_without_bom_handling(bytes),
+            Encoding::Gbk => {
+                let (text, had_errors) = GBK.decode_without_bom_handling(bytes);
+                // encoding_rs decodes GB18030's four-byte sequences too;
+                // what GBK cannot carry back is refused as well.
+                let round_trips = !had_errors && !GBK.encode(&text).2;
+                (text, !round_trips)
+            }
         };
         if had_errors {
             let name = if self == Encoding::Gbk { "GBK" } else { "UTF-8" };
@@ -199,6 +208,18 @@ impl CardValues {
             (Field::IssueDate | Field::ExpiryDate | Field::BirthDate, _) => compact(spec.field.key()),
             (Field::Nation, _) => self.nation.map(|n| format!("{n:02}")).unwrap_or_default(),
             (field, _) => self.get(field.key()).to_owned(),
+        }
+    }
+
+    /// Values holding the interface's separators (`|`, `$`) would break
+    /// the caller's parsing of the line: -23, naming the field.
+    pub fn check_separators(&self) -> Result<(), Failure> {
+        match self.text.iter().find(|(_, v)| v.contains(['|', '$'])) {
+            Some((key, _)) => Err(Failure::with(
+                Code::InvalidData,
+                format!("{key} on the card holds | or $, the interface's separators"),
+            )),
+            None => Ok(()),
         }
     }
 

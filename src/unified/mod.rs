@@ -32,13 +32,16 @@ pub fn answer(result: Result<String, Failure>, size: usize, encoding: Encoding) 
         Ok(text) => (0, text),
         Err(failure) => (failure.code.value(), failure.message()),
     };
-    let bytes = encoding.encode(&text);
-    if bytes.len() < size {
-        return (code, bytes);
-    }
-    let refused =
-        Failure::with(Code::BadArgument, format!("the result ({} bytes) does not fit pOutInfo ({size})", bytes.len()));
-    let mut message = encoding.encode(&refused.message());
+    let refused = match encoding.encode(&text) {
+        Ok(bytes) if bytes.len() < size => return (code, bytes),
+        Ok(bytes) => Failure::with(
+            Code::BadArgument,
+            format!("the result ({} bytes) does not fit pOutInfo ({size})", bytes.len()),
+        ),
+        Err(_) => Failure::with(Code::BadArgument, "the result holds a character the encoding cannot carry"),
+    };
+    // The interface's own messages are ASCII and GBK: they always encode.
+    let mut message = encoding.encode(&refused.message()).unwrap_or_default();
     message.truncate(size.saturating_sub(1));
     (refused.code.value(), message)
 }

@@ -206,7 +206,8 @@ impl Terminal {
             Some(name) => {
                 let readers = manager.list_readers().await.map_err(|e| failure_of(&e))?;
                 let found = readers.into_iter().find(|(_, n)| n == name).map(|(p, _)| p);
-                found.ok_or_else(|| Failure::with(Code::NoCard, format!("SSCARD_READER {name:?}: no such reader")))?
+                found
+                    .ok_or_else(|| Failure::with(Code::ReaderConnection, format!("reader {name:?}: no such reader")))?
             }
             None => manager.find_card().await.map_err(|e| match error_name(&e).as_deref() {
                 Some("Ambiguous") => Failure::with(
@@ -235,7 +236,8 @@ impl Terminal {
     pub async fn read_card_bas(&self, i_type: i32) -> Result<String, Failure> {
         check_type(i_type)?;
         let reader = self.reader().await?;
-        let (card, terminal_device) = self.read(&reader, false).await?;
+        let (card, terminal_device) = self.read(&reader, false).await.map_err(Failure::for_read)?;
+        card.check_separators()?;
         Ok(bas_line(&card, &terminal_device))
     }
 
@@ -253,8 +255,9 @@ impl Terminal {
         let wanted = parse_card_info(card_info)?;
         let groups = parse_file_addr(file_addr)?;
         let reader = self.reader().await?;
-        let (card, _) = self.read(&reader, wants_photo(&groups)).await?;
+        let (card, _) = self.read(&reader, wants_photo(&groups)).await.map_err(Failure::for_read)?;
         card.check(&wanted)?;
+        card.check_separators()?;
         Ok(read_output(&groups, &card))
     }
 
@@ -354,11 +357,23 @@ impl Terminal {
         Ok(String::new())
     }
 
+    /// -2201 unless a PSAM is present: reload and unblock need its MAC
+    /// (section 5), and the holder should not type a PIN for nothing.
+    async fn need_psam(&self) -> Result<(), Failure> {
+        let manager = Manager1Proxy::new(&self.connection).await.map_err(|e| failure_of(&e))?;
+        let sam = manager.sam_reader().await.map_err(|e| failure_of(&e))?;
+        if sam.as_str() == "/" {
+            return Err(Failure::with(Code::NoPsam, "reload and unblock need the PSAM's MAC"));
+        }
+        Ok(())
+    }
+
     /// `iReloadPIN`: the card `pCardInfo` names gets a new PIN (needs the
     /// PSAM).
     pub async fn reload_pin(&self, i_type: i32, card_info: &str, pins: &mut dyn PinSource) -> Result<String, Failure> {
         check_type(i_type)?;
         let wanted = parse_card_info(card_info)?;
+        self.need_psam().await?;
         let reader = self.reader().await?;
         self.check_card(&reader, &wanted).await?;
         let new = pins.new_pin(&PinPrompt { description: "请输入新密码", tries_left: None }).map_err(pin_failure)?;
@@ -371,6 +386,7 @@ impl Terminal {
     pub async fn unblock_pin(&self, i_type: i32, card_info: &str) -> Result<String, Failure> {
         check_type(i_type)?;
         let wanted = parse_card_info(card_info)?;
+        self.need_psam().await?;
         let reader = self.reader().await?;
         self.check_card(&reader, &wanted).await?;
         reader.unblock_pin(no_opts()).await.map_err(|e| failure_of(&e))?;

@@ -68,8 +68,12 @@ pub fn run(
 ) -> Result<(), CtlFailure> {
     let encoding = Encoding::from_env();
     let size = if function == "iReadCard" || function == "iReadCard_HSM_Step2" { READ_OUT_SIZE } else { OUT_SIZE };
-    let result = execute(bus, reader, function, args, pin_stdin, encoding);
-    let (code, bytes) = answer(result, size, encoding);
+    // The debit functions write nothing, as the library's do.
+    let (code, bytes) = if matches!(function, "iDoDebit" | "iReadDebitRecord") || function.starts_with("iDoDebit_") {
+        (Code::Unsupported.value(), Vec::new())
+    } else {
+        answer(execute(bus, reader, function, args, pin_stdin, encoding), size, encoding)
+    };
     let mut out = std::io::stdout().lock();
     let printed = writeln!(out, "{code}").and_then(|()| out.write_all(&bytes)).and_then(|()| writeln!(out));
     printed.map_err(|e| CtlFailure::Local(format!("writing the answer: {e}")))?;
@@ -88,7 +92,8 @@ fn execute(
     let arg = |i: usize, name: &str| -> Result<String, Failure> {
         let raw =
             args.get(i).ok_or_else(|| Failure::with(Code::BadArgument, format!("{function}: {name} is missing")))?;
-        encoding.decode(&encoding.encode(raw), name)
+        encoding
+            .decode(&encoding.encode(raw).map_err(|e| Failure::with(e.code, format!("{name}: {}", e.detail)))?, name)
     };
     let expect = |n: usize| -> Result<(), Failure> {
         if args.len() == n {

@@ -164,7 +164,14 @@ fn the_basic_line_has_eleven_fields() {
 
 #[test]
 fn gbk_is_the_default_encoding() {
-    let bytes = Encoding::Gbk.encode("张三|");
+    let bytes = Encoding::Gbk.encode("张三|").unwrap();
+    assert_eq!(Encoding::Gbk.encode("𠮷三").unwrap_err().code.value(), -14, "no character references");
+    // GB18030's four-byte form of U+20000 is not GBK.
+    assert_eq!(Encoding::Gbk.decode(&[0x95, 0x32, 0x82, 0x36], "pWriteData").unwrap_err().code.value(), -14);
+    let mut c = card();
+    c.text.insert("issuer".into(), "A|B".into());
+    assert_eq!(c.check_separators().unwrap_err().code.value(), -23);
+    assert!(card().check_separators().is_ok());
     assert_eq!(bytes, [0xD5, 0xC5, 0xC8, 0xFD, b'|']);
     assert_eq!(Encoding::Gbk.decode(&bytes, "x").unwrap(), "张三|");
     assert_eq!(Encoding::Utf8.decode(&[0xD5, 0xC5], "pWriteData").unwrap_err().code.value(), -14);
