@@ -182,6 +182,9 @@ async fn national_dialect(generation: u8) {
             json!({"function": "iDoDebit"}),
             json!({"function": "iReadCardBas", "iType": 2}),
             json!({"function": "iVerifyPIN", "iType": "3", "pin": "472913"}),
+            // No PIN in the request: the bridge's PIN source, here a
+            // pinentry that cannot start (-11).
+            json!({"function": "iVerifyPIN", "iType": 3}),
         ],
     );
     let terminal_number = "440300000001";
@@ -198,6 +201,7 @@ async fn national_dialect(generation: u8) {
     assert_failure(&answers[7], "-13");
     assert_failure(&answers[8], "-1");
     assert_eq!(assert_success(&answers[9], "iVerifyPIN"), "");
+    assert_failure(&answers[10], "-11");
     bridge.stop();
 }
 
@@ -328,6 +332,17 @@ async fn security_refusals_and_limits() {
     let local = client(&["calls", &url, "--host", "localhost"], &read);
     assert_eq!(local[0]["success"], "1", "{local:?}");
 
+    // The placeholder at `/`, and a plain request with a foreign Host.
+    let page = client(&["get", &url], "");
+    assert_eq!(page[0]["status"], 200, "{page:?}");
+    assert!(page[0]["body"].as_str().is_some_and(|b| b.contains("sscard-bridge")), "{page:?}");
+    let rebinding = client(&["get", &url, "--host", "evil.example"], "");
+    assert_eq!(rebinding[0]["status"], 403, "{rebinding:?}");
+
+    // A page that leaves mid-call: its answer is dropped, others are served.
+    let left = client(&["fire", &url], &read.repeat(3));
+    assert_eq!(left, [json!({"sent": 3})]);
+
     // Listening on loopback only.
     let ss = Command::new("ss").args(["-Hltnp"]).output().expect("ss");
     let ss = String::from_utf8_lossy(&ss.stdout);
@@ -356,6 +371,8 @@ async fn security_refusals_and_limits() {
     assert!(rss_after < rss_before + 32 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB");
     let answers = client(&["calls", &url], &read);
     assert_eq!(answers[0]["success"], "1", "{answers:?}");
+    let log = bridge.log_text();
+    assert!(!log.contains("panicked") && !log.contains("ERROR"), "{log}");
 }
 
 /// An address other than 127.0.0.1 or ::1 is refused at start: exit 2,

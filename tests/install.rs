@@ -293,3 +293,29 @@ fn udev_rule_starts_the_daemon_for_ccid_readers() {
     assert!(has("TAG", "+=", "systemd"), "{pairs:?}");
     assert!(has("ENV{SYSTEMD_WANTS}", "+=", "sscardd.service"), "{pairs:?}");
 }
+
+/// The bridge's user unit, as installed, passes `systemd-analyze verify
+/// --user` (its binary checked where it was installed), and is enabled for
+/// the user's session.
+#[test]
+fn installed_user_unit_passes_systemd_analyze_verify() {
+    let root = tempfile::tempdir().expect("root");
+    make_install(root.path());
+    let installed = root.path().join("usr/lib/systemd/user/sscard-bridge.service");
+    let text = std::fs::read_to_string(&installed).expect("user unit");
+    assert!(text.contains("ExecStart=/usr/bin/sscard-bridge "), "{text}");
+    assert!(text.contains("WantedBy=default.target"), "{text}");
+    let staged = root.path().join("sscard-bridge.service");
+    let bridge = root.path().join("usr/bin/sscard-bridge");
+    std::fs::write(&staged, text.replace("/usr/bin/sscard-bridge", &bridge.to_string_lossy())).expect("copy");
+    let runtime = tempfile::tempdir().expect("runtime dir");
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--user"])
+        .arg(&staged)
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .expect("systemd-analyze (is systemd installed?)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.trim().is_empty(), "systemd-analyze verify --user complained: {text}");
+}

@@ -12,6 +12,11 @@ as a page's script would talk to it. Used by tests/bridge.rs.
     bridge_client.py big URL BYTES
         sends one text message of BYTES bytes; prints {"closed": CODE} or
         {"answer": …}.
+    bridge_client.py fire URL
+        sends every JSON line of standard input and closes the connection
+        at once, without waiting for an answer (a page closed mid-call).
+    bridge_client.py get URL [--host H]
+        a plain HTTP GET of URL; prints {"status": STATUS, "body": TEXT}.
     bridge_client.py flood URL COUNT
         opens COUNT connections at once and one more, closes them all;
         prints {"opened": N, "extra": STATUS or "open"}.
@@ -109,6 +114,26 @@ async def big(url, size):
             print(json.dumps({"closed": close_code(e)}))
 
 
+async def fire(url):
+    lines = [l for l in sys.stdin.read().splitlines() if l.strip()]
+    ws = await connect(url)
+    for line in lines:
+        await ws.send(line)
+    ws.transport.abort()
+    print(json.dumps({"sent": len(lines)}))
+
+
+def get(url, host):
+    import http.client
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection("127.0.0.1", parsed.port, timeout=10)
+    connection.putrequest("GET", "/", skip_host=True)
+    connection.putheader("Host", "%s:%d" % (host or parsed.hostname, parsed.port))
+    connection.endheaders()
+    response = connection.getresponse()
+    print(json.dumps({"status": response.status, "body": response.read().decode("utf-8", "replace")}))
+
+
 async def flood(url, count):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -144,6 +169,10 @@ def main():
         asyncio.run(watch(url, int(sys.argv[3]), float(sys.argv[4])))
     elif command == "big":
         asyncio.run(big(url, int(sys.argv[3])))
+    elif command == "fire":
+        asyncio.run(fire(url))
+    elif command == "get":
+        get(url, sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--host" else None)
     elif command == "flood":
         asyncio.run(flood(url, int(sys.argv[3])))
     else:
