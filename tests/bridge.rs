@@ -253,8 +253,26 @@ async fn json_rpc_reads_and_notifies() {
             json!({"jsonrpc": "2.0", "id": 4, "method": "ChangePin",
                    "params": {"oldPin": "472913", "newPin": "111111"}}),
             json!({"jsonrpc": "2.0", "id": 5, "method": "ListReaders"}),
+            json!({"jsonrpc": "2.0", "id": 6, "method": "Activate",
+                   "params": {"ssn": SSN, "initialPin": "472913", "newPin": "580264", "allowLastTry": true}}),
+            json!({"jsonrpc": "2.0", "id": 7, "method": "ReloadPin", "params": {"newPin": "639175"}}),
+            json!({"jsonrpc": "2.0", "id": 8, "method": "UnblockPin"}),
+            json!({"jsonrpc": "2.0", "id": 9, "method": "WriteHolderRecord",
+                   "params": {"record": {"card_number": "X00000020", "nation": 1, "photo": "/9j/2Q=="}}}),
+            json!({"jsonrpc": "2.0", "id": 10, "method": "VerifyPin", "params": {"pin": "639175"}}),
+            json!({"jsonrpc": "2.0", "id": 11, "method": "ReadCard", "params": {"photo": true}}),
         ],
     );
+    assert_eq!(answers[5]["result"]["state"], "active", "{}", answers[5]);
+    assert_eq!(answers[6], json!({"jsonrpc": "2.0", "id": 7, "result": null}));
+    assert_eq!(answers[7], json!({"jsonrpc": "2.0", "id": 8, "result": null}));
+    let written = &answers[8]["result"];
+    assert_eq!(written["digest"].as_str().map(str::len), Some(64), "{}", answers[8]);
+    assert!(written["apdus"].as_u64().is_some_and(|n| n > 0), "{written}");
+    assert_eq!(answers[9]["result"], json!({"ok": true, "tries_left": 3}));
+    assert_eq!(answers[10]["result"]["card_number"], "X00000020");
+    assert_eq!(answers[10]["result"]["nation"], 1);
+    assert_eq!(answers[10]["result"]["photo"], "/9j/2Q==");
     let card = &answers[0]["result"];
     assert_eq!(answers[0]["id"], 1);
     assert_eq!(card["card_id"], CARD_ID, "{card}");
