@@ -40,6 +40,8 @@ LIBEXEC_DIR := $(PREFIX)/libexec
 DBUS_DIR := /usr/share/dbus-1
 POLKIT_DIR := /usr/share/polkit-1
 SYSTEMD_DIR := /usr/lib/systemd/system
+# The bridge's user unit (Debian: /usr/lib/systemd/user).
+SYSTEMD_USER_DIR ?= $(PREFIX)/lib/systemd/user
 SYSUSERS_DIR := /usr/lib/sysusers.d
 UDEV_DIR := /usr/lib/udev/rules.d
 
@@ -56,6 +58,7 @@ install: install-lib
 	install -D -m 0755 $(BIN_DIR)/sscardd $(DESTDIR)$(LIBEXEC_DIR)/sscardd
 	install -D -m 0755 $(BIN_DIR)/sscardctl $(DESTDIR)$(PREFIX)/bin/sscardctl
 	install -D -m 0755 $(BIN_DIR)/sscard-sim $(DESTDIR)$(PREFIX)/bin/sscard-sim
+	install -D -m 0755 $(BIN_DIR)/sscard-bridge $(DESTDIR)$(PREFIX)/bin/sscard-bridge
 	install -D -m 0644 dbus/org.sscard.Daemon.conf $(DESTDIR)$(DBUS_DIR)/system.d/org.sscard.Daemon.conf
 	install -d $(DESTDIR)$(DBUS_DIR)/system-services
 	sed 's|/usr/libexec/sscardd|$(LIBEXEC_DIR)/sscardd|' dbus/org.sscard.Daemon.service \
@@ -68,6 +71,10 @@ install: install-lib
 	install -d $(DESTDIR)$(SYSTEMD_DIR)
 	sed 's|/usr/libexec/sscardd|$(LIBEXEC_DIR)/sscardd|' systemd/sscardd.service > $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service
+	install -d $(DESTDIR)$(SYSTEMD_USER_DIR)
+	sed 's|/usr/bin/sscard-bridge|$(PREFIX)/bin/sscard-bridge|' systemd/user/sscard-bridge.service \
+		> $(DESTDIR)$(SYSTEMD_USER_DIR)/sscard-bridge.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_USER_DIR)/sscard-bridge.service
 	install -D -m 0644 systemd/sscard.sysusers $(DESTDIR)$(SYSUSERS_DIR)/sscard.conf
 	install -D -m 0644 udev/60-sscard.rules $(DESTDIR)$(UDEV_DIR)/60-sscard.rules
 	for profile in apdu-scripts/*/; do \
@@ -105,6 +112,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsscard.so $(DESTDIR)$(LIBDIR)/libsscard.so.$(SOVERSION)
 	rm -f $(DESTDIR)$(INCLUDEDIR)/sscard.h $(DESTDIR)$(PKGCONFIG_DIR)/sscard.pc
 	rm -f $(DESTDIR)$(LIBEXEC_DIR)/sscardd $(DESTDIR)$(PREFIX)/bin/sscardctl $(DESTDIR)$(PREFIX)/bin/sscard-sim
+	rm -f $(DESTDIR)$(PREFIX)/bin/sscard-bridge $(DESTDIR)$(SYSTEMD_USER_DIR)/sscard-bridge.service
 	rm -f $(DESTDIR)$(DBUS_DIR)/system.d/org.sscard.Daemon.conf
 	rm -f $(DESTDIR)$(DBUS_DIR)/system-services/org.sscard.Daemon.service
 	rm -f $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Manager1.xml

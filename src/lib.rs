@@ -36,6 +36,7 @@
 //!   and the model's element tables.
 
 pub mod apdu;
+pub mod bridge;
 pub mod capi;
 pub mod dbus;
 pub mod model;

@@ -20,6 +20,7 @@ const LAYOUT: &[(&str, u32)] = &[
     ("usr/libexec/sscardd", 0o755),
     ("usr/bin/sscardctl", 0o755),
     ("usr/bin/sscard-sim", 0o755),
+    ("usr/bin/sscard-bridge", 0o755),
     ("usr/share/dbus-1/system.d/org.sscard.Daemon.conf", 0o644),
     ("usr/share/dbus-1/system-services/org.sscard.Daemon.service", 0o644),
     ("usr/share/dbus-1/interfaces/org.sscard.Manager1.xml", 0o644),
@@ -27,6 +28,7 @@ const LAYOUT: &[(&str, u32)] = &[
     ("usr/share/polkit-1/actions/org.sscard.policy", 0o644),
     ("usr/share/polkit-1/rules.d/50-sscard.rules", 0o644),
     ("usr/lib/systemd/system/sscardd.service", 0o644),
+    ("usr/lib/systemd/user/sscard-bridge.service", 0o644),
     ("usr/lib/sysusers.d/sscard.conf", 0o644),
     ("usr/lib/udev/rules.d/60-sscard.rules", 0o644),
     ("usr/share/sscard/apdu-scripts/README.md", 0o644),
@@ -290,4 +292,30 @@ fn udev_rule_starts_the_daemon_for_ccid_readers() {
     assert!(has("ATTR{bInterfaceClass}", "==", "0b"), "{pairs:?}");
     assert!(has("TAG", "+=", "systemd"), "{pairs:?}");
     assert!(has("ENV{SYSTEMD_WANTS}", "+=", "sscardd.service"), "{pairs:?}");
+}
+
+/// The bridge's user unit, as installed, passes `systemd-analyze verify
+/// --user` (its binary checked where it was installed), and is enabled for
+/// the user's session.
+#[test]
+fn installed_user_unit_passes_systemd_analyze_verify() {
+    let root = tempfile::tempdir().expect("root");
+    make_install(root.path());
+    let installed = root.path().join("usr/lib/systemd/user/sscard-bridge.service");
+    let text = std::fs::read_to_string(&installed).expect("user unit");
+    assert!(text.contains("ExecStart=/usr/bin/sscard-bridge "), "{text}");
+    assert!(text.contains("WantedBy=default.target"), "{text}");
+    let staged = root.path().join("sscard-bridge.service");
+    let bridge = root.path().join("usr/bin/sscard-bridge");
+    std::fs::write(&staged, text.replace("/usr/bin/sscard-bridge", &bridge.to_string_lossy())).expect("copy");
+    let runtime = tempfile::tempdir().expect("runtime dir");
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--user"])
+        .arg(&staged)
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .expect("systemd-analyze (is systemd installed?)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.trim().is_empty(), "systemd-analyze verify --user complained: {text}");
 }

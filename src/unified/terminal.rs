@@ -39,7 +39,8 @@ impl Bus {
         }
     }
 
-    async fn connect(&self) -> zbus::Result<Connection> {
+    /// A connection to this bus.
+    pub async fn connect(&self) -> zbus::Result<Connection> {
         match self {
             Bus::System => Connection::system().await,
             Bus::Session => Connection::session().await,
@@ -184,6 +185,14 @@ impl Terminal {
             .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot reach the bus: {e}")))?;
         let reader_name = std::env::var("SSCARD_READER").ok().filter(|n| !n.is_empty());
         Ok(Terminal { connection, reader_name })
+    }
+
+    /// A session over a connection the caller already holds (the bridge's
+    /// one connection for the process); the reader as [`Terminal::connect`]
+    /// chooses it.
+    pub fn with_connection(connection: Connection) -> Terminal {
+        let reader_name = std::env::var("SSCARD_READER").ok().filter(|n| !n.is_empty());
+        Terminal { connection, reader_name }
     }
 
     /// Uses the reader named so (a PC/SC name or an object path), not

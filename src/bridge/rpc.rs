@@ -1,0 +1,289 @@
+//! sscard's own API on the socket: JSON-RPC 2.0 whose methods mirror the
+//! D-Bus API (`docs/interfaces.md`), the D-Bus error names in `error.data`,
+//! and notifications for the daemon's signals.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value, json};
+use zbus::{Connection, OwnedObjectPath};
+use zbus::{OwnedVariant as OwnedValue, Variant};
+use zeroize::Zeroizing;
+
+use super::national::take_pin;
+use crate::dbus::client::{Dict, Manager1Proxy, Reader1Proxy, error_message, error_name, error_status_word};
+use crate::ops::keys;
+
+/// JSON-RPC's own codes.
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+/// A D-Bus call failed: `error.data.name` names the error.
+pub const DBUS_ERROR: i64 = -32000;
+
+/// A failed method.
+#[derive(Debug)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    /// The D-Bus error's name: the contract's short name (`NoSam`), or the
+    /// full name of a bus error (`org.freedesktop.DBus.Error.ServiceUnknown`).
+    pub name: Option<String>,
+    pub status_word: Option<u16>,
+}
+
+impl RpcError {
+    pub fn new(code: i64, message: impl Into<String>) -> RpcError {
+        RpcError { code, message: message.into(), name: None, status_word: None }
+    }
+
+    fn params(message: impl Into<String>) -> RpcError {
+        RpcError::new(INVALID_PARAMS, message)
+    }
+
+    /// The JSON of `error`.
+    pub fn to_json(&self) -> Value {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(name) = &self.name {
+            let mut data = json!({"name": name});
+            if let Some(sw) = self.status_word {
+                data["statusWord"] = json!(format!("{sw:04X}"));
+            }
+            error["data"] = data;
+        }
+        error
+    }
+}
+
+impl From<zbus::Error> for RpcError {
+    fn from(e: zbus::Error) -> RpcError {
+        let name = error_name(&e).or_else(|| match &e {
+            zbus::Error::MethodError(name, _, _) => Some(name.to_string()),
+            zbus::Error::FDO(fdo) => Some(format!("org.freedesktop.DBus.Error.{}", fdo_name(fdo))),
+            _ => Some("org.freedesktop.DBus.Error.Failed".to_owned()),
+        });
+        RpcError { code: DBUS_ERROR, message: error_message(&e), name, status_word: error_status_word(&e) }
+    }
+}
+
+fn fdo_name(e: &zbus::fdo::Error) -> String {
+    let debug = format!("{e:?}");
+    debug.split('(').next().unwrap_or("Failed").to_owned()
+}
+
+/// A request's response: the result or the error, with its id.
+pub fn response(id: Value, result: Result<Value, RpcError>) -> Value {
+    match result {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err(error) => json!({"jsonrpc": "2.0", "id": id, "error": error.to_json()}),
+    }
+}
+
+/// A notification.
+pub fn notification(method: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "method": method, "params": params})
+}
+
+/// A D-Bus value as JSON: byte arrays as base64, the rest as they are.
+pub fn to_json(value: &Variant<'_>) -> Value {
+    match value {
+        Variant::Bool(b) => json!(b),
+        Variant::U8(n) => json!(n),
+        Variant::U16(n) => json!(n),
+        Variant::U32(n) => json!(n),
+        Variant::U64(n) => json!(n),
+        Variant::I16(n) => json!(n),
+        Variant::I32(n) => json!(n),
+        Variant::I64(n) => json!(n),
+        Variant::F64(n) => json!(n),
+        Variant::Str(s) => json!(s.as_str()),
+        Variant::ObjectPath(p) => json!(p.as_str()),
+        Variant::Variant(v) => to_json(v),
+        Variant::Array(a) => {
+            if a.element_signature().to_string() == "y" {
+                let bytes: Vec<u8> =
+                    a.inner().iter().filter_map(|e| if let Variant::U8(b) = e { Some(*b) } else { None }).collect();
+                json!(BASE64.encode(bytes))
+            } else {
+                Value::Array(a.inner().iter().map(to_json).collect())
+            }
+        }
+        Variant::Dict(d) => {
+            let map: Map<String, Value> = d
+                .iter()
+                .map(|(k, v)| match k {
+                    Variant::Str(s) => (s.to_string(), to_json(v)),
+                    other => (format!("{other}"), to_json(v)),
+                })
+                .collect();
+            Value::Object(map)
+        }
+        other => json!(other.to_string()),
+    }
+}
+
+fn dict_json(dict: &Dict) -> Value {
+    Value::Object(dict.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+}
+
+fn boolean(params: &Map<String, Value>, key: &str) -> Result<bool, RpcError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(RpcError::params(format!("{key}: true or false"))),
+    }
+}
+
+fn owned(value: Variant<'_>) -> Result<OwnedValue, RpcError> {
+    OwnedValue::try_from(value).map_err(|e| RpcError::params(e.to_string()))
+}
+
+/// The options dictionary: each of `names` given as its camelCase key
+/// (`allowLastTry`) or the contract's (`allow_last_try`).
+fn options(params: &Map<String, Value>, names: &[(&str, &str)]) -> Result<Dict, RpcError> {
+    let mut opts = Dict::new();
+    for (camel, key) in names {
+        let value = boolean(params, camel)? || boolean(params, key)?;
+        if value {
+            opts.insert((*key).to_owned(), owned(Variant::from(true))?);
+        }
+    }
+    Ok(opts)
+}
+
+fn required_pin(params: &mut Map<String, Value>, key: &str) -> Result<Zeroizing<String>, RpcError> {
+    take_pin(params, key).map_err(RpcError::params)?.ok_or_else(|| RpcError::params(format!("{key} is missing")))
+}
+
+fn string(params: &Map<String, Value>, key: &str) -> Result<String, RpcError> {
+    match params.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(RpcError::params(format!("{key}: a string is required"))),
+    }
+}
+
+/// A holder record (`WriteHolderRecord`) from JSON: strings as `s`,
+/// `nation` as `y`, `photo` as base64 of the JPEG.
+fn record(value: Option<&Value>) -> Result<Dict, RpcError> {
+    let Some(Value::Object(fields)) = value else {
+        return Err(RpcError::params("record: an object of the holder's keys is required"));
+    };
+    let mut dict = Dict::new();
+    for (key, value) in fields {
+        let variant = match (key.as_str(), value) {
+            (keys::NATION, Value::Number(n)) => {
+                let n = n.as_u64().and_then(|n| u8::try_from(n).ok());
+                Variant::from(n.ok_or_else(|| RpcError::params("nation: 1 to 255"))?)
+            }
+            (keys::PHOTO, Value::String(b64)) => {
+                Variant::from(BASE64.decode(b64).map_err(|e| RpcError::params(format!("photo: not base64: {e}")))?)
+            }
+            (_, Value::String(s)) => Variant::from(s.clone()),
+            (key, _) => return Err(RpcError::params(format!("record.{key}: a string is required"))),
+        };
+        dict.insert(key.clone(), owned(variant)?);
+    }
+    Ok(dict)
+}
+
+/// The reader `params.reader` names (an object path or a PC/SC name), else
+/// the one `FindCard` answers.
+async fn reader(connection: &Connection, params: &Map<String, Value>) -> Result<Reader1Proxy<'static>, RpcError> {
+    let manager = Manager1Proxy::new(connection).await?;
+    let path: OwnedObjectPath = match params.get("reader") {
+        None | Some(Value::Null) => manager.find_card().await?,
+        Some(Value::String(path)) if path.starts_with('/') => OwnedObjectPath::try_from(path.as_str())
+            .map_err(|_| RpcError::params(format!("reader {path:?}: not an object path")))?,
+        Some(Value::String(name)) => {
+            let readers = manager.list_readers().await?;
+            readers.into_iter().find(|(_, n)| n == name).map(|(p, _)| p).ok_or_else(|| RpcError {
+                code: DBUS_ERROR,
+                message: format!("no reader named {name:?}"),
+                name: Some("NoCard".to_owned()),
+                status_word: None,
+            })?
+        }
+        Some(_) => return Err(RpcError::params("reader: an object path or a reader's name")),
+    };
+    Ok(Reader1Proxy::builder(connection).path(path).cache_properties(zbus::proxy::CacheProperties::No).build().await?)
+}
+
+const LAST_TRY: (&str, &str) = ("allowLastTry", keys::opts::ALLOW_LAST_TRY);
+
+/// Runs one method; `params` is an object (absent params are `{}`). The
+/// PIN arguments are taken out of it into zeroizing buffers.
+pub async fn call(connection: &Connection, method: &str, mut params: Map<String, Value>) -> Result<Value, RpcError> {
+    let p = &mut params;
+    match method {
+        "ListReaders" => {
+            let readers = Manager1Proxy::new(connection).await?.list_readers().await?;
+            Ok(Value::Array(readers.iter().map(|(path, name)| json!({"path": path.as_str(), "name": name})).collect()))
+        }
+        "ReadCard" => {
+            let opts =
+                options(p, &[(keys::opts::PHOTO, keys::opts::PHOTO), ("authenticate", keys::opts::AUTHENTICATE)])?;
+            Ok(dict_json(&reader(connection, p).await?.read_card(opts).await?))
+        }
+        "GetPinStatus" => {
+            let (tries_left, blocked) = reader(connection, p).await?.get_pin_status(Dict::new()).await?;
+            Ok(json!({"tries_left": tries_left, "blocked": blocked}))
+        }
+        "VerifyPin" => {
+            let pin = required_pin(p, "pin")?;
+            let opts = options(p, &[LAST_TRY])?;
+            let (ok, tries_left) = reader(connection, p).await?.verify_pin(pin.as_str(), opts).await?;
+            Ok(json!({"ok": ok, "tries_left": tries_left}))
+        }
+        "ChangePin" => {
+            let (old, new) = (required_pin(p, "oldPin")?, required_pin(p, "newPin")?);
+            let opts = options(p, &[LAST_TRY])?;
+            reader(connection, p).await?.change_pin(old.as_str(), new.as_str(), opts).await?;
+            Ok(Value::Null)
+        }
+        "ReloadPin" => {
+            let new = required_pin(p, "newPin")?;
+            reader(connection, p).await?.reload_pin(new.as_str(), Dict::new()).await?;
+            Ok(Value::Null)
+        }
+        "UnblockPin" => {
+            reader(connection, p).await?.unblock_pin(Dict::new()).await?;
+            Ok(Value::Null)
+        }
+        "Activate" => {
+            let (initial, new) = (required_pin(p, "initialPin")?, required_pin(p, "newPin")?);
+            let ssn = Zeroizing::new(string(p, "ssn")?);
+            let opts = options(p, &[LAST_TRY])?;
+            let reader = reader(connection, p).await?;
+            Ok(dict_json(&reader.activate(ssn.as_str(), initial.as_str(), new.as_str(), opts).await?))
+        }
+        "WriteHolderRecord" => {
+            let record = record(p.get("record"))?;
+            Ok(dict_json(&reader(connection, p).await?.write_holder_record(record, Dict::new()).await?))
+        }
+        other => Err(RpcError::new(METHOD_NOT_FOUND, format!("{other}: no such method"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_arrays_are_base64_and_errors_carry_the_name() {
+        let bytes = Variant::from(vec![0xFFu8, 0xD8]);
+        assert_eq!(to_json(&bytes), json!("/9g="));
+        assert_eq!(to_json(&Variant::from(vec!["a", "b"])), json!(["a", "b"]));
+        let error = RpcError { code: DBUS_ERROR, message: "m".into(), name: Some("NoSam".into()), status_word: None };
+        assert_eq!(error.to_json(), json!({"code": -32000, "message": "m", "data": {"name": "NoSam"}}));
+    }
+
+    #[test]
+    fn records_take_nation_as_a_byte_and_photo_as_base64() {
+        let dict =
+            record(Some(&json!({"name": "张三", "nation": 1, "photo": "/9g="}))).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(u8::try_from(&dict["nation"]).ok(), Some(1));
+        assert!(record(Some(&json!({"nation": 300}))).is_err());
+        assert!(record(Some(&json!({"photo": "!"}))).is_err());
+        assert!(record(None).is_err());
+    }
+}
