@@ -337,7 +337,7 @@ impl Engine {
     /// call without a PSAM is refused before any APDU.
     pub(crate) fn sam_required(&self, card_profile: &str, operation: OperationKind) -> bool {
         let Some(profile) = self.profile(card_profile) else { return false };
-        let uses_sam = |id: ScriptId| script(profile, id).is_some_and(|s| s.steps().any(|step| step.slot == Slot::Sam));
+        let uses_sam = |id| uses_sam(profile, id);
         match operation {
             OperationKind::ReadCard(options) => {
                 options.authenticate
@@ -683,6 +683,11 @@ fn script(profile: &Profile, id: ScriptId) -> Option<&Script> {
     profile.script(id.name())
 }
 
+/// Whether the profile's script has `sam:` steps.
+fn uses_sam(profile: &Profile, id: ScriptId) -> bool {
+    script(profile, id).is_some_and(|s| s.steps().any(|step| step.slot == Slot::Sam))
+}
+
 /// Runs one of the profile's scripts with its constants.
 fn run_script(
     profile: &Profile,
@@ -736,7 +741,7 @@ impl Session<'_, '_, '_> {
     /// Whether `script` talks to the PSAM; if so, the PSAM must be there,
     /// and is selected once per operation.
     fn sam_for(&mut self, id: ScriptId) -> Result<(), OpError> {
-        let needs_sam = script(self.profile, id).is_some_and(|s| s.steps().any(|step| step.slot == Slot::Sam));
+        let needs_sam = uses_sam(self.profile, id);
         if !needs_sam || self.sam_selected {
             return Ok(());
         }
@@ -773,7 +778,7 @@ impl Session<'_, '_, '_> {
     /// The card info; `with_pin_status` adds the counter (an empty VERIFY).
     fn read_card(&mut self, options: ReadOptions, with_pin_status: bool) -> Result<CardInfo, OpError> {
         let id = if options.photo { ScriptId::ReadCardPhoto } else { ScriptId::ReadCard };
-        let needs_sam = script(self.profile, id).is_some_and(|sc| sc.steps().any(|step| step.slot == Slot::Sam));
+        let needs_sam = uses_sam(self.profile, id);
         if (needs_sam || options.authenticate) && self.cards.sam.is_none() {
             return Err(OpError::NoSam);
         }

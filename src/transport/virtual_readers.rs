@@ -79,6 +79,20 @@ struct SlotCard {
     log: Vec<Zeroizing<Vec<u8>>>,
 }
 
+impl SlotCard {
+    /// A warm reset of the card inserted as `insertion`, which every
+    /// connection then sees.
+    fn reset_card(&mut self, insertion: u64) -> Result<(), TransportError> {
+        if self.insertion != insertion {
+            return Err(TransportError::CardRemoved);
+        }
+        let Some(c) = self.card.as_mut() else { return Err(TransportError::CardRemoved) };
+        self.atr = c.reset();
+        self.resets += 1;
+        Ok(())
+    }
+}
+
 impl Slot {
     fn set_status(&self, present: bool, atr: Vec<u8>) {
         {
@@ -287,14 +301,8 @@ impl CardConnection for VirtualConnection {
     }
 
     fn reset(&mut self) -> Result<(), TransportError> {
-        let mut guard = lock(&self.slot.card);
-        let card = &mut *guard;
-        if card.insertion != self.insertion {
-            return Err(TransportError::CardRemoved);
-        }
-        let Some(c) = card.card.as_mut() else { return Err(TransportError::CardRemoved) };
-        card.atr = c.reset();
-        card.resets += 1;
+        let mut card = lock(&self.slot.card);
+        card.reset_card(self.insertion)?;
         self.resets = card.resets;
         self.atr = card.atr.clone();
         self.caps = caps_of(&self.atr);
@@ -393,15 +401,7 @@ impl CardTransaction for VirtualTransaction<'_> {
     }
 
     fn end_with_reset(self) -> Result<(), TransportError> {
-        let mut guard = lock(&self.slot.card);
-        let card = &mut *guard;
-        if card.insertion != self.insertion {
-            return Err(TransportError::CardRemoved);
-        }
-        let Some(c) = card.card.as_mut() else { return Err(TransportError::CardRemoved) };
-        card.atr = c.reset();
-        card.resets += 1;
-        Ok(())
+        lock(&self.slot.card).reset_card(self.insertion)
     }
 }
 
