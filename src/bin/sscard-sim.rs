@@ -88,6 +88,19 @@ enum Role {
         #[arg(long, value_name = "NAME")]
         key_domain: Option<String>,
     },
+    /// The encryption machine (HSM) of a counter without a PSAM, for tests
+    /// and demos: reads an HSM step's output line (as the national
+    /// functions print it) and prints the back end's answer, the next
+    /// step's pKey, computed with the test keys.
+    Hsm {
+        /// The step's output, e.g. iReadCardBas_HSM_Step1's eight fields.
+        line: String,
+        /// For a reload or unblock's Step2 output: its Step1 output (F).
+        first: Option<String>,
+        /// Another card centre's master keys, as for `psam --key-domain`.
+        #[arg(long, value_name = "NAME")]
+        key_domain: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -160,6 +173,11 @@ fn card_device(
 
 fn run(cli: Cli) -> Result<(), BoxError> {
     let (common, mut device): (Common, Box<dyn Device>) = match cli.role {
+        Role::Hsm { line, first, key_domain } => {
+            let answer = sim::hsm::answer(&line, first.as_deref(), key_domain.as_deref())?;
+            println!("{answer}");
+            return Ok(());
+        }
         Role::Card { common, generation, image, region, serial, initial_pin } => {
             let device = card_device(generation, image, &region, serial, &initial_pin)?;
             (common, Box::new(device))

@@ -77,6 +77,9 @@ struct Timeouts {
     /// finish; keep it below the unit's `TimeoutStopSec`.
     #[serde(default = "default_shutdown_grace_ms")]
     shutdown_grace_ms: u64,
+    /// How long an HSM session waits for its owner's next step.
+    #[serde(default = "default_hsm_idle_ms")]
+    hsm_idle_ms: u64,
 }
 
 impl Default for Timeouts {
@@ -85,11 +88,16 @@ impl Default for Timeouts {
             operation_ms: default_operation_ms(),
             reconnect_max_ms: default_reconnect_ms(),
             shutdown_grace_ms: default_shutdown_grace_ms(),
+            hsm_idle_ms: default_hsm_idle_ms(),
         }
     }
 }
 
 fn default_operation_ms() -> u64 {
+    60_000
+}
+
+fn default_hsm_idle_ms() -> u64 {
     60_000
 }
 
@@ -117,6 +125,9 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let config: Config = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), one_line(&e)))?;
+    if config.timeouts.hsm_idle_ms == 0 {
+        return Err(format!("{}: timeouts.hsm_idle_ms must be more than 0", path.display()));
+    }
     if config.timeouts.operation_ms == 0 {
         return Err(format!("{}: timeouts.operation_ms must be more than 0", path.display()));
     }
@@ -218,6 +229,7 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
         shutdown_grace: Duration::from_millis(config.timeouts.shutdown_grace_ms),
         max_backoff: Duration::from_millis(config.timeouts.reconnect_max_ms.max(10)),
         audit_salt: zeroize::Zeroizing::new(config.audit_salt.clone()),
+        hsm_idle_timeout: Duration::from_millis(config.timeouts.hsm_idle_ms),
     };
     let service = Service::start(engine, service_config, events).map_err(|e| format!("cannot start: {e}"))?;
     let authorization = match cli.authorization {

@@ -44,6 +44,8 @@ pub trait Reader1 {
     fn unblock_pin(&self, opts: Dict) -> zbus::Result<()>;
     #[zbus(allow_interactive_auth)]
     fn activate(&self, ssn: &str, initial_pin: &str, new_pin: &str, opts: Dict) -> zbus::Result<Dict>;
+    #[zbus(allow_interactive_auth)]
+    fn begin_hsm(&self, operation: &str, args: Dict) -> zbus::Result<(OwnedObjectPath, Dict)>;
     #[zbus(property)]
     fn name(&self) -> zbus::Result<String>;
     #[zbus(property)]
@@ -60,6 +62,18 @@ pub trait Reader1 {
     fn card_inserted(&self, atr: Vec<u8>) -> zbus::Result<()>;
     #[zbus(signal)]
     fn card_removed(&self) -> zbus::Result<()>;
+}
+
+/// `org.sscard.HsmSession1`: an HSM session's later steps.
+#[proxy(interface = "org.sscard.HsmSession1", default_service = "org.sscard.Daemon")]
+pub trait HsmSession1 {
+    #[zbus(name = "Continue")]
+    fn continue_(&self, args: Dict) -> zbus::Result<Dict>;
+    fn abort(&self) -> zbus::Result<()>;
+    #[zbus(property)]
+    fn operation(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn reader(&self) -> zbus::Result<OwnedObjectPath>;
 }
 
 /// The contract's error name of a failed call (`NoCard`, `WrongPin`, …),

@@ -14,7 +14,7 @@ use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, inter
 use super::error::Error;
 use crate::model::{Field, Pin, Ssn};
 use crate::ops::keys::{self, opts as opt};
-use crate::ops::{FieldInput, InfoValue, ReadOptions, record_from_fields};
+use crate::ops::{FieldInput, HsmInput, HsmOperation, HsmStep, InfoValue, ReadOptions, record_from_fields};
 use crate::service::audit::Caller;
 use crate::service::{CardKind, ErrorName, Event, Reply, Request, Service};
 
@@ -25,6 +25,12 @@ pub const MANAGER_PATH: &str = "/org/sscard/Daemon";
 pub fn reader_path(id: u32) -> OwnedObjectPath {
     // A path of digits under a fixed prefix is always valid.
     OwnedObjectPath::try_from(format!("{MANAGER_PATH}/readers/{id}"))
+        .unwrap_or_else(|_| OwnedObjectPath::from(ObjectPath::from_static_str_unchecked("/")))
+}
+
+/// The object path of HSM session `id`.
+pub fn hsm_session_path(id: u64) -> OwnedObjectPath {
+    OwnedObjectPath::try_from(format!("{MANAGER_PATH}/hsm/{id}"))
         .unwrap_or_else(|_| OwnedObjectPath::from(ObjectPath::from_static_str_unchecked("/")))
 }
 
@@ -453,6 +459,67 @@ impl Reader {
         }
     }
 
+    /// Starts an HSM session (`docs/interfaces.md`, "HSM sessions"): the
+    /// operation's first step runs, and the reader then serves only this
+    /// session, in one PC/SC transaction, until it ends. `args`: `photo`
+    /// (b) for `read`. Answers the session's object and the first step's
+    /// hand-over.
+    ///
+    /// Errors: `InvalidArgument` (unknown operation or argument).
+    #[zbus(out_args("session", "output"))]
+    async fn begin_hsm(
+        &self,
+        operation: &str,
+        args: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(OwnedObjectPath, Dict), Error> {
+        const METHOD: &str = "BeginHsm";
+        let arrived = std::time::Instant::now();
+        let _in_flight = self.daemon.enter();
+        let caller = self.daemon.caller(connection, &header).await;
+        let parsed = Options::parse(METHOD, &args, &[opt::PHOTO]).and_then(|o| {
+            HsmOperation::parse(operation, o.photo).ok_or_else(|| {
+                Error::invalid(
+                    METHOD,
+                    &format!("operation: unknown {operation:?} (read_basic, read, write, reload_pin or unblock_pin)"),
+                )
+            })
+        });
+        let operation = match parsed {
+            Ok(op) => op,
+            Err(e) => {
+                self.daemon.service.audit_refusal(self.id, caller, METHOD, e.name);
+                return Err(e);
+            }
+        };
+        let action = match operation {
+            HsmOperation::ReadBasic | HsmOperation::Read { .. } => "org.sscard.read",
+            HsmOperation::Write => "org.sscard.personalize",
+            HsmOperation::ReloadPin | HsmOperation::UnblockPin => "org.sscard.reset-pin",
+        };
+        let Some(owner) = header.sender().map(|s| s.to_string()) else {
+            return Err(Error::new(ErrorName::NotAuthorized, METHOD, "the caller has no bus name"));
+        };
+        let authorized = tokio::select! {
+            authorized = self.daemon.authorize(connection, &header, action, caller) => authorized,
+            () = self.daemon.service.stopped() => Err(Error::new(ErrorName::Cancelled, METHOD, "the daemon is shutting down")),
+        };
+        if let Err(e) = authorized {
+            self.daemon.service.audit_refusal(self.id, caller, operation.audit_name(), e.name);
+            return Err(e);
+        }
+        let (id, step) = self.daemon.service.hsm_begin(self.id, operation, owner.clone(), caller, arrived).await?;
+        let path = hsm_session_path(id);
+        let output = step_output(&self.daemon, &step)?;
+        if !step.is_last() {
+            let object =
+                HsmSession { id, owner, operation, reader: reader_path(self.id), daemon: Arc::clone(&self.daemon) };
+            connection.object_server().at(&path, object).await.map_err(Error::from)?;
+        }
+        Ok((path, output))
+    }
+
     /// The PC/SC reader name.
     #[zbus(property)]
     async fn name(&self) -> String {
@@ -545,6 +612,13 @@ impl Reader {
     }
 
     fn card_info(&self, fields: &[(&'static str, InfoValue)]) -> Result<Dict, Error> {
+        card_info_dict(&self.daemon, fields)
+    }
+}
+
+/// A card-info dictionary (`docs/interfaces.md`).
+fn card_info_dict(daemon: &Daemon, fields: &[(&'static str, InfoValue)]) -> Result<Dict, Error> {
+    {
         let mut out = Dict::new();
         for (key, value) in fields {
             let v = match value {
@@ -558,10 +632,192 @@ impl Reader {
             out.insert((*key).to_owned(), v);
         }
         // An addition to the contract: the legacy line's last field.
-        if !self.daemon.terminal_device.is_empty() {
-            out.insert(keys::TERMINAL_DEVICE.into(), owned(Variant::from(self.daemon.terminal_device.clone()))?);
+        if !daemon.terminal_device.is_empty() {
+            out.insert(keys::TERMINAL_DEVICE.into(), owned(Variant::from(daemon.terminal_device.clone()))?);
         }
         Ok(out)
+    }
+}
+
+/// A step's answer as `HsmSession1` gives it: the hand-over's byte values
+/// (`ay`), `awaits` (`as`, what the next step takes) and `done` (`b`); the
+/// last step of a read adds the card-info keys.
+fn step_output(daemon: &Daemon, step: &HsmStep) -> Result<Dict, Error> {
+    let mut out = match step {
+        HsmStep::Handover { outputs, awaits } => {
+            let mut out = Dict::new();
+            for (name, bytes) in outputs {
+                out.insert(name.clone(), owned(Variant::from(bytes.to_vec()))?);
+            }
+            out.insert(keys::hsm::AWAITS.into(), owned(Variant::from(awaits.clone()))?);
+            out
+        }
+        HsmStep::CardInfo(info) => card_info_dict(daemon, &info.fields())?,
+        HsmStep::Done => Dict::new(),
+    };
+    out.insert(keys::hsm::DONE.into(), OwnedVariant::from(step.is_last()));
+    Ok(out)
+}
+
+/// An HSM session's later step, as `Continue` receives it: byte values
+/// (`ay`), `new_pin` (`s`) and `record` (`a{sv}`, as `WriteHolderRecord`).
+fn step_input(args: &Dict) -> Result<HsmInput, Error> {
+    const METHOD: &str = "Continue";
+    let mut input = HsmInput::default();
+    for (key, value) in args {
+        match (key.as_str(), &**value) {
+            (keys::hsm::NEW_PIN, Variant::Str(pin)) => input.new_pin = Some(pin_arg(METHOD, pin, Field::NewPin)?),
+            (keys::hsm::RECORD, Variant::Dict(record)) => {
+                let mut fields = Vec::new();
+                for (k, v) in record.iter() {
+                    let Variant::Str(k) = k else {
+                        return Err(Error::invalid(METHOD, "record: keys must be strings"));
+                    };
+                    // The dictionary's values are variants (`v`).
+                    let v = match v {
+                        Variant::Variant(inner) => &**inner,
+                        other => other,
+                    };
+                    let v = OwnedVariant::try_from(v.try_clone().map_err(|e| Error::invalid(METHOD, &e.to_string()))?)
+                        .map_err(|e| Error::invalid(METHOD, &e.to_string()))?;
+                    fields.push((k.to_string(), field_input(&v)));
+                }
+                let update = record_from_fields(fields).map_err(|e| Error::from_op(METHOD, &e))?;
+                if update.is_empty() {
+                    return Err(Error::invalid(METHOD, "record: nothing to write"));
+                }
+                input.record = Some(Box::new(update));
+            }
+            (_, Variant::Array(a)) if a.element_signature().to_string() == "y" => {
+                let bytes: Vec<u8> =
+                    a.inner().iter().filter_map(|e| if let Variant::U8(b) = e { Some(*b) } else { None }).collect();
+                input.fields.set(key, bytes);
+                input.names.push(key.clone());
+            }
+            (key, other) => {
+                let expected = match key {
+                    keys::hsm::NEW_PIN => "s",
+                    keys::hsm::RECORD => "a{sv}",
+                    _ => "ay",
+                };
+                return Err(Error::invalid(
+                    METHOD,
+                    &format!("{key}: must be of type {expected}, not {}", other.value_signature()),
+                ));
+            }
+        }
+    }
+    Ok(input)
+}
+
+/// `/org/sscard/Daemon/hsm/N`: one HSM session, owned by the unique bus
+/// name that began it.
+pub struct HsmSession {
+    id: u64,
+    owner: String,
+    operation: HsmOperation,
+    reader: OwnedObjectPath,
+    daemon: Arc<Daemon>,
+}
+
+impl HsmSession {
+    fn check_owner(&self, header: &Header<'_>, method: &str) -> Result<(), Error> {
+        match header.sender() {
+            Some(sender) if sender.as_str() == self.owner => Ok(()),
+            _ => Err(Error::new(ErrorName::NotAuthorized, method, "the session belongs to another client")),
+        }
+    }
+
+    /// Takes the object off the bus, once its method has answered.
+    fn remove_later(&self, connection: &Connection) {
+        let server = connection.object_server().clone();
+        let path = hsm_session_path(self.id);
+        tokio::spawn(async move {
+            let _ = server.remove::<HsmSession, _>(&path).await;
+        });
+    }
+}
+
+/// `org.sscard.HsmSession1`: an HSM session's later steps. Only the client
+/// that began it may call; anyone else gets `NotAuthorized`.
+#[interface(name = "org.sscard.HsmSession1")]
+impl HsmSession {
+    /// The next step: the values the last answer's `awaits` named. Answers
+    /// as `BeginHsm` does; `done` is true at the last step. Any failed
+    /// step ends the session with a card reset.
+    ///
+    /// Errors: `InvalidArgument` (a missing, extra or malformed value),
+    /// `NotIssued`, `NotAuthentic`, `CardRemoved` (between steps), `Timeout`
+    /// (the session stayed idle and was reset), `NotAuthorized`.
+    #[zbus(name = "Continue", out_args("output"))]
+    async fn r#continue(
+        &self,
+        args: Dict,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<Dict, Error> {
+        self.check_owner(&header, "Continue")?;
+        let _in_flight = self.daemon.enter();
+        let result = match step_input(&args) {
+            Ok(input) => self.daemon.service.hsm_continue(self.id, &self.owner, input).await,
+            Err(e) => {
+                // A step that cannot be read fails like any other: the session ends.
+                let _ = self.daemon.service.hsm_abort(self.id, &self.owner);
+                Err(e)
+            }
+        };
+        match result {
+            Ok(step) => {
+                if step.is_last() {
+                    self.remove_later(connection);
+                }
+                step_output(&self.daemon, &step)
+            }
+            Err(e) => {
+                self.remove_later(connection);
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends the session at once, with a card reset.
+    async fn abort(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &Connection,
+    ) -> Result<(), Error> {
+        self.check_owner(&header, "Abort")?;
+        let result = self.daemon.service.hsm_abort(self.id, &self.owner);
+        self.remove_later(connection);
+        result
+    }
+
+    /// `read_basic`, `read`, `write`, `reload_pin` or `unblock_pin`.
+    #[zbus(property)]
+    async fn operation(&self) -> String {
+        self.operation.name().to_owned()
+    }
+
+    /// The reader it holds.
+    #[zbus(property)]
+    async fn reader(&self) -> OwnedObjectPath {
+        self.reader.clone()
+    }
+}
+
+/// Ends the sessions of every client that leaves the bus, at once.
+async fn watch_owners(connection: Connection, daemon: Arc<Daemon>) {
+    use futures_util::StreamExt as _;
+    let Ok(bus) = zbus::fdo::DBusProxy::new(&connection).await else { return };
+    let Ok(mut changes) = bus.receive_name_owner_changed().await else { return };
+    while let Some(change) = changes.next().await {
+        let Ok(args) = change.args() else { continue };
+        if args.new_owner().is_some() || !args.name().starts_with(':') {
+            continue;
+        }
+        for id in daemon.service.hsm_owner_gone(args.name()) {
+            let _ = connection.object_server().remove::<HsmSession, _>(&hsm_session_path(id)).await;
+        }
     }
 }
 
@@ -633,11 +889,13 @@ impl Options {
 /// Serves the objects and keeps them in step with the service's events
 /// until the event channel closes.
 pub async fn serve(connection: Connection, daemon: Arc<Daemon>, mut events: mpsc::UnboundedReceiver<Event>) {
+    let watcher = tokio::spawn(watch_owners(connection.clone(), Arc::clone(&daemon)));
     while let Some(event) = events.recv().await {
         if let Err(e) = apply(&connection, &daemon, event).await {
             tracing::warn!("cannot publish an event: {e}");
         }
     }
+    watcher.abort();
 }
 
 /// Registers the manager and the ObjectManager.

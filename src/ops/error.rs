@@ -5,8 +5,12 @@ use thiserror::Error;
 
 use crate::apdu::StatusWord;
 use crate::model::{DecodeError, Field, ValidationError};
-use crate::script::{Pos, RunError, Slot, StatusClass};
+use crate::script::{CheckOutcome, Pos, RunError, Slot, StatusClass};
 use crate::transport::TransportError;
+
+/// The words of the refusal of an HSM step's field of the wrong length or
+/// form, which the national interface answers with -14.
+pub const STEP_MALFORMED: &str = "a value given for the step has the wrong length or form";
 
 #[derive(Debug, Error)]
 pub enum OpError {
@@ -40,6 +44,12 @@ pub enum OpError {
     AuthenticationFailed { pos: Pos, slot: Slot, sw: StatusWord },
     #[error("authentication failed: the card's INTERNAL AUTHENTICATE answer does not match the PSAM's")]
     NotAuthentic,
+    /// An HSM session's step: the back end's result is not the card's answer.
+    #[error("the back end's result differs from the card's answer ({0})")]
+    ResultMismatch(String),
+    /// An HSM session's step gave back a value that was not the one issued.
+    #[error("not the one issued: {0}")]
+    NotIssued(String),
     #[error("card error at {pos}: `{step}` answered {sw}")]
     Card { pos: Pos, step: String, sw: StatusWord, class: StatusClass },
     #[error("read-back differs from what was written: {}", .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "))]
@@ -105,6 +115,13 @@ impl OpError {
                 | TransportError::Pcsc(_)) => OpError::Transport(t),
             },
             RunError::NoSam { .. } => OpError::NoSam,
+            RunError::Check { pos, outcome } => match outcome {
+                CheckOutcome::Malformed => OpError::BadInput(format!("{STEP_MALFORMED} ({pos})")),
+                CheckOutcome::NotIssued => {
+                    OpError::NotIssued(format!("a value given back differs from the one handed out ({pos})"))
+                }
+                CheckOutcome::NotAuthentic => OpError::ResultMismatch(pos.to_string()),
+            },
             // A script the loader accepted cannot miss an input or build a
             // bad value from the operations' own inputs: a bug, if it happens.
             e @ (RunError::Value { .. } | RunError::MissingInput { .. }) => OpError::Internal(e.to_string()),

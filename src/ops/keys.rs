@@ -81,6 +81,19 @@ pub mod opts {
     pub const ALLOW_LAST_TRY: &str = "allow_last_try";
 }
 
+/// HSM sessions (`Reader1.BeginHsm`, `HsmSession1.Continue`): the keys
+/// besides the byte values the profile's scripts hand out and await.
+pub mod hsm {
+    /// In every answer: the names the next step takes (`as`).
+    pub const AWAITS: &str = "awaits";
+    /// In every answer: whether the session has ended (`b`).
+    pub const DONE: &str = "done";
+    /// `Continue` of a reload: the new PIN (`s`).
+    pub const NEW_PIN: &str = "new_pin";
+    /// `Continue` of a write: the record (`a{sv}`, as `WriteHolderRecord`).
+    pub const RECORD: &str = "record";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,12 +7,14 @@
 //! here is meant to run inside one PC/SC transaction on each card.
 
 mod error;
+mod hsm;
 mod info;
 pub mod keys;
 
 use std::path::Path;
 
-pub use error::OpError;
+pub use error::{OpError, STEP_MALFORMED};
+pub use hsm::{HsmInput, HsmOperation, HsmSession, HsmStep};
 pub use info::{CardInfo, CardState, PinStatus};
 pub(crate) use info::{FieldInput, InfoValue, record_from_fields};
 
@@ -52,6 +54,11 @@ pub(crate) enum ScriptId {
     UnblockPin,
     Activate,
     Deactivate,
+    HsmReadBasic,
+    HsmRead,
+    HsmWrite,
+    HsmReloadPin,
+    HsmUnblockPin,
 }
 
 impl ScriptId {
@@ -81,6 +88,11 @@ impl ScriptId {
             ScriptId::UnblockPin => "unblock-pin",
             ScriptId::Activate => "activate",
             ScriptId::Deactivate => "deactivate",
+            ScriptId::HsmReadBasic => "hsm-read-basic",
+            ScriptId::HsmRead => "hsm-read",
+            ScriptId::HsmWrite => "hsm-write",
+            ScriptId::HsmReloadPin => "hsm-reload-pin",
+            ScriptId::HsmUnblockPin => "hsm-unblock-pin",
         }
     }
 }
@@ -104,6 +116,26 @@ pub(crate) mod var {
     pub const OLD_PIN: &str = "old_pin";
     pub const NEW_PIN: &str = "new_pin";
     pub const INITIAL_PIN: &str = "initial_pin";
+    /// What an HSM session's scripts hand out and wait for
+    /// (`docs/interfaces.md`, `HsmSession1`).
+    pub mod hsm {
+        pub const ALGORITHM: &str = "algorithm";
+        pub const CARD_ID: &str = "card_id";
+        pub const INTERNAL_FACTOR: &str = "internal_factor";
+        pub const INTERNAL_ORIGINAL: &str = "internal_original";
+        pub const INTERNAL_RESULT: &str = "internal_result";
+        pub const EXTERNAL_FACTOR: &str = "external_factor";
+        pub const EXTERNAL_ORIGINAL: &str = "external_original";
+        pub const EXTERNAL_RESULT: &str = "external_result";
+        pub const KEY: &str = "key";
+        pub const FACTOR: &str = "factor";
+        pub const ORIGINAL: &str = "original";
+        pub const CRYPTOGRAM: &str = "cryptogram";
+        pub const CHALLENGE: &str = "challenge";
+        pub const HEADER: &str = "header";
+        pub const DATA: &str = "data";
+        pub const APDU: &str = "apdu";
+    }
     /// Every element record, as `read-card` captures them: `ef05_<tag>` and
     /// `ef06_<tag>`, in the order of the model's tables.
     pub const ELEMENTS: [&str; 14] = [
@@ -143,7 +175,51 @@ pub(crate) const SCRIPT_NEEDS: &[ScriptNeed] = &[
     need("unblock_pin", ScriptId::UnblockPin, &[], &[], true),
     need("activate", ScriptId::Activate, &[var::INITIAL_PIN, var::NEW_PIN, var::EF05_01], &[], true),
     need("deactivate", ScriptId::Deactivate, &[], &[], false),
+    hsm_need(
+        "hsm read_basic",
+        ScriptId::HsmReadBasic,
+        &[var::RANDOM, hv::INTERNAL_RESULT, hv::INTERNAL_ORIGINAL, hv::EXTERNAL_RESULT, hv::EXTERNAL_ORIGINAL],
+        &var::ELEMENTS,
+        &[
+            hv::ALGORITHM,
+            hv::CARD_ID,
+            hv::INTERNAL_FACTOR,
+            hv::INTERNAL_ORIGINAL,
+            hv::EXTERNAL_FACTOR,
+            hv::EXTERNAL_ORIGINAL,
+        ],
+    ),
+    hsm_need(
+        "hsm read",
+        ScriptId::HsmRead,
+        &[hv::CRYPTOGRAM, hv::ORIGINAL],
+        &var::ELEMENTS,
+        &[hv::ALGORITHM, hv::KEY, hv::FACTOR, hv::ORIGINAL],
+    ),
+    hsm_need(
+        "hsm write",
+        ScriptId::HsmWrite,
+        &[hv::CRYPTOGRAM, hv::ORIGINAL],
+        &[var::EF05_01],
+        &[hv::ALGORITHM, hv::KEY, hv::FACTOR, hv::ORIGINAL],
+    ),
+    hsm_need(
+        "hsm reload_pin",
+        ScriptId::HsmReloadPin,
+        &[var::NEW_PIN, hv::APDU],
+        &[],
+        &[hv::ALGORITHM, hv::KEY, hv::FACTOR, hv::CHALLENGE, hv::HEADER, hv::DATA],
+    ),
+    hsm_need(
+        "hsm unblock_pin",
+        ScriptId::HsmUnblockPin,
+        &[hv::APDU],
+        &[],
+        &[hv::ALGORITHM, hv::KEY, hv::FACTOR, hv::CHALLENGE, hv::HEADER, hv::DATA],
+    ),
 ];
+
+use var::hsm as hv;
 
 const fn need(
     operation: &'static str,
@@ -152,7 +228,18 @@ const fn need(
     reads: &'static [&'static str],
     required: bool,
 ) -> ScriptNeed {
-    ScriptNeed { operation, script: script.name(), gives, reads, required }
+    ScriptNeed { operation, script: script.name(), gives, reads, required, yields: &[] }
+}
+
+/// An HSM session's script: required, with the values it hands out.
+const fn hsm_need(
+    operation: &'static str,
+    script: ScriptId,
+    gives: &'static [&'static str],
+    reads: &'static [&'static str],
+    yields: &'static [&'static str],
+) -> ScriptNeed {
+    ScriptNeed { operation, script: script.name(), gives, reads, required: true, yields }
 }
 
 /// A finished operation, the command APDUs it sent to both cards, and
@@ -668,6 +755,35 @@ impl Engine {
     }
 }
 
+/// The element records a read script captured, decoded.
+fn decode_elements(values: &mut Values) -> Result<(IssuerData, HolderData), OpError> {
+    let mut ef05 = Vec::new();
+    let mut ef06 = Vec::new();
+    let specs = EF05_ELEMENTS.iter().chain(EF06_ELEMENTS.iter());
+    for (i, (name, spec)) in var::ELEMENTS.iter().zip(specs).enumerate() {
+        if let Some(bytes) = values.take(name) {
+            let into = if i < EF05_ELEMENTS.len() { &mut ef05 } else { &mut ef06 };
+            into.push(Record::parse_tlv(&bytes, spec).map_err(OpError::Decode)?);
+        }
+    }
+    let issuer = IssuerData::decode(&ef05).map_err(OpError::Decode)?;
+    let holder = HolderData::decode(&ef06).map_err(OpError::Decode)?;
+    Ok((issuer, holder))
+}
+
+/// The card's state from its holder data and its FCI's life cycle.
+fn card_state(holder: &HolderData, fci: &Fci) -> CardState {
+    if holder.ssn.is_none() {
+        CardState::Blank
+    } else {
+        match fci.life_cycle() {
+            Some(LifeCycle::Active) => CardState::Active,
+            Some(_) => CardState::Inactive,
+            None => CardState::Unknown,
+        }
+    }
+}
+
 /// EF05 tag 01 as the scripts capture it: `01 10` and the identifier.
 fn card_id_record(id: &crate::model::CardId) -> Vec<u8> {
     let mut tlv = vec![0x01, 0x10];
@@ -792,17 +908,7 @@ impl Session<'_, '_, '_> {
             terminal_number = tn.values.take(var::TERMINAL_NUMBER).map(|b| hex::encode_upper(&*b));
         }
         let mut done = self.run(id, Values::new())?;
-        let mut ef05 = Vec::new();
-        let mut ef06 = Vec::new();
-        let specs = EF05_ELEMENTS.iter().chain(EF06_ELEMENTS.iter());
-        for (i, (name, spec)) in var::ELEMENTS.iter().zip(specs).enumerate() {
-            if let Some(bytes) = done.values.take(name) {
-                let into = if i < EF05_ELEMENTS.len() { &mut ef05 } else { &mut ef06 };
-                into.push(Record::parse_tlv(&bytes, spec).map_err(OpError::Decode)?);
-            }
-        }
-        let issuer = IssuerData::decode(&ef05).map_err(OpError::Decode)?;
-        let holder = HolderData::decode(&ef06).map_err(OpError::Decode)?;
+        let (issuer, holder) = decode_elements(&mut done.values)?;
         let photo = done.values.take(var::PHOTO_FILE).and_then(|f| Photo::from_file_bytes(&f));
         let pin = if with_pin_status { self.pin_status()? } else { PinStatus::default() };
         let authentic = if options.authenticate {
@@ -823,15 +929,7 @@ impl Session<'_, '_, '_> {
         } else {
             None
         };
-        let state = if holder.ssn.is_none() {
-            CardState::Blank
-        } else {
-            match self.fci.life_cycle() {
-                Some(LifeCycle::Active) => CardState::Active,
-                Some(_) => CardState::Inactive,
-                None => CardState::Unknown,
-            }
-        };
+        let state = card_state(&holder, &self.fci);
         let historical = crate::transport::Atr::parse(self.cards.card.atr()).historical;
         Ok(CardInfo {
             issuer,

@@ -9,6 +9,6 @@ pub mod syntax;
 
 pub(crate) use profile::load_profiles;
 pub use profile::{Identify, LoadError, Profile, ScriptNeed, load_profile};
-pub use run::{Cards, Effects, Finished, RunError, TraceEntry, Values, run};
+pub use run::{Cards, Effects, Finished, Outputs, Paused, Progress, RunError, TraceEntry, Values, run, run_from};
 pub use status::{StatusClass, StatusTable};
-pub use syntax::{ParseError, Pos, Script, Slot, StepEffects, SwPattern, parse};
+pub use syntax::{CheckOutcome, Directive, ParseError, Pos, Script, Slot, StepEffects, SwPattern, parse};

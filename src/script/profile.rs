@@ -30,6 +30,10 @@ pub enum LoadError {
         "{pos}: operation {operation} reads {capture:?}, which this script never captures (expected a step with `=> {capture}`)"
     )]
     MissingCapture { pos: Pos, capture: String, operation: String },
+    #[error(
+        "{pos}: operation {operation} hands its client {name:?}, which this script never yields (expected `yield {name}`)"
+    )]
+    MissingYield { pos: Pos, name: String, operation: String },
     #[error("{0}: no profiles found")]
     NoProfiles(String),
     #[error("{first} and {second} recognise the same cards")]
@@ -112,6 +116,8 @@ pub struct ScriptNeed {
     pub reads: &'static [&'static str],
     /// Whether every profile must have it (some steps are gen3 only).
     pub required: bool,
+    /// The values a session's script hands its client (`yield`).
+    pub yields: &'static [&'static str],
 }
 
 fn hex_bytes(path: &str, what: &str, text: &str) -> Result<Vec<u8>, LoadError> {
@@ -227,12 +233,27 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
             }
             None => {}
             Some(script) => {
-                if let Some(input) = script.inputs.iter().find(|i| !need.gives.contains(&i.as_str())) {
+                let awaited = script.awaits().map(str::to_owned);
+                let inputs: Vec<String> = script.inputs.iter().cloned().chain(awaited).collect();
+                if let Some(input) = inputs.iter().find(|i| !need.gives.contains(&i.as_str())) {
                     return Err(LoadError::UnknownInput {
                         path: script.file.clone(),
                         input: input.clone(),
                         operation: need.operation.to_owned(),
                         given: need.gives.join(", "),
+                    });
+                }
+                let yielded: Vec<&str> = script.yields().collect();
+                if let Some(missing) = need.yields.iter().find(|y| !yielded.contains(y)) {
+                    let pos = script.steps().last().map(|s| s.pos.clone()).unwrap_or(Pos {
+                        file: script.file.clone(),
+                        line: 1,
+                        column: 1,
+                    });
+                    return Err(LoadError::MissingYield {
+                        pos,
+                        name: (*missing).to_owned(),
+                        operation: need.operation.to_owned(),
                     });
                 }
                 let captured: Vec<&str> = captures(script).collect();

@@ -8,8 +8,8 @@ use zeroize::Zeroizing;
 
 use super::status::{StatusClass, StatusTable};
 use super::syntax::{
-    ApduTemplate, Bound, BoundBase, Capture, Item, LOOP_COUNT, LOOP_OFFSET, Part, Pos, Script, Slice, Slot, Step,
-    StepEffects,
+    ApduTemplate, Bound, BoundBase, Capture, CheckOutcome, Directive, Item, LOOP_COUNT, LOOP_OFFSET, Part, Pos, Script,
+    Slice, Slot, Step, StepEffects,
 };
 use crate::apdu::{Command, StatusWord, exchange};
 use crate::transport::{Transport, TransportError};
@@ -49,6 +49,11 @@ impl Values {
 
     pub fn take(&mut self, name: &str) -> Option<Zeroizing<Vec<u8>>> {
         self.map.remove(name)
+    }
+
+    /// Takes in every value of `other`, replacing those of the same name.
+    pub fn absorb(&mut self, other: Values) {
+        self.map.extend(other.map);
     }
 
     fn append(&mut self, name: &str, bytes: &[u8]) {
@@ -120,6 +125,9 @@ pub enum RunError {
     Value { pos: Pos, problem: String },
     #[error("{file}: input {name:?} was not given")]
     MissingInput { file: String, name: String },
+    /// A `check` whose two sides differ; nothing was sent for it.
+    #[error("{pos}: check failed ({})", .outcome.as_str())]
+    Check { pos: Pos, outcome: CheckOutcome },
 }
 
 /// What a finished script leaves.
@@ -140,24 +148,97 @@ pub struct TraceEntry<'a> {
     pub sw: StatusWord,
 }
 
+/// Named values a script hands out (`yield`); wiped when dropped.
+pub type Outputs = Vec<(String, Zeroizing<Vec<u8>>)>;
+
+/// Where a script waits (`await`): the item to resume at, and the names
+/// the client must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paused {
+    pub next: usize,
+    pub awaits: Vec<String>,
+}
+
+/// A script run up to its end or to its next `await`.
+#[derive(Debug)]
+pub struct Progress {
+    pub finished: Finished,
+    /// What its `yield` lines handed out on the way.
+    pub outputs: Outputs,
+    /// `None` once the script has ended.
+    pub paused: Option<Paused>,
+}
+
 /// Runs `script` with `values` holding its inputs and the profile's
-/// constants. `trace` sees each exchange.
+/// constants. `trace` sees each exchange. A script that waits (`await`)
+/// runs only through [`run_from`].
 pub fn run(
     script: &Script,
     table: &StatusTable,
     cards: &mut Cards<'_>,
-    mut values: Values,
+    values: Values,
     trace: &mut dyn FnMut(&TraceEntry<'_>),
 ) -> Result<Finished, RunError> {
-    for name in &script.inputs {
+    let progress = run_from(script, table, cards, values, 0, trace)?;
+    if progress.paused.is_some() {
+        return Err(RunError::MissingInput { file: script.file.clone(), name: "await".into() });
+    }
+    Ok(progress.finished)
+}
+
+/// Runs `script` from item `start` (0, or a [`Paused::next`]) to its end
+/// or its next `await`. Resuming, `values` must hold what the script had
+/// and the names it awaited.
+pub fn run_from(
+    script: &Script,
+    table: &StatusTable,
+    cards: &mut Cards<'_>,
+    mut values: Values,
+    start_item: usize,
+    trace: &mut dyn FnMut(&TraceEntry<'_>),
+) -> Result<Progress, RunError> {
+    let needed: Vec<&String> = match start_item.checked_sub(1).and_then(|i| script.items.get(i)) {
+        Some(Item::Directive(Directive::Await { names, .. })) => names.iter().collect(),
+        _ => script.inputs.iter().collect(),
+    };
+    for name in needed {
         if values.get(name).is_none() {
             return Err(RunError::MissingInput { file: script.file.clone(), name: name.clone() });
         }
     }
     let start = cards.apdus_sent();
     let mut last_sw = StatusWord::Success;
-    for item in &script.items {
+    let mut outputs = Outputs::new();
+    for (index, item) in script.items.iter().enumerate().skip(start_item) {
         match item {
+            Item::Directive(Directive::Check(check)) => {
+                let side = |parts: &[Part]| {
+                    let mut out = buffer_for(&values, parts, None);
+                    let mut shown = String::new();
+                    expand(script, &values, parts, None, &mut out, &mut shown).ok().map(|()| out)
+                };
+                let (left, right) = (side(&check.left), side(&check.right));
+                if left.is_none() || left != right {
+                    return Err(RunError::Check { pos: check.pos.clone(), outcome: check.outcome });
+                }
+            }
+            Item::Directive(Directive::Let { name, parts, .. }) => {
+                let mut out = buffer_for(&values, parts, None);
+                let mut shown = String::new();
+                expand(script, &values, parts, None, &mut out, &mut shown)?;
+                values.put(name, out);
+            }
+            Item::Directive(Directive::Yield { names, .. }) => {
+                for name in names {
+                    let value = Zeroizing::new(values.get(name).unwrap_or_default().to_vec());
+                    outputs.push((name.clone(), value));
+                }
+            }
+            Item::Directive(Directive::Await { names, .. }) => {
+                let finished = Finished { values, last_sw, apdus: cards.apdus_sent() - start };
+                let paused = Some(Paused { next: index + 1, awaits: names.clone() });
+                return Ok(Progress { finished, outputs, paused });
+            }
             Item::Step(step) => last_sw = exec(script, table, cards, &mut values, step, trace, None)?,
             Item::Loop(l) => {
                 let from = bound(&values, &l.from, &l.pos)?;
@@ -186,7 +267,8 @@ pub fn run(
             }
         }
     }
-    Ok(Finished { values, last_sw, apdus: cards.apdus_sent() - start })
+    let finished = Finished { values, last_sw, apdus: cards.apdus_sent() - start };
+    Ok(Progress { finished, outputs, paused: None })
 }
 
 fn bound(values: &Values, b: &Bound, pos: &Pos) -> Result<usize, RunError> {

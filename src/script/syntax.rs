@@ -216,10 +216,82 @@ pub struct Loop {
     pub pos: Pos,
 }
 
+/// What a failed `check` means: the outcomes a comparison can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// `malformed`: a value given at `await` has the wrong length or form.
+    Malformed,
+    /// `not-issued`: a value given back is not the one handed out (an
+    /// original, a command header).
+    NotIssued,
+    /// `not-authentic`: a result differs from the card's own answer.
+    NotAuthentic,
+}
+
+impl CheckOutcome {
+    /// The words after `else`.
+    pub const WORDS: [&'static str; 3] = ["malformed", "not-issued", "not-authentic"];
+
+    fn from_word(word: &str) -> Option<CheckOutcome> {
+        match word {
+            "malformed" => Some(CheckOutcome::Malformed),
+            "not-issued" => Some(CheckOutcome::NotIssued),
+            "not-authentic" => Some(CheckOutcome::NotAuthentic),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckOutcome::Malformed => "malformed",
+            CheckOutcome::NotIssued => "not-issued",
+            CheckOutcome::NotAuthentic => "not-authentic",
+        }
+    }
+}
+
+/// `check A == B else OUTCOME`: the bytes of A and B (parts as in an APDU)
+/// must be equal; otherwise the script stops with OUTCOME. No APDU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub left: Vec<Part>,
+    pub right: Vec<Part>,
+    pub outcome: CheckOutcome,
+    pub pos: Pos,
+    pub text: String,
+}
+
+/// A line of a script that is not a command: a comparison, a named value,
+/// or a hand-over to the client of a session (`docs/unified-interface.md`
+/// section 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Directive {
+    Check(Check),
+    /// `let NAME = PARTS`: a value built from others.
+    Let {
+        name: String,
+        parts: Vec<Part>,
+        pos: Pos,
+    },
+    /// `yield NAME …`: values handed to the client when the script next
+    /// waits or ends.
+    Yield {
+        names: Vec<String>,
+        pos: Pos,
+    },
+    /// `await NAME …`: the script waits here for the client's next step,
+    /// which gives these values.
+    Await {
+        names: Vec<String>,
+        pos: Pos,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     Step(Step),
     Loop(Loop),
+    Directive(Directive),
 }
 
 /// A parsed and checked script.
@@ -239,7 +311,30 @@ impl Script {
         self.items.iter().flat_map(|item| match item {
             Item::Step(s) => std::slice::from_ref(s).iter(),
             Item::Loop(l) => l.body.iter(),
+            Item::Directive(_) => [].iter(),
         })
+    }
+
+    /// Every name a `yield` hands out, in order.
+    pub fn yields(&self) -> impl Iterator<Item = &str> {
+        self.items
+            .iter()
+            .flat_map(|item| match item {
+                Item::Directive(Directive::Yield { names, .. }) => names.as_slice(),
+                _ => &[],
+            })
+            .map(String::as_str)
+    }
+
+    /// Every name an `await` waits for, in order.
+    pub fn awaits(&self) -> impl Iterator<Item = &str> {
+        self.items
+            .iter()
+            .flat_map(|item| match item {
+                Item::Directive(Directive::Await { names, .. }) => names.as_slice(),
+                _ => &[],
+            })
+            .map(String::as_str)
     }
 }
 
@@ -256,6 +351,16 @@ fn bind(items: &mut [Item], input: &str, bytes: &[u8]) {
         let steps = match item {
             Item::Step(s) => std::slice::from_mut(s),
             Item::Loop(l) => l.body.as_mut_slice(),
+            Item::Directive(Directive::Check(check)) => {
+                fix(&mut check.left);
+                fix(&mut check.right);
+                continue;
+            }
+            Item::Directive(Directive::Let { parts, .. }) => {
+                fix(parts);
+                continue;
+            }
+            Item::Directive(_) => continue,
         };
         for step in steps {
             fix(&mut step.apdu.head);
@@ -294,12 +399,19 @@ pub fn parse_with_includes(
     parser.parse(source)
 }
 
-/// The names a script's steps capture.
+/// The names a script's steps capture, and those its `let` lines define.
 pub fn captures(script: &Script) -> impl Iterator<Item = &str> {
-    script.steps().filter_map(|s| match &s.capture {
-        Some(Capture::Set(n) | Capture::Append(n)) => Some(n.as_str()),
-        None => None,
-    })
+    let lets = script.items.iter().filter_map(|item| match item {
+        Item::Directive(Directive::Let { name, .. }) => Some(name.as_str()),
+        _ => None,
+    });
+    script
+        .steps()
+        .filter_map(|s| match &s.capture {
+            Some(Capture::Set(n) | Capture::Append(n)) => Some(n.as_str()),
+            None => None,
+        })
+        .chain(lets)
 }
 
 struct Parser<'a, 'r> {
@@ -456,6 +568,26 @@ impl<'a, 'r> Parser<'a, 'r> {
                     steps_seen = true;
                     self.open(&mut c, word_start)?;
                 }
+                Some(kind @ ("check" | "let" | "yield" | "await"))
+                    if c.peek().is_some_and(|ch| ch == ' ' || ch == '\t') || kind == "await" =>
+                {
+                    steps_seen = true;
+                    if self.open_loop.is_some() {
+                        return Err(ParseError {
+                            pos: c.pos_at(word_start),
+                            expected: format!("a step or \"end\" (no \"{kind}\" inside \"for\")"),
+                            found: format!("{kind:?}"),
+                        });
+                    }
+                    let pos = c.pos_at(word_start);
+                    let directive = match kind {
+                        "check" => self.check(&mut c, pos, raw_line.trim())?,
+                        "let" => self.let_value(&mut c, pos)?,
+                        "yield" => self.yield_names(&mut c, pos)?,
+                        _ => self.await_names(&mut c, pos)?,
+                    };
+                    self.items.push(Item::Directive(directive));
+                }
                 Some("include") => {
                     steps_seen = true;
                     self.include(&mut c, word_start)?;
@@ -605,6 +737,127 @@ impl<'a, 'r> Parser<'a, 'r> {
         }
         self.items.extend(included.items);
         Ok(())
+    }
+
+    /// `check A == B else OUTCOME`.
+    fn check(&mut self, c: &mut Cursor, pos: Pos, text: &str) -> Result<Directive, ParseError> {
+        let left = self.parts_until(c, "==")?;
+        if !c.eat("==") {
+            return Err(c.error("\"==\""));
+        }
+        let right = self.parts_until(c, "else")?;
+        if left.is_empty() || right.is_empty() {
+            return Err(c.error("a value on each side of \"==\""));
+        }
+        if !c.eat("else") {
+            return Err(c.error("\"else\" and an outcome"));
+        }
+        c.skip_spaces();
+        let at = c.at;
+        while c.peek().is_some_and(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
+            c.at += 1;
+        }
+        let word: String = c.chars[at..c.at].iter().collect();
+        let outcome = CheckOutcome::from_word(&word).ok_or_else(|| ParseError {
+            pos: c.pos_at(at),
+            expected: format!("an outcome ({})", CheckOutcome::WORDS.join(", ")),
+            found: if word.is_empty() { c.found() } else { format!("{word:?}") },
+        })?;
+        c.skip_spaces();
+        if !c.at_end() {
+            return Err(c.error("end of line"));
+        }
+        Ok(Directive::Check(Check { left, right, outcome, pos, text: text.to_owned() }))
+    }
+
+    /// Parts up to `stop` or the end of the line.
+    fn parts_until(&mut self, c: &mut Cursor, stop: &str) -> Result<Vec<Part>, ParseError> {
+        let mut parts = Vec::new();
+        loop {
+            c.skip_spaces();
+            let rest: String = c.chars[c.at.min(c.chars.len())..].iter().collect();
+            if c.at_end() || rest.starts_with(stop) {
+                return Ok(parts);
+            }
+            parts.push(self.part(c)?);
+        }
+    }
+
+    /// A name a directive defines: not a constant, not a loop variable.
+    fn new_name(&self, c: &mut Cursor) -> Result<String, ParseError> {
+        let at = c.at;
+        let name = c.ident().ok_or_else(|| c.error("a name"))?;
+        if [LOOP_OFFSET, LOOP_COUNT].contains(&name.as_str())
+            || self.constants.iter().any(|(n, _)| *n == name)
+            || self.inputs.contains(&name)
+        {
+            return Err(ParseError {
+                pos: c.pos_at(at),
+                expected: "a name that is not an input, a loop variable or a profile constant".into(),
+                found: format!("{name:?}"),
+            });
+        }
+        Ok(name)
+    }
+
+    /// `let NAME = PARTS`; the value is secret when a part is.
+    fn let_value(&mut self, c: &mut Cursor, pos: Pos) -> Result<Directive, ParseError> {
+        c.skip_spaces();
+        let name = self.new_name(c)?;
+        c.skip_spaces();
+        if !c.eat("=") {
+            return Err(c.error("\"=\""));
+        }
+        let parts = self.parts_until(c, "#")?;
+        let secret = parts.iter().any(|p| matches!(p, Part::Value { name, .. } if self.secrets.contains(name)));
+        if secret {
+            self.secrets.insert(name.clone());
+        }
+        self.defined.insert(name.clone());
+        Ok(Directive::Let { name, parts, pos })
+    }
+
+    /// `yield NAME …`: each name defined before.
+    fn yield_names(&mut self, c: &mut Cursor, pos: Pos) -> Result<Directive, ParseError> {
+        let mut names = Vec::new();
+        loop {
+            c.skip_spaces();
+            if c.at_end() {
+                break;
+            }
+            let at = c.at;
+            let name = c.ident().ok_or_else(|| c.error("a name"))?;
+            self.check_defined(c, at, &name)?;
+            names.push(name);
+        }
+        if names.is_empty() {
+            return Err(c.error("at least one name"));
+        }
+        Ok(Directive::Yield { names, pos })
+    }
+
+    /// `await [secret] NAME …`: names the client gives at its next step;
+    /// those after `secret` never appear in a trace.
+    fn await_names(&mut self, c: &mut Cursor, pos: Pos) -> Result<Directive, ParseError> {
+        let mut names = Vec::new();
+        let mut secret = false;
+        loop {
+            c.skip_spaces();
+            if c.at_end() {
+                break;
+            }
+            if c.eat("secret ") {
+                secret = true;
+                continue;
+            }
+            let name = self.new_name(c)?;
+            if secret {
+                self.secrets.insert(name.clone());
+            }
+            self.defined.insert(name.clone());
+            names.push(name);
+        }
+        Ok(Directive::Await { names, pos })
     }
 
     fn declare_effects(&mut self, c: &mut Cursor) -> Result<(), ParseError> {

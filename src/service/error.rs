@@ -83,6 +83,12 @@ error_names! {
     Cancelled = 20,
     /// Anything else.
     Internal = 21,
+    /// An HSM session's step: the back end's result differs from the card's
+    /// own answer (INTERNAL AUTHENTICATE); nothing more was sent.
+    NotAuthentic = 22,
+    /// An HSM session's step gave back an original or a command header
+    /// that is not the one the session issued; nothing was sent.
+    NotIssued = 23,
 }
 
 impl ErrorName {
@@ -124,6 +130,8 @@ impl ErrorName {
             OpError::HolderMismatch(_) => ErrorName::HolderMismatch,
             OpError::AlreadyActive => ErrorName::AlreadyActive,
             OpError::AuthenticationFailed { .. } | OpError::NotAuthentic => ErrorName::AuthenticationFailed,
+            OpError::ResultMismatch(_) => ErrorName::NotAuthentic,
+            OpError::NotIssued(_) => ErrorName::NotIssued,
             OpError::Card { .. } | OpError::ReadBackMismatch(_) | OpError::Decode(_) => ErrorName::CardError,
             OpError::CardRemoved => ErrorName::CardRemoved,
             OpError::CardReset => ErrorName::CardReset,

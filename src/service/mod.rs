@@ -25,7 +25,9 @@ pub(crate) use error::ERROR_PREFIX;
 pub use error::{ErrorName, ServiceError};
 
 use crate::model::{HolderRecordUpdate, Pin, Ssn};
-use crate::ops::{CardInfo, Engine, OpError, OperationKind, PinStatus, ReadOptions, VerifyOutcome};
+use crate::ops::{
+    CardInfo, Engine, HsmInput, HsmOperation, HsmStep, OpError, OperationKind, PinStatus, ReadOptions, VerifyOutcome,
+};
 use crate::transport::{Backend, PcscBackend};
 
 /// What the card in a reader is, as `Reader1.CardKind` says it.
@@ -155,6 +157,9 @@ pub struct ServiceConfig {
     pub max_backoff: Duration,
     /// The salt of the card hashes in the audit trail.
     pub audit_salt: Zeroizing<String>,
+    /// How long an HSM session waits for its owner's next step before it
+    /// ends with a card reset.
+    pub hsm_idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -164,6 +169,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("operation_timeout", &self.operation_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_backoff", &self.max_backoff)
+            .field("hsm_idle_timeout", &self.hsm_idle_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -175,6 +181,7 @@ impl Default for ServiceConfig {
             shutdown_grace: Duration::from_secs(60),
             max_backoff: Duration::from_millis(500),
             audit_salt: Zeroizing::new(String::new()),
+            hsm_idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -214,6 +221,41 @@ enum Job {
     /// An operation on another reader uses this reader's PSAM: serve its
     /// commands in one PC/SC transaction until it closes the session.
     SamSession(std_mpsc::Receiver<sam::SamCommand>),
+    /// An HSM session's first step: the worker then serves the session's
+    /// steps, in one PC/SC transaction, until it ends.
+    HsmBegin(Box<HsmBeginCall>),
+    /// A later step of the session the worker serves.
+    HsmStep(Box<HsmStepCall>),
+    /// The session's owner aborted it, or left the bus.
+    HsmAbort {
+        session: u64,
+    },
+}
+
+/// `BeginHsm`, queued like a call.
+struct HsmBeginCall {
+    session: u64,
+    operation: HsmOperation,
+    owner: String,
+    caller: Caller,
+    deadline: Instant,
+    claimed: Arc<std::sync::atomic::AtomicBool>,
+    reply: oneshot::Sender<Result<HsmStep, ServiceError>>,
+}
+
+/// `Continue`.
+struct HsmStepCall {
+    session: u64,
+    input: HsmInput,
+    reply: oneshot::Sender<Result<HsmStep, ServiceError>>,
+}
+
+/// A session the service knows: its reader, its owner (a D-Bus unique
+/// name), and, once it has ended other than by its owner's step, why.
+struct HsmSlot {
+    reader: u32,
+    owner: String,
+    ended: Option<ServiceError>,
 }
 
 /// A queued call: what to do, for whom, until when, and where to answer.
@@ -255,6 +297,10 @@ struct Shared<B: Backend> {
     /// `stopping`, for the callers that wait.
     stopped: tokio::sync::watch::Sender<bool>,
     available: std::sync::atomic::AtomicBool,
+    /// The HSM sessions, by id; ids are never reused.
+    hsm: Mutex<BTreeMap<u64, HsmSlot>>,
+    next_hsm: std::sync::atomic::AtomicU64,
+    hsm_idle_timeout: Duration,
 }
 
 impl<B: Backend> Shared<B> {
@@ -265,6 +311,10 @@ impl<B: Backend> Shared<B> {
 
     fn readers(&self) -> MutexGuard<'_, BTreeMap<u32, ReaderHandle>> {
         self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn hsm(&self) -> MutexGuard<'_, BTreeMap<u64, HsmSlot>> {
+        self.hsm.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -308,6 +358,9 @@ impl<B: Backend> Service<B> {
             stopping: std::sync::atomic::AtomicBool::new(false),
             stopped: tokio::sync::watch::Sender::new(false),
             available: std::sync::atomic::AtomicBool::new(false),
+            hsm: Mutex::new(BTreeMap::new()),
+            next_hsm: std::sync::atomic::AtomicU64::new(1),
+            hsm_idle_timeout: config.hsm_idle_timeout,
         });
         let (wake_monitor, woken) = std_mpsc::channel();
         let monitor = {
@@ -442,6 +495,140 @@ impl<B: Backend> Service<B> {
                     method,
                     &format!("{}; the operation was still running on the card", timed_out()),
                 ))
+            }
+        }
+    }
+
+    /// Starts an HSM session on reader `id` for `owner` (a D-Bus unique
+    /// name): its first step runs after the calls queued before it, and the
+    /// reader then serves only this session until it ends. Answers the
+    /// session's id and its first hand-over.
+    pub async fn hsm_begin(
+        &self,
+        id: u32,
+        operation: HsmOperation,
+        owner: String,
+        caller: Caller,
+        arrived: Instant,
+    ) -> Result<(u64, HsmStep), ServiceError> {
+        const METHOD: &str = "BeginHsm";
+        let refuse = |e: ServiceError| {
+            self.audit_refusal(id, caller, operation.audit_name(), e.name);
+            Err(e)
+        };
+        let refuse_as = |name, detail: &str| refuse(ServiceError::new(name, METHOD, detail));
+        if self.shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return refuse_as(ErrorName::Cancelled, "the daemon is shutting down");
+        }
+        if !self.available() {
+            return refuse_as(ErrorName::ServiceUnavailable, "pcscd is not available");
+        }
+        let deadline = arrived + self.config.operation_timeout;
+        let session = self.shared.next_hsm.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (reply, answer) = oneshot::channel();
+        let claimed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let queued = {
+            let readers = self.shared.readers();
+            readers.get(&id).map(|handle| {
+                let call =
+                    HsmBeginCall { session, operation, owner, caller, deadline, claimed: Arc::clone(&claimed), reply };
+                handle.jobs.send(Job::HsmBegin(Box::new(call)))
+            })
+        };
+        match queued {
+            None => return refuse_as(ErrorName::NoCard, "the reader has gone away"),
+            Some(Err(_)) => return refuse_as(ErrorName::Cancelled, "the reader's worker has stopped"),
+            Some(Ok(())) => {}
+        }
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), answer).await {
+            Ok(Ok(result)) => result.map(|step| (session, step)),
+            Ok(Err(_)) => Err(ServiceError::new(ErrorName::Cancelled, METHOD, "the daemon is shutting down")),
+            Err(_) => {
+                if !claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    return refuse_as(ErrorName::Timeout, "no answer in time; it never reached the card");
+                }
+                // The worker began it: it ends the session, with a reset, as
+                // soon as it sees nobody took the first step.
+                self.hsm_abort_quietly(session);
+                Err(ServiceError::new(ErrorName::Timeout, METHOD, "no answer in time; the session was abandoned"))
+            }
+        }
+    }
+
+    /// Finds `session` for `owner`: `NotAuthorized` for anyone else.
+    fn hsm_slot(&self, session: u64, owner: &str, method: &str) -> Result<(u32, Option<ServiceError>), ServiceError> {
+        let mut sessions = self.shared.hsm();
+        let Some(slot) = sessions.get(&session) else {
+            return Err(ServiceError::new(
+                ErrorName::InvalidArgument,
+                method,
+                "invalid argument: no such session (it has ended)",
+            ));
+        };
+        if slot.owner != owner {
+            return Err(ServiceError::new(ErrorName::NotAuthorized, method, "the session belongs to another client"));
+        }
+        let reader = slot.reader;
+        let ended = if slot.ended.is_some() { sessions.remove(&session).and_then(|s| s.ended) } else { None };
+        Ok((reader, ended))
+    }
+
+    /// A later step of `session`, for its owner.
+    pub async fn hsm_continue(&self, session: u64, owner: &str, input: HsmInput) -> Result<HsmStep, ServiceError> {
+        const METHOD: &str = "Continue";
+        let (reader, ended) = self.hsm_slot(session, owner, METHOD)?;
+        if let Some(why) = ended {
+            return Err(why);
+        }
+        let (reply, answer) = oneshot::channel();
+        let sent = self
+            .shared
+            .readers()
+            .get(&reader)
+            .map(|h| h.jobs.send(Job::HsmStep(Box::new(HsmStepCall { session, input, reply }))));
+        if !matches!(sent, Some(Ok(()))) {
+            self.shared.hsm().remove(&session);
+            return Err(ServiceError::new(ErrorName::CardRemoved, METHOD, "the reader has gone away"));
+        }
+        let deadline = tokio::time::Instant::now() + self.config.operation_timeout;
+        match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ServiceError::new(ErrorName::Cancelled, METHOD, "the session has ended")),
+            Err(_) => {
+                self.hsm_abort_quietly(session);
+                Err(ServiceError::new(ErrorName::Timeout, METHOD, "no answer in time; the session was abandoned"))
+            }
+        }
+    }
+
+    /// Ends `session` for its owner, with a card reset.
+    pub fn hsm_abort(&self, session: u64, owner: &str) -> Result<(), ServiceError> {
+        let (_, ended) = self.hsm_slot(session, owner, "Abort")?;
+        if ended.is_none() {
+            self.hsm_abort_quietly(session);
+        }
+        Ok(())
+    }
+
+    /// Ends every session of `owner`, who has left the bus; answers the
+    /// sessions' ids.
+    pub fn hsm_owner_gone(&self, owner: &str) -> Vec<u64> {
+        let ids: Vec<u64> =
+            self.shared.hsm().iter().filter(|(_, slot)| slot.owner == owner).map(|(id, _)| *id).collect();
+        for id in &ids {
+            self.hsm_abort_quietly(*id);
+        }
+        ids
+    }
+
+    fn hsm_abort_quietly(&self, session: u64) {
+        let slot = self.shared.hsm().remove(&session);
+        let reader = slot.map(|s| s.reader);
+        let readers = self.shared.readers();
+        // Not yet registered (a first step under way): every reader hears it.
+        for (id, handle) in readers.iter() {
+            if reader.is_none_or(|r| r == *id) {
+                let _ = handle.jobs.send(Job::HsmAbort { session });
             }
         }
     }

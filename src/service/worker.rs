@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use super::sam::SamCommand;
-use super::{Call, CallReport, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared, audit};
+use super::{
+    Call, CallReport, CardKind, ErrorName, Event, HsmBeginCall, HsmSlot, Job, Reply, Request, ServiceError, Shared,
+    audit,
+};
 use crate::model::CardId;
 use crate::ops::{Classification, OpError};
 use crate::script::{Cards, Effects};
@@ -30,6 +33,8 @@ pub(super) struct Worker<B: Backend> {
     /// A card was announced (`CardInserted`) and not yet taken back; the
     /// connection may already be gone after a failed operation.
     announced: bool,
+    /// Jobs that arrived during an HSM session, served after it.
+    deferred: std::collections::VecDeque<Job>,
 }
 
 pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, jobs: std_mpsc::Receiver<Job>) {
@@ -44,8 +49,16 @@ pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, j
         apdus: 0,
         is_sam: false,
         announced: false,
+        deferred: std::collections::VecDeque::new(),
     };
-    while let Ok(job) = jobs.recv() {
+    loop {
+        let job = match worker.deferred.pop_front() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
         // Once the daemon stops, queued work is answered, not run.
         let stopping = worker.shared.stopping.load(std::sync::atomic::Ordering::SeqCst);
         match job {
@@ -54,10 +67,39 @@ pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, j
             Job::CardRemoved => worker.card_removed(),
             Job::Call(call) => worker.serve(*call, stopping),
             Job::SamSession(commands) => worker.serve_sam_session(&commands),
+            Job::HsmBegin(call) => worker.serve_hsm(*call, &jobs, stopping),
+            Job::HsmStep(step) => {
+                let _ = step.reply.send(Err(ServiceError::new(
+                    ErrorName::InvalidArgument,
+                    "Continue",
+                    "invalid argument: no such session (it has ended)",
+                )));
+            }
+            Job::HsmAbort { .. } => {}
         }
     }
     worker.card_removed();
 }
+
+/// How an HSM session ended.
+enum SessionEnd {
+    /// Its last step answered.
+    Finished,
+    /// A step failed; its caller has the error.
+    Failed { name: ErrorName, card_gone: bool },
+    /// Its owner aborted it or left the bus.
+    Aborted,
+    /// No step within the idle deadline.
+    Idle,
+    /// The card left the reader between steps.
+    Removed,
+    /// The daemon is stopping.
+    Stopping,
+}
+
+/// How often a session waiting for its next step looks at the daemon's
+/// stopping flag.
+const SESSION_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How long a PSAM session waits for the operation's next command.
 const SESSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -114,6 +156,263 @@ impl<B: Backend> Worker<B> {
         audit::record(&audit::Entry { caller, operation: method, reader: &reader, report: &report, outcome });
         // The caller may have timed out and gone.
         let _ = reply.send(result);
+    }
+
+    /// Serves an HSM session: its first step, then each later step its
+    /// owner sends, in one PC/SC transaction held from the first step to
+    /// the end. Other jobs for this reader wait meanwhile. The session ends
+    /// at its last step (as the scripts' effects say), or with a card reset
+    /// when a step fails, its owner aborts or leaves, or it stays idle; a
+    /// card removed between steps ends it too. One audit event records it.
+    fn serve_hsm(&mut self, call: HsmBeginCall, jobs: &std_mpsc::Receiver<Job>, stopping: bool) {
+        use crate::ops::HsmStep;
+        let HsmBeginCall { session: sid, operation, owner, caller, deadline, claimed, reply } = call;
+        if claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        const METHOD: &str = "BeginHsm";
+        let audit_name = operation.audit_name();
+        let reader = self.reader.clone();
+        let record = |worker: &Self, apdus: u64, outcome: audit::Outcome| {
+            let report = CallReport { apdus, card: worker.card_hash() };
+            audit::record(&audit::Entry { caller, operation: audit_name, reader: &reader, report: &report, outcome });
+        };
+        let refused = if stopping {
+            Some(ServiceError::new(ErrorName::Cancelled, METHOD, "the daemon is shutting down"))
+        } else if reply.is_closed() || std::time::Instant::now() >= deadline {
+            Some(ServiceError::new(ErrorName::Timeout, METHOD, "dropped unstarted: its caller had timed out"))
+        } else if self.is_sam {
+            Some(ServiceError::new(
+                ErrorName::NotSupported,
+                METHOD,
+                "this reader holds the PSAM, not a social security card",
+            ))
+        } else {
+            None
+        };
+        if let Some(e) = refused {
+            record(self, 0, audit::Outcome::Failed(e.name));
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let engine = Arc::clone(&self.shared.engine);
+        let idle = self.shared.hsm_idle_timeout;
+        self.shared.emit(Event::Busy { id: self.id, busy: true });
+        // The transaction, on a fresh connection if the one we had is from
+        // before a removal.
+        let fresh = self.connection.is_none();
+        let mut conn = match self.connect() {
+            Ok(_) => self.connection.take(),
+            Err(e) => {
+                let e = ServiceError::from_transport(METHOD, &e);
+                record(self, 0, audit::Outcome::Failed(e.name));
+                let _ = reply.send(Err(e));
+                self.shared.emit(Event::Busy { id: self.id, busy: false });
+                return;
+            }
+        };
+        let began = conn.as_mut().map(|c| c.begin().map(drop));
+        if !fresh
+            && matches!(
+                began,
+                Some(Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable))
+            )
+        {
+            conn = self.shared.backend.connect(&self.reader).ok();
+        } else if let Some(Err(TransportError::CardReset)) = began
+            && let Some(c) = conn.as_mut()
+        {
+            let _ = c.reconnect();
+        }
+        let Some(mut conn) = conn else {
+            let e = ServiceError::new(ErrorName::NoCard, METHOD, "no card in the reader");
+            record(self, 0, audit::Outcome::Failed(e.name));
+            let _ = reply.send(Err(e));
+            self.shared.emit(Event::Busy { id: self.id, busy: false });
+            return;
+        };
+        let began = conn.begin().map(drop);
+        if let Err(e) = began {
+            let e = ServiceError::from_transport(METHOD, &e);
+            if e.name != ErrorName::CardRemoved {
+                self.connection = Some(conn);
+            }
+            record(self, 0, audit::Outcome::Failed(e.name));
+            let _ = reply.send(Err(e));
+            self.shared.emit(Event::Busy { id: self.id, busy: false });
+            return;
+        }
+        let mut tx = match conn.begin() {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = ServiceError::from_transport(METHOD, &e);
+                record(self, 0, audit::Outcome::Failed(e.name));
+                let _ = reply.send(Err(e));
+                self.shared.emit(Event::Busy { id: self.id, busy: false });
+                return;
+            }
+        };
+        let before = tx.apdus_sent();
+        let mut effects;
+        let first = {
+            let mut cards = Cards::new(&mut tx, None);
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.hsm_begin(&mut cards, operation)));
+            effects = cards.effects;
+            ran.unwrap_or_else(|_| Err(OpError::Internal("the operation failed unexpectedly".into())))
+        };
+        let mut profile = None;
+        let (end, mut session) = match first {
+            Ok((session, step)) => {
+                profile = Some(session.profile().to_owned());
+                self.shared.hsm().insert(sid, HsmSlot { reader: self.id, owner: owner.clone(), ended: None });
+                let last = step.is_last();
+                if reply.send(Ok(step)).is_err() {
+                    // Nobody took the first step: abandoned.
+                    (Some(SessionEnd::Aborted), Some(session))
+                } else if last {
+                    (Some(SessionEnd::Finished), Some(session))
+                } else {
+                    (None, Some(session))
+                }
+            }
+            Err(e) => {
+                let card_gone = matches!(e, OpError::CardRemoved);
+                let e = ServiceError::from_op(METHOD, &e);
+                let name = e.name;
+                let _ = reply.send(Err(e));
+                (Some(SessionEnd::Failed { name, card_gone }), None)
+            }
+        };
+        let end = match end {
+            Some(end) => end,
+            None => {
+                let mut idle_deadline = std::time::Instant::now() + idle;
+                loop {
+                    if self.shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                        break SessionEnd::Stopping;
+                    }
+                    let now = std::time::Instant::now();
+                    if now >= idle_deadline {
+                        break SessionEnd::Idle;
+                    }
+                    match jobs.recv_timeout(idle_deadline.saturating_duration_since(now).min(SESSION_POLL)) {
+                        Ok(Job::HsmStep(step)) if step.session == sid => {
+                            let super::HsmStepCall { input, reply: step_reply, .. } = *step;
+                            let Some(current) = session.as_mut() else { break SessionEnd::Aborted };
+                            let mut cards = Cards::new(&mut tx, None);
+                            cards.effects = effects;
+                            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                engine.hsm_continue(&mut cards, current, input)
+                            }));
+                            effects = cards.effects;
+                            match ran.unwrap_or_else(|_| Err(OpError::Internal("the step failed unexpectedly".into())))
+                            {
+                                Ok(answer) => {
+                                    let last = answer.is_last();
+                                    if let HsmStep::CardInfo(info) = &answer {
+                                        self.learn(
+                                            &Request::ReadCard(Default::default()),
+                                            &Reply::CardInfo(info.clone()),
+                                        );
+                                    }
+                                    let _ = step_reply.send(Ok(answer));
+                                    if last {
+                                        break SessionEnd::Finished;
+                                    }
+                                    idle_deadline = std::time::Instant::now() + idle;
+                                }
+                                Err(e) => {
+                                    let card_gone = matches!(e, OpError::CardRemoved);
+                                    let e = ServiceError::from_op("Continue", &e);
+                                    let name = e.name;
+                                    let _ = step_reply.send(Err(e));
+                                    break SessionEnd::Failed { name, card_gone };
+                                }
+                            }
+                        }
+                        Ok(Job::HsmStep(step)) => {
+                            let _ = step.reply.send(Err(ServiceError::new(
+                                ErrorName::InvalidArgument,
+                                "Continue",
+                                "invalid argument: no such session (it has ended)",
+                            )));
+                        }
+                        Ok(Job::HsmAbort { session }) if session == sid => break SessionEnd::Aborted,
+                        Ok(Job::HsmAbort { .. }) => {}
+                        Ok(Job::CardRemoved) => {
+                            self.deferred.push_back(Job::CardRemoved);
+                            break SessionEnd::Removed;
+                        }
+                        Ok(other) => self.deferred.push_back(other),
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => break SessionEnd::Stopping,
+                    }
+                }
+            }
+        };
+        drop(session.take());
+        // How the transaction ends follows from the effects, as for every
+        // operation; a session that did not finish ends with a reset.
+        let card_gone = matches!(end, SessionEnd::Removed | SessionEnd::Failed { card_gone: true, .. });
+        let mut reset = !card_gone && (effects.pin_try_spent || !matches!(end, SessionEnd::Finished));
+        if !reset && !card_gone && effects.security_state_open {
+            let mut cards = Cards::new(&mut tx, None);
+            if let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards) {
+                tracing::warn!(reader = %self.reader, "closing SELECT failed ({e}); resetting the card");
+                reset = true;
+            }
+        }
+        let apdus = tx.apdus_sent().saturating_sub(before);
+        let ended = if reset { tx.end_with_reset() } else { tx.end() };
+        if reset && ended.is_err() && !card_gone {
+            if let Err(e) = conn.reset() {
+                tracing::warn!(reader = %self.reader, "cannot reset the card at the end of a session ({e})");
+            }
+        } else if reset {
+            // Our own reset shows on our own handle too.
+            let _ = conn.reconnect();
+        }
+        if !card_gone {
+            self.connection = Some(conn);
+        }
+        let why = match end {
+            SessionEnd::Idle => Some(ServiceError::new(
+                ErrorName::Timeout,
+                "Continue",
+                &format!("the session waited {} s for its next step; it ended with a card reset", idle.as_secs_f32()),
+            )),
+            SessionEnd::Removed => {
+                Some(ServiceError::new(ErrorName::CardRemoved, "Continue", "the card was removed between steps"))
+            }
+            SessionEnd::Stopping => {
+                Some(ServiceError::new(ErrorName::Cancelled, "Continue", "the daemon is shutting down"))
+            }
+            SessionEnd::Finished | SessionEnd::Failed { .. } | SessionEnd::Aborted => None,
+        };
+        let outcome = match &end {
+            SessionEnd::Finished => audit::Outcome::Success,
+            SessionEnd::Failed { name, .. } => audit::Outcome::Failed(*name),
+            SessionEnd::Aborted => audit::Outcome::Failed(ErrorName::Cancelled),
+            SessionEnd::Idle => audit::Outcome::Failed(ErrorName::Timeout),
+            SessionEnd::Removed => audit::Outcome::Failed(ErrorName::CardRemoved),
+            SessionEnd::Stopping => audit::Outcome::Failed(ErrorName::Cancelled),
+        };
+        {
+            let mut sessions = self.shared.hsm();
+            match why {
+                Some(why) => {
+                    if let Some(slot) = sessions.get_mut(&sid) {
+                        slot.ended = Some(why);
+                    }
+                }
+                None => {
+                    sessions.remove(&sid);
+                }
+            }
+        }
+        record(self, apdus, outcome);
+        self.shared.emit(Event::Busy { id: self.id, busy: false });
     }
 
     fn connect(&mut self) -> Result<&mut B::Connection, TransportError> {

@@ -5,6 +5,7 @@
 //! profile's element table.
 
 pub mod crypto;
+pub mod hsm;
 pub mod image;
 pub mod protocol;
 pub mod psam;

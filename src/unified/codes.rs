@@ -174,8 +174,11 @@ impl Failure {
             ErrorName::InvalidArgument if message.contains("new_pin: must be") && message.contains("digits long") => {
                 Code::PinLength
             }
+            // An HSM step's field of the wrong length or form: a malformed `pKey`.
+            ErrorName::InvalidArgument if message.contains(crate::ops::STEP_MALFORMED) => Code::BadArgument,
             ErrorName::InvalidArgument => Code::InvalidData,
-            ErrorName::HolderMismatch => Code::Mismatch,
+            ErrorName::HolderMismatch | ErrorName::NotIssued => Code::Mismatch,
+            ErrorName::NotAuthentic => Code::InternalAuthFailed,
             // The try that used up the counter blocked the PIN.
             ErrorName::WrongPin => match tries_in(message) {
                 Some(0) | None => Code::PinBlocked,

@@ -538,7 +538,7 @@ fn loop_bounds_take_numbers_values_slices_lengths_and_plus() {
         .iter()
         .filter_map(|i| match i {
             Item::Loop(l) => Some(l),
-            Item::Step(_) => None,
+            Item::Step(_) | Item::Directive(_) => None,
         })
         .collect();
     assert_eq!(loops.len(), 2);
