@@ -106,8 +106,12 @@ long iReloadPIN(int iType, const char *pCardInfo, char *pOutInfo);
 long iUnblockPIN(int iType, const char *pCardInfo, char *pOutInfo);
 
 /* HSM mode (section 7): the keys are in the back end's encryption machine.
- * Not available in this version: each answers SSCARD_E_UNSUPPORTED with its
- * message in pOutInfo (SSCARD_OUT_SIZE bytes). */
+ * The daemon holds the session between the steps (the reader's transaction
+ * included); the library holds its object path, one per process. A Step1
+ * abandons the session the process still holds; a later step without its
+ * Step1 answers SSCARD_E_PARAM (-14). pOutInfo: SSCARD_OUT_SIZE bytes,
+ * SSCARD_READ_OUT_SIZE for iReadCard_HSM_Step2. iReloadPIN_HSM_Step2 asks
+ * for the new PIN as iReloadPIN does. */
 long iReadCardBas_HSM_Step1(int iType, char *pOutInfo);
 long iReadCardBas_HSM_Step2(const char *pKey, char *pOutInfo);
 long iReadCard_HSM_Step1(int iType, const char *pCardInfo, const char *pFileAddr, char *pOutInfo);

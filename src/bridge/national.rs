@@ -92,9 +92,9 @@ fn text(request: &Map<String, Value>, key: &str, aliases: &[&str]) -> Result<Str
 }
 
 /// Whether `function` is one of the interface's that the profile has no
-/// application for, or that come later (HSM, debit, certificates): -13.
+/// application for (debit, certificates): -13.
 fn unavailable(function: &str) -> bool {
-    function.contains("_HSM_") || function.contains("Debit") || function.starts_with("PKI_")
+    function.contains("Debit") || function.starts_with("PKI_")
 }
 
 /// Runs one request of the dialect (its PINs already taken out into
@@ -138,6 +138,37 @@ pub async fn run(
             if prompt { with_prompt(call).await } else { call.await }
         }
         "iUnblockPIN" => terminal.unblock_pin(int(request, "iType")?, &text(request, "pCardInfo", &[])?).await,
+        // HSM mode (section 7): the connection's terminal holds the session.
+        "iReadCardBas_HSM_Step1" => terminal.read_card_bas_hsm_step1(int(request, "iType")?).await,
+        "iReadCardBas_HSM_Step2" => terminal.read_card_bas_hsm_step2(&step_key(request)?).await,
+        "iReadCard_HSM_Step1" | "iWriteCard_HSM_Step1" => {
+            let t = int(request, "iType")?;
+            let (info, addr) = (text(request, "pCardInfo", &[])?, text(request, "pFileAddr", &[])?);
+            if function == "iReadCard_HSM_Step1" {
+                terminal.read_card_hsm_step1(t, &info, &addr).await
+            } else {
+                terminal.write_card_hsm_step1(t, &info, &addr).await
+            }
+        }
+        "iReadCard_HSM_Step2" => terminal.read_card_hsm_step2(&step_key(request)?).await,
+        "iWriteCard_HSM_Step2" => {
+            terminal.write_card_hsm_step2(&step_key(request)?, &text(request, "pWriteData", &[])?).await
+        }
+        "iReloadPIN_HSM_Step1" => {
+            terminal.reload_pin_hsm_step1(int(request, "iType")?, &text(request, "pCardInfo", &[])?).await
+        }
+        "iReloadPIN_HSM_Step2" => {
+            let key = step_key(request)?;
+            let prompt = pins.needs_prompt(false, true);
+            let call = async { terminal.reload_pin_hsm_step2(&key, &mut pins).await };
+            if prompt { with_prompt(call).await } else { call.await }
+        }
+        "iReloadPIN_HSM_Step3" => terminal.reload_pin_hsm_step3(&step_key(request)?).await,
+        "iUnblockPIN_HSM_Step1" => {
+            terminal.unblock_pin_hsm_step1(int(request, "iType")?, &text(request, "pCardInfo", &[])?).await
+        }
+        "iUnblockPIN_HSM_Step2" => terminal.unblock_pin_hsm_step2(&step_key(request)?).await,
+        "iUnblockPIN_HSM_Step3" => terminal.unblock_pin_hsm_step3(&step_key(request)?).await,
         other => Err(Failure::with(Code::Unsupported, format!("{other}: no such function"))),
     }
 }
@@ -172,6 +203,15 @@ pub fn code_of(result: &Result<String, Failure>) -> i32 {
 /// The `pKey` of a request, under either spelling (for the HSM steps).
 pub fn key(request: &Map<String, Value>) -> Option<String> {
     text(request, "pKey", &["pkey"]).ok()
+}
+
+/// An HSM step's `pKey`: absent is empty (Step2 of a reload or unblock
+/// takes an empty one).
+fn step_key(request: &Map<String, Value>) -> Result<String, Failure> {
+    match request.get("pKey").or_else(|| request.get("pkey")) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(_) => text(request, "pKey", &["pkey"]),
+    }
 }
 
 #[cfg(test)]
@@ -213,10 +253,11 @@ mod tests {
     }
 
     #[test]
-    fn hsm_debit_and_pki_are_unavailable() {
-        for f in ["iReadCardBas_HSM_Step1", "iDoDebit", "iReadDebitRecord", "PKI_Sign"] {
+    fn debit_and_pki_are_unavailable() {
+        for f in ["iDoDebit", "iReadDebitRecord", "PKI_Sign", "iDoDebit_HSM_Step1"] {
             assert!(unavailable(f), "{f}");
         }
         assert!(!unavailable("iReadCardBas"));
+        assert!(!unavailable("iReadCardBas_HSM_Step1"));
     }
 }

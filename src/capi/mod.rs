@@ -122,18 +122,6 @@ unsafe fn call(
     c_long::from(code)
 }
 
-/// A function the reference profile has no application for: -13, and its
-/// message in `out`.
-///
-/// # Safety
-/// As for [`call`].
-unsafe fn unsupported(out: *mut c_char, what: &str) -> c_long {
-    let (code, bytes) = answer(Err(Failure::with(Code::Unsupported, what)), OUT_SIZE, Encoding::from_env());
-    // SAFETY: the caller's contract; `bytes` is shorter than OUT_SIZE.
-    unsafe { copy_bounded(out, OUT_SIZE, &bytes) };
-    c_long::from(code)
-}
-
 /// The terminal and the runtime, for one function's body.
 fn with_terminal<T>(
     library: &mut Library,
@@ -265,38 +253,68 @@ pub unsafe extern "C" fn iUnblockPIN(iType: c_int, pCardInfo: *const c_char, pOu
     }
 }
 
-/// The encryption-machine (HSM) functions of section 7 come with a later
-/// version: each answers -13 with its message in `pOutInfo`.
-macro_rules! hsm_not_yet {
-    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {
+/// The encryption-machine (HSM) functions of section 7: each step of a
+/// session the daemon holds; the library keeps its object path between the
+/// steps, one per process.
+macro_rules! hsm_functions {
+    ($($(#[$doc:meta])* $name:ident($($arg:ident: $kind:ident),*) $size:ident => |$t:ident, $pins:ident| $body:expr;)*) => {
         $(
-            /// HSM mode (section 7): not yet available, -13.
+            $(#[$doc])*
             ///
             /// # Safety
-            /// `pOutInfo` points to at least 1024 writable bytes.
+            /// The string arguments are NUL-terminated; `pOutInfo` points to at
+            /// least as many writable bytes as section 1 says (20480 for
+            /// `iReadCard_HSM_Step2`, else 1024).
             #[unsafe(no_mangle)]
-            pub unsafe extern "C" fn $name($($arg: $ty,)* pOutInfo: *mut c_char) -> c_long {
-                $(let _ = $arg;)*
+            pub unsafe extern "C" fn $name($($arg: hsm_functions!(@ty $kind),)* pOutInfo: *mut c_char) -> c_long {
                 // SAFETY: the caller's contract.
-                unsafe { unsupported(pOutInfo, concat!(stringify!($name), ": HSM mode is not available yet")) }
+                unsafe {
+                    call(pOutInfo, $size, |lib, enc| {
+                        let _ = enc;
+                        $(let $arg = hsm_functions!(@arg $kind, $arg, enc);)*
+                        #[allow(unused_mut, unused_variables)]
+                        let mut $pins = Pinentry::from_env();
+                        with_terminal(lib, async |$t| $body)
+                    })
+                }
             }
         )*
     };
+    (@ty int) => { c_int };
+    (@ty text) => { *const c_char };
+    (@arg int, $arg:ident, $enc:ident) => { $arg };
+    (@arg text, $arg:ident, $enc:ident) => { text_arg($arg, stringify!($arg), $enc)? };
 }
 
-hsm_not_yet! {
-    iReadCardBas_HSM_Step1(iType: c_int);
-    iReadCardBas_HSM_Step2(pKey: *const c_char);
-    iReadCard_HSM_Step1(iType: c_int, pCardInfo: *const c_char, pFileAddr: *const c_char);
-    iReadCard_HSM_Step2(pKey: *const c_char);
-    iWriteCard_HSM_Step1(iType: c_int, pCardInfo: *const c_char, pFileAddr: *const c_char);
-    iWriteCard_HSM_Step2(pKey: *const c_char, pWriteData: *const c_char);
-    iReloadPIN_HSM_Step1(iType: c_int, pCardInfo: *const c_char);
-    iReloadPIN_HSM_Step2(pKey: *const c_char);
-    iReloadPIN_HSM_Step3(pKey: *const c_char);
-    iUnblockPIN_HSM_Step1(iType: c_int, pCardInfo: *const c_char);
-    iUnblockPIN_HSM_Step2(pKey: *const c_char);
-    iUnblockPIN_HSM_Step3(pKey: *const c_char);
+hsm_functions! {
+    /// Step1 of reading the basic information without a PSAM.
+    iReadCardBas_HSM_Step1(iType: int) OUT_SIZE => |t, pins| t.read_card_bas_hsm_step1(iType).await;
+    /// Step2: the back end's `pKey`; the eleven fields.
+    iReadCardBas_HSM_Step2(pKey: text) OUT_SIZE => |t, pins| t.read_card_bas_hsm_step2(&pKey).await;
+    /// Step1 of a generic read without a PSAM.
+    iReadCard_HSM_Step1(iType: int, pCardInfo: text, pFileAddr: text) OUT_SIZE
+        => |t, pins| t.read_card_hsm_step1(iType, &pCardInfo, &pFileAddr).await;
+    /// Step2: the back end's cryptogram; the items read.
+    iReadCard_HSM_Step2(pKey: text) READ_OUT_SIZE => |t, pins| t.read_card_hsm_step2(&pKey).await;
+    /// Step1 of a generic write without a PSAM.
+    iWriteCard_HSM_Step1(iType: int, pCardInfo: text, pFileAddr: text) OUT_SIZE
+        => |t, pins| t.write_card_hsm_step1(iType, &pCardInfo, &pFileAddr).await;
+    /// Step2: the back end's cryptogram and the data to write.
+    iWriteCard_HSM_Step2(pKey: text, pWriteData: text) OUT_SIZE
+        => |t, pins| t.write_card_hsm_step2(&pKey, &pWriteData).await;
+    /// Step1 of a PIN reload without a PSAM.
+    iReloadPIN_HSM_Step1(iType: int, pCardInfo: text) OUT_SIZE => |t, pins| t.reload_pin_hsm_step1(iType, &pCardInfo).await;
+    /// Step2: the new PIN (pinentry), and the command for the back end to MAC.
+    iReloadPIN_HSM_Step2(pKey: text) OUT_SIZE => |t, pins| t.reload_pin_hsm_step2(&pKey, &mut pins).await;
+    /// Step3: the back end's command with its MAC.
+    iReloadPIN_HSM_Step3(pKey: text) OUT_SIZE => |t, pins| t.reload_pin_hsm_step3(&pKey).await;
+    /// Step1 of a PIN unblock without a PSAM.
+    iUnblockPIN_HSM_Step1(iType: int, pCardInfo: text) OUT_SIZE
+        => |t, pins| t.unblock_pin_hsm_step1(iType, &pCardInfo).await;
+    /// Step2: the command for the back end to MAC.
+    iUnblockPIN_HSM_Step2(pKey: text) OUT_SIZE => |t, pins| t.unblock_pin_hsm_step2(&pKey).await;
+    /// Step3: the back end's command with its MAC.
+    iUnblockPIN_HSM_Step3(pKey: text) OUT_SIZE => |t, pins| t.unblock_pin_hsm_step3(&pKey).await;
 }
 
 /// The debit functions: the profile has no debit application, so each

@@ -194,28 +194,28 @@ pub(crate) const SCRIPT_NEEDS: &[ScriptNeed] = &[
         ScriptId::HsmRead,
         &[hv::CRYPTOGRAM, hv::ORIGINAL],
         &var::ELEMENTS,
-        &[hv::ALGORITHM, hv::KEY, hv::FACTOR, hv::ORIGINAL],
+        &[hv::ALGORITHM, hv::CARD_ID, hv::KEY, hv::FACTOR, hv::ORIGINAL],
     ),
     hsm_need(
         "hsm write",
         ScriptId::HsmWrite,
         &[hv::CRYPTOGRAM, hv::ORIGINAL],
         &[var::EF05_01],
-        &[hv::ALGORITHM, hv::KEY, hv::FACTOR, hv::ORIGINAL],
+        &[hv::ALGORITHM, hv::CARD_ID, hv::KEY, hv::FACTOR, hv::ORIGINAL],
     ),
     hsm_need(
         "hsm reload_pin",
         ScriptId::HsmReloadPin,
         &[var::NEW_PIN, hv::APDU],
         &[],
-        &[hv::ALGORITHM, hv::KEY, hv::FACTOR, hv::CHALLENGE, hv::HEADER, hv::DATA],
+        &[hv::ALGORITHM, hv::CARD_ID, hv::KEY, hv::FACTOR, hv::CHALLENGE, hv::HEADER, hv::DATA],
     ),
     hsm_need(
         "hsm unblock_pin",
         ScriptId::HsmUnblockPin,
         &[hv::APDU],
         &[],
-        &[hv::ALGORITHM, hv::KEY, hv::FACTOR, hv::CHALLENGE, hv::HEADER, hv::DATA],
+        &[hv::ALGORITHM, hv::CARD_ID, hv::KEY, hv::FACTOR, hv::CHALLENGE, hv::HEADER, hv::DATA],
     ),
 ];
 

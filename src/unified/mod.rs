@@ -12,6 +12,7 @@
 
 pub mod codes;
 pub mod format;
+mod hsm;
 pub mod pinentry;
 pub mod terminal;
 

@@ -89,7 +89,7 @@ pub fn failure_of(e: &zbus::Error) -> Failure {
 /// generation its spec version names first), as the daemon does before it
 /// knows the card: -23 naming the field and the rule when none could take
 /// it. The daemon checks again against the card's own generation.
-fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(), Failure> {
+pub(super) fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(), Failure> {
     use crate::model::Generation;
     use crate::ops::FieldInput;
     let fields = record.iter().map(|(key, value)| {
@@ -158,7 +158,7 @@ fn flag(key: &str) -> Result<Dict, Failure> {
 }
 
 /// The PIN source's refusal as the interface's code.
-fn pin_failure(e: PinEntryError) -> Failure {
+pub(super) fn pin_failure(e: PinEntryError) -> Failure {
     match e {
         PinEntryError::Cancelled => Failure::new(Code::PinCancelled),
         PinEntryError::TimedOut => Failure::new(Code::PinTimeout),
@@ -171,9 +171,11 @@ fn pin_failure(e: PinEntryError) -> Failure {
 /// A session with the daemon: one bus connection, the reader chosen as
 /// `SSCARD_READER` says (a PC/SC name) or the one `FindCard` answers.
 pub struct Terminal {
-    connection: Connection,
+    pub(super) connection: Connection,
     /// A PC/SC reader name, or a reader's object path (starting with `/`).
     reader_name: Option<String>,
+    /// The HSM session held between steps (section 7), one per terminal.
+    pub(super) hsm: std::sync::Mutex<Option<super::hsm::Held>>,
 }
 
 impl Terminal {
@@ -184,7 +186,7 @@ impl Terminal {
             .await
             .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot reach the bus: {e}")))?;
         let reader_name = std::env::var("SSCARD_READER").ok().filter(|n| !n.is_empty());
-        Ok(Terminal { connection, reader_name })
+        Ok(Terminal { connection, reader_name, hsm: std::sync::Mutex::new(None) })
     }
 
     /// A session over a connection the caller already holds (the bridge's
@@ -192,7 +194,7 @@ impl Terminal {
     /// chooses it.
     pub fn with_connection(connection: Connection) -> Terminal {
         let reader_name = std::env::var("SSCARD_READER").ok().filter(|n| !n.is_empty());
-        Terminal { connection, reader_name }
+        Terminal { connection, reader_name, hsm: std::sync::Mutex::new(None) }
     }
 
     /// Uses the reader named so (a PC/SC name or an object path), not
@@ -207,7 +209,7 @@ impl Terminal {
         !self.connection.is_closed()
     }
 
-    async fn reader(&self) -> Result<Reader1Proxy<'static>, Failure> {
+    pub(super) async fn reader(&self) -> Result<Reader1Proxy<'static>, Failure> {
         let manager = Manager1Proxy::new(&self.connection).await.map_err(|e| failure_of(&e))?;
         let path: OwnedObjectPath = match &self.reader_name {
             Some(path) if path.starts_with('/') => OwnedObjectPath::try_from(path.as_str())

@@ -23,9 +23,17 @@ Functions and their arguments (docs/unified-interface.md section 1):
   iChangePIN    ITYPE
   iReloadPIN    ITYPE PCARDINFO
   iUnblockPIN   ITYPE PCARDINFO
-The HSM (…_HSM_Step…), debit (iDoDebit, iReadDebitRecord) and certificate
-functions answer -13. PINs come from pinentry (SSCARD_PINENTRY), or with
---pin-stdin from standard input, one a line (a new PIN twice).";
+  iReadCardBas_HSM_Step1  ITYPE
+  iReadCard_HSM_Step1     ITYPE PCARDINFO PFILEADDR
+  iWriteCard_HSM_Step1    ITYPE PCARDINFO PFILEADDR
+  iReloadPIN_HSM_Step1    ITYPE PCARDINFO
+  iUnblockPIN_HSM_Step1   ITYPE PCARDINFO
+An HSM Step1 keeps its session: after its answer, each later step's
+arguments are read from standard input, one line a step (pKey; for
+iWriteCard_HSM_Step2 pKey TAB pWriteData), and each answer printed the same
+way. The debit (iDoDebit, iReadDebitRecord) and certificate functions answer
+-13. PINs come from pinentry (SSCARD_PINENTRY), or with --pin-stdin from
+standard input, one a line (a new PIN twice), after the step's line.";
 
 /// PINs from standard input, one a line: a new PIN twice.
 struct StdinPins;
@@ -67,22 +75,78 @@ pub fn run(
     pin_stdin: bool,
 ) -> Result<(), CtlFailure> {
     let encoding = Encoding::from_env();
-    let size = if function == "iReadCard" || function == "iReadCard_HSM_Step2" { READ_OUT_SIZE } else { OUT_SIZE };
-    // The debit functions write nothing, as the library's do.
-    let (code, bytes) = if matches!(function, "iDoDebit" | "iReadDebitRecord") || function.starts_with("iDoDebit_") {
-        (Code::Unsupported.value(), Vec::new())
-    } else {
-        answer(execute(bus, reader, function, args, pin_stdin, encoding), size, encoding)
+    let size_of = |f: &str| if f == "iReadCard" || f == "iReadCard_HSM_Step2" { READ_OUT_SIZE } else { OUT_SIZE };
+    let print = |code: i32, bytes: &[u8]| -> Result<(), CtlFailure> {
+        let mut out = std::io::stdout().lock();
+        let printed = writeln!(out, "{code}").and_then(|()| out.write_all(bytes)).and_then(|()| writeln!(out));
+        printed.and_then(|()| out.flush()).map_err(|e| CtlFailure::Local(format!("writing the answer: {e}")))
     };
-    let mut out = std::io::stdout().lock();
-    let printed = writeln!(out, "{code}").and_then(|()| out.write_all(&bytes)).and_then(|()| writeln!(out));
-    printed.map_err(|e| CtlFailure::Local(format!("writing the answer: {e}")))?;
-    if code == 0 { Ok(()) } else { Err(CtlFailure::Quiet) }
+    // The debit functions write nothing, as the library's do.
+    if matches!(function, "iDoDebit" | "iReadDebitRecord") || function.starts_with("iDoDebit_") {
+        print(Code::Unsupported.value(), &[])?;
+        return Err(CtlFailure::Quiet);
+    }
+    let session = runtime().and_then(|rt| connect(&rt, bus, reader).map(|t| (rt, t)));
+    let (runtime, terminal) = match session {
+        Ok(session) => session,
+        Err(e) => {
+            let (code, bytes) = answer(Err(e), size_of(function), encoding);
+            print(code, &bytes)?;
+            return Err(CtlFailure::Quiet);
+        }
+    };
+    let (code, bytes) =
+        answer(execute(&runtime, &terminal, function, args, pin_stdin, encoding), size_of(function), encoding);
+    print(code, &bytes)?;
+    if code != 0 {
+        return Err(CtlFailure::Quiet);
+    }
+    // An HSM Step1 holds its session in this process: each later step's
+    // arguments come from standard input, one line a step (TAB between
+    // arguments), once the back end has answered the step before.
+    for step in later_steps(function) {
+        let line = match step_line() {
+            Some(line) => line,
+            // No more steps: the session is abandoned as this process leaves.
+            None => return Err(CtlFailure::Quiet),
+        };
+        let step_args: Vec<String> = line.split('\t').map(str::to_owned).collect();
+        let (code, bytes) =
+            answer(execute(&runtime, &terminal, step, &step_args, pin_stdin, encoding), size_of(step), encoding);
+        print(code, &bytes)?;
+        if code != 0 {
+            return Err(CtlFailure::Quiet);
+        }
+    }
+    Ok(())
+}
+
+/// Connects to the daemon's bus, as the library does.
+fn connect(runtime: &tokio::runtime::Runtime, bus: &str, reader: Option<&str>) -> Result<Terminal, Failure> {
+    let bus = match bus {
+        "system" => Bus::System,
+        "session" => Bus::Session,
+        address => Bus::Address(address.to_owned()),
+    };
+    runtime.block_on(async {
+        let mut terminal = Terminal::connect(&bus).await?;
+        if let Some(reader) = reader {
+            terminal = terminal.with_reader(reader);
+        }
+        Ok(terminal)
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot start: {e}")))
 }
 
 fn execute(
-    bus: &str,
-    reader: Option<&str>,
+    runtime: &tokio::runtime::Runtime,
+    terminal: &Terminal,
     function: &str,
     args: &[String],
     pin_stdin: bool,
@@ -102,24 +166,11 @@ fn execute(
             Err(Failure::with(Code::BadArgument, format!("{function} takes {n} arguments, not {}", args.len())))
         }
     };
-    if function.contains("_HSM_") || function.starts_with("PKI_") || function.contains("Debit") {
+    if function.starts_with("PKI_") || function.contains("Debit") {
         return Err(Failure::with(Code::Unsupported, format!("{function}: not available")));
     }
     let mut pins: Box<dyn PinSource> = if pin_stdin { Box::new(StdinPins) } else { Box::new(Pinentry::from_env()) };
-    let bus = match bus {
-        "system" => Bus::System,
-        "session" => Bus::Session,
-        address => Bus::Address(address.to_owned()),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot start: {e}")))?;
     runtime.block_on(async {
-        let mut terminal = Terminal::connect(&bus).await?;
-        if let Some(reader) = reader {
-            terminal = terminal.with_reader(reader);
-        }
         match function {
             "iReadCardBas" => {
                 expect(1)?;
@@ -151,7 +202,81 @@ fn execute(
                 expect(2)?;
                 terminal.unblock_pin(int(&arg(0, "iType")?, "iType")?, &arg(1, "pCardInfo")?).await
             }
+            "iReadCardBas_HSM_Step1" => {
+                expect(1)?;
+                terminal.read_card_bas_hsm_step1(int(&arg(0, "iType")?, "iType")?).await
+            }
+            "iReadCardBas_HSM_Step2" => terminal.read_card_bas_hsm_step2(&key(&arg)).await,
+            "iReadCard_HSM_Step1" | "iWriteCard_HSM_Step1" => {
+                expect(3)?;
+                let (t, info, addr) = (int(&arg(0, "iType")?, "iType")?, arg(1, "pCardInfo")?, arg(2, "pFileAddr")?);
+                if function == "iReadCard_HSM_Step1" {
+                    terminal.read_card_hsm_step1(t, &info, &addr).await
+                } else {
+                    terminal.write_card_hsm_step1(t, &info, &addr).await
+                }
+            }
+            "iReadCard_HSM_Step2" => terminal.read_card_hsm_step2(&key(&arg)).await,
+            "iWriteCard_HSM_Step2" => {
+                expect(2)?;
+                terminal.write_card_hsm_step2(&arg(0, "pKey")?, &arg(1, "pWriteData")?).await
+            }
+            "iReloadPIN_HSM_Step1" | "iUnblockPIN_HSM_Step1" => {
+                expect(2)?;
+                let (t, info) = (int(&arg(0, "iType")?, "iType")?, arg(1, "pCardInfo")?);
+                if function == "iReloadPIN_HSM_Step1" {
+                    terminal.reload_pin_hsm_step1(t, &info).await
+                } else {
+                    terminal.unblock_pin_hsm_step1(t, &info).await
+                }
+            }
+            "iReloadPIN_HSM_Step2" => terminal.reload_pin_hsm_step2(&key(&arg), pins.as_mut()).await,
+            "iReloadPIN_HSM_Step3" => terminal.reload_pin_hsm_step3(&key(&arg)).await,
+            "iUnblockPIN_HSM_Step2" => terminal.unblock_pin_hsm_step2(&key(&arg)).await,
+            "iUnblockPIN_HSM_Step3" => terminal.unblock_pin_hsm_step3(&key(&arg)).await,
             other => Err(Failure::with(Code::Unsupported, format!("{other}: no such function"))),
         }
     })
+}
+
+/// A step's `pKey`: its first argument, empty when there is none.
+fn key(arg: &dyn Fn(usize, &str) -> Result<String, Failure>) -> String {
+    arg(0, "pKey").unwrap_or_default()
+}
+
+/// One line of standard input, read a byte at a time so that the PIN lines
+/// after it stay unread; `None` at its end. A photo in `pWriteData` makes a
+/// long line: up to 1 MiB.
+fn step_line() -> Option<String> {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let mut input = std::fs::File::from(fd);
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match input.read(&mut byte) {
+            Ok(0) if line.is_empty() => return None,
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) if line.len() < 1 << 20 => line.push(byte[0]),
+            Ok(_) => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let text = String::from_utf8(line).ok()?;
+    Some(text.strip_suffix('\r').unwrap_or(&text).to_owned())
+}
+
+/// The steps after an HSM Step1, in order.
+fn later_steps(function: &str) -> &'static [&'static str] {
+    match function {
+        "iReadCardBas_HSM_Step1" => &["iReadCardBas_HSM_Step2"],
+        "iReadCard_HSM_Step1" => &["iReadCard_HSM_Step2"],
+        "iWriteCard_HSM_Step1" => &["iWriteCard_HSM_Step2"],
+        "iReloadPIN_HSM_Step1" => &["iReloadPIN_HSM_Step2", "iReloadPIN_HSM_Step3"],
+        "iUnblockPIN_HSM_Step1" => &["iUnblockPIN_HSM_Step2", "iUnblockPIN_HSM_Step3"],
+        _ => &[],
+    }
 }
