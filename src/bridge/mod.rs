@@ -181,6 +181,7 @@ async fn session(socket: WebSocket, shared: Arc<Shared>, permit: OwnedSemaphoreP
         }
     });
     let terminal = Terminal::with_connection(shared.connection.clone());
+    let hsm = rpc::HsmSessions::default();
     loop {
         let next = match tokio::time::timeout(shared.idle_timeout, stream.next()).await {
             Ok(next) => next,
@@ -205,7 +206,7 @@ async fn session(socket: WebSocket, shared: Arc<Shared>, permit: OwnedSemaphoreP
             Some(Ok(Message::Binary(_))) => Utf8Bytes::from(""),
             Some(Ok(_)) => continue,
         };
-        let Some(answer) = answer(&shared.connection, &terminal, message).await else {
+        let Some(answer) = answer(&shared.connection, &terminal, &hsm, message).await else {
             continue;
         };
         if tx.send(Message::Text(Utf8Bytes::from(answer))).await.is_err() {
@@ -214,6 +215,9 @@ async fn session(socket: WebSocket, shared: Arc<Shared>, permit: OwnedSemaphoreP
         }
     }
     notifier.abort();
+    // The HSM sessions this connection held end with it.
+    terminal.end_hsm().await;
+    hsm.abort_all(&shared.connection).await;
     drop(tx);
     let _ = writer.await;
     drop(permit);
@@ -227,7 +231,12 @@ fn close(code: u16, reason: &'static str) -> Message {
 /// The answer to one message, if it wants one (a JSON-RPC notification
 /// does not). The message's bytes are wiped once parsed: they may hold a
 /// PIN.
-async fn answer(connection: &Connection, terminal: &Terminal, message: Utf8Bytes) -> Option<String> {
+async fn answer(
+    connection: &Connection,
+    terminal: &Terminal,
+    hsm: &rpc::HsmSessions,
+    message: Utf8Bytes,
+) -> Option<String> {
     let parsed = serde_json::from_str::<Value>(message.as_str());
     if let Ok(mut bytes) = bytes::Bytes::from(message).try_into_mut() {
         bytes.as_mut().zeroize();
@@ -238,7 +247,7 @@ async fn answer(connection: &Connection, terminal: &Terminal, message: Utf8Bytes
         Err(_) => return Some(invalid(rpc::PARSE_ERROR, "not JSON")),
     };
     if request.get("jsonrpc").and_then(Value::as_str) == Some("2.0") {
-        return json_rpc(connection, request).await;
+        return json_rpc(connection, hsm, request).await;
     }
     let Some(function) = request.get("function").and_then(Value::as_str).map(str::to_owned) else {
         return Some(invalid(rpc::INVALID_REQUEST, "neither a JSON-RPC 2.0 request nor a \"function\""));
@@ -255,13 +264,13 @@ fn invalid(code: i64, message: &str) -> String {
     rpc::response(Value::Null, Err(rpc::RpcError::new(code, message))).to_string()
 }
 
-async fn json_rpc(connection: &Connection, mut request: Map<String, Value>) -> Option<String> {
+async fn json_rpc(connection: &Connection, hsm: &rpc::HsmSessions, mut request: Map<String, Value>) -> Option<String> {
     let id = request.remove("id");
     let method = request.get("method").and_then(Value::as_str).map(str::to_owned);
     let result = match (method.as_deref(), request.remove("params")) {
         (None, _) => Err(rpc::RpcError::new(rpc::INVALID_REQUEST, "method is missing")),
-        (Some(method), None | Some(Value::Null)) => rpc::call(connection, method, Map::new()).await,
-        (Some(method), Some(Value::Object(params))) => rpc::call(connection, method, params).await,
+        (Some(method), None | Some(Value::Null)) => rpc::call(connection, hsm, method, Map::new()).await,
+        (Some(method), Some(Value::Object(params))) => rpc::call(connection, hsm, method, params).await,
         (Some(_), Some(_)) => Err(rpc::RpcError::new(rpc::INVALID_PARAMS, "params is an object of named arguments")),
     };
     let error = result.as_ref().err().map(|e| e.name.clone().unwrap_or_else(|| e.code.to_string()));

@@ -10,7 +10,9 @@ use zbus::{OwnedVariant as OwnedValue, Variant};
 use zeroize::Zeroizing;
 
 use super::national::take_pin;
-use crate::dbus::client::{Dict, Manager1Proxy, Reader1Proxy, error_message, error_name, error_status_word};
+use crate::dbus::client::{
+    Dict, HsmSession1Proxy, Manager1Proxy, Reader1Proxy, error_message, error_name, error_status_word,
+};
 use crate::ops::keys;
 
 /// JSON-RPC's own codes.
@@ -210,10 +212,145 @@ async fn reader(connection: &Connection, params: &Map<String, Value>) -> Result<
 
 const LAST_TRY: (&str, &str) = ("allowLastTry", keys::opts::ALLOW_LAST_TRY);
 
+/// The HSM sessions one WebSocket connection began through JSON-RPC. Every
+/// connection shares the bridge's one bus connection, which the daemon
+/// sees as the sessions' owner, so the bridge keeps each session to the
+/// connection that began it, and abandons them when it closes.
+#[derive(Debug, Default)]
+pub struct HsmSessions(std::sync::Mutex<Vec<String>>);
+
+impl HsmSessions {
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The session `params.session` names, if this connection began it.
+    async fn session(
+        &self,
+        connection: &Connection,
+        params: &Map<String, Value>,
+    ) -> Result<HsmSession1Proxy<'static>, RpcError> {
+        let path = string(params, "session")?;
+        if !self.list().contains(&path) {
+            return Err(RpcError {
+                code: DBUS_ERROR,
+                message: "the session belongs to another connection, or has ended".into(),
+                name: Some("NotAuthorized".into()),
+                status_word: None,
+            });
+        }
+        let path = OwnedObjectPath::try_from(path.as_str()).map_err(|_| RpcError::params("session: an object path"))?;
+        Ok(HsmSession1Proxy::builder(connection)
+            .path(path)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await?)
+    }
+
+    fn forget(&self, path: &str) {
+        self.list().retain(|p| p != path);
+    }
+
+    /// Abandons every session the connection still holds: it has closed.
+    pub async fn abort_all(&self, connection: &Connection) {
+        let paths = std::mem::take(&mut *self.list());
+        for path in paths {
+            let Ok(path) = OwnedObjectPath::try_from(path.as_str()) else { continue };
+            if let Ok(session) = HsmSession1Proxy::builder(connection).path(path).build().await {
+                let _ = session.abort().await;
+            }
+        }
+    }
+}
+
+/// `HsmContinue`'s `args`: byte values as base64, `newPin` (or `new_pin`)
+/// as a string of digits, `record` as `WriteHolderRecord`'s.
+fn step_args(params: &mut Map<String, Value>) -> Result<Dict, RpcError> {
+    let mut args = match params.remove("args") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(args)) => args,
+        Some(_) => return Err(RpcError::params("args: an object")),
+    };
+    let mut dict = Dict::new();
+    for key in ["newPin", keys::hsm::NEW_PIN] {
+        if let Some(pin) = take_pin(&mut args, key).map_err(RpcError::params)? {
+            dict.insert(keys::hsm::NEW_PIN.to_owned(), owned(Variant::from(pin.as_str()))?);
+        }
+    }
+    if let Some(value) = args.remove(keys::hsm::RECORD) {
+        dict.insert(keys::hsm::RECORD.to_owned(), owned(Variant::from(record(Some(&value))?))?);
+    }
+    for (key, value) in &args {
+        let Value::String(b64) = value else { return Err(RpcError::params(format!("args.{key}: base64 bytes"))) };
+        let bytes = BASE64.decode(b64).map_err(|e| RpcError::params(format!("args.{key}: not base64: {e}")))?;
+        dict.insert(key.clone(), owned(Variant::from(bytes))?);
+    }
+    Ok(dict)
+}
+
+/// The HSM session methods (`docs/unified-interface.md` section 8).
+async fn call_hsm(
+    connection: &Connection,
+    hsm: &HsmSessions,
+    method: &str,
+    p: &mut Map<String, Value>,
+) -> Option<Result<Value, RpcError>> {
+    Some(match method {
+        "BeginHsm" => {
+            async {
+                let operation = string(p, "operation")?;
+                let opts = options(p, &[(keys::opts::PHOTO, keys::opts::PHOTO)])?;
+                let (path, output) = reader(connection, p).await?.begin_hsm(&operation, opts).await?;
+                let done = output.get(keys::hsm::DONE).and_then(|v| bool::try_from(v).ok()).unwrap_or(false);
+                if !done {
+                    hsm.list().push(path.to_string());
+                }
+                Ok(json!({"session": path.as_str(), "output": dict_json(&output)}))
+            }
+            .await
+        }
+        "HsmContinue" => {
+            async {
+                let session = hsm.session(connection, p).await?;
+                let args = step_args(p)?;
+                let path = session.inner().path().to_string();
+                let result = session.continue_(args).await;
+                let ended = match &result {
+                    Ok(out) => out.get(keys::hsm::DONE).and_then(|v| bool::try_from(v).ok()).unwrap_or(true),
+                    Err(_) => true,
+                };
+                if ended {
+                    hsm.forget(&path);
+                }
+                Ok(dict_json(&result?))
+            }
+            .await
+        }
+        "HsmAbort" => {
+            async {
+                let session = hsm.session(connection, p).await?;
+                hsm.forget(session.inner().path().as_str());
+                session.abort().await?;
+                Ok(Value::Null)
+            }
+            .await
+        }
+        _ => return None,
+    })
+}
+
 /// Runs one method; `params` is an object (absent params are `{}`). The
 /// PIN arguments are taken out of it into zeroizing buffers.
-pub async fn call(connection: &Connection, method: &str, mut params: Map<String, Value>) -> Result<Value, RpcError> {
+pub async fn call(
+    connection: &Connection,
+    hsm: &HsmSessions,
+    method: &str,
+    mut params: Map<String, Value>,
+) -> Result<Value, RpcError> {
     let p = &mut params;
+    if let Some(result) = call_hsm(connection, hsm, method, p).await {
+        return result;
+    }
     match method {
         "ListReaders" => {
             let readers = Manager1Proxy::new(connection).await?.list_readers().await?;

@@ -116,6 +116,12 @@ impl Terminal {
         }
     }
 
+    /// Abandons the HSM session this terminal holds, if any (the bridge's
+    /// connection has closed).
+    pub async fn end_hsm(&self) {
+        self.abandon().await;
+    }
+
     /// Starts a session for `operation`, holding it for the next step.
     async fn begin(&self, operation: &str, args: Dict, awaiting: Awaiting) -> Result<Dict, Failure> {
         self.abandon().await;
