@@ -5,12 +5,19 @@
 //! blank card, personalise it, read it back (table, legacy line, photo),
 //! activate it with the holder's new PIN, and check the PIN.
 //!
+//! With `--hsm` (`scripts/demo --hsm`) it is a counter without a PSAM: the
+//! keys sit in its back end's encryption machine, which `sscard-sim hsm`
+//! plays with the test keys. The counter falls back from `iReadCardBas`
+//! (-2201) to the HSM functions of `sscardctl unified`, each session held
+//! by the daemon between the steps: read the blank card, personalise it,
+//! read it back, reload the PIN and check it, unblock it.
+//!
 //! Run it with `scripts/demo`. Any step that fails ends it with exit code 1.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -48,6 +55,7 @@ impl Counter {
         let mut child = Command::new(&self.ctl)
             .args(["--bus", &self.bus])
             .args(args)
+            .env("SSCARD_ENCODING", "UTF-8")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -170,8 +178,187 @@ fn demo() -> Result<(), String> {
     Ok(())
 }
 
+/// `sscard-sim`, beside `sscardctl`.
+fn sim_binary(ctl: &Path) -> PathBuf {
+    ctl.with_file_name("sscard-sim")
+}
+
+/// The back end's answer to a step's output line: `sscard-sim hsm`.
+fn back_end(sim: &Path, line: &str, first: &str) -> Result<String, String> {
+    let out = Command::new(sim)
+        .args(["hsm", line, first])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", sim.display()))?;
+    if !out.status.success() {
+        return Err(format!("sscard-sim hsm: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+impl Counter {
+    /// One HSM session through `sscardctl unified`: its Step1, then each
+    /// later step with the back end's answer to the step before (and
+    /// `extra` after a TAB, a write's data; `pins` for a reload's Step2).
+    /// Answers every step's output.
+    fn hsm(
+        &mut self,
+        title: &str,
+        function: &str,
+        args: &[&str],
+        extra: &str,
+        pins: &[&str],
+    ) -> Result<Vec<String>, String> {
+        self.step += 1;
+        println!("\n== {}. {title}", self.step);
+        let pin_stdin = !pins.is_empty();
+        let mut command = Command::new(&self.ctl);
+        command.args(["--bus", &self.bus, "unified"]);
+        if pin_stdin {
+            command.arg("--pin-stdin");
+        }
+        command.arg(function).args(args).env("SSCARD_ENCODING", "UTF-8");
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("sscardctl: {e}"))?;
+        let mut input = child.stdin.take().ok_or("sscardctl's stdin")?;
+        let mut output = BufReader::new(child.stdout.take().ok_or("sscardctl's stdout")?);
+        let mut answer = |name: &str| -> Result<String, String> {
+            let (mut code, mut text) = (String::new(), String::new());
+            output.read_line(&mut code).map_err(|e| format!("sscardctl: {e}"))?;
+            output.read_line(&mut text).map_err(|e| format!("sscardctl: {e}"))?;
+            let (code, text) = (code.trim().to_owned(), text.trim_end_matches('\n').to_owned());
+            println!("  {name} → {code}  {text}");
+            if code == "0" {
+                Ok(text)
+            } else {
+                Err(format!("step {} ({title}): {name} answered {code}: {text}", self.step))
+            }
+        };
+        println!(
+            "$ sscardctl unified {}{function} {}",
+            if pin_stdin { "--pin-stdin " } else { "" },
+            args.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" ")
+        );
+        let first = answer(function)?;
+        let mut outputs = vec![first.clone()];
+        let later: &[&str] = if function.starts_with("iReloadPIN") || function.starts_with("iUnblockPIN") {
+            &["Step2", "Step3"]
+        } else {
+            &["Step2"]
+        };
+        for (i, step) in later.iter().enumerate() {
+            let last = outputs.last().cloned().unwrap_or_default();
+            // A reload's or unblock's Step2 takes an empty pKey: no external authentication.
+            let key = if later.len() == 2 && i == 0 {
+                String::new()
+            } else {
+                back_end(&sim_binary(&self.ctl), &last, &first)?
+            };
+            let shown = if key.is_empty() { "(empty)".to_owned() } else { key.clone() };
+            println!("  back end: $ sscard-sim hsm '{last}' → pKey {shown}");
+            let mut line = key;
+            if !extra.is_empty() {
+                line.push('\t');
+                line.push_str(extra);
+            }
+            writeln!(input, "{line}").map_err(|e| format!("sscardctl: {e}"))?;
+            if i == 0 {
+                for pin in pins {
+                    writeln!(input, "{pin}").map_err(|e| format!("sscardctl: {e}"))?;
+                }
+            }
+            input.flush().map_err(|e| format!("sscardctl: {e}"))?;
+            outputs.push(answer(&function.replace("Step1", step))?);
+        }
+        drop(input);
+        let _ = child.wait();
+        Ok(outputs)
+    }
+}
+
+/// The counter without a PSAM.
+fn demo_hsm() -> Result<(), String> {
+    let ctl = ctl_binary()?;
+    println!("sscard demo --hsm: a counter without a PSAM; the keys sit in its back end's encryption machine");
+    let mut bench = Bench::start();
+    println!("bench: private pcscd with the vpcd driver, socket {}", bench.socket().display());
+    bench.insert(Slot::Card, "card", &["--gen", "3"]);
+    println!("bench: a blank gen3 card in {:?}, and no PSAM", bench.reader_name(Slot::Card));
+    let bus = PrivateBus::start(bench.dir(), None);
+    let config = bench.dir().join("sscardd.toml");
+    std::fs::write(&config, format!("terminal_device = \"{TERMINAL_DEVICE}\"\n"))
+        .map_err(|e| format!("config: {e}"))?;
+    let config_arg = config.to_string_lossy().into_owned();
+    let _daemon = Sscardd::start(&bench, &bus, &["--config", &config_arg]);
+    println!("bus: private D-Bus at {}; sscardd --authorization none --config {config_arg}", bus.address());
+    println!("the back end: sscard-sim hsm, with the test keys of docs/card-profile.md section 7");
+    let mut counter = Counter { ctl, bus: bus.address(), step: 0 };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !counter.run_quiet(&["readers"], "")?.1.contains("ssse") {
+        if Instant::now() > deadline {
+            return Err("the daemon never showed the card".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    counter.step("the readers the daemon sees: a card, no PSAM", &["readers"], "")?;
+    counter.step += 1;
+    println!(
+        "\n== {}. iReadCardBas needs the PSAM: -2201, so the counter falls back to the HSM functions",
+        counter.step
+    );
+    println!("$ sscardctl unified iReadCardBas 3");
+    let (_, out, _) = counter.run_quiet(&["unified", "iReadCardBas", "3"], "")?;
+    for line in out.lines() {
+        println!("  {line}");
+    }
+    if !out.starts_with("-2201") {
+        return Err(format!("iReadCardBas without a PSAM answered {out}"));
+    }
+    let blank = counter.hsm("read the blank card (two steps)", "iReadCardBas_HSM_Step1", &["3"], "", &[])?;
+    let card_id = blank[0].split('|').nth(3).unwrap_or_default().to_owned();
+    let addr = "SSSEEF05|02|03|04|05|06|07|$SSSEEF06|08|09|0A|0B|0C|0D|$";
+    let data = "SSSEEF05|3|3.00|SZ-CARD-CTR|20261125|20361125|X00000019|$SSSEEF06|11010519491231002X|张三|2|05|653101|19491231|$";
+    counter.hsm(
+        "personalise: external authentication with the back end's cryptogram, then the records",
+        "iWriteCard_HSM_Step1",
+        &["1", &format!("{card_id}||"), addr],
+        data,
+        &[],
+    )?;
+    let bas = counter.hsm(
+        "read it back: the eleven fields, terminal number 000000000000",
+        "iReadCardBas_HSM_Step1",
+        &["3"],
+        "",
+        &[],
+    )?;
+    if !bas[1].contains("|000000000000|") {
+        return Err(format!("no terminal number 000000000000 in {}", bas[1]));
+    }
+    let card_info = format!("{card_id}|X00000019|");
+    counter.hsm("a generic read of EF06", "iReadCard_HSM_Step1", &["1", &card_info, "SSSEEF06|08|09|0D|$"], "", &[])?;
+    counter.hsm(
+        "reload the PIN: the back end MACs the command (three steps)",
+        "iReloadPIN_HSM_Step1",
+        &["1", &card_info],
+        "",
+        &[NEW_PIN, NEW_PIN],
+    )?;
+    counter.step("the holder checks the reloaded PIN", &["pin", "verify", "--pin-stdin"], &format!("{NEW_PIN}\n"))?;
+    counter.hsm("unblock the PIN's counter", "iUnblockPIN_HSM_Step1", &["1", &card_info], "", &[])?;
+    counter.step("the PIN's state", &["pin", "status"], "")?;
+    println!(
+        "\ndemo finished: a counter without a PSAM read, personalised and served the card through HSM sessions in sscardd"
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    match demo() {
+    let hsm = std::env::args().any(|a| a == "--hsm");
+    match if hsm { demo_hsm() } else { demo() } {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("demo: {e}");
