@@ -129,3 +129,29 @@ fn an_unknown_effect_is_refused_with_its_position() {
     assert!(e.contains("ssse-gen2/verify.apdu:2:8"), "{e}");
     assert!(e.contains("spends-a-try") && e.contains("spends-pin-try"), "{e}");
 }
+
+#[test]
+fn an_hsm_script_that_does_not_yield_what_its_operation_hands_out_is_refused() {
+    let dir = copy();
+    let script = dir.path().join("ssse-gen2/hsm-read.apdu");
+    let text = fs::read_to_string(&script).expect("read");
+    assert!(text.contains("yield algorithm card_id key factor original"), "{text}");
+    fs::write(
+        &script,
+        text.replace("yield algorithm card_id key factor original", "yield algorithm card_id key factor"),
+    )
+    .expect("write");
+    let e = load_error(dir.path());
+    assert!(e.contains("ssse-gen2/hsm-read.apdu:") && e.contains("never yields") && e.contains("\"original\""), "{e}");
+}
+
+#[test]
+fn an_hsm_check_with_an_unknown_outcome_is_refused_with_its_position() {
+    let dir = copy();
+    let script = dir.path().join("ssse-gen3/hsm-unblock-pin.apdu");
+    let text = fs::read_to_string(&script).expect("read");
+    let line = text.lines().position(|l| l.starts_with("check ${apdu[0..5]}")).expect("the header check") + 1;
+    fs::write(&script, text.replace("else not-issued", "else ignore")).expect("write");
+    let e = load_error(dir.path());
+    assert!(e.contains(&format!("ssse-gen3/hsm-unblock-pin.apdu:{line}:")) && e.contains("an outcome"), "{e}");
+}

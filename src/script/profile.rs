@@ -245,11 +245,14 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
                 }
                 let yielded: Vec<&str> = script.yields().collect();
                 if let Some(missing) = need.yields.iter().find(|y| !yielded.contains(y)) {
-                    let pos = script.steps().last().map(|s| s.pos.clone()).unwrap_or(Pos {
-                        file: script.file.clone(),
-                        line: 1,
-                        column: 1,
+                    // Where the value was expected: the script's last `yield`.
+                    let last_yield = script.items.iter().rev().find_map(|item| match item {
+                        super::syntax::Item::Directive(super::syntax::Directive::Yield { pos, .. }) => {
+                            Some(pos.clone())
+                        }
+                        _ => None,
                     });
+                    let pos = last_yield.unwrap_or(Pos { file: script.file.clone(), line: 1, column: 1 });
                     return Err(LoadError::MissingYield {
                         pos,
                         name: (*missing).to_owned(),

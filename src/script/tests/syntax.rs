@@ -804,3 +804,44 @@ proptest! {
         prop_assert!(pattern.matches(value));
     }
 }
+
+/// The lines of HSM sessions: `let`, `yield`, `await`, `check`, each
+/// refused at its exact position when wrong.
+#[test]
+fn errors_in_session_lines() {
+    check(&[
+        // A check needs `==`, a value each side, `else` and a known outcome.
+        case("card: 00 84 00 00 08 => c\ncheck ${c} ${c}", 2, 16, "\"==\"", "end of line"),
+        case("card: 00 84 00 00 08 => c\ncheck ${c} == ${c}", 2, 19, "\"else\"", "end of line"),
+        case("card: 00 84 00 00 08 => c\ncheck ${c} == ${c} else wrong", 2, 25, "an outcome", "\"wrong\""),
+        case("card: 00 84 00 00 08 => c\ncheck ${x} == ${c} else malformed", 2, 9, "an input", "undefined name \"x\""),
+        // A let defines a name that is not a constant or an input.
+        case("let alg = 01", 1, 5, "a name that is not an input", "\"alg\""),
+        case("let a 01", 1, 7, "\"=\"", "\"01\""),
+        // A yield names defined values.
+        case("yield nothing", 1, 7, "an input", "undefined name \"nothing\""),
+        // None of them inside a loop.
+        case("card: 00 B0 00 00 => f\nfor 8 in 0..16\nyield f\nend", 3, 1, "no \"yield\" inside \"for\"", "\"yield\""),
+        // An awaited name is not an input.
+        case("input a\nawait a", 2, 7, "a name that is not an input", "\"a\""),
+    ]);
+}
+
+/// A session script: what it yields and awaits, in order, and the secret
+/// names kept out of traces.
+#[test]
+fn session_lines_parse_into_directives() {
+    let script = ok("card: 00 84 00 00 08 => challenge\n\
+        let header = 80 5E 00 00 ${#challenge+4}\n\
+        yield challenge header\n\
+        await secret apdu\n\
+        check ${apdu[0..5]} == ${header} else not-issued\n\
+        card: ${apdu}\n");
+    assert_eq!(script.yields().collect::<Vec<_>>(), ["challenge", "header"]);
+    assert_eq!(script.awaits().collect::<Vec<_>>(), ["apdu"]);
+    assert!(script.secrets.contains("apdu"));
+    let Item::Directive(Directive::Check(check)) = &script.items[4] else { panic!("{:?}", script.items[4]) };
+    assert_eq!(check.outcome, CheckOutcome::NotIssued);
+    assert_eq!(check.pos, pos(5, 1));
+    assert_eq!(script.steps().count(), 2);
+}
