@@ -370,3 +370,35 @@ impl Drop for Stopped {
         }
     }
 }
+
+/// `BeginHsm` asks polkit for its operation's action, once, before any
+/// APDU: the reads' `org.sscard.read`, the write's `org.sscard.personalize`,
+/// the PIN's `org.sscard.reset-pin`.
+#[test]
+fn begin_hsm_asks_polkit_for_the_operations_action() {
+    let rig = Rig::start();
+    let before = rig.apdus();
+    for operation in ["read_basic", "read", "write", "reload_pin", "unblock_pin"] {
+        let (ok, _, err) = rig.call(Some("nobody"), "BeginHsm", &["sa{sv}", operation, "0"]);
+        assert!(!ok && (err.contains("not authorized") || err.contains("NotAuthorized")), "{operation}: {err}");
+    }
+    assert_eq!(rig.apdus(), before, "a refused BeginHsm reached the card");
+
+    // A member of sscard may; the session ends when its owner (busctl) leaves.
+    let operator = TestUser::create("sschsm", &["sscard"]);
+    for operation in ["read", "write", "unblock_pin"] {
+        let (ok, out, err) = rig.call(Some(&operator.name), "BeginHsm", &["sa{sv}", operation, "0"]);
+        assert!(ok, "{operation}: {err}");
+        assert!(out.contains("/org/sscard/Daemon/hsm/") && out.contains("awaits"), "{out}");
+    }
+    assert!(rig.apdus() > before, "the sessions' first steps reached the card");
+    // The sessions' interface is open on the system bus (each session
+    // answers only its owner): the bus lets the call through to sscardd.
+    let head = ["call", "org.sscard.Daemon", "/org/sscard/Daemon/hsm/1", "org.sscard.HsmSession1", "Abort"];
+    let (ok, _, err) = rig.bus.busctl_as(Some("nobody"), &head, &[]);
+    assert!(!ok && err.contains("Unknown object"), "{err}");
+    // Another user, outside the group, is refused the write's action.
+    let stranger = TestUser::create("sschsx", &[]);
+    let (ok, _, err) = rig.call(Some(&stranger.name), "BeginHsm", &["sa{sv}", "write", "0"]);
+    assert!(!ok && err.contains("not authorized"), "{err}");
+}
