@@ -177,7 +177,7 @@ async fn national_dialect(generation: u8) {
             // The old card number is no longer the card's: -22.
             json!({"function": "iReadCard", "iType": 3, "iAuthType": 1, "pCardInfo": CARD_INFO,
                    "pFileAddr": "SSSEEF05|07|$"}),
-            // The HSM functions answer -13; `pkey` is taken as `pKey`.
+            // An HSM Step2 without its Step1 on this connection: -14.
             json!({"function": "iReadCardBas_HSM_Step2", "pkey": "00|00|"}),
             json!({"function": "iDoDebit"}),
             json!({"function": "iReadCardBas", "iType": 2}),
@@ -196,7 +196,7 @@ async fn national_dialect(generation: u8) {
     assert_eq!(assert_success(&answers[3], "iWriteCard"), "");
     assert_eq!(assert_success(&answers[4], "iReadCard"), "SSSEEF05|X00000020|$");
     assert_failure(&answers[5], "-22");
-    assert_failure(&answers[6], "-13");
+    assert_failure(&answers[6], "-14");
     assert_eq!(answers[6]["functionName"], "iReadCardBas_HSM_Step2");
     assert_failure(&answers[7], "-13");
     assert_failure(&answers[8], "-1");

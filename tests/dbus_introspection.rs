@@ -25,7 +25,15 @@ fn interface_xml(document: &str, name: &str) -> String {
 async fn introspection_matches_the_checked_in_xml() {
     let rig = Rig::new(3, false).await;
     let reader = rig.reader_path(Slot::Card).await.to_string();
-    for (path, interface) in [("/org/sscard/Daemon", "org.sscard.Manager1"), (reader.as_str(), "org.sscard.Reader1")] {
+    // An HSM session, for its object.
+    let proxy = rig.reader(Slot::Card).await;
+    let (session, _) = proxy.begin_hsm("read", support::client::no_opts()).await.expect("BeginHsm");
+    let session = session.to_string();
+    for (path, interface) in [
+        ("/org/sscard/Daemon", "org.sscard.Manager1"),
+        (reader.as_str(), "org.sscard.Reader1"),
+        (session.as_str(), "org.sscard.HsmSession1"),
+    ] {
         let (ok, document, err) = rig.bus.busctl(&["introspect", "--xml-interface", "org.sscard.Daemon", path]);
         assert!(ok, "introspect {path}: {err}");
         let served = interface_xml(&document, interface);

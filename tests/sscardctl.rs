@@ -691,7 +691,7 @@ async fn unified_functions_from_the_shell() {
         (vec!["iReadCard", "3", "2", &card_info, "SSSEEF99|01|$"], -14, "SSSEEF99"),
         (vec!["iReadCard", "3", "2", &card_info, "SSSEEF06|08:1|$"], -14, "tag:recno"),
         (vec!["iReadCard", "3", "2", "1234|X00000019|", "SSSEEF05|07|$"], -20, "卡识别码格式错"),
-        (vec!["iReadCardBas_HSM_Step1", "3"], -13, "不支持该命令"),
+        (vec!["iReadCardBas_HSM_Step2", "00|00|"], -14, "Step1"),
         (
             vec!["iWriteCard", "3", &card_info, "SSSEEF06|08|0A|0D|$", "SSSEEF06|11010519491231002X|2|19500101|$"],
             -23,
