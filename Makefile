@@ -66,6 +66,7 @@ install: install-lib
 	chmod 0644 $(DESTDIR)$(DBUS_DIR)/system-services/org.sscard.Daemon.service
 	install -D -m 0644 dbus/org.sscard.Manager1.xml $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Manager1.xml
 	install -D -m 0644 dbus/org.sscard.Reader1.xml $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Reader1.xml
+	install -D -m 0644 dbus/org.sscard.HsmSession1.xml $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.HsmSession1.xml
 	install -D -m 0644 polkit/org.sscard.policy $(DESTDIR)$(POLKIT_DIR)/actions/org.sscard.policy
 	install -D -m 0644 polkit/50-sscard.rules $(DESTDIR)$(POLKIT_DIR)/rules.d/50-sscard.rules
 	install -d $(DESTDIR)$(SYSTEMD_DIR)
@@ -117,6 +118,7 @@ uninstall:
 	rm -f $(DESTDIR)$(DBUS_DIR)/system-services/org.sscard.Daemon.service
 	rm -f $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Manager1.xml
 	rm -f $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.Reader1.xml
+	rm -f $(DESTDIR)$(DBUS_DIR)/interfaces/org.sscard.HsmSession1.xml
 	rm -f $(DESTDIR)$(POLKIT_DIR)/actions/org.sscard.policy
 	rm -f $(DESTDIR)$(POLKIT_DIR)/rules.d/50-sscard.rules
 	rm -f $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service $(DESTDIR)$(SYSUSERS_DIR)/sscard.conf

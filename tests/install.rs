@@ -25,6 +25,7 @@ const LAYOUT: &[(&str, u32)] = &[
     ("usr/share/dbus-1/system-services/org.sscard.Daemon.service", 0o644),
     ("usr/share/dbus-1/interfaces/org.sscard.Manager1.xml", 0o644),
     ("usr/share/dbus-1/interfaces/org.sscard.Reader1.xml", 0o644),
+    ("usr/share/dbus-1/interfaces/org.sscard.HsmSession1.xml", 0o644),
     ("usr/share/polkit-1/actions/org.sscard.policy", 0o644),
     ("usr/share/polkit-1/rules.d/50-sscard.rules", 0o644),
     ("usr/lib/systemd/system/sscardd.service", 0o644),
