@@ -10,8 +10,9 @@ int main() {
     char out[SSCARD_OUT_SIZE];
     static_assert(SSCARD_READ_OUT_SIZE == 20480, "20 KiB");
     static_assert(SSCARD_E_STATUS_WORD(0x6982) == -27010, "-(SW1*256+SW2)");
-    // C++ callers pass string literals.
-    long rc = iReadCard_HSM_Step1(3, "00000000000000000000000000000000|X|", "SSSEEF05|07|$", out);
+    // C++ callers pass string literals; a null argument is refused before
+    // the library looks for the daemon.
+    long rc = iReadCard_HSM_Step1(3, nullptr, "SSSEEF05|07|$", out);
     std::printf("%ld\n", rc);
-    return rc == SSCARD_E_UNSUPPORTED ? 0 : 1;
+    return rc == SSCARD_E_PARAM ? 0 : 1;
 }
