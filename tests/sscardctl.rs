@@ -721,3 +721,69 @@ async fn unified_functions_from_the_shell() {
     let (code, _, _) = unified(&rig, "UTF-8", &["--pin-stdin", "iChangePIN", "3"], "123456\n135790\n246801\n");
     assert_eq!(code, -34, "two different new PINs");
 }
+
+/// `sscardctl unified` runs a whole HSM session from its Step1: each later
+/// step's arguments come on standard input once the back end (here the
+/// simulator's `sscard-sim hsm`) has answered the step before; a card
+/// without a PSAM is read, and its PIN reloaded with the new PIN from
+/// `--pin-stdin`.
+#[tokio::test]
+async fn unified_hsm_sessions_from_the_shell() {
+    let rig = Rig::new(2, false).await;
+    let back_end = |line: &str, first: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sscard-sim"));
+        command.arg("hsm").arg(line);
+        if let Some(first) = first {
+            command.arg(first);
+        }
+        let out = command.output().expect("sscard-sim hsm");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let session = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sscardctl"))
+            .args(["--bus", &rig.bus.address(), "unified"])
+            .args(args)
+            .env("SSCARD_ENCODING", "UTF-8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sscardctl unified");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        (child, stdin, stdout)
+    };
+    let answer = |stdout: &mut BufReader<std::process::ChildStdout>| {
+        let (mut code, mut text) = (String::new(), String::new());
+        stdout.read_line(&mut code).expect("code");
+        stdout.read_line(&mut text).expect("pOutInfo");
+        (code.trim().parse::<i32>().unwrap_or_else(|_| panic!("{code:?}")), text.trim_end_matches('\n').to_owned())
+    };
+
+    let (mut child, mut stdin, mut stdout) = session(&["iReadCardBas_HSM_Step1", "3"]);
+    let (code, step1) = answer(&mut stdout);
+    assert_eq!(code, 0, "{step1}");
+    let card_id = step1.split('|').nth(3).expect("the card identifier").to_owned();
+    writeln!(stdin, "{}", back_end(&step1, None)).expect("pKey");
+    let (code, bas) = answer(&mut stdout);
+    assert_eq!(code, 0, "{bas}");
+    assert_eq!(bas.split('|').nth(3), Some(card_id.as_str()));
+    assert_eq!(bas.split('|').nth(9), Some("000000000000"), "{bas}");
+    drop(stdin);
+    assert!(child.wait().expect("exit").success());
+
+    let card_info = format!("{card_id}||");
+    let (mut child, mut stdin, mut stdout) = session(&["--pin-stdin", "iReloadPIN_HSM_Step1", "1", &card_info]);
+    let (code, step1) = answer(&mut stdout);
+    assert_eq!(code, 0, "{step1}");
+    writeln!(stdin, "\n{NEW_PIN}\n{NEW_PIN}").expect("an empty pKey, then the new PIN twice");
+    let (code, step2) = answer(&mut stdout);
+    assert_eq!(code, 0, "{step2}");
+    writeln!(stdin, "{}", back_end(&step2, Some(&step1))).expect("the command with its MAC");
+    assert_eq!(answer(&mut stdout), (0, String::new()));
+    drop(stdin);
+    assert!(child.wait().expect("exit").success());
+    let out = ok(&rig, &["pin", "verify", "--pin-stdin"], &format!("{NEW_PIN}\n"));
+    assert!(out.contains("PIN correct"), "{out}");
+}
