@@ -333,6 +333,35 @@ async fn a_session_ends_at_once_when_its_owner_leaves() {
     assert!(gone.continue_(Dict::new()).await.is_err(), "the session object is still there");
 }
 
+/// The owner killed mid-session (SIGKILL: it says goodbye to no one): a
+/// counter program holding a session between its steps, `sscardctl
+/// unified` waiting for its next step's `pKey`.
+#[tokio::test]
+async fn a_session_ends_at_once_when_its_owner_is_killed() {
+    use std::io::BufRead;
+    let rig = Rig::new(2, false).await;
+    let mut owner = std::process::Command::new(env!("CARGO_BIN_EXE_sscardctl"))
+        .args(["--bus", &rig.bus.address(), "unified", "iReadCardBas_HSM_Step1", "3"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sscardctl");
+    let mut stdout = std::io::BufReader::new(owner.stdout.take().expect("stdout"));
+    let mut code = String::new();
+    stdout.read_line(&mut code).expect("Step1's answer");
+    assert_eq!(code.trim(), "0");
+    let resets_before = resets(&rig);
+    owner.kill().expect("kill");
+    owner.wait().expect("reaped");
+    let started = Instant::now();
+    let reader = rig.reader(Slot::Card).await;
+    reader.read_card(no_opts()).await.expect("ReadCard once the owner is gone");
+    assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
+    assert!(resets(&rig) > resets_before, "the abandoned session did not reset the card");
+    let audit = wait_audit(&rig, "HsmReadBasic", 1).await;
+    assert!(audit.contains("outcome=\"Cancelled\""), "{audit}");
+}
+
 #[tokio::test]
 async fn a_card_removed_between_steps_is_card_removed() {
     let mut rig = Rig::new(3, false).await;

@@ -271,5 +271,10 @@ mod tests {
         assert_eq!(f(ErrorName::CardError, "x", Some(0x6581)), Code::StatusWord(0x6581));
         assert_eq!(f(ErrorName::InvalidArgument, "new_pin: must differ from the initial PIN", None), Code::InitialPin);
         assert_eq!(Failure::from_daemon(None, "no daemon", None).code.value(), -11);
+        // HSM steps: the daemon's refusals before any APDU.
+        assert_eq!(f(ErrorName::NotAuthentic, "Continue: the back end's result differs", None).value(), -21);
+        assert_eq!(f(ErrorName::NotIssued, "Continue: not the one issued", None).value(), -22);
+        let malformed = format!("Continue: invalid argument: {} (hsm-read.apdu:12:1)", crate::ops::STEP_MALFORMED);
+        assert_eq!(f(ErrorName::InvalidArgument, &malformed, None).value(), -14);
     }
 }
