@@ -231,6 +231,9 @@ impl<B: Backend> Worker<B> {
             self.shared.emit(Event::Busy { id: self.id, busy: false });
             return;
         };
+        // A failed begin is answered from a probe (begun and ended at
+        // once): the session's own transaction borrows the connection,
+        // which the failure must give back to the worker.
         let began = conn.begin().map(drop);
         if let Err(e) = began {
             let e = ServiceError::from_transport(METHOD, &e);
