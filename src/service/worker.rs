@@ -201,7 +201,7 @@ impl<B: Backend> Worker<B> {
         // The transaction, on a fresh connection if the one we had is from
         // before a removal.
         let fresh = self.connection.is_none();
-        let mut conn = match self.connect() {
+        let conn = match self.connect() {
             Ok(_) => self.connection.take(),
             Err(e) => {
                 let e = ServiceError::from_transport(METHOD, &e);
@@ -211,19 +211,6 @@ impl<B: Backend> Worker<B> {
                 return;
             }
         };
-        let began = conn.as_mut().map(|c| c.begin().map(drop));
-        if !fresh
-            && matches!(
-                began,
-                Some(Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable))
-            )
-        {
-            conn = self.shared.backend.connect(&self.reader).ok();
-        } else if let Some(Err(TransportError::CardReset)) = began
-            && let Some(c) = conn.as_mut()
-        {
-            let _ = c.reconnect();
-        }
         let Some(mut conn) = conn else {
             let e = ServiceError::new(ErrorName::NoCard, METHOD, "no card in the reader");
             record(self, 0, audit::Outcome::Failed(e.name));
@@ -233,8 +220,23 @@ impl<B: Backend> Worker<B> {
         };
         // A failed begin is answered from a probe (begun and ended at
         // once): the session's own transaction borrows the connection,
-        // which the failure must give back to the worker.
-        let began = conn.begin().map(drop);
+        // which the failure must give back to the worker. A connection from
+        // before a removal is replaced, and one reset by another program
+        // reconnected, once.
+        let mut began = conn.begin().map(drop);
+        match began {
+            Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable) if !fresh => {
+                if let Ok(fresh_conn) = self.shared.backend.connect(&self.reader) {
+                    conn = fresh_conn;
+                    began = conn.begin().map(drop);
+                }
+            }
+            Err(TransportError::CardReset) => {
+                let _ = conn.reconnect();
+                began = conn.begin().map(drop);
+            }
+            _ => {}
+        }
         if let Err(e) = began {
             let e = ServiceError::from_transport(METHOD, &e);
             if e.name != ErrorName::CardRemoved {
