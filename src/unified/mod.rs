@@ -8,6 +8,8 @@
 //! - [`format`]: `pCardInfo`, `pFileAddr`, `pWriteData`, the outputs and
 //!   the value forms, GBK or UTF-8;
 //! - [`pinentry`]: where PINs come from without a PIN pad;
+//! - `hsm`: the HSM functions (section 7), `pKey` parsed into the
+//!   daemon's session fields and the step outputs formatted;
 //! - [`terminal`]: the functions themselves, over the daemon.
 
 pub mod codes;
