@@ -99,3 +99,40 @@ pub fn answer(line: &str, first: Option<&str>, domain: Option<&str>) -> Result<S
         n => Err(format!("a step output of {n} fields is none this back end knows")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_each_step_form_and_refuses_others() {
+        let f = "0102030405060708";
+        // Read basic information, gen3: both parts, each result + original.
+        let bas =
+            format!("110100|80730000C0|03|110100D1560000050102030405060708|{f}|1111111111111111|{f}|2222222222222222|");
+        let key = answer(&bas, None, None).unwrap();
+        let parts: Vec<&str> = key.trim_end_matches('|').split('|').collect();
+        assert_eq!(parts.len(), 2);
+        assert!(parts[0].len() == 48 && parts[0].ends_with("1111111111111111"), "{key}");
+        assert!(parts[1].len() == 48 && parts[1].ends_with("2222222222222222"), "{key}");
+        // gen2: no external part.
+        let bas2 = format!("110100|00|01|110100D1560000050102030405060708|{f}|1111111111111111|||");
+        let key = answer(&bas2, None, None).unwrap();
+        assert!(key.ends_with("1111111111111111||") && key.len() == 32 + 2, "{key}");
+        // Another key domain answers otherwise.
+        assert_ne!(answer(&bas, None, Some("other")).unwrap(), answer(&bas, None, None).unwrap());
+        // Generic read: cryptogram + original.
+        let read = answer(&format!("03|000A|{f}|3333333333333333|"), None, None).unwrap();
+        assert!(read.len() == 48 && read.ends_with("3333333333333333"), "{read}");
+        // Unblock's Step2 needs its Step1, for F.
+        let step1 = format!("03|000B|{f}|||");
+        let step2 = "03|000B|4444444444444444|8424000004||";
+        assert!(answer(step2, None, None).is_err());
+        let apdu = answer(step2, Some(&step1), None).unwrap();
+        assert!(apdu.starts_with("8424000004") && apdu.len() == 18, "{apdu}");
+        // Anything else is refused.
+        assert!(answer("01|02|", None, None).is_err());
+        assert!(answer(&format!("07|000A|{f}|3333333333333333|"), None, None).is_err());
+        assert!(answer(&format!("03|000A|{f}|zz|"), None, None).is_err());
+    }
+}
