@@ -280,6 +280,9 @@ async fn json_rpc_reads_and_notifies() {
     assert_eq!(card["name"], NAME);
     assert_eq!(card["nation"], 5);
     assert_eq!(card["authentic"], true);
+    // The legacy line, as iReadCardBas gives it.
+    let line = card["basic_line"].as_str().expect("basic_line");
+    assert_eq!(bas_fields(line), expected_bas(3, "440300000001"), "{line}");
     let photo = card["photo"].as_str().expect("photo as base64");
     assert_eq!(base64_len(photo), 600, "{photo}");
     assert_eq!(answers[1], json!({"jsonrpc": "2.0", "id": "two", "result": {"tries_left": 3, "blocked": false}}));
