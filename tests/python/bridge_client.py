@@ -16,7 +16,8 @@ as a page's script would talk to it. Used by tests/bridge.rs.
         sends every JSON line of standard input and closes the connection
         at once, without waiting for an answer (a page closed mid-call).
     bridge_client.py get URL [--host H]
-        a plain HTTP GET of URL; prints {"status": STATUS, "body": TEXT}.
+        a plain HTTP GET of URL's path, sent as it is (no normalising);
+        prints {"status": STATUS, "headers": {NAME: VALUE}, "body": TEXT}.
     bridge_client.py flood URL COUNT
         opens COUNT connections at once and one more, closes them all;
         prints {"opened": N, "extra": STATUS or "open"}.
@@ -127,11 +128,16 @@ def get(url, host):
     import http.client
     parsed = urlparse(url)
     connection = http.client.HTTPConnection("127.0.0.1", parsed.port, timeout=10)
-    connection.putrequest("GET", "/", skip_host=True)
+    path = parsed.path or "/"
+    if parsed.query:
+        path += "?" + parsed.query
+    connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
     connection.putheader("Host", "%s:%d" % (host or parsed.hostname, parsed.port))
     connection.endheaders()
     response = connection.getresponse()
-    print(json.dumps({"status": response.status, "body": response.read().decode("utf-8", "replace")}))
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    body = response.read().decode("utf-8", "replace")
+    print(json.dumps({"status": response.status, "headers": headers, "body": body}))
 
 
 async def flood(url, count):
