@@ -61,10 +61,17 @@
     const list = $("readers");
     list.textContent = "";
     if (selected !== null && !readers.has(selected)) selected = null;
-    if (selected === null && readers.size > 0) {
-      const withCard = Array.from(readers.entries()).find(([, r]) => r.present === true);
-      selected = withCard ? withCard[0] : Array.from(readers.keys())[0];
-    }
+    // "Automatic": the daemon finds the reader holding a social security
+    // card (FindCard); or the reader clicked.
+    const auto = document.createElement("li");
+    auto.dataset.auto = "true";
+    if (selected === null) auto.className = "selected";
+    SSCard.bilingual(auto, "自动选择有社保卡的读卡器", "Automatic: the reader holding a social security card");
+    auto.addEventListener("click", () => {
+      selected = null;
+      renderReaders();
+    });
+    list.append(auto);
     for (const [path, r] of readers) {
       const li = document.createElement("li");
       li.dataset.reader = path;
@@ -83,6 +90,7 @@
     }
     if (readers.size === 0) {
       const li = document.createElement("li");
+      li.className = "none";
       SSCard.bilingual(li, "没有读卡器", "No reader");
       list.append(li);
     }

@@ -61,7 +61,9 @@
     SSCard.bilingual(element, texts[0], texts[1]);
   }
 
-  // Back to step 1: everything entered and read is forgotten.
+  // Back to step 1: everything entered and read is forgotten. A card still
+  // in the reader is not read again (the idle return must not show its
+  // holder again): the next insertion starts the next flow.
   function start() {
     flow++;
     wipeAll();
@@ -75,7 +77,6 @@
     $("result-retry").hidden = true;
     render();
     show(1);
-    if (bridge.open) probe();
   }
 
   // A card already in a reader when the page (or the bridge) starts.
