@@ -517,7 +517,7 @@ fn assert_page_headers(answer: &Value, port: u16) {
     let headers = &answer["headers"];
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port} ws://[::1]:{port}; \
+         connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port}; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     );
     assert_eq!(headers["content-security-policy"], csp.as_str(), "{answer}");

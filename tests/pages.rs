@@ -96,6 +96,33 @@ fn kiosk_text(browser: &mut Browser) -> String {
     browser.text("#result")
 }
 
+/// Ends the browser after checking its console: no Content-Security-Policy
+/// violation (the pages have no inline script or style), no secret logged.
+fn finish(browser: &mut Browser, secrets: &[&str]) {
+    let console = browser.console();
+    for entry in &console {
+        assert!(!entry.contains("Content Security Policy") && !entry.contains("Refused to"), "{entry}");
+        for secret in secrets {
+            assert!(!entry.contains(secret), "the console holds {secret:?}: {entry}");
+        }
+    }
+    browser.quit();
+}
+
+/// The error names of the contract (docs/interfaces.md, "Errors").
+fn contract_errors() -> Vec<String> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/interfaces.md")).expect("doc");
+    let table = doc.split("| error | when |").nth(1).expect("the error table");
+    let names: Vec<String> = table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.split('`').nth(1).map(str::to_owned))
+        .collect();
+    assert!(names.len() >= 19 && names.iter().any(|n| n == "WrongPin"), "{names:?}");
+    names
+}
+
 /// The kiosk, from the insertion to the removal of a card it activates by
 /// its on-screen keys; the card's PIN and life cycle in the simulator's
 /// image; no PIN left in the page; a screenshot of each step.
@@ -171,7 +198,7 @@ async fn kiosk_activates_a_personalised_gen3_card() {
     browser.wait_step(1, 10.0);
     assert_eq!(browser.text("#holder-name"), "", "the holder's name stayed");
     assert_no_pin_in_page(&mut browser, &[INITIAL, NEW]);
-    browser.quit();
+    finish(&mut browser, &[INITIAL, NEW, SSN, NAME]);
 
     bridge.stop();
     assert_no_secrets(&bridge.log_text(), &[INITIAL, NEW, SSN, NAME]);
@@ -229,7 +256,7 @@ async fn counter_reads_the_card_and_notices_its_removal() {
     assert_eq!(browser.eval("document.querySelectorAll('#fields tr').length"), 0);
     let html = browser.eval("document.documentElement.outerHTML");
     assert!(!html.as_str().unwrap_or_default().contains(NAME), "the name stayed on the page");
-    browser.quit();
+    finish(&mut browser, &[INITIAL, RELOADED, SSN, NAME]);
 
     bridge.stop();
     assert_no_secrets(&bridge.log_text(), &[INITIAL, RELOADED, SSN, NAME]);
@@ -276,7 +303,7 @@ async fn pages_fit_1080p_and_768_wide() {
         browser.open(&bridge.page("/"));
         check(&mut browser, "index", 0);
     }
-    browser.quit();
+    finish(&mut browser, &[SSN, NAME]);
 }
 
 /// A wrong initial PIN: step 7 says how many tries are left, in Chinese
@@ -343,7 +370,32 @@ async fn kiosk_error_path_and_idle_return() {
     let result = kiosk_text(&mut browser);
     assert!(result.contains("卡片已被取出") && result.contains("The card was removed"), "{result}");
     browser.wait_step(1, 10.0);
-    browser.quit();
+
+    // Every error of the contract has its text, Chinese and English; and
+    // the page's own: the bridge unreachable, the card removed mid-flow.
+    let mut names = contract_errors();
+    names.extend(["BridgeUnreachable", "CardRemovedMidFlow"].map(str::to_owned));
+    let script = format!(
+        "{}.filter(n => {{ const t = SSCard.errorText({{name: n}}); \
+         return t.name !== n || !/[\\u4e00-\\u9fff]/.test(t.zh) || !/[A-Za-z]/.test(t.en); }})",
+        serde_json::json!(names)
+    );
+    assert_eq!(browser.eval(&script), serde_json::json!([]), "errors without their text");
+
+    // The bridge goes away: the page says so, and reconnects (with its
+    // backoff) when the bridge is back on the same address.
+    let port = bridge.port;
+    bridge.stop();
+    assert_no_secrets(&bridge.log_text(), &[WRONG, NEW, SSN, NAME]);
+    browser.wait("document.getElementById('connection').classList.contains('down')", 10.0);
+    let said = browser.text("#connection");
+    assert!(said.contains("无法连接读卡服务") && said.contains("Cannot reach the card service"), "{said}");
+    let mut bridge = Bridge::start_on(&rig.bus.address(), &dir, "trace", port, "bridge-again.log");
+    browser.wait("!document.getElementById('connection').classList.contains('down')", 15.0);
+    insert(&mut rig, &image_path, &[]).await;
+    browser.wait_step(2, 10.0);
+    assert_eq!(browser.text("#holder-name"), NAME);
+    finish(&mut browser, &[WRONG, NEW, SSN, NAME]);
 
     bridge.stop();
     assert_no_secrets(&bridge.log_text(), &[WRONG, NEW, SSN, NAME]);

@@ -4,8 +4,9 @@
 // URL parameters (the kiosk shell's):
 //   ?ssn=ID      the holder's ID number, read by the shell (e.g. from the ID
 //                card reader): step 3 shows it filled, confirmed with one touch.
-//   ?idle=SECONDS  the idle limit before the page returns to the start
-//                (default 60).
+//   ?idle=SECONDS  the idle limit: that long without a touch on any step
+//                but the first and the card's work (6), the page returns
+//                to the start (default 60).
 //
 // PINs: the digits live only in the arrays of `pins`, never in the DOM (the
 // masked display shows dots from a count) nor in storage, the URL or the
@@ -107,7 +108,10 @@
         if (mine !== flow) return;
         reading = false;
         if (quiet && error.name === "NoCard") return;
-        if (["NoCard", "CardRemoved", "BridgeUnreachable"].includes(error.name)) {
+        // Said on step 1, which stays: no card (or gone already), no
+        // bridge, or not a social security card (a bank card, or the
+        // technician's PSAM in its own reader).
+        if (["NoCard", "CardRemoved", "BridgeUnreachable", "NotSupported"].includes(error.name)) {
           const t = SSCard.errorText(error);
           note("insert-note", [t.zh, t.en]);
           return;

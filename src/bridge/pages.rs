@@ -39,11 +39,13 @@ pub enum Pages {
 
 /// The headers every page carries: a strict Content-Security-Policy whose
 /// `connect-src` is this bridge's WebSocket, and no sniffing, referrer or
-/// caching.
+/// caching. `ws://[::1]:PORT` is not listed: CSP's host grammar has no IPv6
+/// literal (Chromium reports the source as invalid and ignores it), and
+/// `'self'` already allows the page's own host and port over `ws:`.
 pub fn security_headers(port: u16) -> HeaderMap {
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port} ws://[::1]:{port}; \
+         connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port}; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     );
     let mut headers = HeaderMap::new();

@@ -18,7 +18,9 @@ JSON line on standard output: {"ok": VALUE} or {"error": TEXT}.
     {"cmd": "screenshot", "paths": [FILE]}         the viewport as PNG, to each
     {"cmd": "layout"}                              overflow and the keys' sizes
     {"cmd": "type", "css": SELECTOR, "text": T}    keystrokes into an input
-    {"cmd": "quit"}
+    {"cmd": "console"}                             the console's entries since
+                                                   the last call
+    {"cmd": "quit"}                                answers {"killed": [PID]}
 
 chromedriver listens on a free loopback port that Selenium's Service picks;
 chromium gets a fresh profile in PROFILE_DIR. At the end (quit, end of
@@ -76,6 +78,9 @@ def descendants(pid):
     return out
 
 
+killed = []
+
+
 def cleanup(*_):
     global driver
     pids = []
@@ -88,6 +93,7 @@ def cleanup(*_):
             pass
         driver = None
     for pid in pids:
+        killed.append(pid)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -111,6 +117,8 @@ def start(profile):
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument("--user-data-dir=" + profile)
+    # The pages' console, for the tests to read: CSP violations land there.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path="/usr/bin/chromedriver")
     driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(30)
@@ -170,6 +178,8 @@ def run(command):
         return len(png)
     if cmd == "layout":
         return driver.execute_script(LAYOUT)
+    if cmd == "console":
+        return [entry.get("level", "") + " " + entry.get("message", "") for entry in driver.get_log("browser")]
     raise ValueError("unknown command %r" % cmd)
 
 
@@ -190,7 +200,7 @@ def main():
             print(json.dumps(answer, ensure_ascii=False), flush=True)
     finally:
         cleanup()
-    print(json.dumps({"ok": "quit"}), flush=True)
+    print(json.dumps({"ok": {"killed": killed}}), flush=True)
 
 
 if __name__ == "__main__":

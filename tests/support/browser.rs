@@ -25,9 +25,15 @@ pub struct Bridge {
 
 impl Bridge {
     pub fn start(bus: &str, dir: &Path, filter: &str) -> Bridge {
-        let log = dir.join(format!("bridge-{}.log", std::process::id()));
+        Bridge::start_on(bus, dir, filter, 0, "bridge.log")
+    }
+
+    /// On `port` (0: any free one), logging into `dir/log_name`.
+    pub fn start_on(bus: &str, dir: &Path, filter: &str, port: u16, log_name: &str) -> Bridge {
+        let log = dir.join(log_name);
+        let listen = format!("127.0.0.1:{port}");
         let mut child = crate::support::bench::die_with_parent(&mut Command::new(env!("CARGO_BIN_EXE_sscard-bridge")))
-            .args(["--bus", bus, "--listen", "127.0.0.1:0"])
+            .args(["--bus", bus, "--listen", &listen])
             .env("RUST_LOG", filter)
             .env("SSCARD_PINENTRY", "/nonexistent/pinentry")
             .stdin(Stdio::null())
@@ -178,15 +184,29 @@ impl Browser {
         self.command(json!({"cmd": "layout"}))
     }
 
+    /// The console's entries since the last call, as "LEVEL message".
+    pub fn console(&mut self) -> Vec<String> {
+        let entries = self.command(json!({"cmd": "console"}));
+        entries.as_array().expect("entries").iter().map(|e| e.as_str().unwrap_or_default().to_owned()).collect()
+    }
+
     /// Ends the driver, which kills chromedriver and its chromium by PID;
     /// checks that none of them is left.
     pub fn quit(&mut self) {
         let _ = writeln!(self.stdin, "{}", json!({"cmd": "quit"}));
         let _ = self.stdin.flush();
-        let _ = self.answer();
+        let killed = self.answer().expect("the driver's last answer");
         let status = self.child.wait().expect("driver");
         assert!(status.success(), "the driver failed: {status}");
-        assert!(!Path::new(&format!("/proc/{}", self.chromedriver)).exists(), "chromedriver is still running");
+        let killed: Vec<u64> = killed["killed"].as_array().expect("killed").iter().filter_map(Value::as_u64).collect();
+        assert!(killed.contains(&u64::from(self.chromedriver)), "chromedriver was not among {killed:?}");
+        assert!(killed.len() > 1, "no chromium process under chromedriver: {killed:?}");
+        for pid in killed {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Gone, or a zombie of another parent about to be reaped.
+            let state = stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("");
+            assert!(stat.is_empty() || state == "Z", "process {pid} is still running: {stat}");
+        }
     }
 }
 
