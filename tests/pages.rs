@@ -297,9 +297,11 @@ async fn pages_fit_1080p_and_768_wide() {
         browser.keys("#ssn-keypad", &keys);
         browser.wait_step(4, 5.0);
         check(&mut browser, "kiosk PIN keypad", 12);
+        browser.screenshot_here(&format!("kiosk-pin-{width}x{height}"));
         browser.open(&bridge.page("/counter/"));
         browser.wait("document.querySelectorAll('#readers li[data-reader]').length === 2", 10.0);
         check(&mut browser, "counter", 0);
+        browser.screenshot_here(&format!("counter-{width}x{height}"));
         browser.open(&bridge.page("/"));
         check(&mut browser, "index", 0);
     }

@@ -80,7 +80,7 @@
       name.textContent = r.name;
       const state = document.createElement("span");
       state.className = "state " + (r.present === true ? "present" : r.present === false ? "absent" : "");
-      state.textContent = r.present === true ? "有卡 Card in" : r.present === false ? "无卡 Empty" : "— 未读 Not read";
+      state.textContent = r.present === true ? "有卡 Card in" : r.present === false ? "无卡 Empty" : "— 未知 Unknown";
       li.append(name, state);
       li.addEventListener("click", () => {
         selected = path;

@@ -180,6 +180,13 @@ impl Browser {
         paths[0].clone()
     }
 
+    /// A screenshot into the test's own directory only.
+    pub fn screenshot_here(&mut self, name: &str) -> PathBuf {
+        let path = self.shots[0].join(format!("{name}.png"));
+        self.command(json!({"cmd": "screenshot", "paths": [&path]}));
+        path
+    }
+
     pub fn layout(&mut self) -> Value {
         self.command(json!({"cmd": "layout"}))
     }
