@@ -587,6 +587,13 @@ fn the_reference_pages_are_served_with_their_types_and_headers() {
     for host in ["localhost", "[::1]"] {
         assert_eq!(get(&bridge, "/kiosk/", Some(host))["status"], 200, "{host}");
     }
+    // GET and HEAD only.
+    let url = format!("ws://127.0.0.1:{}/kiosk/", bridge.port);
+    let head = client(&["get", &url, "--method", "HEAD"], "");
+    assert_eq!((head[0]["status"].as_u64(), head[0]["body"].as_str()), (Some(200), Some("")), "{head:?}");
+    assert_eq!(head[0]["headers"]["cache-control"], "no-store", "{head:?}");
+    let post = client(&["get", &url, "--method", "POST"], "");
+    assert_eq!(post[0]["status"], 405, "{post:?}");
 }
 
 /// `pages_dir`: its files are served, with their types and the headers;

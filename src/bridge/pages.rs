@@ -4,6 +4,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -72,9 +73,9 @@ pub async fn serve(pages: &Pages, port: u16, path: &str) -> Response {
         }
         return (StatusCode::PERMANENT_REDIRECT, headers).into_response();
     }
-    let (content_type, body): (&str, Vec<u8>) = match pages {
+    let (content_type, body): (&str, Body) = match pages {
         Pages::BuiltIn => match BUILT_IN.iter().find(|(p, _, _)| *p == path) {
-            Some((_, content_type, bytes)) => (content_type, bytes.to_vec()),
+            Some((_, content_type, bytes)) => (content_type, Body::from(*bytes)),
             None => return not_found(headers),
         },
         Pages::Dir(root) => {
@@ -82,7 +83,7 @@ pub async fn serve(pages: &Pages, port: u16, path: &str) -> Response {
             let root = root.clone();
             let read = tokio::task::spawn_blocking(move || read_inside(&root, &file)).await;
             match read {
-                Ok(Some((content_type, body))) => (content_type, body),
+                Ok(Some((content_type, body))) => (content_type, Body::from(body)),
                 _ => return not_found(headers),
             }
         }
