@@ -12,6 +12,10 @@ use zeroize::Zeroizing;
 use super::national::take_pin;
 use crate::dbus::client::{Dict, Manager1Proxy, Reader1Proxy, error_message, error_name, error_status_word};
 use crate::ops::keys;
+use crate::unified::terminal::basic_line;
+
+/// `ReadCard`'s added key: `iReadCardBas`'s eleven-field line.
+pub const BASIC_LINE: &str = "basic_line";
 
 /// JSON-RPC's own codes.
 pub const PARSE_ERROR: i64 = -32700;
@@ -222,7 +226,13 @@ pub async fn call(connection: &Connection, method: &str, mut params: Map<String,
         "ReadCard" => {
             let opts =
                 options(p, &[(keys::opts::PHOTO, keys::opts::PHOTO), ("authenticate", keys::opts::AUTHENTICATE)])?;
-            Ok(dict_json(&reader(connection, p).await?.read_card(opts).await?))
+            let info = reader(connection, p).await?.read_card(opts).await?;
+            let mut result = dict_json(&info);
+            // The legacy line, from the national interface's own formatter.
+            if let Value::Object(map) = &mut result {
+                map.insert(BASIC_LINE.to_owned(), basic_line(&info).map_or(Value::Null, Value::String));
+            }
+            Ok(result)
         }
         "GetPinStatus" => {
             let (tries_left, blocked) = reader(connection, p).await?.get_pin_status(Dict::new()).await?;
