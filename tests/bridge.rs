@@ -289,7 +289,9 @@ async fn json_rpc_reads_and_notifies() {
     assert_eq!(answers[2]["result"], json!({"ok": false, "tries_left": 2}));
     assert_eq!(answers[3]["error"]["data"]["name"], "InvalidArgument", "{}", answers[3]);
     let readers = answers[4]["result"].as_array().expect("readers");
-    assert!(readers.iter().any(|r| r["path"] == path.as_str()), "{readers:?}");
+    let card_reader = readers.iter().find(|r| r["path"] == path.as_str()).unwrap_or_else(|| panic!("{readers:?}"));
+    assert_eq!(card_reader["card"], "ssse", "{readers:?}");
+    assert!(readers.iter().any(|r| r["card"] == "psam"), "the PSAM's reader says psam: {readers:?}");
 
     // Notifications: the card leaves and comes back.
     let mut watch = Command::new(PYTHON)
@@ -300,6 +302,11 @@ async fn json_rpc_reads_and_notifies() {
         .expect("watch");
     let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
     assert_eq!(next_json(&mut lines), json!({"ready": true}));
+    // A signal forged by another client on the bus (here, the test's own
+    // connection) is not the daemon's: it never reaches the page, so the
+    // first notification is the real removal.
+    let forged = "/org/sscard/Daemon/reader/forged";
+    rig.conn.emit_signal(None::<()>, forged, "org.sscard.Reader1", "CardRemoved", &()).await.expect("forged signal");
     rig.bench.remove(Slot::Card);
     let removed = next_json(&mut lines);
     assert_eq!(removed, json!({"jsonrpc": "2.0", "method": "CardRemoved", "params": {"reader": path}}));

@@ -249,6 +249,15 @@ async fn counter_reads_the_card_and_notices_its_removal() {
     assert_eq!(reader.verify_pin(RELOADED, no_opts()).await.expect("VerifyPin"), (true, 3));
     assert_no_pin_in_page(&mut browser, &[INITIAL, RELOADED]);
 
+    // A page opened with the card already in shows what each reader holds
+    // before any notification (ListReaders' `card`).
+    browser.open(&bridge.page("/counter/"));
+    browser.wait(
+        "[...document.querySelectorAll('#readers li[data-reader] .state')].map(e => e.textContent).sort().join(',') \
+         === 'PSAM,有卡 Card in'",
+        10.0,
+    );
+
     rig.bench.remove(Slot::Card);
     browser.wait("document.getElementById('card-state').dataset.state === 'removed'", 10.0);
     assert!(browser.text("#card-state").contains("卡片已取出"), "{}", browser.text("#card-state"));

@@ -80,7 +80,8 @@
       name.textContent = r.name;
       const state = document.createElement("span");
       state.className = "state " + (r.present === true ? "present" : r.present === false ? "absent" : "");
-      state.textContent = r.present === true ? "有卡 Card in" : r.present === false ? "无卡 Empty" : "— 未知 Unknown";
+      state.textContent =
+        r.present && r.psam ? "PSAM" : r.present === true ? "有卡 Card in" : r.present === false ? "无卡 Empty" : "— 未知 Unknown";
       li.append(name, state);
       li.addEventListener("click", () => {
         selected = path;
@@ -135,8 +136,14 @@
 
   function setPresent(path, present) {
     const r = readers.get(path);
-    if (r) r.present = present;
+    if (r) {
+      r.present = present;
+      if (!present) r.psam = false;
+    }
     renderReaders();
+    // CardInserted comes once the daemon has classified the card: ask
+    // what it is (a PSAM or a social security card).
+    if (present) listReaders();
   }
 
   $("read").addEventListener("click", () => {
@@ -222,7 +229,10 @@
         readers.clear();
         for (const r of list) {
           const old = before.get(r.path);
-          readers.set(r.path, { name: r.name, present: old ? old.present : null });
+          // The bridge says what each reader holds now ("none", "ssse",
+          // "psam", "unknown"); notifications keep it current.
+          const present = typeof r.card === "string" ? r.card !== "none" : old ? old.present : null;
+          readers.set(r.path, { name: r.name, present, psam: r.card === "psam" });
         }
         renderReaders();
       },
@@ -268,6 +278,7 @@
       } else if (method === "ReaderAdded") {
         readers.set(p.reader, { name: p.name, present: null });
         renderReaders();
+        listReaders();
       } else if (method === "ReaderRemoved") {
         readers.delete(p.reader);
         renderReaders();

@@ -273,8 +273,13 @@ async fn json_rpc(connection: &Connection, mut request: Map<String, Value>) -> O
 /// Follows the daemon's signals and broadcasts each as a notification.
 async fn forward_signals(connection: Connection, events: broadcast::Sender<Arc<str>>) -> zbus::Result<()> {
     use zbus::OwnedObjectPath;
+    // Only the daemon's own signals: any other client on the bus may emit a
+    // signal on these paths, and a page must not be told of a card that
+    // was never inserted. The bus matches the well-known name against its
+    // owner of the moment.
     let rule = zbus::MatchRule::builder()
         .msg_type(zbus::message::Type::Signal)
+        .sender(crate::dbus::BUS_NAME)
         .path_namespace("/org/sscard/Daemon")
         .build()?;
     let mut stream = zbus::MessageStream::for_match_rule(rule, &connection, std::num::NonZeroUsize::new(64)).await?;

@@ -209,6 +209,11 @@ async fn reader(connection: &Connection, params: &Map<String, Value>) -> Result<
         }
         Some(_) => return Err(RpcError::params("reader: an object path or a reader's name")),
     };
+    reader_at(connection, path).await
+}
+
+/// The reader at `path`, its properties read fresh at each access.
+async fn reader_at(connection: &Connection, path: OwnedObjectPath) -> Result<Reader1Proxy<'static>, RpcError> {
     Ok(Reader1Proxy::builder(connection).path(path).cache_properties(zbus::proxy::CacheProperties::No).build().await?)
 }
 
@@ -221,7 +226,14 @@ pub async fn call(connection: &Connection, method: &str, mut params: Map<String,
     match method {
         "ListReaders" => {
             let readers = Manager1Proxy::new(connection).await?.list_readers().await?;
-            Ok(Value::Array(readers.iter().map(|(path, name)| json!({"path": path.as_str(), "name": name})).collect()))
+            let mut list = Vec::with_capacity(readers.len());
+            for (path, name) in readers {
+                // What the reader holds now, so that a page opened with a
+                // card already in shows it before any notification.
+                let card = reader_at(connection, path.clone()).await?.card_kind().await?;
+                list.push(json!({"path": path.as_str(), "name": name, "card": card}));
+            }
+            Ok(Value::Array(list))
         }
         "ReadCard" => {
             let opts =
