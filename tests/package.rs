@@ -350,6 +350,47 @@ fn packages_install_run_and_purge_cleanly() {
     drop(installed);
 }
 
+/// Where D-Bus and udev run (their sockets are there), the postinst reloads
+/// both, and the postrm udev again: `dpkg` runs in a mount namespace of its
+/// own whose /run holds the two sockets, with `dbus-send` and `udevadm`
+/// stand-ins that record who called them with what.
+#[test]
+fn maintainer_scripts_reload_dbus_and_udev_where_they_run() {
+    let debs = packages(None);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.log");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["dbus-send", "udevadm"] {
+        let script =
+            format!("#!/bin/sh\necho \"${{DPKG_MAINTSCRIPT_PACKAGE:-none}} {tool} $*\" >> '{}'\n", log.display());
+        std::fs::write(bin.join(tool), script).unwrap();
+        std::fs::set_permissions(bin.join(tool), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let in_namespace = |dpkg_args: &str| {
+        let script = format!(
+            "mount -t tmpfs tmpfs /run && mkdir -p /run/dbus /run/udev && python3 -c 'import socket\n\
+             for p in (\"/run/dbus/system_bus_socket\", \"/run/udev/control\"): socket.socket(socket.AF_UNIX).bind(p)' \
+             && PATH='{}':\"$PATH\" exec dpkg {dpkg_args}",
+            bin.display()
+        );
+        must(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]));
+    };
+    purge();
+    let installed = Installed;
+    let names: Vec<String> = debs.iter().map(|d| format!("'{}'", d.display())).collect();
+    in_namespace(&format!("-i {}", names.join(" ")));
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    let reload_dbus = "sscard dbus-send --print-reply --system --type=method_call --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig";
+    assert!(calls.lines().any(|l| l == reload_dbus), "{calls}");
+    let reload_udev = "sscard udevadm control --reload-rules";
+    assert_eq!(calls.lines().filter(|l| *l == reload_udev).count(), 1, "{calls}");
+    in_namespace("--remove sscard-bridge sscard");
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(calls.lines().filter(|l| *l == reload_udev).count(), 2, "{calls}");
+    drop(installed);
+}
+
 #[test]
 fn an_upgrade_keeps_the_changed_configuration_and_its_salt() {
     let first = packages(None);
