@@ -174,4 +174,4 @@ deb:
 # man/ and completions/ from the clap definitions in src/cli/ (tests/docs.rs
 # checks they are current).
 docs:
-	SSCARD_UPDATE_DOCS=1 $(CARGO) test --test docs
+	SSCARD_UPDATE_DOCS=1 $(CARGO) test --test docs generated_pages_and_completions_are_current

@@ -3,7 +3,7 @@
 //! clap_mangen and clap_complete, and committed so that `make install` and
 //! the Debian packages install them without running anything. This test
 //! generates them again and fails when a committed file differs, is missing
-//! or is left over; `SSCARD_UPDATE_DOCS=1 cargo nextest run --test docs`
+//! or is left over; `SSCARD_UPDATE_DOCS=1 cargo nextest run --test docs generated`
 //! (or `make docs`) writes them. The hand-written pages (`sscardd.toml.5`,
 //! `libsscard.3`) are checked for rendering only.
 
@@ -220,7 +220,7 @@ fn generated_pages_and_completions_are_current() {
         }
         return;
     }
-    let hint = "run `make docs` (SSCARD_UPDATE_DOCS=1 cargo nextest run --test docs) and commit the result";
+    let hint = "run `make docs` (SSCARD_UPDATE_DOCS=1 cargo nextest run --test docs generated) and commit the result";
     for (path, text) in &files {
         let on_disk = std::fs::read_to_string(manifest().join(path)).unwrap_or_default();
         assert!(on_disk == *text, "{path} is not what the command line generates: {hint}");
