@@ -2,19 +2,20 @@
 //! they install on this machine (as root) with their files, modes, user and
 //! group; the installed daemon, with the installed D-Bus policy and polkit
 //! files loaded by a private bus and polkitd, reads a card for root and
-//! refuses `nobody`; every installed page renders and the completion
-//! loads; `apt-get remove` then `purge` leave nothing behind; an upgrade
-//! keeps a changed configuration and its salt; `make install` installs the
-//! same files.
+//! refuses `nobody`; every installed page renders and the completions
+//! load; `apt-get remove` then `purge` leave nothing behind; the maintainer
+//! scripts reload D-Bus and udev where they run; an upgrade keeps a changed
+//! configuration and its salt; `make install` installs the same files.
 //!
 //! The packages are built once per test run (one release build) into
 //! `target/package-test/`. These tests change the machine: nextest runs
 //! them one at a time (test group `packages`, `.config/nextest.toml`), and
 //! each purges the packages when it ends, even on failure. While they are
 //! installed, other tests are unaffected: they run `target/` binaries on
-//! private buses, give sscardd their own `--config` where a value matters,
-//! and polkitd copies gets the project's polkit files over the installed ones
-//! (the same files).
+//! private buses, give sscardd their own `--config` where a value matters
+//! (the upgrade test changes only `reconnect_max_ms` and a comment), and
+//! the polkitd of tests/support/polkit.rs copies the project's polkit files
+//! over the installed ones (the same files, under the same names).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
