@@ -187,6 +187,9 @@ fn packages_install_run_and_purge_cleanly() {
     let installed = Installed::install(&debs);
     for package in PACKAGES {
         assert_eq!(status(package), "install ok installed", "{package}");
+        // debian/changelog follows Cargo.toml.
+        let version = must(Command::new("dpkg-query").args(["-W", "-f=${Version}", package]));
+        assert_eq!(version, env!("CARGO_PKG_VERSION"), "{package}");
     }
 
     // The files, with their modes.
