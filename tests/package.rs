@@ -62,6 +62,28 @@ fn must(command: &mut Command) -> String {
     text
 }
 
+/// Runs a dpkg or apt-get command, waiting (up to two minutes) while
+/// another program holds dpkg's lock, as apt does with its lock timeout:
+/// (success, output).
+fn dpkg_run(command: &mut Command) -> (bool, String) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (ok, text) = run(command);
+        let locked = text.contains("is locked by another process") || text.contains("Could not get lock");
+        if ok || !locked || Instant::now() > deadline {
+            return (ok, text);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn dpkg_must(command: &mut Command) -> String {
+    let shown = format!("{command:?}");
+    let (ok, text) = dpkg_run(command);
+    assert!(ok, "{shown}: {text}");
+    text
+}
+
 /// The .deb files of `make deb` (with `SSCARD_DEB_VERSION=version` when
 /// given), built once per nextest run and kept in the target directory.
 fn packages(version: Option<&str>) -> Vec<PathBuf> {
@@ -117,7 +139,7 @@ impl Installed {
 
 /// `dpkg -i DEBS…` without a terminal, as an unattended upgrade runs it.
 fn dpkg_install(debs: &[PathBuf]) -> String {
-    must(Command::new("dpkg").arg("-i").args(debs).env("DEBIAN_FRONTEND", "noninteractive"))
+    dpkg_must(Command::new("dpkg").arg("-i").args(debs).env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 impl Drop for Installed {
@@ -127,7 +149,14 @@ impl Drop for Installed {
 }
 
 fn purge() {
-    let _ = Command::new("dpkg").arg("--purge").args(PACKAGES).stdin(Stdio::null()).output();
+    let known: Vec<&str> = PACKAGES.iter().copied().filter(|p| !status(p).is_empty()).collect();
+    if !known.is_empty() {
+        // No panic here: it runs from a Drop, maybe while a test unwinds.
+        let (ok, text) = dpkg_run(Command::new("dpkg").arg("--purge").args(&known));
+        if !ok {
+            eprintln!("dpkg --purge: {text}");
+        }
+    }
 }
 
 /// dpkg's status of `package` (`install ok installed`, `deinstall ok
@@ -321,7 +350,9 @@ fn packages_install_run_and_purge_cleanly() {
     let mut files: Vec<PathBuf> = PACKAGES.iter().flat_map(|p| owned_files(p)).collect();
     files.sort();
     assert!(files.len() > 40, "{files:?}");
-    must(Command::new("apt-get").args(["remove", "-y", "-q"]).args(PACKAGES).env("DEBIAN_FRONTEND", "noninteractive"));
+    dpkg_must(
+        Command::new("apt-get").args(["remove", "-y", "-q"]).args(PACKAGES).env("DEBIAN_FRONTEND", "noninteractive"),
+    );
     for package in PACKAGES {
         assert_ne!(status(package), "install ok installed", "{package}");
     }
@@ -331,7 +362,9 @@ fn packages_install_run_and_purge_cleanly() {
     // only them now).
     let known: Vec<&str> = PACKAGES.iter().copied().filter(|p| !status(p).is_empty()).collect();
     assert!(known.contains(&"sscard"), "sscard's configuration went with remove");
-    must(Command::new("apt-get").args(["purge", "-y", "-q"]).args(&known).env("DEBIAN_FRONTEND", "noninteractive"));
+    dpkg_must(
+        Command::new("apt-get").args(["purge", "-y", "-q"]).args(&known).env("DEBIAN_FRONTEND", "noninteractive"),
+    );
     for package in PACKAGES {
         assert_eq!(status(package), "", "{package} is still known to dpkg");
     }
@@ -378,7 +411,7 @@ fn maintainer_scripts_reload_dbus_and_udev_where_they_run() {
              && PATH='{}':\"$PATH\" exec dpkg {dpkg_args}",
             bin.display()
         );
-        must(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]));
+        dpkg_must(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]));
     };
     purge();
     let installed = Installed;
