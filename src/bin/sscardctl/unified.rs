@@ -13,20 +13,6 @@ use zeroize::Zeroizing;
 
 use crate::failure::Failure as CtlFailure;
 
-/// The functions, with the arguments each takes after its name.
-pub const FUNCTIONS: &str = "\
-Functions and their arguments (docs/unified-interface.md section 1):
-  iReadCardBas  ITYPE
-  iReadCard     ITYPE IAUTHTYPE PCARDINFO PFILEADDR
-  iWriteCard    ITYPE PCARDINFO PFILEADDR PWRITEDATA
-  iVerifyPIN    ITYPE
-  iChangePIN    ITYPE
-  iReloadPIN    ITYPE PCARDINFO
-  iUnblockPIN   ITYPE PCARDINFO
-The HSM (…_HSM_Step…), debit (iDoDebit, iReadDebitRecord) and certificate
-functions answer -13. PINs come from pinentry (SSCARD_PINENTRY), or with
---pin-stdin from standard input, one a line (a new PIN twice).";
-
 /// PINs from standard input, one a line: a new PIN twice.
 struct StdinPins;
 
