@@ -4,6 +4,8 @@
 #   make install DESTDIR=/tmp/root
 #   make install PROFILE=debug CARGO_TARGET_DIR=target   # install a debug build
 #   make install-lib DESTDIR=/tmp/root                   # libsscard, its header and sscard.pc only
+#   make deb                  # the Debian packages, into target/debian/
+#   make docs                 # regenerate man/ and completions/ from the command lines
 #
 # After a real install (DESTDIR empty), as root:
 #   systemd-sysusers sscard.conf && udevadm control --reload && systemctl daemon-reload
@@ -44,8 +46,18 @@ SYSTEMD_DIR := /usr/lib/systemd/system
 SYSTEMD_USER_DIR ?= $(PREFIX)/lib/systemd/user
 SYSUSERS_DIR := /usr/lib/sysusers.d
 UDEV_DIR := /usr/lib/udev/rules.d
+MANDIR ?= $(PREFIX)/share/man
+# Where Debian's shells look for completions.
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR ?= $(PREFIX)/share/zsh/vendor-completions
+FISH_COMPLETION_DIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# Write $(SYSCONFDIR)/sscard/sscardd.toml (if absent) at install; the Debian
+# package writes it in its postinst instead.
+INSTALL_CONFIG ?= yes
+# Where `make deb` puts the packages.
+DEB_DIR ?= $(CARGO_TARGET_DIR)/debian
 
-.PHONY: all build install install-lib uninstall
+.PHONY: all build install install-lib uninstall deb docs
 
 all: build
 
@@ -84,10 +96,27 @@ install: install-lib
 		install -m 0644 $$profile* $(DESTDIR)$(SCRIPTS_DIR)/$$name/; \
 	done
 	install -m 0644 apdu-scripts/README.md $(DESTDIR)$(SCRIPTS_DIR)/README.md
+	@# The configuration's template, with an empty salt.
+	install -D -m 0644 etc/sscardd.toml $(DESTDIR)$(DATA_DIR)/sscardd.toml
+	@# Manual pages and completions (man/ and completions/, generated from
+	@# the command lines by `make docs`; sscardd.toml.5 and libsscard.3 by hand).
+	for page in man/*.[0-9]; do \
+		section=$${page##*.}; \
+		install -D -m 0644 $$page $(DESTDIR)$(MANDIR)/man$$section/$$(basename $$page); \
+	done
+	for file in completions/bash/*; do \
+		install -D -m 0644 $$file $(DESTDIR)$(BASH_COMPLETION_DIR)/$$(basename $$file); \
+	done
+	for file in completions/zsh/*; do \
+		install -D -m 0644 $$file $(DESTDIR)$(ZSH_COMPLETION_DIR)/$$(basename $$file); \
+	done
+	for file in completions/fish/*; do \
+		install -D -m 0644 $$file $(DESTDIR)$(FISH_COMPLETION_DIR)/$$(basename $$file); \
+	done
 	@# The configuration holds the audit salt: readable by root and the
 	@# daemon only, with a salt of its own at the first install; an
 	@# existing one is the administrator's and stays as it is.
-	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml ]; then \
+	@if [ "$(INSTALL_CONFIG)" = yes ] && [ ! -e $(DESTDIR)$(SYSCONFDIR)/sscard/sscardd.toml ]; then \
 		salt=$$(head -c 32 /dev/urandom | base64 | tr -d '\n'); \
 		install -d $(DESTDIR)$(SYSCONFDIR)/sscard; \
 		(umask 0027; sed "s|^audit_salt = \"\"|audit_salt = \"$$salt\"|" etc/sscardd.toml \
@@ -124,3 +153,27 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSTEMD_DIR)/sscardd.service $(DESTDIR)$(SYSUSERS_DIR)/sscard.conf
 	rm -f $(DESTDIR)$(UDEV_DIR)/60-sscard.rules
 	rm -rf $(DESTDIR)$(DATA_DIR)
+	for page in man/*.[0-9]; do rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$$(basename $$page); done
+	for file in completions/bash/*; do rm -f $(DESTDIR)$(BASH_COMPLETION_DIR)/$$(basename $$file); done
+	for file in completions/zsh/*; do rm -f $(DESTDIR)$(ZSH_COMPLETION_DIR)/$$(basename $$file); done
+	for file in completions/fish/*; do rm -f $(DESTDIR)$(FISH_COMPLETION_DIR)/$$(basename $$file); done
+
+# The Debian packages sscard, libsscard1, libsscard-dev, sscard-bridge and
+# sscard-sim, into $(DEB_DIR): debian/rules' clean, build and binary targets,
+# as dpkg-buildpackage -b runs them, without its .changes and .buildinfo
+# (which it writes to the parent directory). SSCARD_DEB_VERSION=… builds
+# them under another version. Needs debhelper (scripts/setup installs it).
+deb:
+	dpkg-checkbuilddeps
+	mkdir -p $(DEB_DIR)
+	rm -f $(DEB_DIR)/*.deb
+	debian/rules clean
+	SSCARD_DEB_DIR=$(abspath $(DEB_DIR)) CARGO_TARGET_DIR=$(abspath $(CARGO_TARGET_DIR)) debian/rules build
+	SSCARD_DEB_DIR=$(abspath $(DEB_DIR)) CARGO_TARGET_DIR=$(abspath $(CARGO_TARGET_DIR)) debian/rules binary
+	debian/rules clean
+	@ls -1 $(DEB_DIR)/*.deb
+
+# man/ and completions/ from the clap definitions in src/cli/ (tests/docs.rs
+# checks they are current).
+docs:
+	SSCARD_UPDATE_DOCS=1 $(CARGO) test --test docs generated_pages_and_completions_are_current

@@ -30,7 +30,9 @@
 //!   codes, `pCardInfo`/`pFileAddr`/`pWriteData`, the value forms, GBK) and
 //!   its functions over the D-Bus client; the C library and
 //!   `sscardctl unified` are thin adapters of it.
-//! - The binaries `sscardd`, `sscardctl` and `sscard-sim` sit on top.
+//! - The binaries `sscardd`, `sscardctl` and `sscard-sim` sit on top; their
+//!   command lines are defined in [`cli`] (clap only), where their manual
+//!   pages and shell completions are generated from.
 //! - [`sim`]: the reference card and PSAM, for vpcd (`sscard-sim`) and in
 //!   process; it shares with the terminal side only generic ISO 7816 parsing
 //!   and the model's element tables.
@@ -38,6 +40,7 @@
 pub mod apdu;
 pub mod bridge;
 pub mod capi;
+pub mod cli;
 pub mod dbus;
 pub mod model;
 pub mod ops;

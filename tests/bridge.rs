@@ -280,13 +280,18 @@ async fn json_rpc_reads_and_notifies() {
     assert_eq!(card["name"], NAME);
     assert_eq!(card["nation"], 5);
     assert_eq!(card["authentic"], true);
+    // The legacy line, as iReadCardBas gives it.
+    let line = card["basic_line"].as_str().expect("basic_line");
+    assert_eq!(bas_fields(line), expected_bas(3, "440300000001"), "{line}");
     let photo = card["photo"].as_str().expect("photo as base64");
     assert_eq!(base64_len(photo), 600, "{photo}");
     assert_eq!(answers[1], json!({"jsonrpc": "2.0", "id": "two", "result": {"tries_left": 3, "blocked": false}}));
     assert_eq!(answers[2]["result"], json!({"ok": false, "tries_left": 2}));
     assert_eq!(answers[3]["error"]["data"]["name"], "InvalidArgument", "{}", answers[3]);
     let readers = answers[4]["result"].as_array().expect("readers");
-    assert!(readers.iter().any(|r| r["path"] == path.as_str()), "{readers:?}");
+    let card_reader = readers.iter().find(|r| r["path"] == path.as_str()).unwrap_or_else(|| panic!("{readers:?}"));
+    assert_eq!(card_reader["card"], "ssse", "{readers:?}");
+    assert!(readers.iter().any(|r| r["card"] == "psam"), "the PSAM's reader says psam: {readers:?}");
 
     // Notifications: the card leaves and comes back.
     let mut watch = Command::new(PYTHON)
@@ -297,6 +302,11 @@ async fn json_rpc_reads_and_notifies() {
         .expect("watch");
     let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
     assert_eq!(next_json(&mut lines), json!({"ready": true}));
+    // A signal forged by another client on the bus (here, the test's own
+    // connection) is not the daemon's: it never reaches the page, so the
+    // first notification is the real removal.
+    let forged = "/org/sscard/Daemon/reader/forged";
+    rig.conn.emit_signal(None::<()>, forged, "org.sscard.Reader1", "CardRemoved", &()).await.expect("forged signal");
     rig.bench.remove(Slot::Card);
     let removed = next_json(&mut lines);
     assert_eq!(removed, json!({"jsonrpc": "2.0", "method": "CardRemoved", "params": {"reader": path}}));
@@ -350,7 +360,7 @@ async fn security_refusals_and_limits() {
     let local = client(&["calls", &url, "--host", "localhost"], &read);
     assert_eq!(local[0]["success"], "1", "{local:?}");
 
-    // The placeholder at `/`, and a plain request with a foreign Host.
+    // The index page at `/`, and a plain request with a foreign Host.
     let page = client(&["get", &url], "");
     assert_eq!(page[0]["status"], 200, "{page:?}");
     assert!(page[0]["body"].as_str().is_some_and(|b| b.contains("sscard-bridge")), "{page:?}");
@@ -480,5 +490,187 @@ async fn no_pin_ssn_or_name_in_the_bridges_trace_log() {
         for secret in &secrets {
             assert!(!body.contains(secret.as_str()), "a log line holds {secret:?}: {line}");
         }
+    }
+}
+
+/// A plain HTTP GET of `path` on the bridge (Python's http.client, the
+/// path sent as it is), with `Host` naming `host` when given.
+fn get(bridge: &Bridge, path: &str, host: Option<&str>) -> Value {
+    let url = format!("ws://127.0.0.1:{}{path}", bridge.port);
+    let mut args = vec!["get", url.as_str()];
+    if let Some(host) = host {
+        args.extend(["--host", host]);
+    }
+    let mut out = client(&args, "");
+    assert_eq!(out.len(), 1, "{out:?}");
+    out.remove(0)
+}
+
+/// A bridge over a private bus with no daemon: pages need none.
+fn page_bridge(dir: &Path, config: Option<&str>) -> (support::daemon::PrivateBus, Bridge) {
+    let bus = support::daemon::PrivateBus::start(dir, None);
+    let mut extra = Vec::new();
+    let path = dir.join("bridge.toml");
+    if let Some(text) = config {
+        std::fs::write(&path, text).expect("config");
+        extra = vec!["--config".to_owned(), path.to_string_lossy().into_owned()];
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let bridge = Bridge::start(&bus.address(), dir, "debug", &extra);
+    (bus, bridge)
+}
+
+fn assert_page_headers(answer: &Value, port: u16) {
+    let headers = &answer["headers"];
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port}; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    );
+    assert_eq!(headers["content-security-policy"], csp.as_str(), "{answer}");
+    assert_eq!(headers["x-content-type-options"], "nosniff", "{answer}");
+    assert_eq!(headers["referrer-policy"], "no-referrer", "{answer}");
+    assert_eq!(headers["cache-control"], "no-store", "{answer}");
+}
+
+/// The built-in pages: each path with its type, its bytes from `pages/`,
+/// the security headers; no inline script or style (the CSP forbids
+/// them); anything else 404; a foreign `Host` 403 on pages too.
+#[test]
+fn the_reference_pages_are_served_with_their_types_and_headers() {
+    let dir = temp_dir();
+    let (_bus, bridge) = page_bridge(&dir, None);
+    let pages = Path::new(env!("CARGO_MANIFEST_DIR")).join("pages");
+    let html = "text/html; charset=utf-8";
+    let js = "text/javascript; charset=utf-8";
+    let css = "text/css; charset=utf-8";
+    for (path, file, content_type) in [
+        ("/", "index.html", html),
+        ("/counter/", "counter/index.html", html),
+        ("/counter/counter.js", "counter/counter.js", js),
+        ("/counter/counter.css", "counter/counter.css", css),
+        ("/kiosk/", "kiosk/index.html", html),
+        ("/kiosk/kiosk.js", "kiosk/kiosk.js", js),
+        ("/kiosk/kiosk.css", "kiosk/kiosk.css", css),
+        ("/common/bridge.js", "common/bridge.js", js),
+        ("/common/errors.js", "common/errors.js", js),
+        ("/common/style.css", "common/style.css", css),
+        ("/kiosk/?ssn=11010519491231002X&idle=5", "kiosk/index.html", html),
+    ] {
+        let answer = get(&bridge, path, None);
+        assert_eq!(answer["status"], 200, "{path}: {answer}");
+        assert_eq!(answer["headers"]["content-type"], content_type, "{path}");
+        let expected = std::fs::read_to_string(pages.join(file)).expect("page");
+        assert_eq!(answer["body"], expected.as_str(), "{path}");
+        assert_page_headers(&answer, bridge.port);
+        if content_type == html {
+            let body = expected.to_ascii_lowercase();
+            assert!(!body.contains("<style") && !body.contains(" style="), "{path}: inline style");
+            for script in body.split("<script").skip(1) {
+                let tag = script.split('>').next().unwrap_or_default();
+                assert!(tag.contains(" src=\""), "{path}: an inline script");
+            }
+            assert!(!body.contains("http://") && !body.contains("https://"), "{path}: a link outside the bridge");
+        }
+    }
+    // The index links both pages.
+    let index = get(&bridge, "/", None);
+    let body = index["body"].as_str().expect("body");
+    assert!(body.contains("href=\"/counter/\"") && body.contains("href=\"/kiosk/\""), "{body}");
+    // /kiosk and /counter lead to their pages.
+    let moved = get(&bridge, "/kiosk", None);
+    assert_eq!((moved["status"].as_u64(), moved["headers"]["location"].as_str()), (Some(308), Some("/kiosk/")));
+    for path in ["/nope", "/counter/nope.js", "/pages/index.html", "/kiosk/index.html", "/../Cargo.toml", "/index.htm"]
+    {
+        let answer = get(&bridge, path, None);
+        assert_eq!(answer["status"], 404, "{path}: {answer}");
+    }
+    // The Host check comes first, for pages too.
+    for path in ["/", "/kiosk/", "/common/bridge.js", "/nope"] {
+        let answer = get(&bridge, path, Some("evil.example"));
+        assert_eq!(answer["status"], 403, "{path}: {answer}");
+        assert!(!answer["body"].as_str().unwrap_or_default().contains("<html"), "{path}: {answer}");
+    }
+    for host in ["localhost", "[::1]"] {
+        assert_eq!(get(&bridge, "/kiosk/", Some(host))["status"], 200, "{host}");
+    }
+    // GET and HEAD only.
+    let url = format!("ws://127.0.0.1:{}/kiosk/", bridge.port);
+    let head = client(&["get", &url, "--method", "HEAD"], "");
+    assert_eq!((head[0]["status"].as_u64(), head[0]["body"].as_str()), (Some(200), Some("")), "{head:?}");
+    assert_eq!(head[0]["headers"]["cache-control"], "no-store", "{head:?}");
+    let post = client(&["get", &url, "--method", "POST"], "");
+    assert_eq!(post[0]["status"], 405, "{post:?}");
+}
+
+/// `pages_dir`: its files are served, with their types and the headers;
+/// `..`, escapes, absolute paths and symlinks leaving it are not.
+#[test]
+fn pages_dir_is_served_and_traversal_is_refused() {
+    let dir = temp_dir();
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("kiosk")).expect("site");
+    std::fs::write(site.join("index.html"), "<!DOCTYPE html><title>our counter</title>").expect("index");
+    std::fs::write(site.join("kiosk/index.html"), "<!DOCTYPE html><title>our kiosk</title>").expect("kiosk");
+    std::fs::write(site.join("site.css"), "body{}").expect("css");
+    std::fs::write(site.join("logo.png"), b"\x89PNG\r\n").expect("png");
+    std::fs::write(dir.join("secret.txt"), "outside the pages").expect("secret");
+    std::os::unix::fs::symlink(dir.join("secret.txt"), site.join("leak.txt")).expect("symlink");
+    std::os::unix::fs::symlink(&dir, site.join("up")).expect("dir symlink");
+    std::os::unix::fs::symlink(site.join("site.css"), site.join("alias.css")).expect("inner symlink");
+    let (_bus, bridge) = page_bridge(&dir, Some("pages_dir = \"site\"\n"));
+    for (path, content_type, body) in [
+        ("/", "text/html; charset=utf-8", "<!DOCTYPE html><title>our counter</title>"),
+        ("/kiosk/", "text/html; charset=utf-8", "<!DOCTYPE html><title>our kiosk</title>"),
+        ("/site.css", "text/css; charset=utf-8", "body{}"),
+        ("/alias.css", "text/css; charset=utf-8", "body{}"),
+    ] {
+        let answer = get(&bridge, path, None);
+        assert_eq!(answer["status"], 200, "{path}: {answer}");
+        assert_eq!(answer["headers"]["content-type"], content_type, "{path}");
+        assert_eq!(answer["body"], body, "{path}");
+        assert_page_headers(&answer, bridge.port);
+    }
+    assert_eq!(get(&bridge, "/logo.png", None)["headers"]["content-type"], "image/png");
+    let secret = dir.join("secret.txt");
+    let absolute = format!("/{}", secret.display());
+    for path in [
+        "/../secret.txt",
+        "/kiosk/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "/leak.txt",
+        "/up/secret.txt",
+        absolute.as_str(),
+        "//etc/hostname",
+        "/counter/",
+        "/common/bridge.js",
+        "/kiosk",
+    ] {
+        let answer = get(&bridge, path, None);
+        let status = answer["status"].as_u64();
+        assert!(status == Some(404) || (path == "/kiosk" && status == Some(308)), "{path}: {answer}");
+        assert!(!answer["body"].as_str().unwrap_or_default().contains("outside the pages"), "{path}: {answer}");
+    }
+    assert_eq!(get(&bridge, "/site.css", Some("evil.example"))["status"], 403);
+}
+
+/// A `pages_dir` that is not an existing directory is refused at start:
+/// exit 2, naming the key.
+#[test]
+fn a_bad_pages_dir_is_refused_at_start() {
+    let dir = temp_dir();
+    std::fs::write(dir.join("file"), "").expect("file");
+    for value in ["nowhere", "file"] {
+        let config = dir.join("bridge.toml");
+        std::fs::write(&config, format!("pages_dir = \"{value}\"\n")).expect("config");
+        let out = Command::new(env!("CARGO_BIN_EXE_sscard-bridge"))
+            .args(["--bus", "unix:path=/nonexistent", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .output()
+            .expect("sscard-bridge");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+        assert!(stderr.contains("pages_dir"), "{value}: {stderr}");
     }
 }

@@ -37,6 +37,17 @@ const LAYOUT: &[(&str, u32)] = &[
     ("usr/share/sscard/apdu-scripts/ssse-gen3/read-card.apdu", 0o644),
     ("usr/share/sscard/apdu-scripts/ssse-gen2/profile.toml", 0o644),
     ("usr/share/sscard/apdu-scripts/ssse-gen2/verify.apdu", 0o644),
+    ("usr/share/sscard/sscardd.toml", 0o644),
+    ("usr/share/man/man8/sscardd.8", 0o644),
+    ("usr/share/man/man1/sscardctl.1", 0o644),
+    ("usr/share/man/man1/sscardctl-pin-verify.1", 0o644),
+    ("usr/share/man/man1/sscard-sim.1", 0o644),
+    ("usr/share/man/man1/sscard-bridge.1", 0o644),
+    ("usr/share/man/man5/sscardd.toml.5", 0o644),
+    ("usr/share/man/man3/libsscard.3", 0o644),
+    ("usr/share/bash-completion/completions/sscardctl", 0o644),
+    ("usr/share/zsh/vendor-completions/_sscard-sim", 0o644),
+    ("usr/share/fish/vendor_completions.d/sscard-bridge.fish", 0o644),
     ("etc/sscard/sscardd.toml", 0o640),
 ];
 
@@ -169,6 +180,8 @@ fn library_follows_prefix_and_libdir_and_uninstalls() {
     }
     assert!(!full.path().join("usr/include/sscard.h").exists());
     assert!(!full.path().join("usr/libexec/sscardd").exists());
+    assert!(!full.path().join("usr/share/man/man8/sscardd.8").exists());
+    assert!(!full.path().join("usr/share/bash-completion/completions/sscardctl").exists());
 }
 
 #[test]

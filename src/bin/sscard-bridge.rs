@@ -2,28 +2,12 @@
 //! API on a loopback WebSocket (`docs/unified-interface.md` section 8),
 //! over `sscardd`. Run by the logged-in user through a systemd user unit.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use sscard::bridge::{self, Config};
+use sscard::cli::sscard_bridge::Cli;
 use sscard::unified::Bus;
-
-/// The national interface's WebSocket bridge, on loopback only.
-#[derive(Debug, Parser)]
-#[command(name = "sscard-bridge", version)]
-struct Cli {
-    /// The daemon's bus: `system` (default), `session` or a D-Bus address.
-    #[arg(long)]
-    bus: Option<String>,
-    /// Where to listen: 127.0.0.1:PORT or [::1]:PORT (default 127.0.0.1:12342).
-    #[arg(long)]
-    listen: Option<String>,
-    /// The configuration file (TOML). Default: ~/.config/sscard/bridge.toml,
-    /// else /etc/sscard/bridge.toml, when one exists.
-    #[arg(long)]
-    config: Option<PathBuf>,
-}
 
 /// `RUST_LOG` (default `info`), to standard error. The WebSocket library's
 /// own log is capped at `debug`: at `trace` it prints frames, which hold

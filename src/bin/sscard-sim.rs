@@ -10,98 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use sscard::cli::sscard_sim::{Cli, Common, Role};
 use sscard::sim::vpcd::{self, CardDevice, Device, RunEnd, RunOptions};
 use sscard::sim::{self, CardImage, Generation, Psam, UserCard};
-
-#[derive(Parser)]
-#[command(name = "sscard-sim", version, about = "Reference SSSE social security card and PSAM for vpcd")]
-struct Cli {
-    #[command(subcommand)]
-    role: Role,
-}
-
-#[derive(clap::Args)]
-struct Common {
-    /// vpcd's TCP port for the slot to insert into.
-    #[arg(long)]
-    port: u16,
-    /// vpcd's host.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// Append every APDU and its response to FILE (PIN data redacted).
-    #[arg(long, value_name = "FILE")]
-    log: Option<PathBuf>,
-    /// Close the connection instead of answering the Nth APDU: a card
-    /// pulled out mid-operation. The APDU itself is still executed.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    remove_after: Option<u64>,
-    /// Delay each answer by N microseconds, to imitate a real card.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    latency_us: u64,
-    /// Delay only the APDUs with this instruction byte (hex, e.g. DC for
-    /// UPDATE RECORD); may be given more than once.
-    #[arg(long, value_name = "INS", value_parser = parse_ins)]
-    latency_ins: Vec<u8>,
-    /// How long to keep retrying while vpcd is not listening yet.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-    connect_timeout: u64,
-}
-
-#[derive(Subcommand)]
-enum Role {
-    /// A social security card (blank unless --image names an existing image).
-    Card {
-        #[command(flatten)]
-        common: Common,
-        /// Card generation: 3 (T=1, SM4, life cycle) or 2 (T=0, 3DES).
-        #[arg(long = "gen", value_parser = ["2", "3"])]
-        generation: Option<String>,
-        /// JSON card image: loaded if it exists, and saved atomically
-        /// before every answer that changed the card.
-        #[arg(long, value_name = "FILE")]
-        image: Option<PathBuf>,
-        /// Region code of a blank card's identifier (6 digits).
-        #[arg(long, default_value = "110100")]
-        region: String,
-        /// Chip serial of a blank card's identifier (16 hex digits);
-        /// random when not given.
-        #[arg(long, value_name = "HEX")]
-        serial: Option<String>,
-        /// Initial PIN of a blank card.
-        #[arg(long, default_value = "123456")]
-        initial_pin: String,
-    },
-    /// A PSAM for the terminal's SAM slot.
-    Psam {
-        #[command(flatten)]
-        common: Common,
-        /// The terminal number in EF16 (12 digits).
-        #[arg(long, default_value = "440300000001")]
-        terminal_number: String,
-        /// Hold another card centre's master keys (any name): the
-        /// reference cards then refuse its cryptograms, as a real card
-        /// refuses a foreign PSAM.
-        #[arg(long, value_name = "NAME")]
-        key_domain: Option<String>,
-    },
-    /// The encryption machine (HSM) of a counter without a PSAM, for tests
-    /// and demos: reads an HSM step's output line (as the national
-    /// functions print it) and prints the back end's answer, the next
-    /// step's pKey, computed with the test keys.
-    Hsm {
-        /// The step's output, e.g. iReadCardBas_HSM_Step1's eight fields.
-        line: String,
-        /// For a reload or unblock's Step2 output: its Step1 output (F).
-        first: Option<String>,
-        /// Another card centre's master keys, as for `psam --key-domain`.
-        #[arg(long, value_name = "NAME")]
-        key_domain: Option<String>,
-    },
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -246,9 +161,4 @@ fn run(cli: Cli) -> Result<(), BoxError> {
         Err(_) if stopping.load(Ordering::SeqCst) => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// An instruction byte in hex, e.g. `DC`.
-fn parse_ins(text: &str) -> Result<u8, String> {
-    u8::from_str_radix(text, 16).map_err(|_| format!("{text:?} is not an instruction byte in hex (e.g. DC)"))
 }

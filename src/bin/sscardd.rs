@@ -6,49 +6,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use serde::Deserialize;
 
+use sscard::cli::sscardd::{AuthorizationArg, Cli};
 use sscard::dbus::{Authorization, BUS_NAME, Daemon};
 use sscard::ops::Engine;
 use sscard::service::{Service, ServiceConfig};
 
-/// Where the packaged profiles live; `make` sets it from PREFIX.
-const DEFAULT_SCRIPTS: &str = match option_env!("SSCARD_SCRIPTS_DIR") {
-    Some(dir) => dir,
-    None => "/usr/share/sscard/apdu-scripts",
-};
 /// The configuration; `make` sets it from SYSCONFDIR.
 const DEFAULT_CONFIG: &str = match option_env!("SSCARD_CONFIG") {
     Some(file) => file,
     None => "/etc/sscard/sscardd.toml",
 };
-
-#[derive(Parser)]
-#[command(name = "sscardd", version, about = "The sscard D-Bus daemon for social security cards")]
-struct Cli {
-    /// `system` (default), `session`, or a D-Bus address such as
-    /// `unix:path=/tmp/x/bus`.
-    #[arg(long, default_value = "system")]
-    bus: String,
-    /// The directory of APDU script profiles.
-    #[arg(long, default_value = DEFAULT_SCRIPTS)]
-    scripts: PathBuf,
-    /// The configuration file (TOML). Without it, /etc/sscard/sscardd.toml
-    /// is read if it exists.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Who may call: `polkit` asks polkit for each method's action;
-    /// `none` allows everyone and is refused on the system bus.
-    #[arg(long, value_enum, default_value_t = AuthorizationArg::Polkit)]
-    authorization: AuthorizationArg,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum AuthorizationArg {
-    Polkit,
-    None,
-}
 
 /// `sscardd.toml`. No `Debug`: it holds the audit salt.
 #[derive(Default, Deserialize)]

@@ -29,6 +29,8 @@ pub enum ConfigError {
     Zero(&'static str),
     #[error("allowed_origins {0:?}: an origin is scheme://host[:port], with no path")]
     BadOrigin(String),
+    #[error("pages_dir {path}: {message}")]
+    PagesDir { path: String, message: String },
 }
 
 /// The file's keys, each optional.
@@ -41,6 +43,7 @@ struct File {
     max_message_bytes: Option<usize>,
     max_connections: Option<usize>,
     idle_timeout_s: Option<u64>,
+    pages_dir: Option<PathBuf>,
 }
 
 /// What the bridge runs with.
@@ -54,6 +57,8 @@ pub struct Config {
     pub max_message_bytes: usize,
     pub max_connections: usize,
     pub idle_timeout: Duration,
+    /// The directory served instead of the built-in pages, canonical.
+    pub pages_dir: Option<PathBuf>,
 }
 
 /// The file read when `--config` is not given: the user's
@@ -87,6 +92,19 @@ fn check_origin(origin: &str) -> Result<String, ConfigError> {
         Some(host) if !host.is_empty() && !host.contains('/') => Ok(lower),
         _ => Err(ConfigError::BadOrigin(origin.to_owned())),
     }
+}
+
+/// `pages_dir` checked: an existing directory (relative to the
+/// configuration file's own directory), made canonical.
+fn check_pages_dir(dir: &Path, file: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    let base = file.and_then(Path::parent).unwrap_or(Path::new("."));
+    let full = base.join(dir);
+    let refused = |message: String| ConfigError::PagesDir { path: full.display().to_string(), message };
+    let real = full.canonicalize().map_err(|e| refused(e.to_string()))?;
+    if !real.is_dir() {
+        return Err(refused("not a directory".to_owned()));
+    }
+    Ok(real)
 }
 
 impl Config {
@@ -123,6 +141,7 @@ impl Config {
             max_message_bytes: positive(parsed.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES, "max_message_bytes")?,
             max_connections: positive(parsed.max_connections, DEFAULT_MAX_CONNECTIONS, "max_connections")?,
             idle_timeout: Duration::from_secs(idle),
+            pages_dir: parsed.pages_dir.map(|dir| check_pages_dir(&dir, file)).transpose()?,
         })
     }
 }
@@ -162,5 +181,15 @@ mod tests {
         assert!(matches!(Config::load(Some(&path), None, None), Err(ConfigError::NotLoopback(_))));
         std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(Config::load(Some(&path), None, None), Err(ConfigError::Read { .. })));
+        // pages_dir: an existing directory, relative to the file's.
+        std::fs::create_dir(dir.path().join("site")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, "pages_dir = \"site\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let config = Config::load(Some(&path), None, None).unwrap_or_else(|e| panic!("{e}"));
+        let site = dir.path().join("site").canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.pages_dir, Some(site));
+        for missing in ["pages_dir = \"nowhere\"\n", "pages_dir = \"bridge.toml\"\n"] {
+            std::fs::write(&path, missing).unwrap_or_else(|e| panic!("{e}"));
+            assert!(matches!(Config::load(Some(&path), None, None), Err(ConfigError::PagesDir { .. })), "{missing}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! - [`config`]: the TOML file and the command line;
 //! - [`national`]: the national dialect;
+//! - [`pages`]: the reference pages under `/`;
 //! - [`rpc`]: JSON-RPC 2.0 over the D-Bus API, and the notifications.
 //!
 //! Nothing a request carries (PINs, card data) reaches the log: only the
@@ -13,6 +14,7 @@
 
 pub mod config;
 pub mod national;
+pub mod pages;
 pub mod rpc;
 
 use std::net::SocketAddr;
@@ -21,8 +23,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
@@ -46,19 +48,13 @@ struct Shared {
     idle_timeout: std::time::Duration,
     connections: Arc<Semaphore>,
     events: broadcast::Sender<Arc<str>>,
+    pages: pages::Pages,
 }
 
 /// A connection's read buffer (tungstenite's default is 128 KiB).
 const READ_BUFFER: usize = 4096;
 /// What may wait unsent to a page that does not read (backpressure beyond).
 const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
-
-/// The placeholder at `/` until the reference pages come.
-const PLACEHOLDER: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<title>sscard-bridge</title></head><body><h1>sscard-bridge</h1>\
-<p>The social security card bridge is running. Connect a WebSocket to this address: the national \
-interface's requests and sscard's JSON-RPC API are answered here. The reference pages come in a \
-later release.</p></body></html>\n";
 
 /// Binds the configured loopback address.
 pub async fn bind(config: &Config) -> std::io::Result<tokio::net::TcpListener> {
@@ -86,6 +82,7 @@ pub async fn serve(
         idle_timeout: config.idle_timeout,
         connections: Arc::new(Semaphore::new(config.max_connections)),
         events: events.clone(),
+        pages: config.pages_dir.clone().map_or(pages::Pages::BuiltIn, pages::Pages::Dir),
     });
     let signals = tokio::spawn(async move {
         if let Err(e) = forward_signals(connection, events).await {
@@ -104,20 +101,23 @@ fn refuse(status: StatusCode, why: &str) -> Response {
     (status, format!("{why}\n")).into_response()
 }
 
-/// Every request: the `Host` check (DNS rebinding) first, then the page at
-/// `/` or, for a WebSocket handshake, the `Origin` check and the
-/// connection limit.
+/// Every request: the `Host` check (DNS rebinding) first, then a page or,
+/// for a WebSocket handshake at `/`, the `Origin` check and the connection
+/// limit.
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
     if !host.as_ref().is_some_and(|h| shared.hosts.contains(h)) {
         info!("refused a request: its Host is not a loopback name with port {}", shared.port);
         return refuse(StatusCode::FORBIDDEN, "forbidden: the Host header must name this bridge on loopback");
     }
+    if !is_upgrade(request.headers()) {
+        if !matches!(*request.method(), Method::GET | Method::HEAD) {
+            return refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        }
+        return pages::serve(&shared.pages, shared.port, request.uri().path()).await;
+    }
     if request.uri().path() != "/" {
         return refuse(StatusCode::NOT_FOUND, "not found");
-    }
-    if !is_upgrade(request.headers()) {
-        return Html(PLACEHOLDER).into_response();
     }
     if let Some(origin) = request.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default().trim_end_matches('/').to_ascii_lowercase();
@@ -282,8 +282,13 @@ async fn json_rpc(connection: &Connection, hsm: &rpc::HsmSessions, mut request: 
 /// Follows the daemon's signals and broadcasts each as a notification.
 async fn forward_signals(connection: Connection, events: broadcast::Sender<Arc<str>>) -> zbus::Result<()> {
     use zbus::OwnedObjectPath;
+    // Only the daemon's own signals: any other client on the bus may emit a
+    // signal on these paths, and a page must not be told of a card that
+    // was never inserted. The bus matches the well-known name against its
+    // owner of the moment.
     let rule = zbus::MatchRule::builder()
         .msg_type(zbus::message::Type::Signal)
+        .sender(crate::dbus::BUS_NAME)
         .path_namespace("/org/sscard/Daemon")
         .build()?;
     let mut stream = zbus::MessageStream::for_match_rule(rule, &connection, std::num::NonZeroUsize::new(64)).await?;

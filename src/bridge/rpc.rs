@@ -14,6 +14,10 @@ use crate::dbus::client::{
     Dict, HsmSession1Proxy, Manager1Proxy, Reader1Proxy, error_message, error_name, error_status_word,
 };
 use crate::ops::keys;
+use crate::unified::terminal::basic_line;
+
+/// `ReadCard`'s added key: `iReadCardBas`'s eleven-field line.
+pub const BASIC_LINE: &str = "basic_line";
 
 /// JSON-RPC's own codes.
 pub const PARSE_ERROR: i64 = -32700;
@@ -207,6 +211,11 @@ async fn reader(connection: &Connection, params: &Map<String, Value>) -> Result<
         }
         Some(_) => return Err(RpcError::params("reader: an object path or a reader's name")),
     };
+    reader_at(connection, path).await
+}
+
+/// The reader at `path`, its properties read fresh at each access.
+async fn reader_at(connection: &Connection, path: OwnedObjectPath) -> Result<Reader1Proxy<'static>, RpcError> {
     Ok(Reader1Proxy::builder(connection).path(path).cache_properties(zbus::proxy::CacheProperties::No).build().await?)
 }
 
@@ -354,12 +363,25 @@ pub async fn call(
     match method {
         "ListReaders" => {
             let readers = Manager1Proxy::new(connection).await?.list_readers().await?;
-            Ok(Value::Array(readers.iter().map(|(path, name)| json!({"path": path.as_str(), "name": name})).collect()))
+            let mut list = Vec::with_capacity(readers.len());
+            for (path, name) in readers {
+                // What the reader holds now, so that a page opened with a
+                // card already in shows it before any notification.
+                let card = reader_at(connection, path.clone()).await?.card_kind().await?;
+                list.push(json!({"path": path.as_str(), "name": name, "card": card}));
+            }
+            Ok(Value::Array(list))
         }
         "ReadCard" => {
             let opts =
                 options(p, &[(keys::opts::PHOTO, keys::opts::PHOTO), ("authenticate", keys::opts::AUTHENTICATE)])?;
-            Ok(dict_json(&reader(connection, p).await?.read_card(opts).await?))
+            let info = reader(connection, p).await?.read_card(opts).await?;
+            let mut result = dict_json(&info);
+            // The legacy line, from the national interface's own formatter.
+            if let Value::Object(map) = &mut result {
+                map.insert(BASIC_LINE.to_owned(), basic_line(&info).map_or(Value::Null, Value::String));
+            }
+            Ok(result)
         }
         "GetPinStatus" => {
             let (tries_left, blocked) = reader(connection, p).await?.get_pin_status(Dict::new()).await?;

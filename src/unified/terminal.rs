@@ -141,6 +141,14 @@ pub fn card_values(info: &Dict) -> (CardValues, String) {
     (card, terminal_device)
 }
 
+/// The legacy eleven-field line of a `ReadCard` answer, as `iReadCardBas`
+/// gives it (section 3); -23 when a value on the card holds `|` or `$`.
+pub fn basic_line(info: &Dict) -> Result<String, Failure> {
+    let (card, terminal_device) = card_values(info);
+    card.check_separators()?;
+    Ok(bas_line(&card, &terminal_device))
+}
+
 /// Whether the connection itself is gone (the bus went away): the next
 /// call opens a new one.
 pub fn connection_lost(e: &zbus::Error) -> bool {

@@ -15,8 +15,9 @@ as a page's script would talk to it. Used by tests/bridge.rs.
     bridge_client.py fire URL
         sends every JSON line of standard input and closes the connection
         at once, without waiting for an answer (a page closed mid-call).
-    bridge_client.py get URL [--host H]
-        a plain HTTP GET of URL; prints {"status": STATUS, "body": TEXT}.
+    bridge_client.py get URL [--host H] [--method M]
+        a plain HTTP GET (or M) of URL's path, sent as it is (no normalising);
+        prints {"status": STATUS, "headers": {NAME: VALUE}, "body": TEXT}.
     bridge_client.py flood URL COUNT
         opens COUNT connections at once and one more, closes them all;
         prints {"opened": N, "extra": STATUS or "open"}.
@@ -123,15 +124,20 @@ async def fire(url):
     print(json.dumps({"sent": len(lines)}))
 
 
-def get(url, host):
+def get(url, host, method="GET"):
     import http.client
     parsed = urlparse(url)
     connection = http.client.HTTPConnection("127.0.0.1", parsed.port, timeout=10)
-    connection.putrequest("GET", "/", skip_host=True)
+    path = parsed.path or "/"
+    if parsed.query:
+        path += "?" + parsed.query
+    connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
     connection.putheader("Host", "%s:%d" % (host or parsed.hostname, parsed.port))
     connection.endheaders()
     response = connection.getresponse()
-    print(json.dumps({"status": response.status, "body": response.read().decode("utf-8", "replace")}))
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    body = response.read().decode("utf-8", "replace")
+    print(json.dumps({"status": response.status, "headers": headers, "body": body}))
 
 
 async def flood(url, count):
@@ -172,7 +178,8 @@ def main():
     elif command == "fire":
         asyncio.run(fire(url))
     elif command == "get":
-        get(url, sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--host" else None)
+        args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
+        get(url, args.get("--host"), args.get("--method", "GET"))
     elif command == "flood":
         asyncio.run(flood(url, int(sys.argv[3])))
     else:

@@ -3,11 +3,8 @@
 use sscard::dbus::client::{error_message, error_name};
 use sscard::service::ErrorName;
 
-/// The exit code of each of the daemon's errors (`org.sscard.Error.<Name>`),
-/// in the contract's order.
-pub fn daemon_errors() -> impl Iterator<Item = (&'static str, u8)> {
-    ErrorName::ALL.iter().map(|e| (e.as_str(), e.exit_code()))
-}
+#[cfg(test)]
+pub use sscard::cli::sscardctl::{daemon_errors, exit_codes_help};
 
 /// EX_UNAVAILABLE: the daemon is not on the bus.
 pub const EXIT_UNAVAILABLE: u8 = 69;
@@ -22,58 +19,6 @@ fn unknown_daemon_error() -> u8 {
 /// `pin verify` with a wrong PIN: the same code as `WrongPin`.
 fn exit_wrong_pin() -> u8 {
     ErrorName::WrongPin.exit_code()
-}
-
-const HELP_HEAD: &str = "\
-Exit codes:
-   0  success
-   1  a local error (bad JSON, an unreadable file, no terminal for a PIN prompt),
-      or a D-Bus failure that is not one of the daemon's errors
-   2  usage error
-";
-
-const HELP_TAIL: &str = "  69  the daemon is not on the bus, or the bus is not there (EX_UNAVAILABLE)
-The daemon's errors (3 to 21) are printed as `sscardctl: <ErrorName>: <message>`.
-`pin verify` with a wrong PIN is not an error of the daemon, but it prints
-`wrong PIN, <n> tries left` and exits with 11 all the same.
-
-PINs are never taken from the command line: they are prompted for without
-echo, or read from standard input with --pin-stdin, one a line, in the order
-of the method's arguments.
-
-Audit trail: sscardd records every call as one event (caller uid and pid,
-operation, reader, a salted hash of the card number, outcome, APDU count;
-never a name, SSN, PIN or photo). Read it with journalctl:
-  journalctl -u sscardd.service -g 'sscard::audit'            # as text
-  journalctl -u sscardd.service -o json-pretty -g 'sscard::audit'
-  journalctl -u sscardd.service -g 'sscard::audit.*outcome=\"NotAuthorized\"'   # refusals only";
-
-/// `sscardctl --help`'s exit codes, the daemon's errors in two columns by
-/// code.
-pub fn exit_codes_help() -> String {
-    let mut errors: Vec<(String, u8)> = daemon_errors()
-        .map(|(name, code)| {
-            let shown = if code == unknown_daemon_error() {
-                format!("{name}, or an error name this client does not know")
-            } else {
-                name.to_owned()
-            };
-            (shown, code)
-        })
-        .collect();
-    errors.sort_by_key(|(_, code)| *code);
-    let (left, right) = errors.split_at(errors.len().div_ceil(2));
-    let mut out = HELP_HEAD.to_owned();
-    for (i, (name, code)) in left.iter().enumerate() {
-        let line = match right.get(i) {
-            Some((other, other_code)) => format!("{code:>4}  {name:<24}{other_code}  {other}"),
-            None => format!("{code:>4}  {name}"),
-        };
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out.push_str(HELP_TAIL);
-    out
 }
 
 /// Why a command failed.

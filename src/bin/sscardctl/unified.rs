@@ -13,28 +13,6 @@ use zeroize::Zeroizing;
 
 use crate::failure::Failure as CtlFailure;
 
-/// The functions, with the arguments each takes after its name.
-pub const FUNCTIONS: &str = "\
-Functions and their arguments (docs/unified-interface.md section 1):
-  iReadCardBas  ITYPE
-  iReadCard     ITYPE IAUTHTYPE PCARDINFO PFILEADDR
-  iWriteCard    ITYPE PCARDINFO PFILEADDR PWRITEDATA
-  iVerifyPIN    ITYPE
-  iChangePIN    ITYPE
-  iReloadPIN    ITYPE PCARDINFO
-  iUnblockPIN   ITYPE PCARDINFO
-  iReadCardBas_HSM_Step1  ITYPE
-  iReadCard_HSM_Step1     ITYPE PCARDINFO PFILEADDR
-  iWriteCard_HSM_Step1    ITYPE PCARDINFO PFILEADDR
-  iReloadPIN_HSM_Step1    ITYPE PCARDINFO
-  iUnblockPIN_HSM_Step1   ITYPE PCARDINFO
-An HSM Step1 keeps its session: after its answer, each later step's
-arguments are read from standard input, one line a step (pKey; for
-iWriteCard_HSM_Step2 pKey TAB pWriteData), and each answer printed the same
-way. The debit (iDoDebit, iReadDebitRecord) and certificate functions answer
--13. PINs come from pinentry (SSCARD_PINENTRY), or with --pin-stdin from
-standard input, one a line (a new PIN twice), after the step's line.";
-
 /// PINs from standard input, one a line: a new PIN twice.
 struct StdinPins;
 
