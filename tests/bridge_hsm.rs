@@ -251,6 +251,30 @@ async fn json_rpc_sessions_belong_to_their_connection_and_end_with_it() {
     assert_eq!(info["result"]["done"], true, "{info}");
     assert_eq!(info["result"]["ssn"], SSN);
 
+    // A second BeginHsm on the connection abandons its open session (it
+    // would otherwise wait behind it on the reader until the idle limit).
+    let first = owner.call(json!({"jsonrpc": "2.0", "id": 10, "method": "BeginHsm",
+        "params": {"operation": "read"}}));
+    let first = first["result"]["session"].as_str().unwrap_or_else(|| panic!("{first}")).to_owned();
+    let started = Instant::now();
+    let second = owner.call(json!({"jsonrpc": "2.0", "id": 11, "method": "BeginHsm",
+        "params": {"operation": "read"}}));
+    assert!(started.elapsed() < Duration::from_secs(5), "waited {:?} behind its own session", started.elapsed());
+    let second = second["result"]["session"].as_str().unwrap_or_else(|| panic!("{second}")).to_owned();
+    let stale = owner.call(json!({"jsonrpc": "2.0", "id": 12, "method": "HsmAbort", "params": {"session": first}}));
+    assert_eq!(stale["error"]["data"]["name"], "NotAuthorized", "{stale}");
+
+    // A step whose args cannot be read ends its session: the reader is
+    // free at once, and the session is gone.
+    let bad = owner.call(json!({"jsonrpc": "2.0", "id": 13, "method": "HsmContinue",
+        "params": {"session": second, "args": {"cryptogram": "not base64!"}}}));
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    let started = Instant::now();
+    rig.reader(Slot::Card).await.get_pin_status(no_opts()).await.expect("the reader is free again");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let gone = owner.call(json!({"jsonrpc": "2.0", "id": 14, "method": "HsmAbort", "params": {"session": second}}));
+    assert_eq!(gone["error"]["data"]["name"], "NotAuthorized", "{gone}");
+
     // A session whose connection closes ends at once.
     let begun = owner.call(json!({"jsonrpc": "2.0", "id": 3, "method": "BeginHsm",
         "params": {"operation": "read_basic"}}));

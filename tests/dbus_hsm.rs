@@ -264,6 +264,23 @@ async fn refusals_come_before_any_apdu() {
     apdu[1] = 0x2C;
     assert_eq!(refused(&rig, &session, byte_args(&[("apdu", apdu)])).await, "NotIssued");
 
+    // A reload's Step3 whose data is another PIN than the one Step2 issued
+    // (and checked against the PIN rules): NotIssued. A truncated one:
+    // InvalidArgument.
+    for (change, expected) in [(0usize, "NotIssued"), (1, "InvalidArgument")] {
+        let (session, first) = begin(&reader, &rig.conn, "reload_pin", no_opts()).await;
+        let mut args = Dict::new();
+        args.insert("new_pin".into(), string_value(RELOADED));
+        let second = session.continue_(args).await.expect("reload's second step");
+        let mut apdu = mac_answer(&first, &second);
+        if change == 0 {
+            apdu[5] = 0x11;
+        } else {
+            apdu.truncate(4);
+        }
+        assert_eq!(refused(&rig, &session, byte_args(&[("apdu", apdu)])).await, expected);
+    }
+
     // Each failed session ended with a reset, and the card still answers.
     assert_eq!(reader.get_pin_status(no_opts()).await.expect("status"), (3, false));
     // An unknown operation.
@@ -315,6 +332,32 @@ async fn an_idle_session_ends_with_a_reset_and_the_reader_serves_again() {
     assert_eq!(text(&info, "profile").as_deref(), Some("ssse-gen2"));
 }
 
+/// An owner that leaves while its BeginHsm waits in the reader's queue
+/// (behind another session): its session, begun for no one, ends as soon
+/// as its first step has run, not at the idle limit (60 s here).
+#[tokio::test]
+async fn a_session_begun_for_an_owner_who_left_meanwhile_ends_at_once() {
+    let rig = Rig::new(2, false).await;
+    let reader = rig.reader(Slot::Card).await;
+    let (holding, _) = begin(&reader, &rig.conn, "read", no_opts()).await;
+
+    let leaver = connect(&rig.bus).await;
+    let leavers_reader = reader_at(&leaver, reader.inner().path().to_owned().into()).await;
+    let queued = tokio::spawn(async move { leavers_reader.begin_hsm("read", no_opts()).await.map(|_| ()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!queued.is_finished(), "BeginHsm did not wait behind the open session");
+    queued.abort();
+    leaver.close().await.expect("close");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The first session ends; the queued one runs its first step for an
+    // owner who is gone, and must end right after it.
+    holding.abort().await.expect("Abort");
+    let started = Instant::now();
+    reader.read_card(no_opts()).await.expect("ReadCard once both sessions ended");
+    assert!(started.elapsed() < Duration::from_secs(5), "the reader was held {:?}", started.elapsed());
+}
+
 #[tokio::test]
 async fn a_session_ends_at_once_when_its_owner_leaves() {
     let rig = Rig::new(2, false).await;
@@ -329,8 +372,24 @@ async fn a_session_ends_at_once_when_its_owner_leaves() {
     reader.read_card(no_opts()).await.expect("ReadCard once the owner left");
     assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
     assert!(resets(&rig) > resets_before, "the abandoned session did not reset the card");
+    // The object leaves the bus with the session: asked by anyone, the bus
+    // answers that there is no such object (not NotAuthorized, which only
+    // a live session of another owner answers).
     let gone = session_at(&rig.conn, path).await;
-    assert!(gone.continue_(Dict::new()).await.is_err(), "the session object is still there");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let answer = gone.continue_(Dict::new()).await;
+        let unknown = match &answer {
+            Err(zbus::Error::FDO(e)) => matches!(**e, zbus::fdo::Error::UnknownObject(_)),
+            Err(zbus::Error::MethodError(name, _, _)) => name.as_str() == "org.freedesktop.DBus.Error.UnknownObject",
+            _ => false,
+        };
+        if unknown {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the session object is still there: {answer:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The owner killed mid-session (SIGKILL: it says goodbye to no one): a
@@ -412,7 +471,9 @@ async fn other_readers_are_served_and_other_programs_wait() {
 
 /// Every form in which a secret could leak into a log.
 fn forms(bytes: &[u8]) -> Vec<String> {
-    vec![hex::encode(bytes), hex::encode_upper(bytes), format!("{bytes:?}"), format!("{bytes:02X?}")]
+    // The project's own APDU display too: upper-case hex bytes between spaces.
+    let spaced: Vec<String> = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    vec![hex::encode(bytes), hex::encode_upper(bytes), format!("{bytes:?}"), format!("{bytes:02X?}"), spaced.join(" ")]
 }
 
 #[tokio::test]

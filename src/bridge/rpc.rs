@@ -309,7 +309,13 @@ async fn call_hsm(
             async {
                 let operation = string(p, "operation")?;
                 let opts = options(p, &[(keys::opts::PHOTO, keys::opts::PHOTO)])?;
-                let (path, output) = reader(connection, p).await?.begin_hsm(&operation, opts).await?;
+                let reader = reader(connection, p).await?;
+                // A new session abandons the ones this connection still
+                // holds, as a national Step1 does: calls on a connection
+                // are answered in order, so one left open on the same
+                // reader would hold this call until its idle limit.
+                hsm.abort_all(connection).await;
+                let (path, output) = reader.begin_hsm(&operation, opts).await?;
                 let done = output.get(keys::hsm::DONE).and_then(|v| bool::try_from(v).ok()).unwrap_or(false);
                 if !done {
                     hsm.list().push(path.to_string());
@@ -321,8 +327,17 @@ async fn call_hsm(
         "HsmContinue" => {
             async {
                 let session = hsm.session(connection, p).await?;
-                let args = step_args(p)?;
                 let path = session.inner().path().to_string();
+                let args = match step_args(p) {
+                    Ok(args) => args,
+                    Err(e) => {
+                        // A step that cannot be sent fails like any other:
+                        // the session ends, and the reader is free at once.
+                        hsm.forget(&path);
+                        let _ = session.abort().await;
+                        return Err(e);
+                    }
+                };
                 let result = session.continue_(args).await;
                 let ended = match &result {
                     Ok(out) => out.get(keys::hsm::DONE).and_then(|v| bool::try_from(v).ok()).unwrap_or(true),

@@ -101,7 +101,9 @@ pub enum Command {
     #[command(after_help = FUNCTIONS)]
     Unified {
         /// iReadCardBas, iReadCard, iWriteCard, iVerifyPIN, iChangePIN,
-        /// iReloadPIN, iUnblockPIN, or an HSM Step1 (the others answer -13).
+        /// iReloadPIN, iUnblockPIN, or an HSM Step1 (its later steps follow
+        /// on standard input; a Step2 or Step3 alone answers -14, the debit
+        /// and certificate functions -13).
         function: String,
         /// The function's arguments after its name, as a C caller passes
         /// them (pOutInfo excluded).
@@ -196,7 +198,7 @@ Exit codes:
 ";
 
 const HELP_TAIL: &str = "  69  the daemon is not on the bus, or the bus is not there (EX_UNAVAILABLE)
-The daemon's errors (3 to 21) are printed as `sscardctl: <ErrorName>: <message>`.
+The daemon's errors (3 to 23) are printed as `sscardctl: <ErrorName>: <message>`.
 `pin verify` with a wrong PIN is not an error of the daemon, but it prints
 `wrong PIN, <n> tries left` and exits with 11 all the same.
 

@@ -513,9 +513,23 @@ impl Reader {
         let path = hsm_session_path(id);
         let output = step_output(&self.daemon, &step)?;
         if !step.is_last() {
-            let object =
-                HsmSession { id, owner, operation, reader: reader_path(self.id), daemon: Arc::clone(&self.daemon) };
+            let object = HsmSession {
+                id,
+                owner: owner.clone(),
+                operation,
+                reader: reader_path(self.id),
+                daemon: Arc::clone(&self.daemon),
+            };
             connection.object_server().at(&path, object).await.map_err(Error::from)?;
+            // An owner that left while the first step was queued or running
+            // was gone before its session was recorded, so `watch_owners`
+            // could not end it; it would hold the reader until the idle
+            // limit. From here on, `watch_owners` sees any departure.
+            if !owner_present(connection, &owner).await {
+                let _ = self.daemon.service.hsm_abort(id, &owner);
+                let _ = connection.object_server().remove::<HsmSession, _>(&path).await;
+                return Err(Error::new(ErrorName::Cancelled, METHOD, "the caller left the bus"));
+            }
         }
         Ok((path, output))
     }
@@ -802,6 +816,16 @@ impl HsmSession {
     #[zbus(property)]
     async fn reader(&self) -> OwnedObjectPath {
         self.reader.clone()
+    }
+}
+
+/// Whether `name` (a unique name) is still on the bus; true when the bus
+/// cannot say, so that a session is never ended on a guess.
+async fn owner_present(connection: &Connection, name: &str) -> bool {
+    let Ok(name) = zbus::names::BusName::try_from(name) else { return true };
+    match zbus::fdo::DBusProxy::new(connection).await {
+        Ok(bus) => bus.name_has_owner(name).await.unwrap_or(true),
+        Err(_) => true,
     }
 }
 

@@ -125,7 +125,7 @@ mod tests {
         let read = answer(&format!("03|000A|{f}|3333333333333333|"), None, None).unwrap();
         assert!(read.len() == 48 && read.ends_with("3333333333333333"), "{read}");
         // Unblock's Step2 needs its Step1, for F.
-        let step1 = format!("03|000B|{f}|||");
+        let step1 = format!("03|000B|{f}||");
         let step2 = "03|000B|4444444444444444|8424000004||";
         assert!(answer(step2, None, None).is_err());
         let apdu = answer(step2, Some(&step1), None).unwrap();

@@ -316,7 +316,7 @@ impl Terminal {
         let wanted = parse_card_info(card_info)?;
         let out = self.begin(operation, HashMap::new(), awaiting).await?;
         self.check_card_id(&out, &wanted).await?;
-        Ok(format!("{}|{}|{}|||", hex(&out, "algorithm"), hex(&out, "key"), hex(&out, "factor")))
+        Ok(format!("{}|{}|{}||", hex(&out, "algorithm"), hex(&out, "key"), hex(&out, "factor")))
     }
 
     /// Step2's `pKey` must be empty, or all its parts.
