@@ -17,6 +17,9 @@ use super::pinentry::{PinPrompt, PinSource};
 use super::terminal::{Terminal, card_values, check_record, check_type, failure_of, pin_failure};
 use crate::dbus::client::{Dict, HsmSession1Proxy};
 use crate::ops::keys;
+// The session's field names are the scripts' own variables.
+use crate::ops::HsmOperation;
+use crate::ops::var::hsm as field;
 
 /// Which function's next step the held session waits for.
 #[derive(Debug, Clone)]
@@ -177,7 +180,7 @@ impl Terminal {
     /// identifier|internal factor|internal original|external factor|external original|`.
     pub async fn read_card_bas_hsm_step1(&self, i_type: i32) -> Result<String, Failure> {
         check_type(i_type)?;
-        let out = self.begin("read_basic", HashMap::new(), Awaiting::ReadBasStep2).await?;
+        let out = self.begin(HsmOperation::ReadBasic.name(), HashMap::new(), Awaiting::ReadBasStep2).await?;
         let card_id = value(&out, keys::CARD_ID);
         let region = crate::model::CardId::from_bytes(&card_id).map(|id| id.region().to_string()).unwrap_or_default();
         let atr = self.reader().await?.atr().await.map_err(|e| failure_of(&e))?;
@@ -185,12 +188,12 @@ impl Terminal {
         let fields = [
             region,
             historical,
-            hex(&out, "algorithm"),
+            hex(&out, field::ALGORITHM),
             hex::encode_upper(&card_id),
-            hex(&out, "internal_factor"),
-            hex(&out, "internal_original"),
-            hex(&out, "external_factor"),
-            hex(&out, "external_original"),
+            hex(&out, field::INTERNAL_FACTOR),
+            hex(&out, field::INTERNAL_ORIGINAL),
+            hex(&out, field::EXTERNAL_FACTOR),
+            hex(&out, field::EXTERNAL_ORIGINAL),
         ];
         Ok(fields.iter().map(|f| format!("{f}|")).collect())
     }
@@ -208,10 +211,10 @@ impl Terminal {
             let (external_result, external_original) =
                 if external.trim().is_empty() { (Vec::new(), Vec::new()) } else { result_and_original(external)? };
             let mut d = Dict::new();
-            d.insert("internal_result".into(), bytes_arg(internal_result)?);
-            d.insert("internal_original".into(), bytes_arg(internal_original)?);
-            d.insert("external_result".into(), bytes_arg(external_result)?);
-            d.insert("external_original".into(), bytes_arg(external_original)?);
+            d.insert(field::INTERNAL_RESULT.into(), bytes_arg(internal_result)?);
+            d.insert(field::INTERNAL_ORIGINAL.into(), bytes_arg(internal_original)?);
+            d.insert(field::EXTERNAL_RESULT.into(), bytes_arg(external_result)?);
+            d.insert(field::EXTERNAL_ORIGINAL.into(), bytes_arg(external_original)?);
             Ok(d)
         };
         let (out, _) = self.step(|a| matches!(a, Awaiting::ReadBasStep2), args, None).await?;
@@ -234,12 +237,13 @@ impl Terminal {
         let groups = parse_file_addr(file_addr)?;
         let photo = super::format::wants_photo(&groups);
         let mut args = Dict::new();
-        if operation == "read" && photo {
+        if operation == (HsmOperation::Read { photo: false }).name() && photo {
             args.insert(keys::opts::PHOTO.into(), OwnedValue::from(true));
         }
         let out = self.begin(operation, args, awaiting(groups, wanted.clone())).await?;
         self.check_card_id(&out, &wanted).await?;
-        let fields = [hex(&out, "algorithm"), hex(&out, "key"), hex(&out, "factor"), hex(&out, "original")];
+        let fields =
+            [hex(&out, field::ALGORITHM), hex(&out, field::KEY), hex(&out, field::FACTOR), hex(&out, field::ORIGINAL)];
         Ok(fields.iter().map(|f| format!("{f}|")).collect())
     }
 
@@ -248,16 +252,18 @@ impl Terminal {
         let first = parts(key).first().copied().unwrap_or_default();
         let (cryptogram, original) = result_and_original(first)?;
         let mut d = Dict::new();
-        d.insert("cryptogram".into(), bytes_arg(cryptogram)?);
-        d.insert("original".into(), bytes_arg(original)?);
+        d.insert(field::CRYPTOGRAM.into(), bytes_arg(cryptogram)?);
+        d.insert(field::ORIGINAL.into(), bytes_arg(original)?);
         Ok(d)
     }
 
     /// `iReadCard_HSM_Step1`; the card identifier of `pCardInfo` is checked
     /// now, the card number with the data Step2 reads.
     pub async fn read_card_hsm_step1(&self, i_type: i32, card_info: &str, file_addr: &str) -> Result<String, Failure> {
-        self.auth_step1("read", i_type, card_info, file_addr, |groups, wanted| Awaiting::ReadStep2 { groups, wanted })
-            .await
+        self.auth_step1(HsmOperation::Read { photo: false }.name(), i_type, card_info, file_addr, |groups, wanted| {
+            Awaiting::ReadStep2 { groups, wanted }
+        })
+        .await
     }
 
     /// `iReadCard_HSM_Step2`: the output of `iReadCard` (section 4).
@@ -273,7 +279,10 @@ impl Terminal {
 
     /// `iWriteCard_HSM_Step1`; the card identifier of `pCardInfo` is checked.
     pub async fn write_card_hsm_step1(&self, i_type: i32, card_info: &str, file_addr: &str) -> Result<String, Failure> {
-        self.auth_step1("write", i_type, card_info, file_addr, |groups, _| Awaiting::WriteStep2 { groups }).await
+        self.auth_step1(HsmOperation::Write.name(), i_type, card_info, file_addr, |groups, _| Awaiting::WriteStep2 {
+            groups,
+        })
+        .await
     }
 
     /// `iWriteCard_HSM_Step2`: writes `pWriteData` (every consistency rule
@@ -316,7 +325,7 @@ impl Terminal {
         let wanted = parse_card_info(card_info)?;
         let out = self.begin(operation, HashMap::new(), awaiting).await?;
         self.check_card_id(&out, &wanted).await?;
-        Ok(format!("{}|{}|{}||", hex(&out, "algorithm"), hex(&out, "key"), hex(&out, "factor")))
+        Ok(format!("{}|{}|{}||", hex(&out, field::ALGORITHM), hex(&out, field::KEY), hex(&out, field::FACTOR)))
     }
 
     /// Step2's `pKey` must be empty, or all its parts.
@@ -330,8 +339,13 @@ impl Terminal {
 
     /// `algorithm|000B|challenge|command header|plain data|`.
     fn mac_output(out: &Dict) -> String {
-        let fields =
-            [hex(out, "algorithm"), hex(out, "key"), hex(out, "challenge"), hex(out, "header"), hex(out, "data")];
+        let fields = [
+            hex(out, field::ALGORITHM),
+            hex(out, field::KEY),
+            hex(out, field::CHALLENGE),
+            hex(out, field::HEADER),
+            hex(out, field::DATA),
+        ];
         fields.iter().map(|f| format!("{f}|")).collect()
     }
 
@@ -340,7 +354,7 @@ impl Terminal {
         let args = |_: &Awaiting| {
             let apdu = key_hex(parts(key).first().copied().unwrap_or_default())?;
             let mut d = Dict::new();
-            d.insert("apdu".into(), bytes_arg(apdu)?);
+            d.insert(field::APDU.into(), bytes_arg(apdu)?);
             Ok(d)
         };
         self.step(|a| matches!(a, Awaiting::MacStep3 { reload: r } if *r == reload), args, None).await?;
@@ -349,7 +363,7 @@ impl Terminal {
 
     /// `iReloadPIN_HSM_Step1`.
     pub async fn reload_pin_hsm_step1(&self, i_type: i32, card_info: &str) -> Result<String, Failure> {
-        self.mac_step1("reload_pin", i_type, card_info, Awaiting::ReloadStep2).await
+        self.mac_step1(HsmOperation::ReloadPin.name(), i_type, card_info, Awaiting::ReloadStep2).await
     }
 
     /// `iReloadPIN_HSM_Step2`: the new PIN twice (section 5), then the
@@ -385,7 +399,7 @@ impl Terminal {
 
     /// `iUnblockPIN_HSM_Step1`.
     pub async fn unblock_pin_hsm_step1(&self, i_type: i32, card_info: &str) -> Result<String, Failure> {
-        self.mac_step1("unblock_pin", i_type, card_info, Awaiting::UnblockStep2).await
+        self.mac_step1(HsmOperation::UnblockPin.name(), i_type, card_info, Awaiting::UnblockStep2).await
     }
 
     /// `iUnblockPIN_HSM_Step2`: the command to MAC.

@@ -88,7 +88,8 @@ pub fn run(
             // No more steps: the session is abandoned as this process leaves.
             None => return Err(CtlFailure::Quiet),
         };
-        let step_args: Vec<String> = line.split('\t').map(str::to_owned).collect();
+        // A reload's Step3 line carries the new PIN's digits (in its APDU).
+        let step_args: Zeroizing<Vec<String>> = Zeroizing::new(line.split('\t').map(str::to_owned).collect());
         let (code, bytes) =
             answer(execute(&runtime, &terminal, step, &step_args, pin_stdin, encoding), size_of(step), encoding);
         print(code, &bytes)?;
@@ -225,26 +226,32 @@ fn key(arg: &dyn Fn(usize, &str) -> Result<String, Failure>) -> String {
 /// One line of standard input, read a byte at a time so that the PIN lines
 /// after it stay unread; `None` at its end. A photo in `pWriteData` makes a
 /// long line: up to 1 MiB.
-fn step_line() -> Option<String> {
+fn step_line() -> Option<Zeroizing<String>> {
     use std::io::Read;
     use std::os::fd::AsFd;
+    const LIMIT: usize = 1 << 20;
     let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
     let mut input = std::fs::File::from(fd);
-    let mut line = Vec::new();
+    // Sized once, never grown: the line may hold a PIN's digits.
+    let mut line = Zeroizing::new(Vec::with_capacity(LIMIT));
     let mut byte = [0u8; 1];
     loop {
         match input.read(&mut byte) {
             Ok(0) if line.is_empty() => return None,
             Ok(0) => break,
             Ok(_) if byte[0] == b'\n' => break,
-            Ok(_) if line.len() < 1 << 20 => line.push(byte[0]),
+            Ok(_) if line.len() < LIMIT => line.push(byte[0]),
             Ok(_) => return None,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return None,
         }
     }
-    let text = String::from_utf8(line).ok()?;
-    Some(text.strip_suffix('\r').unwrap_or(&text).to_owned())
+    // The buffer moves into the String, uncopied.
+    let mut text = Zeroizing::new(String::from_utf8(std::mem::take(&mut *line)).ok()?);
+    if text.ends_with('\r') {
+        text.pop();
+    }
+    Some(text)
 }
 
 /// The steps after an HSM Step1, in order.
