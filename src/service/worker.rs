@@ -360,14 +360,12 @@ impl<B: Backend> Worker<B> {
         // How the transaction ends follows from the effects, as for every
         // operation; a session that did not finish ends with a reset.
         let card_gone = matches!(end, SessionEnd::Removed | SessionEnd::Failed { card_gone: true, .. });
-        let mut reset = !card_gone && (effects.pin_try_spent || !matches!(end, SessionEnd::Finished));
-        if !reset && !card_gone && effects.security_state_open {
-            let mut cards = Cards::new(&mut tx, None);
-            if let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards) {
-                tracing::warn!(reader = %self.reader, "closing SELECT failed ({e}); resetting the card");
-                reset = true;
-            }
-        }
+        let reset = !card_gone && (effects.pin_try_spent || !matches!(end, SessionEnd::Finished));
+        let mut cards = Cards::new(&mut tx, None);
+        cards.effects = effects;
+        let (reset, card_left) =
+            close_or_reset(&engine, profile.as_deref(), &mut cards, &self.reader, reset, card_gone);
+        let card_gone = card_gone || card_left;
         let apdus = tx.apdus_sent().saturating_sub(before);
         let ended = if reset { tx.end_with_reset() } else { tx.end() };
         if reset && ended.is_err() && !card_gone {
@@ -683,22 +681,9 @@ impl<B: Backend> Worker<B> {
                 let result = ran.unwrap_or_else(|_| Err(OpError::Internal("the operation failed unexpectedly".into())));
                 let effects = cards.effects;
                 let card_gone = matches!(result, Err(OpError::CardRemoved | OpError::CardReset));
-                let mut reset = effects.pin_try_spent || (panicked && !card_gone);
-                let mut card_left = false;
-                if !reset
-                    && effects.security_state_open
-                    && !card_gone
-                    && let Err(e) = engine.close_security_state(profile.as_deref(), &mut cards)
-                {
-                    if matches!(e, OpError::CardRemoved) {
-                        // The state left with the card; the operation's answer stands.
-                        card_left = true;
-                    } else {
-                        // A state that cannot be closed is cleared by a reset.
-                        tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
-                        reset = true;
-                    }
-                }
+                let reset = effects.pin_try_spent || (panicked && !card_gone);
+                let (reset, card_left) =
+                    close_or_reset(&engine, profile.as_deref(), &mut cards, &reader, reset, card_gone);
                 (result, effects, reset, card_left)
             };
             let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
@@ -817,4 +802,31 @@ fn run_operation(engine: &crate::ops::Engine, cards: &mut Cards<'_>, request: &R
             Reply::CardInfo(Box::new(engine.activate(cards, ssn, initial_pin, new_pin, *allow_last_try)?.value))
         }
     })
+}
+
+/// The end of a transaction that ran an operation or a session, from its
+/// effects: unless a reset comes anyway (`reset`) or the card is gone, a
+/// security state left open is closed with the profile's closing SELECT,
+/// and one that cannot be closed is cleared by a reset. Answers whether to
+/// end with a reset, and whether the card left during the closing SELECT
+/// (the state left with it; the operation's answer stands).
+fn close_or_reset(
+    engine: &crate::ops::Engine,
+    profile: Option<&str>,
+    cards: &mut Cards<'_>,
+    reader: &str,
+    reset: bool,
+    card_gone: bool,
+) -> (bool, bool) {
+    if reset || card_gone || !cards.effects.security_state_open {
+        return (reset, false);
+    }
+    match engine.close_security_state(profile, cards) {
+        Ok(()) => (false, false),
+        Err(OpError::CardRemoved) => (false, true),
+        Err(e) => {
+            tracing::warn!(reader = %reader, "closing SELECT failed ({e}); resetting the card");
+            (true, false)
+        }
+    }
 }
