@@ -23,15 +23,13 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use support::bench::{Slot, die_with_parent, terminate};
+use support::bench::Slot;
+use support::bridge::Bridge;
 use support::client::{Rig, holder_dict, no_opts, string_value, text};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -81,44 +79,6 @@ struct Goal {
     goal: &'static str,
     measured: String,
     met: bool,
-}
-
-/// sscard-bridge on 127.0.0.1, port 0; the port from its first line.
-struct Bridge {
-    child: Child,
-    port: u16,
-}
-
-impl Bridge {
-    fn start(bus: &str, dir: &Path) -> Bridge {
-        let log = std::fs::File::create(dir.join("bridge.log")).expect("bridge log");
-        let mut child = die_with_parent(&mut Command::new(env!("CARGO_BIN_EXE_sscard-bridge")))
-            .args(["--bus", bus, "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("sscard-bridge");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the bridge's first line");
-        let port = line
-            .trim()
-            .strip_prefix("sscard-bridge: listening on ws://127.0.0.1:")
-            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        Bridge { child, port }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
 }
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -292,7 +252,7 @@ async fn run(runs: usize, slow_runs: usize, clients: usize, seconds: u64) -> Vec
     rig.bench.remove(Slot::Sam);
     rig.wait_kind(Slot::Sam, "none").await;
 
-    let bridge = Bridge::start(&rig.bus.address(), rig.bench.dir());
+    let bridge = Bridge::start(&rig.bus.address(), rig.bench.dir(), "warn", &[]);
     println!("sscard-bridge: {} (pid {})", env!("CARGO_BIN_EXE_sscard-bridge"), bridge.pid());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle = rss_kib(bridge.pid());

@@ -114,7 +114,7 @@ async fn main() {
     rig.bench.remove(Slot::Card);
     rig.wait_kind(Slot::Card, "none").await;
 
-    let bridge = Bridge::start(&rig.bus.address(), &dir, "warn");
+    let bridge = Bridge::start(&rig.bus.address(), &dir, "warn", &[]);
     let mut browser = Browser::start(&dir);
     browser.viewport(1280, 800);
     browser.open(&bridge.page("/kiosk/"));

@@ -11,11 +11,12 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::bench::Slot;
+use support::bridge::Bridge;
 use support::client::*;
 
 const REGION: &str = "440305";
@@ -26,62 +27,6 @@ const NAME: &str = "张三";
 /// The system's Python, where Debian's python3-websockets is installed
 /// (scripts/setup).
 const PYTHON: &str = "/usr/bin/python3";
-
-/// sscard-bridge, started on 127.0.0.1 port 0: the port it took is read
-/// from its one line on standard output.
-struct Bridge {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Bridge {
-    fn start(bus: &str, dir: &Path, filter: &str, extra: &[&str]) -> Bridge {
-        let log = dir.join(format!("bridge-{}.log", std::process::id()));
-        let mut child = support::bench::die_with_parent(&mut Command::new(env!("CARGO_BIN_EXE_sscard-bridge")))
-            .args(["--bus", bus, "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUST_LOG", filter)
-            .env("SSCARD_PINENTRY", "/nonexistent/pinentry")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("bridge log"))
-            .spawn()
-            .expect("sscard-bridge");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("bridge's first line");
-        let port = line
-            .trim()
-            .strip_prefix("sscard-bridge: listening on ws://127.0.0.1:")
-            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}: {}", std::fs::read_to_string(&log).unwrap_or_default()));
-        Bridge { child, port, log }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/", self.port)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS value")
-    }
-
-    fn stop(&mut self) {
-        support::bench::terminate(&mut self.child);
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/bridge_client.py")

@@ -12,7 +12,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use sscard::dbus::client::{Dict, HsmSession1Proxy};
 use sscard::sim::crypto::Algorithm;
 use sscard::sim::hsm;
 use support::bench::Slot;
+use support::bridge::Bridge;
 use support::client::*;
 
 const REGION: &str = "440305";
@@ -31,49 +32,6 @@ const CARD_ID: &str = "440305D1560000050102030405060708";
 const CARD_INFO: &str = "440305D1560000050102030405060708|X00000019|";
 const NEW_PIN: &str = "580264";
 const PYTHON: &str = "/usr/bin/python3";
-
-struct Bridge {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Bridge {
-    fn start(bus: &str, dir: &Path) -> Bridge {
-        let log = dir.join(format!("bridge-hsm-{}.log", std::process::id()));
-        let mut child = support::bench::die_with_parent(&mut Command::new(env!("CARGO_BIN_EXE_sscard-bridge")))
-            .args(["--bus", bus, "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "trace")
-            .env("SSCARD_PINENTRY", "/nonexistent/pinentry")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("bridge log"))
-            .spawn()
-            .expect("sscard-bridge");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("bridge's first line");
-        let port = line
-            .trim()
-            .strip_prefix("sscard-bridge: listening on ws://127.0.0.1:")
-            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        Bridge { child, port, log }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/", self.port)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        support::bench::terminate(&mut self.child);
-    }
-}
 
 /// One WebSocket connection, one request at a time.
 struct Page {
@@ -148,7 +106,7 @@ async fn rig(generation: u8) -> Rig {
 async fn national_dialect(generation: u8) {
     let rig = rig(generation).await;
     let dir = tempfile::tempdir().expect("dir");
-    let bridge = Bridge::start(&rig.bus.address(), dir.path());
+    let bridge = Bridge::start(&rig.bus.address(), dir.path(), "trace", &[]);
     let mut page = Page::open(&bridge);
     let mut secrets = Vec::new();
 
@@ -228,7 +186,7 @@ fn b64(v: &Value) -> Vec<u8> {
 async fn json_rpc_sessions_belong_to_their_connection_and_end_with_it() {
     let rig = rig(3).await;
     let dir = tempfile::tempdir().expect("dir");
-    let bridge = Bridge::start(&rig.bus.address(), dir.path());
+    let bridge = Bridge::start(&rig.bus.address(), dir.path(), "trace", &[]);
     let mut owner = Page::open(&bridge);
     let mut stranger = Page::open(&bridge);
 

@@ -130,7 +130,7 @@ fn contract_errors() -> Vec<String> {
 async fn kiosk_activates_a_personalised_gen3_card() {
     let dir = temp_dir();
     let (mut rig, image_path) = personalised(&dir).await;
-    let mut bridge = Bridge::start(&rig.bus.address(), &dir, "trace");
+    let mut bridge = Bridge::start(&rig.bus.address(), &dir, "trace", &[]);
     let mut browser = Browser::start(&dir);
     browser.viewport(SHOT.0, SHOT.1);
     browser.open(&bridge.page("/kiosk/"));
@@ -210,7 +210,7 @@ async fn kiosk_activates_a_personalised_gen3_card() {
 async fn counter_reads_the_card_and_notices_its_removal() {
     let dir = temp_dir();
     let (mut rig, image_path) = personalised(&dir).await;
-    let mut bridge = Bridge::start(&rig.bus.address(), &dir, "trace");
+    let mut bridge = Bridge::start(&rig.bus.address(), &dir, "trace", &[]);
     let mut browser = Browser::start(&dir);
     browser.viewport(SHOT.0, SHOT.1);
     browser.open(&bridge.page("/counter/"));
@@ -277,7 +277,7 @@ async fn counter_reads_the_card_and_notices_its_removal() {
 async fn pages_fit_1080p_and_768_wide() {
     let dir = temp_dir();
     let (mut rig, image_path) = personalised(&dir).await;
-    let bridge = Bridge::start(&rig.bus.address(), &dir, "info");
+    let bridge = Bridge::start(&rig.bus.address(), &dir, "info", &[]);
     insert(&mut rig, &image_path, &[]).await;
     let mut browser = Browser::start(&dir);
     for (width, height) in [(1920, 1080), (768, 1024)] {
@@ -325,7 +325,7 @@ async fn pages_fit_1080p_and_768_wide() {
 async fn kiosk_error_path_and_idle_return() {
     let dir = temp_dir();
     let (mut rig, image_path) = personalised(&dir).await;
-    let mut bridge = Bridge::start(&rig.bus.address(), &dir, "trace");
+    let mut bridge = Bridge::start(&rig.bus.address(), &dir, "trace", &[]);
     let mut browser = Browser::start(&dir);
     browser.viewport(SHOT.0, SHOT.1);
     browser.open(&bridge.page(&format!("/kiosk/?ssn={SSN}&idle=3")));
@@ -401,7 +401,7 @@ async fn kiosk_error_path_and_idle_return() {
     browser.wait("document.getElementById('connection').classList.contains('down')", 10.0);
     let said = browser.text("#connection");
     assert!(said.contains("无法连接读卡服务") && said.contains("Cannot reach the card service"), "{said}");
-    let mut bridge = Bridge::start_on(&rig.bus.address(), &dir, "trace", port, "bridge-again.log");
+    let mut bridge = Bridge::start_on(&rig.bus.address(), &dir, "trace", port, "bridge-again.log", &[]);
     browser.wait("!document.getElementById('connection').classList.contains('down')", 15.0);
     insert(&mut rig, &image_path, &[]).await;
     browser.wait_step(2, 10.0);

@@ -16,60 +16,7 @@ use serde_json::{Value, json};
 /// (scripts/setup).
 pub const PYTHON: &str = "/usr/bin/python3";
 
-/// sscard-bridge on 127.0.0.1 port 0, its log in a file.
-pub struct Bridge {
-    pub child: Child,
-    pub port: u16,
-    pub log: PathBuf,
-}
-
-impl Bridge {
-    pub fn start(bus: &str, dir: &Path, filter: &str) -> Bridge {
-        Bridge::start_on(bus, dir, filter, 0, "bridge.log")
-    }
-
-    /// On `port` (0: any free one), logging into `dir/log_name`.
-    pub fn start_on(bus: &str, dir: &Path, filter: &str, port: u16, log_name: &str) -> Bridge {
-        let log = dir.join(log_name);
-        let listen = format!("127.0.0.1:{port}");
-        let mut child = crate::support::bench::die_with_parent(&mut Command::new(env!("CARGO_BIN_EXE_sscard-bridge")))
-            .args(["--bus", bus, "--listen", &listen])
-            .env("RUST_LOG", filter)
-            .env("SSCARD_PINENTRY", "/nonexistent/pinentry")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("bridge log"))
-            .spawn()
-            .expect("sscard-bridge");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("bridge's first line");
-        let port = line
-            .trim()
-            .strip_prefix("sscard-bridge: listening on ws://127.0.0.1:")
-            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}: {}", std::fs::read_to_string(&log).unwrap_or_default()));
-        Bridge { child, port, log }
-    }
-
-    /// The page at `path` (with its query) on this bridge.
-    pub fn page(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn stop(&mut self) {
-        crate::support::bench::terminate(&mut self.child);
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+pub use crate::support::bridge::Bridge;
 
 /// Chromium through the driver script; every command answers or panics.
 pub struct Browser {

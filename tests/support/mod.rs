@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bench;
+pub mod bridge;
 pub mod client;
 pub mod daemon;
 pub mod polkit;
