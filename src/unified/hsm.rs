@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use zbus::{OwnedObjectPath, OwnedVariant as OwnedValue, Variant as Value};
 
 use super::codes::{Code, Failure};
-use super::format::{CardInfoArg, FileGroup, RecordValue, parse_card_info, parse_file_addr, parse_write_data};
+use super::format::{CardInfoArg, FileGroup, parse_card_info, parse_file_addr, parse_write_data};
 use super::pinentry::{PinPrompt, PinSource};
-use super::terminal::{Terminal, card_values, check_record, check_type, failure_of, pin_failure};
+use super::terminal::{Terminal, card_values, check_record, check_type, failure_of, pin_failure, record_dict};
 use crate::dbus::client::{Dict, HsmSession1Proxy};
 use crate::ops::keys;
 // The session's field names are the scripts' own variables.
@@ -292,16 +292,7 @@ impl Terminal {
             let Awaiting::WriteStep2 { groups } = awaiting else { return Err(no_session()) };
             let record = parse_write_data(write_data, groups)?;
             check_record(&record)?;
-            let mut dict: HashMap<String, OwnedValue> = HashMap::new();
-            for (key, value) in record {
-                let value = match value {
-                    RecordValue::Str(s) => OwnedValue::try_from(Value::from(s)),
-                    RecordValue::Byte(b) => Ok(OwnedValue::from(b)),
-                    RecordValue::Bytes(b) => OwnedValue::try_from(Value::from(b)),
-                }
-                .map_err(|e| Failure::with(Code::BadArgument, format!("{key}: {e}")))?;
-                dict.insert(key.to_owned(), value);
-            }
+            let dict = record_dict(record)?;
             let mut d = Self::auth_args(key)?;
             let record = OwnedValue::try_from(Value::from(dict))
                 .map_err(|e| Failure::with(Code::BadArgument, format!("pWriteData: {e}")))?;

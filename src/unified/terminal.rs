@@ -85,6 +85,21 @@ pub fn failure_of(e: &zbus::Error) -> Failure {
     }
 }
 
+/// `pWriteData`'s values as `WriteHolderRecord`'s record dictionary.
+pub(super) fn record_dict(record: Vec<(&'static str, RecordValue)>) -> Result<Dict, Failure> {
+    let mut dict = Dict::new();
+    for (key, value) in record {
+        let value = match value {
+            RecordValue::Str(s) => OwnedValue::try_from(Value::from(s)),
+            RecordValue::Byte(b) => Ok(OwnedValue::from(b)),
+            RecordValue::Bytes(b) => OwnedValue::try_from(Value::from(b)),
+        }
+        .map_err(|e| Failure::with(Code::BadArgument, format!("{key}: {e}")))?;
+        dict.insert(key.to_owned(), value);
+    }
+    Ok(dict)
+}
+
 /// Checks a record against the model's rules for every generation (the
 /// generation its spec version names first), as the daemon does before it
 /// knows the card: -23 naming the field and the rule when none could take
@@ -296,16 +311,7 @@ impl Terminal {
         // The model's rules first, so that a record no card could take is
         // refused before the card is read, with no APDU sent.
         check_record(&record)?;
-        let mut dict = Dict::new();
-        for (key, value) in record {
-            let value = match value {
-                RecordValue::Str(s) => OwnedValue::try_from(Value::from(s)),
-                RecordValue::Byte(b) => Ok(OwnedValue::from(b)),
-                RecordValue::Bytes(b) => OwnedValue::try_from(Value::from(b)),
-            }
-            .map_err(|e| Failure::with(Code::BadArgument, format!("{key}: {e}")))?;
-            dict.insert(key.to_owned(), value);
-        }
+        let dict = record_dict(record)?;
         let reader = self.reader().await?;
         self.check_card(&reader, &wanted).await?;
         reader.write_holder_record(dict, no_opts()).await.map_err(|e| failure_of(&e))?;
