@@ -287,6 +287,25 @@ async fn refusals_come_before_any_apdu() {
     assert_eq!(error_name(reader.begin_hsm("debit", no_opts()).await), "InvalidArgument");
 }
 
+/// A step that cannot be read (a value of the wrong type) ends the
+/// session at once, with a reset, and the audit trail records why.
+#[tokio::test]
+async fn an_unreadable_step_ends_the_session_and_is_audited_as_such() {
+    let rig = Rig::new(2, false).await;
+    let reader = rig.reader(Slot::Card).await;
+    let (session, _) = begin(&reader, &rig.conn, "read", no_opts()).await;
+    let resets_before = resets(&rig);
+    let mut args = Dict::new();
+    args.insert("original".into(), string_value("not bytes"));
+    assert_eq!(refused(&rig, &session, args).await, "InvalidArgument");
+    let line = wait_audit(&rig, "HsmRead", 1).await;
+    assert!(line.contains("outcome=\"InvalidArgument\""), "{line}");
+    let started = Instant::now();
+    reader.read_card(no_opts()).await.expect("ReadCard once the session ended");
+    assert!(started.elapsed() < Duration::from_secs(5), "the reader was held {:?}", started.elapsed());
+    assert!(resets(&rig) > resets_before, "the session did not end with a reset");
+}
+
 #[tokio::test]
 async fn only_its_owner_may_step_a_session() {
     let rig = Rig::new(3, false).await;

@@ -526,7 +526,7 @@ impl Reader {
             // could not end it; it would hold the reader until the idle
             // limit. From here on, `watch_owners` sees any departure.
             if !owner_present(connection, &owner).await {
-                let _ = self.daemon.service.hsm_abort(id, &owner);
+                let _ = self.daemon.service.hsm_abort(id, &owner, ErrorName::Cancelled);
                 let _ = connection.object_server().remove::<HsmSession, _>(&path).await;
                 return Err(Error::new(ErrorName::Cancelled, METHOD, "the caller left the bus"));
             }
@@ -776,7 +776,7 @@ impl HsmSession {
             Ok(input) => self.daemon.service.hsm_continue(self.id, &self.owner, input).await,
             Err(e) => {
                 // A step that cannot be read fails like any other: the session ends.
-                let _ = self.daemon.service.hsm_abort(self.id, &self.owner);
+                let _ = self.daemon.service.hsm_abort(self.id, &self.owner, e.name);
                 Err(e)
             }
         };
@@ -801,7 +801,7 @@ impl HsmSession {
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
         self.check_owner(&header, "Abort")?;
-        let result = self.daemon.service.hsm_abort(self.id, &self.owner);
+        let result = self.daemon.service.hsm_abort(self.id, &self.owner, ErrorName::Cancelled);
         self.remove_later(connection);
         result
     }

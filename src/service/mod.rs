@@ -226,9 +226,11 @@ enum Job {
     HsmBegin(Box<HsmBeginCall>),
     /// A later step of the session the worker serves.
     HsmStep(Box<HsmStepCall>),
-    /// The session's owner aborted it, or left the bus.
+    /// The session's owner aborted it, left the bus, or sent a step that
+    /// could not be read (`why`, for the audit trail).
     HsmAbort {
         session: u64,
+        why: ErrorName,
     },
 }
 
@@ -549,7 +551,7 @@ impl<B: Backend> Service<B> {
                 }
                 // The worker began it: it ends the session, with a reset, as
                 // soon as it sees nobody took the first step.
-                self.hsm_abort_quietly(session);
+                self.hsm_abort_quietly(session, ErrorName::Timeout);
                 Err(ServiceError::new(ErrorName::Timeout, METHOD, "no answer in time; the session was abandoned"))
             }
         }
@@ -595,17 +597,19 @@ impl<B: Backend> Service<B> {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ServiceError::new(ErrorName::Cancelled, METHOD, "the session has ended")),
             Err(_) => {
-                self.hsm_abort_quietly(session);
+                self.hsm_abort_quietly(session, ErrorName::Timeout);
                 Err(ServiceError::new(ErrorName::Timeout, METHOD, "no answer in time; the session was abandoned"))
             }
         }
     }
 
-    /// Ends `session` for its owner, with a card reset.
-    pub fn hsm_abort(&self, session: u64, owner: &str) -> Result<(), ServiceError> {
+    /// Ends `session` for its owner, with a card reset; `why` is the
+    /// outcome the audit trail records (`Cancelled` for an `Abort`,
+    /// `InvalidArgument` for a step that could not be read).
+    pub fn hsm_abort(&self, session: u64, owner: &str, why: ErrorName) -> Result<(), ServiceError> {
         let (_, ended) = self.hsm_slot(session, owner, "Abort")?;
         if ended.is_none() {
-            self.hsm_abort_quietly(session);
+            self.hsm_abort_quietly(session, why);
         }
         Ok(())
     }
@@ -616,19 +620,19 @@ impl<B: Backend> Service<B> {
         let ids: Vec<u64> =
             self.shared.hsm().iter().filter(|(_, slot)| slot.owner == owner).map(|(id, _)| *id).collect();
         for id in &ids {
-            self.hsm_abort_quietly(*id);
+            self.hsm_abort_quietly(*id, ErrorName::Cancelled);
         }
         ids
     }
 
-    fn hsm_abort_quietly(&self, session: u64) {
+    fn hsm_abort_quietly(&self, session: u64, why: ErrorName) {
         let slot = self.shared.hsm().remove(&session);
         let reader = slot.map(|s| s.reader);
         let readers = self.shared.readers();
         // Not yet registered (a first step under way): every reader hears it.
         for (id, handle) in readers.iter() {
             if reader.is_none_or(|r| r == *id) {
-                let _ = handle.jobs.send(Job::HsmAbort { session });
+                let _ = handle.jobs.send(Job::HsmAbort { session, why });
             }
         }
     }

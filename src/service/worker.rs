@@ -87,8 +87,9 @@ enum SessionEnd {
     Finished,
     /// A step failed; its caller has the error.
     Failed { name: ErrorName, card_gone: bool },
-    /// Its owner aborted it or left the bus.
-    Aborted,
+    /// Its owner aborted it or left the bus (`Cancelled`), or sent a step
+    /// that could not be read (`InvalidArgument`): the audit's outcome.
+    Aborted(ErrorName),
     /// No step within the idle deadline.
     Idle,
     /// The card left the reader between steps.
@@ -274,7 +275,7 @@ impl<B: Backend> Worker<B> {
                 let last = step.is_last();
                 if reply.send(Ok(step)).is_err() {
                     // Nobody took the first step: abandoned.
-                    (Some(SessionEnd::Aborted), Some(session))
+                    (Some(SessionEnd::Aborted(ErrorName::Cancelled)), Some(session))
                 } else if last {
                     (Some(SessionEnd::Finished), Some(session))
                 } else {
@@ -304,7 +305,9 @@ impl<B: Backend> Worker<B> {
                     match jobs.recv_timeout(idle_deadline.saturating_duration_since(now).min(SESSION_POLL)) {
                         Ok(Job::HsmStep(step)) if step.session == sid => {
                             let super::HsmStepCall { input, reply: step_reply, .. } = *step;
-                            let Some(current) = session.as_mut() else { break SessionEnd::Aborted };
+                            let Some(current) = session.as_mut() else {
+                                break SessionEnd::Aborted(ErrorName::Cancelled);
+                            };
                             let mut cards = Cards::new(&mut tx, None);
                             cards.effects = effects;
                             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -343,7 +346,7 @@ impl<B: Backend> Worker<B> {
                                 "invalid argument: no such session (it has ended)",
                             )));
                         }
-                        Ok(Job::HsmAbort { session }) if session == sid => break SessionEnd::Aborted,
+                        Ok(Job::HsmAbort { session, why }) if session == sid => break SessionEnd::Aborted(why),
                         Ok(Job::HsmAbort { .. }) => {}
                         Ok(Job::CardRemoved) => {
                             self.deferred.push_back(Job::CardRemoved);
@@ -391,12 +394,12 @@ impl<B: Backend> Worker<B> {
             SessionEnd::Stopping => {
                 Some(ServiceError::new(ErrorName::Cancelled, "Continue", "the daemon is shutting down"))
             }
-            SessionEnd::Finished | SessionEnd::Failed { .. } | SessionEnd::Aborted => None,
+            SessionEnd::Finished | SessionEnd::Failed { .. } | SessionEnd::Aborted(_) => None,
         };
         let outcome = match &end {
             SessionEnd::Finished => audit::Outcome::Success,
             SessionEnd::Failed { name, .. } => audit::Outcome::Failed(*name),
-            SessionEnd::Aborted => audit::Outcome::Failed(ErrorName::Cancelled),
+            SessionEnd::Aborted(why) => audit::Outcome::Failed(*why),
             SessionEnd::Idle => audit::Outcome::Failed(ErrorName::Timeout),
             SessionEnd::Removed => audit::Outcome::Failed(ErrorName::CardRemoved),
             SessionEnd::Stopping => audit::Outcome::Failed(ErrorName::Cancelled),
