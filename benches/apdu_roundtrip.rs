@@ -13,11 +13,7 @@ use std::time::{Duration, Instant};
 use sscard::apdu::Command;
 use sscard::transport::{CardConnection, Transport};
 use support::bench::{Bench, Slot};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use support::measure::arg;
 
 struct Stats {
     median: Duration,

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use support::bench::Slot;
 use support::bridge::Bridge;
 use support::client::{Rig, holder_dict, no_opts, string_value, text};
+use support::measure::{Stats, arg, mib, rss_kib, stats};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -38,40 +39,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 const NAME: &str = "张三";
 const SLOW_LATENCY_US: &str = "20000";
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-struct Stats {
-    median: Duration,
-    p99: Duration,
-    n: usize,
-}
-
-fn stats(mut v: Vec<Duration>) -> Stats {
-    assert!(!v.is_empty(), "no samples");
-    v.sort();
-    let n = v.len();
-    Stats { median: v[n / 2], p99: v[(n * 99 / 100).min(n - 1)], n }
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.2} MiB", kib as f64 / 1024.0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS")
 }
 
 struct Goal {

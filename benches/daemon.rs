@@ -37,11 +37,10 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use pcsc::{Disposition, Protocols, ReaderState, ShareMode, State};
+use pcsc::{Disposition, Protocols, ShareMode};
 use sscard::dbus::client::{Manager1Proxy, Reader1Proxy};
 use sscard::ops::{Engine, ReadOptions};
 use sscard::script::Cards;
@@ -49,6 +48,7 @@ use sscard::transport::{CardConnection, Transport};
 use support::bench::{Bench, Slot, die_with_parent, terminate};
 use support::client::{connect, no_opts, reader_at, text};
 use support::daemon::{PrivateBus, Sscardd, daemon_binary, scripts_dir};
+use support::measure::{PresenceWatcher, Stats, arg, flag, mib, ms, rss_kib, stats};
 use zbus::OwnedObjectPath;
 // zbus's re-export of futures-core: the bench needs no dependency of its
 // own to poll signal streams.
@@ -71,14 +71,6 @@ fn card_slots() -> [Slot; 4] {
         [Slot::Reader(0), Slot::Reader(2), Slot::Reader(4), Slot::Reader(6)]
     }
 }
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn flag(name: &str) -> bool {
-    std::env::args().any(|a| a == name)
-}
 
 struct Options {
     runs: usize,
@@ -92,27 +84,6 @@ struct Options {
     /// Seconds of ReadCard calls by one client after the comparison, for
     /// attaching perf or strace to the daemon (0: none).
     soak: u64,
-}
-
-struct Stats {
-    median: Duration,
-    p90: Duration,
-    n: usize,
-}
-
-fn stats(mut v: Vec<Duration>) -> Stats {
-    assert!(!v.is_empty(), "no samples");
-    v.sort();
-    let n = v.len();
-    Stats { median: v[n / 2], p90: v[(n * 9 / 10).min(n - 1)], n }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.2} MiB", kib as f64 / 1024.0)
 }
 
 struct Goal {
@@ -132,17 +103,6 @@ async fn within<T>(what: &str, limit: Duration, future: impl Future<Output = T>)
 }
 
 // ---------------------------------------------------------------- /proc
-
-/// VmRSS in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS")
-}
 
 /// utime + stime in clock ticks, all threads.
 fn cpu_ticks(pid: u32) -> u64 {
@@ -530,29 +490,7 @@ async fn insert_latency(
     card_args: &[&str],
     reps: usize,
 ) -> InsertTimes {
-    let ctx = bench.context();
-    let name = CString::new(bench.reader_name(slot)).expect("reader name");
-    let stop = Arc::new(AtomicBool::new(false));
-    let (events, seen) = std_mpsc::channel::<(Instant, bool)>();
-    let watcher = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut states = [ReaderState::new(name, State::UNAWARE)];
-            while !stop.load(Ordering::SeqCst) {
-                match ctx.get_status_change(Duration::from_millis(200), &mut states) {
-                    Ok(()) => {
-                        let now = Instant::now();
-                        let state = states[0].event_state();
-                        let present = state.contains(State::PRESENT) && !state.contains(State::MUTE);
-                        let _ = events.send((now, present));
-                        states[0].sync_current_state();
-                    }
-                    Err(pcsc::Error::Timeout) => {}
-                    Err(e) => panic!("SCardGetStatusChange: {e}"),
-                }
-            }
-        })
-    };
+    let watcher = PresenceWatcher::start(bench.context(), &bench.reader_name(slot), Instant::now);
     let proxy = reader_at(conn, reader.inner().path().to_owned().into()).await;
     let mut inserted = Box::pin(proxy.receive_card_inserted().await.expect("CardInserted stream"));
     let mut removed = Box::pin(proxy.receive_card_removed().await.expect("CardRemoved stream"));
@@ -560,18 +498,13 @@ async fn insert_latency(
     for i in 0..reps {
         // Out of step with pcscd's polling of the reader, rep by rep.
         tokio::time::sleep(Duration::from_millis(100 + (i as u64 * 137) % 400)).await;
-        while seen.try_recv().is_ok() {}
+        watcher.drain();
         let child = bench.spawn_sim(slot, "card", card_args);
         let spawned = Instant::now();
         bench.adopt(slot, child);
         within("CardInserted", Duration::from_secs(15), next(&mut inserted)).await.expect("CardInserted");
         let signalled = Instant::now();
-        let present = loop {
-            let (at, present) = seen.recv_timeout(Duration::from_secs(15)).expect("pcscd's report of the card");
-            if present {
-                break at;
-            }
-        };
+        let present = watcher.next_present();
         times.pcscd.push(present.saturating_duration_since(spawned));
         times.signal.push(signalled - spawned);
         times.share.push(signalled.saturating_duration_since(present));
@@ -579,8 +512,7 @@ async fn insert_latency(
         within("CardRemoved", Duration::from_secs(15), next(&mut removed)).await.expect("CardRemoved");
         wait_kind(reader, "none", Duration::from_secs(10)).await;
     }
-    stop.store(true, Ordering::SeqCst);
-    watcher.join().expect("status watcher");
+    drop(watcher);
     times
 }
 

@@ -25,20 +25,7 @@ use sscard::sim::crypto::Algorithm;
 use sscard::sim::hsm;
 use support::bench::Slot;
 use support::client::{Rig, bytes, bytes_value, holder_dict, no_opts, string_value};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
+use support::measure::{arg, median, ms};
 
 /// APDUs both simulators have logged.
 fn apdus(rig: &Rig) -> usize {

@@ -27,11 +27,7 @@ use std::time::{Duration, Instant};
 use sscard::dbus::client::{Manager1Proxy, Reader1Proxy};
 use support::bench::Slot;
 use support::client::{Rig, holder_dict, no_opts};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use support::measure::{arg, median, ms, p90};
 
 fn library_path() -> PathBuf {
     // target/release, beside this bench's deps directory.
@@ -70,20 +66,6 @@ impl Library {
         let text = unsafe { std::ffi::CStr::from_ptr(out.as_ptr()) }.to_string_lossy().into_owned();
         (code, text)
     }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn p90(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() * 9 / 10]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// The client process: `--client compare N` or `--client first`.

@@ -18,11 +18,7 @@ use sscard::ops::{Done, Engine, OpError, ReadOptions};
 use sscard::script::Cards;
 use sscard::transport::{CardConnection, CardTransaction, PcscConnection, Transport};
 use support::bench::{Bench, Slot};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use support::measure::{arg, ms};
 
 fn pin(digits: &str) -> Pin {
     Pin::parse(digits, Field::Pin).expect("a PIN")
@@ -196,10 +192,6 @@ fn scriptor_comparison(bench: &mut Bench, engine: &Engine, latency_us: u64, runs
     times.sort();
     bench.remove(Slot::Card);
     (ours, times[times.len() / 2], apdus)
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 fn main() {

@@ -31,27 +31,18 @@ mod browser;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::ffi::CString;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use browser::{Bridge, Browser};
 use futures_util::StreamExt;
-use pcsc::{ReaderState, State};
 use support::bench::Slot;
 use support::client::{Rig, bytes_value, holder_dict, no_opts, reader_at, string_value};
+use support::measure::{PresenceWatcher, arg};
 
 const LATENCY_US: &str = "20000";
 const APDU_MS: f64 = 20.0;
 const GOAL_MARGIN_MS: f64 = 150.0;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn epoch_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64() * 1e3
@@ -131,29 +122,7 @@ async fn main() {
     let card_args: Vec<&str> = card_args.iter().map(String::as_str).collect();
 
     // pcscd's view of the reader, in a thread.
-    let ctx = rig.bench.context();
-    let name = CString::new(rig.bench.reader_name(Slot::Card)).expect("reader name");
-    let stop = Arc::new(AtomicBool::new(false));
-    let (events, seen) = std_mpsc::channel::<(f64, bool)>();
-    let watcher = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut states = [ReaderState::new(name, State::UNAWARE)];
-            while !stop.load(Ordering::SeqCst) {
-                match ctx.get_status_change(Duration::from_millis(200), &mut states) {
-                    Ok(()) => {
-                        let now = epoch_ms();
-                        let state = states[0].event_state();
-                        let present = state.contains(State::PRESENT) && !state.contains(State::MUTE);
-                        let _ = events.send((now, present));
-                        states[0].sync_current_state();
-                    }
-                    Err(pcsc::Error::Timeout) => {}
-                    Err(e) => panic!("SCardGetStatusChange: {e}"),
-                }
-            }
-        })
-    };
+    let watcher = PresenceWatcher::start(rig.bench.context(), &rig.bench.reader_name(Slot::Card), epoch_ms);
     let path = rig.reader_path(Slot::Card).await;
     let proxy = reader_at(&rig.conn, path).await;
     let mut inserted = Box::pin(proxy.receive_card_inserted().await.expect("CardInserted stream"));
@@ -163,7 +132,7 @@ async fn main() {
     let (mut recognise_apdus, mut read_apdus) = (Vec::new(), Vec::new());
     for i in 0..runs {
         tokio::time::sleep(Duration::from_millis(300 + (i as u64 * 137) % 400)).await;
-        while seen.try_recv().is_ok() {}
+        watcher.drain();
         browser.eval(OBSERVE);
         let before = commands(&card_log) + commands(&sam_log);
         let t0 = epoch_ms();
@@ -172,12 +141,7 @@ async fn main() {
         tokio::time::timeout(Duration::from_secs(15), inserted.next()).await.expect("CardInserted").expect("stream");
         let signal = epoch_ms();
         let at_signal = commands(&card_log) + commands(&sam_log);
-        let present = loop {
-            let (at, present) = seen.recv_timeout(Duration::from_secs(15)).expect("pcscd's report");
-            if present {
-                break at;
-            }
-        };
+        let present = watcher.next_present();
         let shown = browser.wait("window.__shown", 15.0).as_f64().expect("the page's time");
         assert_eq!(browser.text("#holder-name"), "王小明");
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -205,8 +169,7 @@ async fn main() {
         browser.wait_step(1, 10.0);
         rig.wait_kind(Slot::Card, "none").await;
     }
-    stop.store(true, Ordering::SeqCst);
-    watcher.join().expect("watcher");
+    drop(watcher);
     browser.quit();
 
     let apdus = read_apdus[0];

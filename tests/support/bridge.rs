@@ -77,9 +77,7 @@ impl Bridge {
 
     /// VmRSS in KiB.
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS value")
+        super::measure::rss_kib(self.child.id())
     }
 
     pub fn stop(&mut self) {
