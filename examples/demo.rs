@@ -124,6 +124,18 @@ fn shell_word(word: &str) -> String {
     }
 }
 
+/// A private bus and sscardd on it, with a configuration that names the
+/// terminal device; the configuration's path.
+fn start_daemon(bench: &Bench) -> Result<(PrivateBus, Sscardd, String), String> {
+    let bus = PrivateBus::start(bench.dir(), None);
+    let config = bench.dir().join("sscardd.toml");
+    std::fs::write(&config, format!("terminal_device = \"{TERMINAL_DEVICE}\"\n"))
+        .map_err(|e| format!("config: {e}"))?;
+    let config_arg = config.to_string_lossy().into_owned();
+    let daemon = Sscardd::start(bench, &bus, &["--config", &config_arg]);
+    Ok((bus, daemon, config_arg))
+}
+
 fn demo() -> Result<(), String> {
     let ctl = ctl_binary()?;
     println!("sscard demo: a counter's workflow through sscardd, driven by sscardctl");
@@ -133,12 +145,7 @@ fn demo() -> Result<(), String> {
     println!("bench: a PSAM in {:?}", bench.reader_name(Slot::Sam));
     bench.insert(Slot::Card, "card", &["--gen", "3"]);
     println!("bench: a blank gen3 card in {:?} (card id only, initial PIN, LCS 04)", bench.reader_name(Slot::Card));
-    let bus = PrivateBus::start(bench.dir(), None);
-    let config = bench.dir().join("sscardd.toml");
-    std::fs::write(&config, format!("terminal_device = \"{TERMINAL_DEVICE}\"\n"))
-        .map_err(|e| format!("config: {e}"))?;
-    let config_arg = config.to_string_lossy().into_owned();
-    let _daemon = Sscardd::start(&bench, &bus, &["--config", &config_arg]);
+    let (bus, _daemon, config_arg) = start_daemon(&bench)?;
     println!("bus: private D-Bus at {}", bus.address());
     println!("daemon: sscardd --bus {} --authorization none --config {config_arg}", bus.address());
     println!("every command below runs as: {} --bus {} …", ctl.display(), bus.address());
@@ -287,12 +294,7 @@ fn demo_hsm() -> Result<(), String> {
     println!("bench: private pcscd with the vpcd driver, socket {}", bench.socket().display());
     bench.insert(Slot::Card, "card", &["--gen", "3"]);
     println!("bench: a blank gen3 card in {:?}, and no PSAM", bench.reader_name(Slot::Card));
-    let bus = PrivateBus::start(bench.dir(), None);
-    let config = bench.dir().join("sscardd.toml");
-    std::fs::write(&config, format!("terminal_device = \"{TERMINAL_DEVICE}\"\n"))
-        .map_err(|e| format!("config: {e}"))?;
-    let config_arg = config.to_string_lossy().into_owned();
-    let _daemon = Sscardd::start(&bench, &bus, &["--config", &config_arg]);
+    let (bus, _daemon, config_arg) = start_daemon(&bench)?;
     println!("bus: private D-Bus at {}; sscardd --authorization none --config {config_arg}", bus.address());
     println!("the back end: sscard-sim hsm, with the test keys of docs/card-profile.md section 7");
     let mut counter = Counter { ctl, bus: bus.address(), step: 0 };

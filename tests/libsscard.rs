@@ -19,10 +19,11 @@ mod support;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use support::bench::Slot;
 use support::client::*;
+use support::run_ok;
 
 const REGION: &str = "440305";
 const SERIAL: &str = "0102030405060708";
@@ -70,18 +71,6 @@ fn build_dir() -> PathBuf {
     let dir = exe.parent().expect("deps dir").to_path_buf();
     assert!(dir.join("libsscard.so").exists(), "no libsscard.so in {}", dir.display());
     dir
-}
-
-fn run_ok(command: &mut Command, what: &str) -> Output {
-    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// `make install-lib DESTDIR=…`, and the test programs compiled against it.

@@ -14,13 +14,14 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use sscard::dbus::client::Dict;
 use sscard::sim::crypto::Algorithm;
 use sscard::sim::hsm;
 use support::bench::Slot;
 use support::client::*;
+use support::run_ok;
 
 const REGION: &str = "440305";
 const SERIAL: &str = "0102030405060708";
@@ -32,18 +33,6 @@ const PHOTO_LEN: usize = 700;
 
 fn atr_historical(generation: u8) -> &'static str {
     if generation == 3 { "80730000C0" } else { "00814E43238697159900BF7C7A" }
-}
-
-fn run_ok(command: &mut Command, what: &str) -> Output {
-    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// `make install-lib DESTDIR=…` and `hsm_flow` compiled against it.

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use sscard::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry};
+use zeroize::Zeroizing;
 
 const PINENTRY_CURSES: &str = "/usr/bin/pinentry-curses";
 /// How long the prompt may take to show (the machine is shared).
@@ -162,43 +163,35 @@ fn the_holder_types_the_pin_and_it_comes_back() {
     assert_eq!(pin.map(|p| p.as_str().to_owned()), Ok("246810".to_owned()));
 }
 
-#[test]
-fn a_new_pin_typed_twice_comes_back() {
+/// A new PIN asked for in real pinentry-curses: `first`, then `second` at
+/// the prompt to repeat it, typed at the terminal.
+fn new_pin_typed(first: &'static str, second: &'static str) -> Result<Zeroizing<String>, PinEntryError> {
     let tmux = Tmux::start();
     let mut pinentry = tmux.pinentry();
-    let pin = at_the_terminal(
+    at_the_terminal(
         &tmux,
         |t| {
             t.wait_for("请输入新密码", true)?;
-            t.type_pin("97531")?;
+            t.type_pin(first)?;
             t.keys(&["Enter"]);
             t.wait_for("请再次输入新密码", true)?;
-            t.type_pin("97531")?;
+            t.type_pin(second)?;
             t.keys(&["Enter"]);
             Ok(())
         },
         || pinentry.new_pin(&PinPrompt { description: "请输入新密码", tries_left: None }),
-    );
+    )
+}
+
+#[test]
+fn a_new_pin_typed_twice_comes_back() {
+    let pin = new_pin_typed("97531", "97531");
     assert_eq!(pin.map(|p| p.as_str().to_owned()), Ok("97531".to_owned()));
 }
 
 #[test]
 fn two_different_entries_of_a_new_pin_differ() {
-    let tmux = Tmux::start();
-    let mut pinentry = tmux.pinentry();
-    let pin = at_the_terminal(
-        &tmux,
-        |t| {
-            t.wait_for("请输入新密码", true)?;
-            t.type_pin("135790")?;
-            t.keys(&["Enter"]);
-            t.wait_for("请再次输入新密码", true)?;
-            t.type_pin("135791")?;
-            t.keys(&["Enter"]);
-            Ok(())
-        },
-        || pinentry.new_pin(&PinPrompt { description: "请输入新密码", tries_left: None }),
-    );
+    let pin = new_pin_typed("135790", "135791");
     assert_eq!(pin.map(|p| p.len()), Err(PinEntryError::EntriesDiffer));
 }
 

@@ -26,3 +26,18 @@ pub fn without_timestamps(log: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Runs `command`, which must succeed; its output. `what` names it in the
+/// panic, with the status and both outputs.
+#[allow(dead_code)]
+pub fn run_ok(command: &mut std::process::Command, what: &str) -> std::process::Output {
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
