@@ -178,6 +178,14 @@ impl<B: Backend> Worker<B> {
             let report = CallReport { apdus, card: worker.card_hash() };
             audit::record(&audit::Entry { caller, operation: audit_name, reader: &reader, report: &report, outcome });
         };
+        // A session that never began: its caller has the error, the audit
+        // trail the event, and the reader is no longer busy.
+        let unbegun =
+            |worker: &Self, reply: tokio::sync::oneshot::Sender<Result<HsmStep, ServiceError>>, e: ServiceError| {
+                record(worker, 0, audit::Outcome::Failed(e.name));
+                let _ = reply.send(Err(e));
+                worker.shared.emit(Event::Busy { id: worker.id, busy: false });
+            };
         let refused = if stopping {
             Some(ServiceError::new(ErrorName::Cancelled, METHOD, "the daemon is shutting down"))
         } else if reply.is_closed() || std::time::Instant::now() >= deadline {
@@ -204,20 +212,10 @@ impl<B: Backend> Worker<B> {
         let fresh = self.connection.is_none();
         let conn = match self.connect() {
             Ok(_) => self.connection.take(),
-            Err(e) => {
-                let e = ServiceError::from_transport(METHOD, &e);
-                record(self, 0, audit::Outcome::Failed(e.name));
-                let _ = reply.send(Err(e));
-                self.shared.emit(Event::Busy { id: self.id, busy: false });
-                return;
-            }
+            Err(e) => return unbegun(self, reply, ServiceError::from_transport(METHOD, &e)),
         };
         let Some(mut conn) = conn else {
-            let e = ServiceError::new(ErrorName::NoCard, METHOD, "no card in the reader");
-            record(self, 0, audit::Outcome::Failed(e.name));
-            let _ = reply.send(Err(e));
-            self.shared.emit(Event::Busy { id: self.id, busy: false });
-            return;
+            return unbegun(self, reply, ServiceError::new(ErrorName::NoCard, METHOD, "no card in the reader"));
         };
         // A failed begin is answered from a probe (begun and ended at
         // once): the session's own transaction borrows the connection,
@@ -243,20 +241,11 @@ impl<B: Backend> Worker<B> {
             if e.name != ErrorName::CardRemoved {
                 self.connection = Some(conn);
             }
-            record(self, 0, audit::Outcome::Failed(e.name));
-            let _ = reply.send(Err(e));
-            self.shared.emit(Event::Busy { id: self.id, busy: false });
-            return;
+            return unbegun(self, reply, e);
         }
         let mut tx = match conn.begin() {
             Ok(tx) => tx,
-            Err(e) => {
-                let e = ServiceError::from_transport(METHOD, &e);
-                record(self, 0, audit::Outcome::Failed(e.name));
-                let _ = reply.send(Err(e));
-                self.shared.emit(Event::Busy { id: self.id, busy: false });
-                return;
-            }
+            Err(e) => return unbegun(self, reply, ServiceError::from_transport(METHOD, &e)),
         };
         let before = tx.apdus_sent();
         let mut effects;
