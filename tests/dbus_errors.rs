@@ -6,6 +6,7 @@
 
 mod support;
 
+use sscard::dbus::client::CallError;
 use support::bench::Slot;
 use support::client::*;
 
@@ -40,8 +41,8 @@ async fn ambiguous_with_two_cards() {
     assert_eq!(manager.find_card().await.expect("FindCard"), rig.reader_path(Slot::Card).await);
     rig.insert_card(Slot::Reader(2), 2, &[]).await;
     let e = manager.find_card().await.expect_err("two cards");
-    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("Ambiguous"));
-    let message = sscard::dbus::client::error_message(&e);
+    assert_eq!(Some(CallError::from(&e).short_name()), Some("Ambiguous"));
+    let message = CallError::from(&e).message;
     assert!(message.contains(&rig.bench.reader_name(Slot::Reader(2))), "{message}");
 }
 
@@ -65,38 +66,65 @@ async fn invalid_arguments_send_nothing() {
     big_photo.insert("photo".into(), bytes_value(&jpeg(8191)));
     let mut gen2_on_gen3 = holder_dict(3, None);
     gen2_on_gen3.insert("spec_version".into(), string_value("2.00"));
-    for (what, record, words) in [
-        ("bad ssn check character", bad_ssn, "ssn"),
-        ("read-only key", read_only, "card_id"),
-        ("unknown key", unknown, "colour"),
-        ("nation as a string", wrong_type, "nation"),
-        ("ssn without sex and birth date", lonely_ssn, "sex"),
-        ("photo too large", big_photo, "photo"),
-        ("spec version of another generation", gen2_on_gen3, "spec_version"),
-        ("empty record", sscard::dbus::client::Dict::new(), "record"),
+    // Each refusal names its field and rule in the error's details.
+    for (what, record, words, field, rule) in [
+        ("bad ssn check character", bad_ssn, "ssn", "ssn", "bad_check_character"),
+        ("read-only key", read_only, "card_id", "card_id", "not_writable"),
+        ("unknown key", unknown, "colour", "record", "unknown_key"),
+        ("nation as a string", wrong_type, "nation", "nation", "wrong_type"),
+        ("ssn without sex and birth date", lonely_ssn, "sex", "sex", "must_come_together"),
+        ("photo too large", big_photo, "photo", "photo", "photo_too_large"),
+        ("spec version of another generation", gen2_on_gen3, "spec_version", "spec_version", "generation_mismatch"),
+        ("empty record", sscard::dbus::client::Dict::new(), "record", "record", "nothing_to_write"),
     ] {
-        let e = reader.write_holder_record(record, no_opts()).await.expect_err(what);
-        assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("InvalidArgument"), "{what}: {e}");
-        let message = sscard::dbus::client::error_message(&e);
-        assert!(message.contains(words), "{what}: {message}");
-        assert!(message.starts_with("WriteHolderRecord"), "{what}: {message}");
+        let e = CallError::from(reader.write_holder_record(record, no_opts()).await.expect_err(what));
+        assert_eq!(e.short_name(), "InvalidArgument", "{what}: {e}");
+        assert!(e.message.contains(words), "{what}: {}", e.message);
+        assert!(e.message.starts_with("WriteHolderRecord"), "{what}: {}", e.message);
+        assert_eq!((e.details.field.as_deref(), e.details.rule.as_deref()), (Some(field), Some(rule)), "{what}");
     }
-    for (what, result) in [
-        ("unknown option", reader.read_card(opts(&[("colour", true)])).await.map(drop)),
-        ("option of another method", reader.get_pin_status(opts(&[("photo", true)])).await.map(drop)),
-        ("3-digit PIN", reader.verify_pin("123", no_opts()).await.map(drop)),
-        ("letters in a PIN", reader.verify_pin("12345a", no_opts()).await.map(drop)),
-        ("13-digit PIN", reader.verify_pin("1234567890123", no_opts()).await.map(drop)),
-        ("repeated new PIN", reader.change_pin(INITIAL_PIN, "111111", no_opts()).await),
-        ("ascending new PIN", reader.change_pin(INITIAL_PIN, "345678", no_opts()).await),
-        ("descending new PIN", reader.reload_pin("987654", no_opts()).await),
-        ("initial PIN as new PIN", reader.change_pin("802413", INITIAL_PIN, no_opts()).await),
-        ("7-digit new PIN", reader.reload_pin("8024137", no_opts()).await),
-        ("bad SSN to Activate", reader.activate("12345", INITIAL_PIN, NEW_PIN, no_opts()).await.map(drop)),
-        ("weak PIN to Activate", reader.activate(SSN, INITIAL_PIN, "000000", no_opts()).await.map(drop)),
+    for (what, result, field, rule) in [
+        ("unknown option", reader.read_card(opts(&[("colour", true)])).await.map(drop), "opts", "unknown_key"),
+        (
+            "option of another method",
+            reader.get_pin_status(opts(&[("photo", true)])).await.map(drop),
+            "opts",
+            "unknown_key",
+        ),
+        ("3-digit PIN", reader.verify_pin("123", no_opts()).await.map(drop), "pin", "pin_length"),
+        ("letters in a PIN", reader.verify_pin("12345a", no_opts()).await.map(drop), "pin", "pin_not_digits"),
+        ("13-digit PIN", reader.verify_pin("1234567890123", no_opts()).await.map(drop), "pin", "pin_length"),
+        (
+            "repeated new PIN",
+            reader.change_pin(INITIAL_PIN, "111111", no_opts()).await,
+            "new_pin",
+            "pin_repeated_digit",
+        ),
+        ("ascending new PIN", reader.change_pin(INITIAL_PIN, "345678", no_opts()).await, "new_pin", "pin_sequential"),
+        ("descending new PIN", reader.reload_pin("987654", no_opts()).await, "new_pin", "pin_sequential"),
+        (
+            "initial PIN as new PIN",
+            reader.change_pin("802413", INITIAL_PIN, no_opts()).await,
+            "new_pin",
+            "pin_is_initial",
+        ),
+        ("7-digit new PIN", reader.reload_pin("8024137", no_opts()).await, "new_pin", "pin_length"),
+        (
+            "bad SSN to Activate",
+            reader.activate("12345", INITIAL_PIN, NEW_PIN, no_opts()).await.map(drop),
+            "ssn",
+            "wrong_length",
+        ),
+        (
+            "weak PIN to Activate",
+            reader.activate(SSN, INITIAL_PIN, "000000", no_opts()).await.map(drop),
+            "new_pin",
+            "pin_repeated_digit",
+        ),
     ] {
-        assert!(result.is_err(), "{what}: accepted");
-        assert_eq!(error_name(result), "InvalidArgument", "{what}");
+        let e = CallError::from(result.expect_err(what));
+        assert_eq!(e.short_name(), "InvalidArgument", "{what}: {e}");
+        assert_eq!((e.details.field.as_deref(), e.details.rule.as_deref()), (Some(field), Some(rule)), "{what}");
     }
     assert_eq!(rig.logged(Slot::Card)[before..], [] as [String; 0], "refused input reached the card");
 }
@@ -108,8 +136,9 @@ async fn pin_errors() {
     let reader = rig.reader(Slot::Card).await;
     // A wrong old PIN to ChangePin.
     let e = reader.change_pin("000000", NEW_PIN, no_opts()).await.expect_err("wrong old PIN");
-    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("WrongPin"));
-    assert!(sscard::dbus::client::error_message(&e).contains("2 tries left"), "{e}");
+    assert_eq!(Some(CallError::from(&e).short_name()), Some("WrongPin"));
+    assert!(CallError::from(&e).message.contains("2 tries left"), "{e}");
+    assert_eq!(CallError::from(&e).details.tries_left, Some(2), "{e}");
     // Down to the last try: refused, and no VERIFY with data sent.
     assert_eq!(reader.verify_pin("000000", no_opts()).await.expect("VerifyPin"), (false, 1));
     let before = rig.logged(Slot::Card);
@@ -176,9 +205,10 @@ async fn authentication_failed_with_a_foreign_psam() {
     rig.insert_card(Slot::Card, 3, &[]).await;
     let reader = rig.reader(Slot::Card).await;
     let e = reader.read_card(no_opts()).await.expect_err("foreign PSAM");
-    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("AuthenticationFailed"), "{e}");
-    // The card refused the cryptogram: its status word is the error's second argument.
-    assert_eq!(sscard::dbus::client::error_status_word(&e), Some(0x6300), "{e}");
+    assert_eq!(Some(CallError::from(&e).short_name()), Some("AuthenticationFailed"), "{e}");
+    // The card refused the cryptogram: its status word and slot are in the details.
+    assert_eq!(CallError::from(&e).details.sw, Some(0x6300), "{e}");
+    assert_eq!(CallError::from(&e).details.slot, Some(sscard_contract::Slot::Card), "{e}");
     assert_eq!(error_name(reader.write_holder_record(holder_dict(3, None), no_opts()).await), "AuthenticationFailed");
     assert_eq!(error_name(reader.unblock_pin(no_opts()).await), "AuthenticationFailed");
 
@@ -188,9 +218,9 @@ async fn authentication_failed_with_a_foreign_psam() {
     rig.insert_card(Slot::Card, 2, &[]).await;
     reader.read_card(no_opts()).await.expect("gen2 reads without authentication");
     let e = reader.read_card(opts(&[("authenticate", true)])).await.expect_err("not authentic");
-    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("AuthenticationFailed"), "{e}");
-    assert!(sscard::dbus::client::error_message(&e).contains("INTERNAL AUTHENTICATE"), "{e}");
-    assert_eq!(sscard::dbus::client::error_status_word(&e), None, "a mismatch, not a status word");
+    assert_eq!(Some(CallError::from(&e).short_name()), Some("AuthenticationFailed"), "{e}");
+    assert!(CallError::from(&e).message.contains("INTERNAL AUTHENTICATE"), "{e}");
+    assert_eq!(CallError::from(&e).details.sw, None, "a mismatch, not a status word");
 }
 
 #[tokio::test]
@@ -259,8 +289,8 @@ async fn timeout_when_a_card_is_too_slow() {
     rig.insert_card(Slot::Card, 2, &["--latency-us", "50000"]).await;
     let reader = rig.reader(Slot::Card).await;
     let e = reader.read_card(no_opts()).await.expect_err("too slow");
-    assert_eq!(sscard::dbus::client::error_name(&e).as_deref(), Some("Timeout"), "{e}");
-    assert!(sscard::dbus::client::error_message(&e).contains("0.3 s"), "{e}");
+    assert_eq!(Some(CallError::from(&e).short_name()), Some("Timeout"), "{e}");
+    assert!(CallError::from(&e).message.contains("0.3 s"), "{e}");
     // The daemon is still there, and a quick call is answered.
     assert_eq!(reader.name().await.expect("Name"), rig.bench.reader_name(Slot::Card));
     let _ = std::fs::remove_file(&config);
@@ -284,7 +314,7 @@ async fn queued_calls_are_cancelled_at_shutdown() {
     for call in calls {
         outcomes.push(match call.await.expect("task") {
             Ok(()) => "ok".to_owned(),
-            Err(e) => sscard::dbus::client::error_name(&e).unwrap_or_else(|| e.to_string()),
+            Err(e) => CallError::from(&e).short_name().to_owned(),
         });
     }
     // The one on the card finishes (or is cut short); the queued ones are

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use sscard::cli::sscardctl::{Cli, Command, Format, PinCommand};
 
-use failure::Failure;
+use failure::CommandError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             let Some(reader) = cli.reader else {
                 usage("script needs --reader NAME, the PC/SC reader of the card");
             };
-            script::run_script(&file, &reader, sam_reader.as_deref(), &vars, !no_select).map_err(Failure::Local)
+            script::run_script(&file, &reader, sam_reader.as_deref(), &vars, !no_select).map_err(CommandError::Local)
         }
         command => {
             if let Command::Read { format: Some(format), .. } = &command
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Quiet) => ExitCode::from(Failure::Quiet.code()),
+        Err(CommandError::Quiet) => ExitCode::from(CommandError::Quiet.code()),
         Err(failure) => {
             eprintln!("sscardctl: {}", failure.message());
             ExitCode::from(failure.code())

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use crate::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry};
-use crate::unified::{Code, Failure, Terminal};
+use crate::unified::{Code, NationalError, Terminal};
 
 /// The PINs a request carries (`pin`, `oldPin`, `newPin`), each taken out
 /// of the request into a zeroizing buffer; a PIN the request lacks comes
@@ -39,8 +39,8 @@ pub fn take_pin(object: &mut Map<String, Value>, key: &str) -> Result<Option<Zer
 
 impl RequestPins {
     /// The PINs of `request`, removed from it.
-    pub fn take(request: &mut Map<String, Value>) -> Result<RequestPins, Failure> {
-        let mut take = |key| take_pin(request, key).map_err(|m| Failure::with(Code::BadArgument, m));
+    pub fn take(request: &mut Map<String, Value>) -> Result<RequestPins, NationalError> {
+        let mut take = |key| take_pin(request, key).map_err(|m| NationalError::with(Code::BadArgument, m));
         Ok(RequestPins { pin: take("pin")?, old_pin: take("oldPin")?, new_pin: take("newPin")?, fallback: None })
     }
 
@@ -70,24 +70,24 @@ impl PinSource for RequestPins {
 }
 
 /// An integer argument: a number, or a number sent as a string (`"3"`).
-fn int(request: &Map<String, Value>, key: &str) -> Result<i32, Failure> {
-    let bad = || Failure::with(Code::BadArgument, format!("{key}: not a number"));
+fn int(request: &Map<String, Value>, key: &str) -> Result<i32, NationalError> {
+    let bad = || NationalError::with(Code::BadArgument, format!("{key}: not a number"));
     match request.get(key) {
         Some(Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(bad),
         Some(Value::String(s)) => s.trim().parse().map_err(|_| bad()),
-        None | Some(Value::Null) => Err(Failure::with(Code::BadArgument, format!("{key} is missing"))),
+        None | Some(Value::Null) => Err(NationalError::with(Code::BadArgument, format!("{key} is missing"))),
         Some(_) => Err(bad()),
     }
 }
 
 /// A text argument; `aliases` are other spellings pages send (`pkey`).
-fn text(request: &Map<String, Value>, key: &str, aliases: &[&str]) -> Result<String, Failure> {
+fn text(request: &Map<String, Value>, key: &str, aliases: &[&str]) -> Result<String, NationalError> {
     let value = std::iter::once(key).chain(aliases.iter().copied()).find_map(|k| request.get(k));
     match value {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        None | Some(Value::Null) => Err(Failure::with(Code::BadArgument, format!("{key} is missing"))),
-        Some(_) => Err(Failure::with(Code::BadArgument, format!("{key}: not a string"))),
+        None | Some(Value::Null) => Err(NationalError::with(Code::BadArgument, format!("{key} is missing"))),
+        Some(_) => Err(NationalError::with(Code::BadArgument, format!("{key}: not a string"))),
     }
 }
 
@@ -104,9 +104,9 @@ pub async fn run(
     function: &str,
     request: &Map<String, Value>,
     mut pins: RequestPins,
-) -> Result<String, Failure> {
+) -> Result<String, NationalError> {
     if unavailable(function) {
-        return Err(Failure::with(Code::Unsupported, format!("{function}: not available")));
+        return Err(NationalError::with(Code::Unsupported, format!("{function}: not available")));
     }
     match function {
         "iReadCardBas" => terminal.read_card_bas(int(request, "iType")?).await,
@@ -169,22 +169,22 @@ pub async fn run(
         }
         "iUnblockPIN_HSM_Step2" => terminal.unblock_pin_hsm_step2(&step_key(request)?).await,
         "iUnblockPIN_HSM_Step3" => terminal.unblock_pin_hsm_step3(&step_key(request)?).await,
-        other => Err(Failure::with(Code::Unsupported, format!("{other}: no such function"))),
+        other => Err(NationalError::with(Code::Unsupported, format!("{other}: no such function"))),
     }
 }
 
 /// Runs `call`, which may block on a PIN prompt, off the runtime's
 /// workers.
-async fn with_prompt<F>(call: F) -> Result<String, Failure>
+async fn with_prompt<F>(call: F) -> Result<String, NationalError>
 where
-    F: std::future::Future<Output = Result<String, Failure>>,
+    F: std::future::Future<Output = Result<String, NationalError>>,
 {
     let handle = tokio::runtime::Handle::current();
     tokio::task::block_in_place(move || handle.block_on(call))
 }
 
 /// The dialect's answer.
-pub fn answer(function: &str, result: Result<String, Failure>) -> Value {
+pub fn answer(function: &str, result: Result<String, NationalError>) -> Value {
     let (success, out) = match result {
         Ok(out) => ("1".to_owned(), out),
         Err(failure) => (failure.code.value().to_string(), failure.message()),
@@ -193,7 +193,7 @@ pub fn answer(function: &str, result: Result<String, Failure>) -> Value {
 }
 
 /// The code of an answer, for the log (never its `pOutInfo`).
-pub fn code_of(result: &Result<String, Failure>) -> i32 {
+pub fn code_of(result: &Result<String, NationalError>) -> i32 {
     match result {
         Ok(_) => 0,
         Err(failure) => failure.code.value(),
@@ -207,7 +207,7 @@ pub fn key(request: &Map<String, Value>) -> Option<String> {
 
 /// An HSM step's `pKey`: absent is empty (Step2 of a reload or unblock
 /// takes an empty one).
-fn step_key(request: &Map<String, Value>) -> Result<String, Failure> {
+fn step_key(request: &Map<String, Value>) -> Result<String, NationalError> {
     match request.get("pKey").or_else(|| request.get("pkey")) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(_) => text(request, "pKey", &["pkey"]),

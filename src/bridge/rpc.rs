@@ -10,9 +10,8 @@ use zbus::{OwnedVariant as OwnedValue, Variant};
 use zeroize::Zeroizing;
 
 use super::national::take_pin;
-use crate::dbus::client::{
-    Dict, HsmSession1Proxy, Manager1Proxy, Reader1Proxy, error_message, error_name, error_status_word,
-};
+use crate::dbus::client::{CallError, CallErrorKind, Dict, HsmSession1Proxy, Manager1Proxy, Reader1Proxy};
+use crate::dbus::error::encode_details;
 use crate::ops::keys;
 use crate::unified::terminal::basic_line;
 
@@ -35,25 +34,33 @@ pub struct RpcError {
     /// The D-Bus error's name: the contract's short name (`NoSam`), or the
     /// full name of a bus error (`org.freedesktop.DBus.Error.ServiceUnknown`).
     pub name: Option<String>,
-    pub status_word: Option<u16>,
+    /// The daemon's error details (`error.data.details`), boxed: most
+    /// errors of the bridge's own have none.
+    pub details: Box<sscard_contract::ErrorDetails>,
 }
 
 impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> RpcError {
-        RpcError { code, message: message.into(), name: None, status_word: None }
+        RpcError { code, message: message.into(), name: None, details: Default::default() }
     }
 
     fn params(message: impl Into<String>) -> RpcError {
         RpcError::new(INVALID_PARAMS, message)
     }
 
-    /// The JSON of `error`.
+    /// The JSON of `error`: `data` holds the D-Bus name, the details as
+    /// the daemon gave them, and (as before the details) `statusWord`.
     pub fn to_json(&self) -> Value {
         let mut error = json!({"code": self.code, "message": self.message});
         if let Some(name) = &self.name {
             let mut data = json!({"name": name});
-            if let Some(sw) = self.status_word {
+            if let Some(sw) = self.details.sw {
                 data["statusWord"] = json!(format!("{sw:04X}"));
+            }
+            if !self.details.is_empty() {
+                let details: Map<String, Value> =
+                    encode_details(&self.details).iter().map(|(k, v)| ((*k).to_owned(), to_json(v))).collect();
+                data["details"] = Value::Object(details);
             }
             error["data"] = data;
         }
@@ -61,20 +68,21 @@ impl RpcError {
     }
 }
 
-impl From<zbus::Error> for RpcError {
-    fn from(e: zbus::Error) -> RpcError {
-        let name = error_name(&e).or_else(|| match &e {
-            zbus::Error::MethodError(name, _, _) => Some(name.to_string()),
-            zbus::Error::FDO(fdo) => Some(format!("org.freedesktop.DBus.Error.{}", fdo_name(fdo))),
-            _ => Some("org.freedesktop.DBus.Error.Failed".to_owned()),
-        });
-        RpcError { code: DBUS_ERROR, message: error_message(&e), name, status_word: error_status_word(&e) }
+impl From<CallError> for RpcError {
+    fn from(e: CallError) -> RpcError {
+        let name = Some(e.short_name().to_owned());
+        let message = match e.kind {
+            CallErrorKind::Daemon(_) => e.message,
+            _ => e.to_string(),
+        };
+        RpcError { code: DBUS_ERROR, message, name, details: Box::new(e.details) }
     }
 }
 
-fn fdo_name(e: &zbus::fdo::Error) -> String {
-    let debug = format!("{e:?}");
-    debug.split('(').next().unwrap_or("Failed").to_owned()
+impl From<zbus::Error> for RpcError {
+    fn from(e: zbus::Error) -> RpcError {
+        RpcError::from(CallError::from(&e))
+    }
 }
 
 /// A request's response: the result or the error, with its id.
@@ -206,7 +214,7 @@ async fn reader(connection: &Connection, params: &Map<String, Value>) -> Result<
                 code: DBUS_ERROR,
                 message: format!("no reader named {name:?}"),
                 name: Some("NoCard".to_owned()),
-                status_word: None,
+                details: Default::default(),
             })?
         }
         Some(_) => return Err(RpcError::params("reader: an object path or a reader's name")),
@@ -245,7 +253,7 @@ impl HsmSessions {
                 code: DBUS_ERROR,
                 message: "the session belongs to another connection, or has ended".into(),
                 name: Some("NotAuthorized".into()),
-                status_word: None,
+                details: Default::default(),
             });
         }
         let path = OwnedObjectPath::try_from(path.as_str()).map_err(|_| RpcError::params("session: an object path"))?;
@@ -447,7 +455,8 @@ mod tests {
         let bytes = Variant::from(vec![0xFFu8, 0xD8]);
         assert_eq!(to_json(&bytes), json!("/9g="));
         assert_eq!(to_json(&Variant::from(vec!["a", "b"])), json!(["a", "b"]));
-        let error = RpcError { code: DBUS_ERROR, message: "m".into(), name: Some("NoSam".into()), status_word: None };
+        let error =
+            RpcError { code: DBUS_ERROR, message: "m".into(), name: Some("NoSam".into()), details: Default::default() };
         assert_eq!(error.to_json(), json!({"code": -32000, "message": "m", "data": {"name": "NoSam"}}));
     }
 

@@ -18,7 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, PoisonError};
 
 use crate::unified::pinentry::Pinentry;
-use crate::unified::{Bus, Code, Encoding, Failure, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
+use crate::unified::{Bus, Code, Encoding, NationalError, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
 
 /// What the library keeps between calls.
 struct Library {
@@ -29,7 +29,7 @@ struct Library {
 static LIBRARY: Mutex<Option<Library>> = Mutex::new(None);
 
 impl Library {
-    fn new() -> Result<Library, Failure> {
+    fn new() -> Result<Library, NationalError> {
         init_logging();
         // One worker thread keeps the bus connection driven between calls,
         // so that a lost bus is noticed before the next call, not by it.
@@ -38,18 +38,20 @@ impl Library {
             .thread_name("sscard-bus")
             .enable_all()
             .build()
-            .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot start the library's runtime: {e}")))?;
+            .map_err(|e| {
+                NationalError::with(Code::ReaderConnection, format!("cannot start the library's runtime: {e}"))
+            })?;
         Ok(Library { runtime, terminal: None })
     }
 
     /// The connection to the daemon's bus, opened when missing or lost.
-    fn terminal(&mut self) -> Result<&Terminal, Failure> {
+    fn terminal(&mut self) -> Result<&Terminal, NationalError> {
         if self.terminal.as_ref().is_none_or(|t| !t.is_connected()) {
             self.terminal = None;
             let terminal = self.runtime.block_on(Terminal::connect(&Bus::from_env()))?;
             self.terminal = Some(terminal);
         }
-        self.terminal.as_ref().ok_or_else(|| Failure::with(Code::ReaderConnection, "no bus connection"))
+        self.terminal.as_ref().ok_or_else(|| NationalError::with(Code::ReaderConnection, "no bus connection"))
     }
 }
 
@@ -68,9 +70,9 @@ fn init_logging() {
 ///
 /// # Safety
 /// `arg` is null or a NUL-terminated string that lives for the call.
-unsafe fn text_arg(arg: *const c_char, name: &str, encoding: Encoding) -> Result<String, Failure> {
+unsafe fn text_arg(arg: *const c_char, name: &str, encoding: Encoding) -> Result<String, NationalError> {
     if arg.is_null() {
-        return Err(Failure::with(Code::BadArgument, format!("{name}: a null pointer")));
+        return Err(NationalError::with(Code::BadArgument, format!("{name}: a null pointer")));
     }
     // SAFETY: the caller's contract, above.
     let bytes = unsafe { CStr::from_ptr(arg) }.to_bytes();
@@ -102,7 +104,7 @@ unsafe fn copy_bounded(out: *mut c_char, size: usize, bytes: &[u8]) {
 unsafe fn call(
     out: *mut c_char,
     size: usize,
-    run: impl FnOnce(&mut Library, Encoding) -> Result<String, Failure>,
+    run: impl FnOnce(&mut Library, Encoding) -> Result<String, NationalError>,
 ) -> c_long {
     let encoding = Encoding::from_env();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -112,10 +114,10 @@ unsafe fn call(
         }
         match guard.as_mut() {
             Some(library) => run(library, encoding),
-            None => Err(Failure::with(Code::ReaderConnection, "the library could not start")),
+            None => Err(NationalError::with(Code::ReaderConnection, "the library could not start")),
         }
     }));
-    let result = outcome.unwrap_or_else(|_| Err(Failure::with(Code::BadArgument, "internal error")));
+    let result = outcome.unwrap_or_else(|_| Err(NationalError::with(Code::BadArgument, "internal error")));
     let (code, bytes) = answer(result, size, encoding);
     // SAFETY: the caller's contract, above; `bytes` is shorter than `size`.
     unsafe { copy_bounded(out, size, &bytes) };
@@ -125,11 +127,11 @@ unsafe fn call(
 /// The terminal and the runtime, for one function's body.
 fn with_terminal<T>(
     library: &mut Library,
-    body: impl AsyncFnOnce(&Terminal) -> Result<T, Failure>,
-) -> Result<T, Failure> {
+    body: impl AsyncFnOnce(&Terminal) -> Result<T, NationalError>,
+) -> Result<T, NationalError> {
     library.terminal()?;
     let Library { runtime, terminal } = library;
-    let terminal = terminal.as_ref().ok_or_else(|| Failure::with(Code::ReaderConnection, "no bus connection"))?;
+    let terminal = terminal.as_ref().ok_or_else(|| NationalError::with(Code::ReaderConnection, "no bus connection"))?;
     runtime.block_on(body(terminal))
 }
 

@@ -2,7 +2,11 @@
 
 use std::collections::HashMap;
 
+use sscard_contract::bus::ERROR_PREFIX;
+use sscard_contract::{ErrorDetails, ErrorName};
 use zbus::{OwnedObjectPath, OwnedVariant, proxy};
+
+use super::error::decode_details;
 
 /// An options or info dictionary.
 pub type Dict = HashMap<String, OwnedVariant>;
@@ -76,32 +80,127 @@ pub trait HsmSession1 {
     fn reader(&self) -> zbus::Result<OwnedObjectPath>;
 }
 
-/// The contract's error name of a failed call (`NoCard`, `WrongPin`, …),
-/// if it is one of the daemon's.
-pub fn error_name(e: &zbus::Error) -> Option<String> {
-    match e {
-        zbus::Error::MethodError(name, _, _) => name
-            .as_str()
-            .strip_prefix(crate::service::ERROR_PREFIX)
-            .and_then(|n| n.strip_prefix('.'))
-            .map(str::to_owned),
-        _ => None,
+/// A failed call, as every client sees it (`sscardctl`, the national
+/// interface, the bridge): translated from `zbus::Error` here, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub kind: CallErrorKind,
+    /// The D-Bus error's full name (`org.sscard.Error.NoSam`,
+    /// `org.freedesktop.DBus.Error.ServiceUnknown`);
+    /// `org.freedesktop.DBus.Error.Failed` for a failure with none.
+    pub bus_name: String,
+    /// One line for a person, without the error's name.
+    pub message: String,
+    /// The daemon's details; empty for any other error.
+    pub details: ErrorDetails,
+}
+
+/// What kind of failure a [`CallError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallErrorKind {
+    /// The daemon answered `org.sscard.Error.<Name>`: `None` for a name
+    /// this client does not know.
+    Daemon(Option<ErrorName>),
+    /// The daemon is not on the bus.
+    NotRunning,
+    /// The daemon left without answering, or the bus connection is gone:
+    /// the next call opens a new one.
+    Lost,
+    /// The bus refused the call (its policy).
+    Denied,
+    /// Any other failure of the bus.
+    Bus,
+}
+
+const FDO_PREFIX: &str = "org.freedesktop.DBus.Error.";
+
+impl CallError {
+    /// The contract's short name (`NoSam`) of a daemon's error, else the
+    /// full D-Bus name.
+    pub fn short_name(&self) -> &str {
+        match self.kind {
+            CallErrorKind::Daemon(_) => {
+                self.bus_name.strip_prefix(ERROR_PREFIX).and_then(|n| n.strip_prefix('.')).unwrap_or(&self.bus_name)
+            }
+            _ => &self.bus_name,
+        }
+    }
+
+    /// The daemon's error name, when it is one this client knows.
+    pub fn name(&self) -> Option<ErrorName> {
+        match self.kind {
+            CallErrorKind::Daemon(name) => name,
+            _ => None,
+        }
     }
 }
 
-/// The status word a card or the PSAM answered, when the daemon's error
-/// carries one (its second argument).
-pub fn error_status_word(e: &zbus::Error) -> Option<u16> {
-    match e {
-        zbus::Error::MethodError(_, _, message) => message.body().deserialize::<(String, u16)>().ok().map(|(_, sw)| sw),
-        _ => None,
+impl From<&zbus::Error> for CallError {
+    fn from(e: &zbus::Error) -> CallError {
+        let other = |kind, bus_name: String, message: String| CallError {
+            kind,
+            bus_name,
+            message: one_line(&message),
+            details: ErrorDetails::default(),
+        };
+        match e {
+            zbus::Error::MethodError(name, text, reply) => {
+                let text = text.clone().unwrap_or_default();
+                let daemon = name.as_str().strip_prefix(ERROR_PREFIX).and_then(|n| n.strip_prefix('.'));
+                match daemon {
+                    Some(short) => CallError {
+                        kind: CallErrorKind::Daemon(ErrorName::from_name(short)),
+                        bus_name: name.to_string(),
+                        message: one_line(&text),
+                        details: reply
+                            .body()
+                            .deserialize::<(String, Dict)>()
+                            .map(|(_, details)| decode_details(&details))
+                            .unwrap_or_default(),
+                    },
+                    None => other(CallErrorKind::Bus, name.to_string(), text),
+                }
+            }
+            zbus::Error::FDO(fdo) => {
+                let bus_name = zbus::DBusError::name(&**fdo).to_string();
+                let message = zbus::DBusError::description(&**fdo).unwrap_or_default().to_owned();
+                let kind = match &**fdo {
+                    zbus::fdo::Error::ServiceUnknown(_) | zbus::fdo::Error::NameHasNoOwner(_) => {
+                        CallErrorKind::NotRunning
+                    }
+                    zbus::fdo::Error::NoReply(_) | zbus::fdo::Error::Disconnected(_) => CallErrorKind::Lost,
+                    zbus::fdo::Error::AccessDenied(_) => CallErrorKind::Denied,
+                    _ => CallErrorKind::Bus,
+                };
+                other(kind, bus_name, message)
+            }
+            zbus::Error::InputOutput(_) | zbus::Error::Connection(..) => {
+                other(CallErrorKind::Lost, format!("{FDO_PREFIX}Disconnected"), e.to_string())
+            }
+            _ => other(CallErrorKind::Bus, format!("{FDO_PREFIX}Failed"), e.to_string()),
+        }
     }
 }
 
-/// The message of a failed call, without the D-Bus error name.
-pub fn error_message(e: &zbus::Error) -> String {
-    match e {
-        zbus::Error::MethodError(_, Some(message), _) => message.clone(),
-        other => other.to_string(),
+impl From<zbus::Error> for CallError {
+    fn from(e: zbus::Error) -> CallError {
+        CallError::from(&e)
     }
+}
+
+impl From<zbus::fdo::Error> for CallError {
+    fn from(e: zbus::fdo::Error) -> CallError {
+        CallError::from(&zbus::Error::from(e))
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.short_name(), self.message)
+    }
+}
+
+/// Messages stay on one line.
+pub fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }

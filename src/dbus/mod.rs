@@ -2,7 +2,7 @@
 //! proxies that `sscardctl` and the tests use.
 
 pub mod client;
-mod error;
+pub mod error;
 pub mod server;
 
 pub use error::Error;

@@ -11,27 +11,31 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, interface};
 
+use sscard_contract::{bus, polkit, rule};
+
 use super::error::Error;
 use crate::model::{Field, Pin, Ssn};
 use crate::ops::keys::{self, opts as opt};
-use crate::ops::{FieldInput, HsmInput, HsmOperation, HsmStep, InfoValue, ReadOptions, record_from_fields};
+use crate::ops::{FieldInput, HsmInput, HsmOperation, HsmStep, InfoValue, OpError, ReadOptions, record_from_fields};
 use crate::service::audit::Caller;
 use crate::service::{CardKind, ErrorName, Event, Reply, Request, Service};
 
-pub const BUS_NAME: &str = "org.sscard.Daemon";
-pub const MANAGER_PATH: &str = "/org/sscard/Daemon";
+pub use sscard_contract::bus::{BUS_NAME, MANAGER_PATH};
 
 /// The object path of reader `id`.
 pub fn reader_path(id: u32) -> OwnedObjectPath {
     // A path of digits under a fixed prefix is always valid.
-    OwnedObjectPath::try_from(format!("{MANAGER_PATH}/readers/{id}"))
-        .unwrap_or_else(|_| OwnedObjectPath::from(ObjectPath::from_static_str_unchecked("/")))
+    OwnedObjectPath::try_from(bus::reader_path(id)).unwrap_or_else(|_| no_object())
 }
 
 /// The object path of HSM session `id`.
 pub fn hsm_session_path(id: u64) -> OwnedObjectPath {
-    OwnedObjectPath::try_from(format!("{MANAGER_PATH}/hsm/{id}"))
-        .unwrap_or_else(|_| OwnedObjectPath::from(ObjectPath::from_static_str_unchecked("/")))
+    OwnedObjectPath::try_from(bus::hsm_session_path(id)).unwrap_or_else(|_| no_object())
+}
+
+/// `/`: no such object.
+fn no_object() -> OwnedObjectPath {
+    OwnedObjectPath::from(ObjectPath::from_static_str_unchecked(bus::NO_OBJECT))
 }
 
 /// Who may call what.
@@ -255,7 +259,7 @@ impl Manager {
     async fn sam_reader(&self) -> OwnedObjectPath {
         match self.daemon.view().sam {
             Some(id) => reader_path(id),
-            None => OwnedObjectPath::from(ObjectPath::from_static_str_unchecked("/")),
+            None => no_object(),
         }
     }
 
@@ -300,7 +304,7 @@ impl Reader {
     ) -> Result<Dict, Error> {
         let request = Options::parse("ReadCard", &opts, &[opt::PHOTO, opt::AUTHENTICATE])
             .map(|o| Request::ReadCard(ReadOptions { photo: o.photo, authenticate: o.authenticate }));
-        match self.run(connection, &header, "ReadCard", "org.sscard.read", request).await? {
+        match self.run(connection, &header, "ReadCard", polkit::READ, request).await? {
             Reply::CardInfo(info) => self.card_info(&info.fields()),
             other => Err(unexpected("ReadCard", &other)),
         }
@@ -324,11 +328,11 @@ impl Reader {
             let fields = record.iter().map(|(k, v)| (k.clone(), field_input(v)));
             let update = record_from_fields(fields).map_err(|e| Error::from_op("WriteHolderRecord", &e))?;
             if update.is_empty() {
-                return Err(Error::invalid("WriteHolderRecord", "record: nothing to write"));
+                return Err(Error::from_op("WriteHolderRecord", &OpError::EmptyRecord));
             }
             Ok(Request::WriteHolderRecord(Box::new(update)))
         });
-        match self.run(connection, &header, "WriteHolderRecord", "org.sscard.personalize", request).await? {
+        match self.run(connection, &header, "WriteHolderRecord", polkit::PERSONALIZE, request).await? {
             Reply::Written { digest, apdus } => {
                 let mut out = Dict::new();
                 out.insert(keys::DIGEST.into(), owned(Variant::from(digest))?);
@@ -350,7 +354,7 @@ impl Reader {
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(u32, bool), Error> {
         let request = Options::parse("GetPinStatus", &opts, &[]).map(|_| Request::PinStatus);
-        match self.run(connection, &header, "GetPinStatus", "org.sscard.read", request).await? {
+        match self.run(connection, &header, "GetPinStatus", polkit::READ, request).await? {
             Reply::PinStatus(s) => Ok((u32::from(s.tries_left), s.blocked)),
             other => Err(unexpected("GetPinStatus", &other)),
         }
@@ -372,7 +376,7 @@ impl Reader {
         let request = Options::parse("VerifyPin", &opts, &[opt::ALLOW_LAST_TRY]).and_then(|o| {
             Ok(Request::VerifyPin { pin: pin_arg("VerifyPin", pin, Field::Pin)?, allow_last_try: o.allow_last_try })
         });
-        match self.run(connection, &header, "VerifyPin", "org.sscard.pin", request).await? {
+        match self.run(connection, &header, "VerifyPin", polkit::PIN, request).await? {
             Reply::Verified(v) => Ok((v.ok, u32::from(v.tries_left))),
             other => Err(unexpected("VerifyPin", &other)),
         }
@@ -397,7 +401,7 @@ impl Reader {
                 allow_last_try: o.allow_last_try,
             })
         });
-        self.run(connection, &header, "ChangePin", "org.sscard.pin", request).await.map(drop)
+        self.run(connection, &header, "ChangePin", polkit::PIN, request).await.map(drop)
     }
 
     /// RELOAD PIN: the operator sets a forgotten PIN; needs the PSAM.
@@ -413,7 +417,7 @@ impl Reader {
     ) -> Result<(), Error> {
         let request = Options::parse("ReloadPin", &opts, &[])
             .and_then(|_| Ok(Request::ReloadPin { new_pin: pin_arg("ReloadPin", new_pin, Field::NewPin)? }));
-        self.run(connection, &header, "ReloadPin", "org.sscard.reset-pin", request).await.map(drop)
+        self.run(connection, &header, "ReloadPin", polkit::RESET_PIN, request).await.map(drop)
     }
 
     /// Resets the try counter; needs the PSAM.
@@ -426,7 +430,7 @@ impl Reader {
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
         let request = Options::parse("UnblockPin", &opts, &[]).map(|_| Request::UnblockPin);
-        self.run(connection, &header, "UnblockPin", "org.sscard.reset-pin", request).await.map(drop)
+        self.run(connection, &header, "UnblockPin", polkit::RESET_PIN, request).await.map(drop)
     }
 
     /// Activation: SSN check, initial PIN, new PIN, and on gen3 ACTIVATE
@@ -447,13 +451,13 @@ impl Reader {
     ) -> Result<Dict, Error> {
         let request = Options::parse("Activate", &opts, &[opt::ALLOW_LAST_TRY]).and_then(|o| {
             Ok(Request::Activate {
-                ssn: Ssn::parse(ssn).map_err(|e| Error::invalid("Activate", &e.to_string()))?,
+                ssn: Ssn::parse(ssn).map_err(|e| Error::from_op("Activate", &OpError::InvalidArgument(e)))?,
                 initial_pin: pin_arg("Activate", initial_pin, Field::Pin)?,
                 new_pin: pin_arg("Activate", new_pin, Field::NewPin)?,
                 allow_last_try: o.allow_last_try,
             })
         });
-        match self.run(connection, &header, "Activate", "org.sscard.activate", request).await? {
+        match self.run(connection, &header, "Activate", polkit::ACTIVATE, request).await? {
             Reply::CardInfo(info) => self.card_info(&info.fields()),
             other => Err(unexpected("Activate", &other)),
         }
@@ -482,7 +486,9 @@ impl Reader {
             HsmOperation::parse(operation, o.photo).ok_or_else(|| {
                 Error::invalid(
                     METHOD,
-                    &format!("operation: unknown {operation:?} (read_basic, read, write, reload_pin or unblock_pin)"),
+                    keys::args::OPERATION,
+                    rule::UNKNOWN_OPERATION,
+                    &format!("operation: unknown {operation:?} ({})", keys::hsm::operation::ALL.join(", ")),
                 )
             })
         });
@@ -494,9 +500,9 @@ impl Reader {
             }
         };
         let action = match operation {
-            HsmOperation::ReadBasic | HsmOperation::Read { .. } => "org.sscard.read",
-            HsmOperation::Write => "org.sscard.personalize",
-            HsmOperation::ReloadPin | HsmOperation::UnblockPin => "org.sscard.reset-pin",
+            HsmOperation::ReadBasic | HsmOperation::Read { .. } => polkit::READ,
+            HsmOperation::Write => polkit::PERSONALIZE,
+            HsmOperation::ReloadPin | HsmOperation::UnblockPin => polkit::RESET_PIN,
         };
         let Some(owner) = header.sender().map(|s| s.to_string()) else {
             return Err(Error::new(ErrorName::NotAuthorized, METHOD, "the caller has no bus name"));
@@ -685,20 +691,28 @@ fn step_input(args: &Dict) -> Result<HsmInput, Error> {
                 let mut fields = Vec::new();
                 for (k, v) in record.iter() {
                     let Variant::Str(k) = k else {
-                        return Err(Error::invalid(METHOD, "record: keys must be strings"));
+                        return Err(Error::invalid(
+                            METHOD,
+                            keys::args::RECORD,
+                            rule::WRONG_TYPE,
+                            "record: keys must be strings",
+                        ));
                     };
                     // The dictionary's values are variants (`v`).
                     let v = match v {
                         Variant::Variant(inner) => &**inner,
                         other => other,
                     };
-                    let v = OwnedVariant::try_from(v.try_clone().map_err(|e| Error::invalid(METHOD, &e.to_string()))?)
-                        .map_err(|e| Error::invalid(METHOD, &e.to_string()))?;
+                    let v =
+                        OwnedVariant::try_from(v.try_clone().map_err(|e| {
+                            Error::invalid(METHOD, keys::args::RECORD, rule::WRONG_TYPE, &e.to_string())
+                        })?)
+                        .map_err(|e| Error::invalid(METHOD, keys::args::RECORD, rule::WRONG_TYPE, &e.to_string()))?;
                     fields.push((k.to_string(), field_input(&v)));
                 }
                 let update = record_from_fields(fields).map_err(|e| Error::from_op(METHOD, &e))?;
                 if update.is_empty() {
-                    return Err(Error::invalid(METHOD, "record: nothing to write"));
+                    return Err(Error::from_op(METHOD, &OpError::EmptyRecord));
                 }
                 input.record = Some(Box::new(update));
             }
@@ -716,6 +730,8 @@ fn step_input(args: &Dict) -> Result<HsmInput, Error> {
                 };
                 return Err(Error::invalid(
                     METHOD,
+                    key,
+                    rule::WRONG_TYPE,
                     &format!("{key}: must be of type {expected}, not {}", other.value_signature()),
                 ));
             }
@@ -849,7 +865,7 @@ async fn watch_owners(connection: Connection, daemon: Arc<Daemon>) {
 /// into the model's zeroizing buffer. The error names the field, never
 /// the digits.
 fn pin_arg(method: &str, pin: &str, field: Field) -> Result<Pin, Error> {
-    Pin::parse(pin, field).map_err(|e| Error::invalid(method, &e.to_string()))
+    Pin::parse(pin, field).map_err(|e| Error::from_op(method, &OpError::InvalidArgument(e)))
 }
 
 fn owned(v: Variant<'_>) -> Result<OwnedVariant, Error> {
@@ -894,10 +910,15 @@ impl Options {
         for (key, value) in opts {
             if !allowed.contains(&key.as_str()) {
                 let known = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
-                return Err(Error::invalid(method, &format!("opts: unknown key {key:?} (known: {known})")));
+                return Err(Error::invalid(
+                    method,
+                    keys::args::OPTS,
+                    rule::UNKNOWN_KEY,
+                    &format!("opts: unknown key {key:?} (known: {known})"),
+                ));
             }
             let Variant::Bool(b) = &**value else {
-                return Err(Error::invalid(method, &format!("opts: {key} must be of type b")));
+                return Err(Error::invalid(method, key, rule::WRONG_TYPE, &format!("opts: {key} must be of type b")));
             };
             match key.as_str() {
                 opt::PHOTO => o.photo = *b,

@@ -76,24 +76,25 @@ impl Field {
 
     /// The D-Bus dictionary key of this element (docs/interfaces.md), e.g. `card_number`.
     pub const fn key(self) -> &'static str {
+        use sscard_contract::keys;
         match self {
-            Field::CardId => "card_id",
-            Field::Region => "region",
-            Field::CardType => "card_type",
-            Field::SpecVersion => "spec_version",
-            Field::Issuer => "issuer",
-            Field::IssueDate => "issue_date",
-            Field::ExpiryDate => "expiry_date",
-            Field::CardNumber => "card_number",
-            Field::Ssn => "ssn",
-            Field::Name => "name",
-            Field::Sex => "sex",
-            Field::Nation => "nation",
-            Field::Birthplace => "birthplace",
-            Field::BirthDate => "birth_date",
-            Field::Photo => "photo",
-            Field::Pin => "pin",
-            Field::NewPin => "new_pin",
+            Field::CardId => keys::CARD_ID,
+            Field::Region => keys::REGION,
+            Field::CardType => keys::CARD_TYPE,
+            Field::SpecVersion => keys::SPEC_VERSION,
+            Field::Issuer => keys::ISSUER,
+            Field::IssueDate => keys::ISSUE_DATE,
+            Field::ExpiryDate => keys::EXPIRY_DATE,
+            Field::CardNumber => keys::CARD_NUMBER,
+            Field::Ssn => keys::SSN,
+            Field::Name => keys::NAME,
+            Field::Sex => keys::SEX,
+            Field::Nation => keys::NATION,
+            Field::Birthplace => keys::BIRTHPLACE,
+            Field::BirthDate => keys::BIRTH_DATE,
+            Field::Photo => keys::PHOTO,
+            Field::Pin => keys::PIN,
+            Field::NewPin => keys::NEW_PIN,
         }
     }
 
@@ -239,9 +240,41 @@ impl Rule {
 }
 
 impl Rule {
-    /// How [`Rule::PinIsInitial`] reads: clients of the daemon recognise it
-    /// by this text (the national interface's -36).
-    pub const PIN_IS_INITIAL: &'static str = "must differ from the initial PIN";
+    /// Its name in an error's details (`rule`), from the contract.
+    pub const fn id(self) -> &'static str {
+        use sscard_contract::rule as id;
+        match self {
+            Rule::Empty => id::EMPTY,
+            Rule::NotDigits => id::NOT_DIGITS,
+            Rule::WrongLength { .. } => id::WRONG_LENGTH,
+            Rule::TooLong { .. } => id::TOO_LONG,
+            Rule::NotAscii => id::NOT_ASCII,
+            Rule::NotAlphanumeric => id::NOT_ALPHANUMERIC,
+            Rule::BadFormat { .. } => id::BAD_FORMAT,
+            Rule::NotAllowed { .. } => id::NOT_ALLOWED,
+            Rule::OutOfRange { .. } => id::OUT_OF_RANGE,
+            Rule::NotACalendarDate => id::NOT_A_CALENDAR_DATE,
+            Rule::BadCheckCharacter { .. } => id::BAD_CHECK_CHARACTER,
+            Rule::BirthDateMismatch => id::BIRTH_DATE_MISMATCH,
+            Rule::SexParityMismatch => id::SEX_PARITY_MISMATCH,
+            Rule::ExpiryNotAfterIssue => id::EXPIRY_NOT_AFTER_ISSUE,
+            Rule::ControlCharacter { .. } => id::CONTROL_CHARACTER,
+            Rule::NotRepresentableInGbk { .. } => id::NOT_REPRESENTABLE_IN_GBK,
+            Rule::NameTooLong { .. } => id::NAME_TOO_LONG,
+            Rule::NameExtensionTooLong { .. } => id::NAME_EXTENSION_TOO_LONG,
+            Rule::MustComeTogether => id::MUST_COME_TOGETHER,
+            Rule::NameExtensionOfAnotherName { .. } => id::NAME_EXTENSION_OF_ANOTHER_NAME,
+            Rule::GenerationMismatch { .. } => id::GENERATION_MISMATCH,
+            Rule::NotJpeg => id::NOT_JPEG,
+            Rule::PhotoTooLarge { .. } => id::PHOTO_TOO_LARGE,
+            Rule::NotWritable => id::NOT_WRITABLE,
+            Rule::PinLength { .. } => id::PIN_LENGTH,
+            Rule::PinNotDigits => id::PIN_NOT_DIGITS,
+            Rule::PinIsInitial => id::PIN_IS_INITIAL,
+            Rule::PinRepeatedDigit => id::PIN_REPEATED_DIGIT,
+            Rule::PinSequential => id::PIN_SEQUENTIAL,
+        }
+    }
 }
 
 impl fmt::Display for Rule {
@@ -296,7 +329,7 @@ impl fmt::Display for Rule {
             }
             Rule::PinLength { min, max } => write!(f, "must be {min} to {max} digits long"),
             Rule::PinNotDigits => f.write_str("must contain only digits"),
-            Rule::PinIsInitial => f.write_str(Rule::PIN_IS_INITIAL),
+            Rule::PinIsInitial => f.write_str("must differ from the initial PIN"),
             Rule::PinRepeatedDigit => f.write_str("must not be one digit repeated"),
             Rule::PinSequential => f.write_str("must not be an ascending or descending run of digits"),
         }

@@ -8,10 +8,6 @@ use crate::model::{DecodeError, Field, ValidationError};
 use crate::script::{CheckOutcome, Pos, RunError, Slot, StatusClass};
 use crate::transport::TransportError;
 
-/// The words of the refusal of an HSM step's field of the wrong length or
-/// form, which the national interface answers with -14.
-pub const STEP_MALFORMED: &str = "a value given for the step has the wrong length or form";
-
 #[derive(Debug, Error)]
 pub enum OpError {
     /// Bad input; nothing was sent to the card.
@@ -21,9 +17,11 @@ pub enum OpError {
     #[error("invalid argument: record: nothing to write (give at least one writable element)")]
     EmptyRecord,
     /// Bad input that is not one element's value: an unknown or read-only
-    /// key, or a value of the wrong D-Bus type; nothing was sent.
-    #[error("invalid argument: {0}")]
-    BadInput(String),
+    /// key, a value of the wrong D-Bus type, an HSM step's value of the
+    /// wrong form; nothing was sent. `field` and `rule` are the contract's
+    /// names (`sscard_contract::rule`).
+    #[error("invalid argument: {message}")]
+    BadInput { field: String, rule: &'static str, message: String },
     #[error("not a social security card: SELECT of the SSSE application was refused")]
     NotSocialSecurityCard,
     #[error("not supported: {0}")]
@@ -42,16 +40,18 @@ pub enum OpError {
     AlreadyActive,
     #[error("authentication failed at {pos}: {slot} answered {sw}")]
     AuthenticationFailed { pos: Pos, slot: Slot, sw: StatusWord },
+    /// `ReadCard` with `authenticate`: the card's INTERNAL AUTHENTICATE
+    /// answer is not the PSAM's.
     #[error("authentication failed: the card's INTERNAL AUTHENTICATE answer does not match the PSAM's")]
-    NotAuthentic,
+    InternalAuthMismatch,
     /// An HSM session's step: the back end's result is not the card's answer.
     #[error("the back end's result differs from the card's answer ({0})")]
-    ResultMismatch(String),
+    NotAuthentic(String),
     /// An HSM session's step gave back a value that was not the one issued.
     #[error("not the one issued: {0}")]
     NotIssued(String),
     #[error("card error at {pos}: `{step}` answered {sw}")]
-    Card { pos: Pos, step: String, sw: StatusWord, class: StatusClass },
+    Card { pos: Pos, slot: Slot, step: String, sw: StatusWord, class: StatusClass },
     #[error("read-back differs from what was written: {}", .0.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", "))]
     ReadBackMismatch(Vec<Field>),
     #[error("the card holds malformed data: {0}")]
@@ -84,7 +84,7 @@ impl OpError {
             RunError::Status { pos, slot, sw, class: StatusClass::AuthenticationFailed, .. } => {
                 OpError::AuthenticationFailed { pos, slot, sw }
             }
-            RunError::Status { pos, step, sw, class, .. } => OpError::Card { pos, step, sw, class },
+            RunError::Status { pos, slot, step, sw, class } => OpError::Card { pos, slot, step, sw, class },
             RunError::Transport { slot: Slot::Sam, source, .. } => match source {
                 TransportError::Timeout => OpError::Timeout,
                 TransportError::NoService => OpError::ServiceUnavailable,
@@ -116,15 +116,23 @@ impl OpError {
             },
             RunError::NoSam { .. } => OpError::NoSam,
             RunError::Check { pos, outcome } => match outcome {
-                CheckOutcome::Malformed => OpError::BadInput(format!("{STEP_MALFORMED} ({pos})")),
+                CheckOutcome::Malformed => OpError::BadInput {
+                    field: sscard_contract::keys::args::ARGS.to_owned(),
+                    rule: sscard_contract::rule::MALFORMED,
+                    message: format!("a value given for the step has the wrong length or form ({pos})"),
+                },
                 CheckOutcome::NotIssued => {
                     OpError::NotIssued(format!("a value given back differs from the one handed out ({pos})"))
                 }
-                CheckOutcome::NotAuthentic => OpError::ResultMismatch(pos.to_string()),
+                CheckOutcome::NotAuthentic => OpError::NotAuthentic(pos.to_string()),
             },
             // A script the loader accepted cannot miss an input or build a
             // bad value from the operations' own inputs: a bug, if it happens.
             e @ (RunError::Value { .. } | RunError::MissingInput { .. }) => OpError::Internal(e.to_string()),
+            // An optional script the card's profile leaves out.
+            RunError::MissingScript { file } => {
+                OpError::NotSupported(format!("{file}: the profile has no such script"))
+            }
         }
     }
 }

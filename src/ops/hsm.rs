@@ -165,10 +165,7 @@ fn run_step(
     start: usize,
 ) -> Result<crate::script::Progress, RunError> {
     let Some(script) = profile.script(id.name()) else {
-        return Err(RunError::MissingInput {
-            file: format!("{}/{}.apdu", profile.dir.display(), id.name()),
-            name: id.name().into(),
-        });
+        return Err(RunError::MissingScript { file: format!("{}/{}.apdu", profile.dir.display(), id.name()) });
     };
     for (constant, bytes) in &profile.constants {
         values.set(constant, bytes.clone());
@@ -176,8 +173,14 @@ fn run_step(
     run_from(script, &profile.status, cards, values, start, &mut |_| {})
 }
 
+/// A step's values that are not the ones it takes: the national
+/// interface's malformed `pKey` (-14).
 fn bad(message: String) -> OpError {
-    OpError::BadInput(message)
+    OpError::BadInput {
+        field: sscard_contract::keys::args::ARGS.to_owned(),
+        rule: sscard_contract::rule::MALFORMED,
+        message,
+    }
 }
 
 impl Engine {

@@ -142,15 +142,23 @@ pub(crate) fn record_from_fields(
 ) -> Result<crate::model::HolderRecordUpdate, crate::ops::OpError> {
     use crate::model::{Field, Nation, Photo};
     use crate::ops::OpError;
+    use sscard_contract::rule;
     let mut update = crate::model::HolderRecordUpdate::default();
     for (key, value) in fields {
         if READ_ONLY_KEYS.contains(&key.as_str()) {
-            return Err(OpError::BadInput(format!("record: {key} cannot be written")));
+            let message = format!("record: {key} cannot be written");
+            return Err(OpError::BadInput { field: key, rule: rule::NOT_WRITABLE, message });
         }
-        let field = Field::from_key(&key)
-            .filter(|f| !f.is_pin())
-            .ok_or_else(|| OpError::BadInput(format!("record: unknown key {key:?}")))?;
-        let wrong_type = |expected: &str| OpError::BadInput(format!("record: {key} must be of type {expected}"));
+        let field = Field::from_key(&key).filter(|f| !f.is_pin()).ok_or_else(|| OpError::BadInput {
+            message: format!("record: unknown key {key:?}"),
+            field: sscard_contract::keys::args::RECORD.to_owned(),
+            rule: rule::UNKNOWN_KEY,
+        })?;
+        let wrong_type = |expected: &str| OpError::BadInput {
+            field: key.clone(),
+            rule: rule::WRONG_TYPE,
+            message: format!("record: {key} must be of type {expected}"),
+        };
         match (field, value) {
             (Field::Photo, FieldInput::Bytes(jpeg)) => {
                 update.photo = Some(Photo::new(jpeg).map_err(OpError::InvalidArgument)?);

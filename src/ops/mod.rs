@@ -13,7 +13,7 @@ pub mod keys;
 
 use std::path::Path;
 
-pub use error::{OpError, STEP_MALFORMED};
+pub use error::OpError;
 pub use hsm::{HsmInput, HsmOperation, HsmSession, HsmStep};
 pub use info::{CardInfo, CardState, PinStatus};
 pub(crate) use info::{FieldInput, InfoValue, record_from_fields};
@@ -116,26 +116,9 @@ pub(crate) mod var {
     pub const OLD_PIN: &str = "old_pin";
     pub const NEW_PIN: &str = "new_pin";
     pub const INITIAL_PIN: &str = "initial_pin";
-    /// What an HSM session's scripts hand out and wait for
-    /// (`docs/interfaces.md`, `HsmSession1`).
-    pub mod hsm {
-        pub const ALGORITHM: &str = "algorithm";
-        pub const CARD_ID: &str = "card_id";
-        pub const INTERNAL_FACTOR: &str = "internal_factor";
-        pub const INTERNAL_ORIGINAL: &str = "internal_original";
-        pub const INTERNAL_RESULT: &str = "internal_result";
-        pub const EXTERNAL_FACTOR: &str = "external_factor";
-        pub const EXTERNAL_ORIGINAL: &str = "external_original";
-        pub const EXTERNAL_RESULT: &str = "external_result";
-        pub const KEY: &str = "key";
-        pub const FACTOR: &str = "factor";
-        pub const ORIGINAL: &str = "original";
-        pub const CRYPTOGRAM: &str = "cryptogram";
-        pub const CHALLENGE: &str = "challenge";
-        pub const HEADER: &str = "header";
-        pub const DATA: &str = "data";
-        pub const APDU: &str = "apdu";
-    }
+    /// What an HSM session's scripts hand out and wait for: the
+    /// contract's names (`HsmSession1`), which the scripts use as theirs.
+    pub use sscard_contract::keys::hsm;
     /// Every element record, as `read-card` captures them: `ef05_<tag>` and
     /// `ef06_<tag>`, in the order of the model's tables.
     pub const ELEMENTS: [&str; 14] = [
@@ -813,10 +796,7 @@ fn run_script(
 ) -> Result<Finished, RunError> {
     let Some(script) = script(profile, id) else {
         // Only optional scripts can be missing; the loader checked the rest.
-        return Err(RunError::MissingInput {
-            file: format!("{}/{}.apdu", profile.dir.display(), id.name()),
-            name: id.name().into(),
-        });
+        return Err(RunError::MissingScript { file: format!("{}/{}.apdu", profile.dir.display(), id.name()) });
     };
     for (constant, bytes) in &profile.constants {
         values.set(constant, bytes.clone());
@@ -923,7 +903,7 @@ impl Session<'_, '_, '_> {
             // Asked to check, a card whose answer the PSAM cannot confirm
             // is not authentic: an error, not a flag to overlook.
             if card_answer.is_none() || card_answer != sam_answer {
-                return Err(OpError::NotAuthentic);
+                return Err(OpError::InternalAuthMismatch);
             }
             Some(true)
         } else {

@@ -125,6 +125,10 @@ pub enum RunError {
     Value { pos: Pos, problem: String },
     #[error("{file}: input {name:?} was not given")]
     MissingInput { file: String, name: String },
+    /// The profile has no such script (only optional ones can be missing:
+    /// the loader checked the rest).
+    #[error("{file}: the profile has no such script")]
+    MissingScript { file: String },
     /// A `check` whose two sides differ; nothing was sent for it.
     #[error("{pos}: check failed ({})", .outcome.as_str())]
     Check { pos: Pos, outcome: CheckOutcome },

@@ -34,21 +34,9 @@ pub struct ParseError {
     pub found: String,
 }
 
-/// Which card a step talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slot {
-    Card,
-    Sam,
-}
-
-impl fmt::Display for Slot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Slot::Card => "card",
-            Slot::Sam => "sam",
-        })
-    }
-}
+/// Which card a step talks to: the contract's slot, as the errors'
+/// details name it.
+pub use sscard_contract::Slot;
 
 /// A byte range of a value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,7 +21,6 @@ use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
 pub use audit::Caller;
-pub(crate) use error::ERROR_PREFIX;
 pub use error::{ErrorName, ServiceError};
 
 use crate::model::{HolderRecordUpdate, Pin, Ssn};

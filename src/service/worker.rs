@@ -273,7 +273,7 @@ impl<B: Backend> Worker<B> {
             }
             Err(e) => {
                 let card_gone = matches!(e, OpError::CardRemoved);
-                let e = ServiceError::from_op(METHOD, &e);
+                let e = ServiceError::from_op(METHOD, &e).at_step(1);
                 let name = e.name;
                 let _ = reply.send(Err(e));
                 (Some(SessionEnd::Failed { name, card_gone }), None)
@@ -283,6 +283,8 @@ impl<B: Backend> Worker<B> {
             Some(end) => end,
             None => {
                 let mut idle_deadline = std::time::Instant::now() + idle;
+                // The step a `Continue` runs; `BeginHsm` ran step 1.
+                let mut step_number = 1;
                 loop {
                     if self.shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
                         break SessionEnd::Stopping;
@@ -297,6 +299,7 @@ impl<B: Backend> Worker<B> {
                             let Some(current) = session.as_mut() else {
                                 break SessionEnd::Aborted(ErrorName::Cancelled);
                             };
+                            step_number += 1;
                             let mut cards = Cards::new(&mut tx, None);
                             cards.effects = effects;
                             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -321,7 +324,7 @@ impl<B: Backend> Worker<B> {
                                 }
                                 Err(e) => {
                                     let card_gone = matches!(e, OpError::CardRemoved);
-                                    let e = ServiceError::from_op("Continue", &e);
+                                    let e = ServiceError::from_op("Continue", &e).at_step(step_number);
                                     let name = e.name;
                                     let _ = step_reply.send(Err(e));
                                     break SessionEnd::Failed { name, card_gone };
@@ -579,11 +582,11 @@ impl<B: Backend> Worker<B> {
         let first = self.attempt_once(request);
         let e = match first {
             // Nothing that counts a PIN try was sent: the whole operation may run again.
-            Err(Failure::Op(OpError::CardReset, effects)) if !effects.pin_try_spent => {
+            Err(AttemptFailure::Op(OpError::CardReset, effects)) if !effects.pin_try_spent => {
                 tracing::info!(reader = %self.reader, "{method}: card reset by another program; rerunning once");
                 self.recover_from_reset(method)?;
                 match self.attempt_once(request) {
-                    Err(Failure::Op(OpError::CardReset, _)) => {
+                    Err(AttemptFailure::Op(OpError::CardReset, _)) => {
                         let _ = self.connection.as_mut().map(|c| c.reconnect());
                         return Err(ServiceError::new(
                             ErrorName::CardReset,
@@ -594,7 +597,7 @@ impl<B: Backend> Worker<B> {
                     other => return other.map_err(|f| f.into_error(method)),
                 }
             }
-            Err(Failure::Op(OpError::CardReset, _)) => {
+            Err(AttemptFailure::Op(OpError::CardReset, _)) => {
                 let _ = self.connection.as_mut().map(|c| c.reconnect());
                 return Err(ServiceError::new(
                     ErrorName::CardReset,
@@ -635,9 +638,9 @@ impl<B: Backend> Worker<B> {
 
     /// [`Worker::attempt`], connecting again once if the connection was
     /// from before a removal.
-    fn attempt_once(&mut self, request: &Request) -> Result<Reply, Failure> {
+    fn attempt_once(&mut self, request: &Request) -> Result<Reply, AttemptFailure> {
         match self.attempt(request) {
-            Err(Failure::Stale) => self.attempt(request),
+            Err(AttemptFailure::Stale) => self.attempt(request),
             other => other,
         }
     }
@@ -647,14 +650,14 @@ impl<B: Backend> Worker<B> {
     /// follows from the operation's effects: with a reset if and only if a
     /// PIN try was spent; otherwise with a closing SELECT if and only if
     /// the security state was left open.
-    fn attempt(&mut self, request: &Request) -> Result<Reply, Failure> {
+    fn attempt(&mut self, request: &Request) -> Result<Reply, AttemptFailure> {
         let engine = Arc::clone(&self.shared.engine);
         let shared = Arc::clone(&self.shared);
         let profile = self.profile.clone();
         let reader = self.reader.clone();
         let fresh = self.connection.is_none();
         let outcome = 'run: {
-            let conn = self.connect().map_err(Failure::Transport)?;
+            let conn = self.connect().map_err(AttemptFailure::Transport)?;
             let mut tx = match conn.begin() {
                 Ok(tx) => tx,
                 Err(e) => break 'run Err(e),
@@ -699,13 +702,13 @@ impl<B: Backend> Worker<B> {
 
         let (result, effects, sent, was_reset, card_left) = match outcome {
             Ok(ran) => ran,
-            Err(TransportError::CardReset) => return Err(Failure::Op(OpError::CardReset, Effects::default())),
+            Err(TransportError::CardReset) => return Err(AttemptFailure::Op(OpError::CardReset, Effects::default())),
             // A handle from before a removal: the caller connects again, once.
             Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable) if !fresh => {
                 self.connection = None;
-                return Err(Failure::Stale);
+                return Err(AttemptFailure::Stale);
             }
-            Err(e) => return Err(Failure::Transport(e)),
+            Err(e) => return Err(AttemptFailure::Transport(e)),
         };
         self.apdus += sent;
         if card_left {
@@ -718,9 +721,9 @@ impl<B: Backend> Worker<B> {
         match result {
             Err(OpError::CardRemoved) => {
                 self.connection = None;
-                Err(Failure::Op(OpError::CardRemoved, effects))
+                Err(AttemptFailure::Op(OpError::CardRemoved, effects))
             }
-            other => other.map_err(|e| Failure::Op(e, effects)),
+            other => other.map_err(|e| AttemptFailure::Op(e, effects)),
         }
     }
 }
@@ -749,7 +752,7 @@ fn fail_session(commands: &std_mpsc::Receiver<SamCommand>, failure: &TransportEr
 }
 
 /// Why an attempt failed, before it becomes a contract error.
-enum Failure {
+enum AttemptFailure {
     Transport(TransportError),
     /// The operation's error, and what its steps had done to the card.
     Op(OpError, Effects),
@@ -757,12 +760,12 @@ enum Failure {
     Stale,
 }
 
-impl Failure {
+impl AttemptFailure {
     fn into_error(self, method: &str) -> ServiceError {
         match self {
-            Failure::Transport(e) => ServiceError::from_transport(method, &e),
-            Failure::Op(e, _) => ServiceError::from_op(method, &e),
-            Failure::Stale => ServiceError::new(ErrorName::NoCard, method, "no card in the reader"),
+            AttemptFailure::Transport(e) => ServiceError::from_transport(method, &e),
+            AttemptFailure::Op(e, _) => ServiceError::from_op(method, &e),
+            AttemptFailure::Stale => ServiceError::new(ErrorName::NoCard, method, "no card in the reader"),
         }
     }
 }

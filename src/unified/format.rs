@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use encoding_rs::GBK;
 
-use super::codes::{Code, Failure};
+use super::codes::{Code, NationalError};
 use crate::model::{CardId, EF05_ELEMENTS, EF06_ELEMENTS, ElementSpec, Field, FileId, Name};
 use crate::ops::keys;
 
@@ -38,11 +38,11 @@ impl Encoding {
 
     /// Text as the caller reads it. A character GBK cannot carry is an
     /// error, never an HTML character reference in its place.
-    pub fn encode(self, text: &str) -> Result<Vec<u8>, Failure> {
+    pub fn encode(self, text: &str) -> Result<Vec<u8>, NationalError> {
         match self {
             Encoding::Utf8 => Ok(text.as_bytes().to_vec()),
             Encoding::Gbk => match GBK.encode(text) {
-                (_, _, true) => Err(Failure::with(Code::BadArgument, "a character GBK cannot carry")),
+                (_, _, true) => Err(NationalError::with(Code::BadArgument, "a character GBK cannot carry")),
                 (bytes, _, false) => Ok(bytes.into_owned()),
             },
         }
@@ -50,7 +50,7 @@ impl Encoding {
 
     /// The caller's bytes as text; bytes that are not text in the
     /// encoding are refused, naming `argument`.
-    pub fn decode(self, bytes: &[u8], argument: &str) -> Result<String, Failure> {
+    pub fn decode(self, bytes: &[u8], argument: &str) -> Result<String, NationalError> {
         let (text, had_errors) = match self {
             Encoding::Utf8 => match std::str::from_utf8(bytes) {
                 Ok(t) => (std::borrow::Cow::Borrowed(t), false),
@@ -66,7 +66,7 @@ impl Encoding {
         };
         if had_errors {
             let name = if self == Encoding::Gbk { "GBK" } else { "UTF-8" };
-            return Err(Failure::with(Code::BadArgument, format!("{argument}: not {name} text")));
+            return Err(NationalError::with(Code::BadArgument, format!("{argument}: not {name} text")));
         }
         Ok(text.into_owned())
     }
@@ -81,8 +81,8 @@ pub struct CardInfoArg {
 }
 
 /// Parses `card identifier|card number|`.
-pub fn parse_card_info(text: &str) -> Result<CardInfoArg, Failure> {
-    let bad = |detail: &str| Failure::with(Code::BadArgument, format!("pCardInfo: {detail}"));
+pub fn parse_card_info(text: &str) -> Result<CardInfoArg, NationalError> {
+    let bad = |detail: &str| NationalError::with(Code::BadArgument, format!("pCardInfo: {detail}"));
     let Some(body) = text.strip_suffix('|') else {
         return Err(bad("must be \"card identifier|card number|\", each field followed by |"));
     };
@@ -90,8 +90,8 @@ pub fn parse_card_info(text: &str) -> Result<CardInfoArg, Failure> {
     let (Some(card_id), Some(card_number), None) = (fields.next(), fields.next(), fields.next()) else {
         return Err(bad("must hold two fields, \"card identifier|card number|\""));
     };
-    let card_id =
-        CardId::parse_hex(card_id.trim()).map_err(|e| Failure::with(Code::CardIdFormat, format!("pCardInfo: {e}")))?;
+    let card_id = CardId::parse_hex(card_id.trim())
+        .map_err(|e| NationalError::with(Code::CardIdFormat, format!("pCardInfo: {e}")))?;
     Ok(CardInfoArg { card_id: card_id.to_hex(), card_number: card_number.trim().to_owned() })
 }
 
@@ -126,8 +126,8 @@ fn file_of(name: &str) -> Option<UnifiedFile> {
 }
 
 /// Parses `FILE|tag|tag|$FILE|…|$`.
-pub fn parse_file_addr(text: &str) -> Result<Vec<FileGroup>, Failure> {
-    let bad = |detail: String| Failure::with(Code::BadArgument, format!("pFileAddr: {detail}"));
+pub fn parse_file_addr(text: &str) -> Result<Vec<FileGroup>, NationalError> {
+    let bad = |detail: String| NationalError::with(Code::BadArgument, format!("pFileAddr: {detail}"));
     let Some(body) = text.strip_suffix('$') else {
         return Err(bad("must end with $ (each file group is FILE|tag|…|$)".into()));
     };
@@ -213,9 +213,9 @@ impl CardValues {
 
     /// Values holding the interface's separators (`|`, `$`) would break
     /// the caller's parsing of the line: -23, naming the field.
-    pub fn check_separators(&self) -> Result<(), Failure> {
+    pub fn check_separators(&self) -> Result<(), NationalError> {
         match self.text.iter().find(|(_, v)| v.contains(['|', '$'])) {
-            Some((key, _)) => Err(Failure::with(
+            Some((key, _)) => Err(NationalError::with(
                 Code::InvalidData,
                 format!("{key} on the card holds | or $, the interface's separators"),
             )),
@@ -224,12 +224,12 @@ impl CardValues {
     }
 
     /// Whether the card is the one `pCardInfo` names: -22 otherwise.
-    pub fn check(&self, wanted: &CardInfoArg) -> Result<(), Failure> {
+    pub fn check(&self, wanted: &CardInfoArg) -> Result<(), NationalError> {
         if !self.get(keys::CARD_ID).eq_ignore_ascii_case(&wanted.card_id) {
-            return Err(Failure::with(Code::Mismatch, "pCardInfo: the card identifier is not this card's"));
+            return Err(NationalError::with(Code::Mismatch, "pCardInfo: the card identifier is not this card's"));
         }
         if self.get(keys::CARD_NUMBER) != wanted.card_number {
-            return Err(Failure::with(Code::Mismatch, "pCardInfo: the card number is not this card's"));
+            return Err(NationalError::with(Code::Mismatch, "pCardInfo: the card number is not this card's"));
         }
         Ok(())
     }
@@ -277,9 +277,9 @@ pub enum RecordValue {
 /// Parses `pWriteData` against `pFileAddr`: the same groups, with a value
 /// in place of each tag. Answers the record for `WriteHolderRecord`, by
 /// D-Bus key. Value forms that are wrong here are -23, naming the field.
-pub fn parse_write_data(text: &str, groups: &[FileGroup]) -> Result<Vec<(&'static str, RecordValue)>, Failure> {
-    let bad = |detail: String| Failure::with(Code::BadArgument, format!("pWriteData: {detail}"));
-    let invalid = |detail: String| Failure::with(Code::InvalidData, detail);
+pub fn parse_write_data(text: &str, groups: &[FileGroup]) -> Result<Vec<(&'static str, RecordValue)>, NationalError> {
+    let bad = |detail: String| NationalError::with(Code::BadArgument, format!("pWriteData: {detail}"));
+    let invalid = |detail: String| NationalError::with(Code::InvalidData, detail);
     let Some(body) = text.strip_suffix('$') else {
         return Err(bad("must end with $, in the form of pFileAddr with values in place of tags".into()));
     };
@@ -313,7 +313,7 @@ pub fn parse_write_data(text: &str, groups: &[FileGroup]) -> Result<Vec<(&'stati
             let Some(spec) = ElementSpec::find(id, *tag) else { continue };
             let field = spec.field;
             let key = field.key();
-            let date = |v: &str| -> Result<String, Failure> {
+            let date = |v: &str| -> Result<String, NationalError> {
                 let ok = v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit());
                 if !ok {
                     return Err(invalid(format!("{key}: a date is YYYYMMDD")));

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 
 use zbus::{OwnedObjectPath, OwnedVariant as OwnedValue, Variant as Value};
 
-use super::codes::{Code, Failure};
+use super::codes::{Code, NationalError};
 use super::format::{CardInfoArg, FileGroup, parse_card_info, parse_file_addr, parse_write_data};
 use super::pinentry::{PinPrompt, PinSource};
-use super::terminal::{Terminal, card_values, check_record, check_type, failure_of, pin_failure, record_dict};
+use super::terminal::{Terminal, card_values, check_record, check_type, pin_failure, record_dict};
 use crate::dbus::client::{Dict, HsmSession1Proxy};
 use crate::ops::keys;
 // The session's field names are the scripts' own variables.
@@ -61,20 +61,20 @@ fn hex(out: &Dict, key: &str) -> String {
     hex::encode_upper(value(out, key))
 }
 
-fn bytes_arg(bytes: Vec<u8>) -> Result<OwnedValue, Failure> {
-    OwnedValue::try_from(Value::from(bytes)).map_err(|e| Failure::with(Code::BadArgument, format!("pKey: {e}")))
+fn bytes_arg(bytes: Vec<u8>) -> Result<OwnedValue, NationalError> {
+    OwnedValue::try_from(Value::from(bytes)).map_err(|e| NationalError::with(Code::BadArgument, format!("pKey: {e}")))
 }
 
 /// One `pKey` part: hex, upper or lower case.
-fn key_hex(part: &str) -> Result<Vec<u8>, Failure> {
-    hex::decode(part.trim()).map_err(|_| Failure::with(Code::BadArgument, "pKey: not hex"))
+fn key_hex(part: &str) -> Result<Vec<u8>, NationalError> {
+    hex::decode(part.trim()).map_err(|_| NationalError::with(Code::BadArgument, "pKey: not hex"))
 }
 
 /// `result + original` (hex): the original is its last 8 bytes.
-fn result_and_original(part: &str) -> Result<(Vec<u8>, Vec<u8>), Failure> {
+fn result_and_original(part: &str) -> Result<(Vec<u8>, Vec<u8>), NationalError> {
     let mut bytes = key_hex(part)?;
     if bytes.len() <= 8 {
-        return Err(Failure::with(Code::BadArgument, "pKey: a result followed by its 8-byte original"));
+        return Err(NationalError::with(Code::BadArgument, "pKey: a result followed by its 8-byte original"));
     }
     let original = bytes.split_off(bytes.len() - 8);
     Ok((bytes, original))
@@ -87,8 +87,8 @@ fn parts(key: &str) -> Vec<&str> {
     key.split('|').collect()
 }
 
-fn no_session() -> Failure {
-    Failure::with(Code::BadArgument, "no HSM session: call this function's Step1 first")
+fn no_session() -> NationalError {
+    NationalError::with(Code::BadArgument, "no HSM session: call this function's Step1 first")
 }
 
 impl Terminal {
@@ -100,13 +100,13 @@ impl Terminal {
         *self.hsm.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(held);
     }
 
-    async fn session(&self, path: OwnedObjectPath) -> Result<HsmSession1Proxy<'static>, Failure> {
+    async fn session(&self, path: OwnedObjectPath) -> Result<HsmSession1Proxy<'static>, NationalError> {
         HsmSession1Proxy::builder(&self.connection)
             .path(path)
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await
-            .map_err(|e| failure_of(&e))
+            .map_err(NationalError::from)
     }
 
     /// Abandons the session still held, if any: a Step1 starts anew.
@@ -126,10 +126,10 @@ impl Terminal {
     }
 
     /// Starts a session for `operation`, holding it for the next step.
-    async fn begin(&self, operation: &str, args: Dict, awaiting: Awaiting) -> Result<Dict, Failure> {
+    async fn begin(&self, operation: &str, args: Dict, awaiting: Awaiting) -> Result<Dict, NationalError> {
         self.abandon().await;
         let reader = self.reader().await?;
-        let (path, out) = reader.begin_hsm(operation, args).await.map_err(|e| failure_of(&e))?;
+        let (path, out) = reader.begin_hsm(operation, args).await.map_err(NationalError::from)?;
         self.hold(Held { path, awaiting });
         Ok(out)
     }
@@ -140,9 +140,9 @@ impl Terminal {
     async fn step(
         &self,
         matches: impl Fn(&Awaiting) -> bool,
-        args: impl FnOnce(&Awaiting) -> Result<Dict, Failure>,
+        args: impl FnOnce(&Awaiting) -> Result<Dict, NationalError>,
         next: Option<Awaiting>,
-    ) -> Result<(Dict, Awaiting), Failure> {
+    ) -> Result<(Dict, Awaiting), NationalError> {
         let Some(held) = self.take_held() else { return Err(no_session()) };
         if !matches(&held.awaiting) {
             // Another function's session: it stays as it was.
@@ -158,7 +158,7 @@ impl Terminal {
                 return Err(e);
             }
         };
-        let out = session.continue_(args).await.map_err(|e| failure_of(&e))?;
+        let out = session.continue_(args).await.map_err(NationalError::from)?;
         if let Some(next) = next {
             self.hold(Held { path: held.path, awaiting: next });
         }
@@ -168,22 +168,22 @@ impl Terminal {
     /// Checks `pCardInfo`'s card identifier against the one the session's
     /// first step handed out: -22 when it is not this card (the session is
     /// then abandoned).
-    async fn check_card_id(&self, out: &Dict, wanted: &CardInfoArg) -> Result<(), Failure> {
+    async fn check_card_id(&self, out: &Dict, wanted: &CardInfoArg) -> Result<(), NationalError> {
         if !hex(out, keys::CARD_ID).eq_ignore_ascii_case(&wanted.card_id) {
             self.abandon().await;
-            return Err(Failure::with(Code::Mismatch, "pCardInfo: the card identifier is not this card's"));
+            return Err(NationalError::with(Code::Mismatch, "pCardInfo: the card identifier is not this card's"));
         }
         Ok(())
     }
 
     /// `iReadCardBas_HSM_Step1`: `region|ATR historical bytes|algorithm|card
     /// identifier|internal factor|internal original|external factor|external original|`.
-    pub async fn read_card_bas_hsm_step1(&self, i_type: i32) -> Result<String, Failure> {
+    pub async fn read_card_bas_hsm_step1(&self, i_type: i32) -> Result<String, NationalError> {
         check_type(i_type)?;
         let out = self.begin(HsmOperation::ReadBasic.name(), HashMap::new(), Awaiting::ReadBasStep2).await?;
         let card_id = value(&out, keys::CARD_ID);
         let region = crate::model::CardId::from_bytes(&card_id).map(|id| id.region().to_string()).unwrap_or_default();
-        let atr = self.reader().await?.atr().await.map_err(|e| failure_of(&e))?;
+        let atr = self.reader().await?.atr().await.map_err(NationalError::from)?;
         let historical = hex::encode_upper(crate::transport::Atr::parse(&atr).historical);
         let fields = [
             region,
@@ -201,11 +201,11 @@ impl Terminal {
     /// `iReadCardBas_HSM_Step2`: `pKey` = `internal result + internal
     /// original|external result + external original|`; the eleven fields
     /// of section 3, the terminal number `000000000000`.
-    pub async fn read_card_bas_hsm_step2(&self, key: &str) -> Result<String, Failure> {
+    pub async fn read_card_bas_hsm_step2(&self, key: &str) -> Result<String, NationalError> {
         let args = |_: &Awaiting| {
             let p = parts(key);
             let (Some(internal), external) = (p.first(), p.get(1).copied().unwrap_or_default()) else {
-                return Err(Failure::with(Code::BadArgument, "pKey: internal part|external part|"));
+                return Err(NationalError::with(Code::BadArgument, "pKey: internal part|external part|"));
             };
             let (internal_result, internal_original) = result_and_original(internal)?;
             let (external_result, external_original) =
@@ -231,7 +231,7 @@ impl Terminal {
         card_info: &str,
         file_addr: &str,
         awaiting: impl FnOnce(Vec<FileGroup>, CardInfoArg) -> Awaiting,
-    ) -> Result<String, Failure> {
+    ) -> Result<String, NationalError> {
         check_type(i_type)?;
         let wanted = parse_card_info(card_info)?;
         let groups = parse_file_addr(file_addr)?;
@@ -248,7 +248,7 @@ impl Terminal {
     }
 
     /// The cryptogram + original of a generic read's or write's Step2.
-    fn auth_args(key: &str) -> Result<Dict, Failure> {
+    fn auth_args(key: &str) -> Result<Dict, NationalError> {
         let first = parts(key).first().copied().unwrap_or_default();
         let (cryptogram, original) = result_and_original(first)?;
         let mut d = Dict::new();
@@ -259,7 +259,12 @@ impl Terminal {
 
     /// `iReadCard_HSM_Step1`; the card identifier of `pCardInfo` is checked
     /// now, the card number with the data Step2 reads.
-    pub async fn read_card_hsm_step1(&self, i_type: i32, card_info: &str, file_addr: &str) -> Result<String, Failure> {
+    pub async fn read_card_hsm_step1(
+        &self,
+        i_type: i32,
+        card_info: &str,
+        file_addr: &str,
+    ) -> Result<String, NationalError> {
         self.auth_step1(HsmOperation::Read { photo: false }.name(), i_type, card_info, file_addr, |groups, wanted| {
             Awaiting::ReadStep2 { groups, wanted }
         })
@@ -267,7 +272,7 @@ impl Terminal {
     }
 
     /// `iReadCard_HSM_Step2`: the output of `iReadCard` (section 4).
-    pub async fn read_card_hsm_step2(&self, key: &str) -> Result<String, Failure> {
+    pub async fn read_card_hsm_step2(&self, key: &str) -> Result<String, NationalError> {
         let (out, awaiting) =
             self.step(|a| matches!(a, Awaiting::ReadStep2 { .. }), |_| Self::auth_args(key), None).await?;
         let Awaiting::ReadStep2 { groups, wanted } = awaiting else { return Err(no_session()) };
@@ -278,7 +283,12 @@ impl Terminal {
     }
 
     /// `iWriteCard_HSM_Step1`; the card identifier of `pCardInfo` is checked.
-    pub async fn write_card_hsm_step1(&self, i_type: i32, card_info: &str, file_addr: &str) -> Result<String, Failure> {
+    pub async fn write_card_hsm_step1(
+        &self,
+        i_type: i32,
+        card_info: &str,
+        file_addr: &str,
+    ) -> Result<String, NationalError> {
         self.auth_step1(HsmOperation::Write.name(), i_type, card_info, file_addr, |groups, _| Awaiting::WriteStep2 {
             groups,
         })
@@ -287,7 +297,7 @@ impl Terminal {
 
     /// `iWriteCard_HSM_Step2`: writes `pWriteData` (every consistency rule
     /// applies); empty output.
-    pub async fn write_card_hsm_step2(&self, key: &str, write_data: &str) -> Result<String, Failure> {
+    pub async fn write_card_hsm_step2(&self, key: &str, write_data: &str) -> Result<String, NationalError> {
         let args = |awaiting: &Awaiting| {
             let Awaiting::WriteStep2 { groups } = awaiting else { return Err(no_session()) };
             let record = parse_write_data(write_data, groups)?;
@@ -295,7 +305,7 @@ impl Terminal {
             let dict = record_dict(record)?;
             let mut d = Self::auth_args(key)?;
             let record = OwnedValue::try_from(Value::from(dict))
-                .map_err(|e| Failure::with(Code::BadArgument, format!("pWriteData: {e}")))?;
+                .map_err(|e| NationalError::with(Code::BadArgument, format!("pWriteData: {e}")))?;
             d.insert(keys::hsm::RECORD.into(), record);
             Ok(d)
         };
@@ -311,7 +321,7 @@ impl Terminal {
         i_type: i32,
         card_info: &str,
         awaiting: Awaiting,
-    ) -> Result<String, Failure> {
+    ) -> Result<String, NationalError> {
         check_type(i_type)?;
         let wanted = parse_card_info(card_info)?;
         let out = self.begin(operation, HashMap::new(), awaiting).await?;
@@ -320,11 +330,11 @@ impl Terminal {
     }
 
     /// Step2's `pKey` must be empty, or all its parts.
-    fn empty_key(key: &str) -> Result<(), Failure> {
+    fn empty_key(key: &str) -> Result<(), NationalError> {
         if parts(key).iter().all(|p| p.trim().is_empty()) {
             Ok(())
         } else {
-            Err(Failure::with(Code::BadArgument, "pKey: empty at this step (no external authentication)"))
+            Err(NationalError::with(Code::BadArgument, "pKey: empty at this step (no external authentication)"))
         }
     }
 
@@ -341,7 +351,7 @@ impl Terminal {
     }
 
     /// Step3 of a reload or unblock: `pKey` is the whole command with its MAC.
-    async fn mac_step3(&self, reload: bool, key: &str) -> Result<String, Failure> {
+    async fn mac_step3(&self, reload: bool, key: &str) -> Result<String, NationalError> {
         let args = |_: &Awaiting| {
             let apdu = key_hex(parts(key).first().copied().unwrap_or_default())?;
             let mut d = Dict::new();
@@ -353,13 +363,13 @@ impl Terminal {
     }
 
     /// `iReloadPIN_HSM_Step1`.
-    pub async fn reload_pin_hsm_step1(&self, i_type: i32, card_info: &str) -> Result<String, Failure> {
+    pub async fn reload_pin_hsm_step1(&self, i_type: i32, card_info: &str) -> Result<String, NationalError> {
         self.mac_step1(HsmOperation::ReloadPin.name(), i_type, card_info, Awaiting::ReloadStep2).await
     }
 
     /// `iReloadPIN_HSM_Step2`: the new PIN twice (section 5), then the
     /// command to MAC.
-    pub async fn reload_pin_hsm_step2(&self, key: &str, pins: &mut dyn PinSource) -> Result<String, Failure> {
+    pub async fn reload_pin_hsm_step2(&self, key: &str, pins: &mut dyn PinSource) -> Result<String, NationalError> {
         Self::empty_key(key)?;
         if !matches!(self.peek(), Some(Awaiting::ReloadStep2)) {
             return Err(no_session());
@@ -374,7 +384,7 @@ impl Terminal {
         let args = |_: &Awaiting| {
             let mut d = Dict::new();
             let pin = OwnedValue::try_from(Value::from(pin.as_str()))
-                .map_err(|e| Failure::with(Code::BadArgument, format!("new PIN: {e}")))?;
+                .map_err(|e| NationalError::with(Code::BadArgument, format!("new PIN: {e}")))?;
             d.insert(keys::hsm::NEW_PIN.into(), pin);
             Ok(d)
         };
@@ -384,17 +394,17 @@ impl Terminal {
     }
 
     /// `iReloadPIN_HSM_Step3`.
-    pub async fn reload_pin_hsm_step3(&self, key: &str) -> Result<String, Failure> {
+    pub async fn reload_pin_hsm_step3(&self, key: &str) -> Result<String, NationalError> {
         self.mac_step3(true, key).await
     }
 
     /// `iUnblockPIN_HSM_Step1`.
-    pub async fn unblock_pin_hsm_step1(&self, i_type: i32, card_info: &str) -> Result<String, Failure> {
+    pub async fn unblock_pin_hsm_step1(&self, i_type: i32, card_info: &str) -> Result<String, NationalError> {
         self.mac_step1(HsmOperation::UnblockPin.name(), i_type, card_info, Awaiting::UnblockStep2).await
     }
 
     /// `iUnblockPIN_HSM_Step2`: the command to MAC.
-    pub async fn unblock_pin_hsm_step2(&self, key: &str) -> Result<String, Failure> {
+    pub async fn unblock_pin_hsm_step2(&self, key: &str) -> Result<String, NationalError> {
         Self::empty_key(key)?;
         let (out, _) = self
             .step(
@@ -407,7 +417,7 @@ impl Terminal {
     }
 
     /// `iUnblockPIN_HSM_Step3`.
-    pub async fn unblock_pin_hsm_step3(&self, key: &str) -> Result<String, Failure> {
+    pub async fn unblock_pin_hsm_step3(&self, key: &str) -> Result<String, NationalError> {
         self.mac_step3(false, key).await
     }
 

@@ -18,7 +18,7 @@ mod hsm;
 pub mod pinentry;
 pub mod terminal;
 
-pub use codes::{Code, Failure};
+pub use codes::{Code, NationalError};
 pub use format::Encoding;
 pub use terminal::{Bus, Terminal};
 
@@ -30,18 +30,18 @@ pub const OUT_SIZE: usize = 1024;
 /// A function's answer as its caller sees it: the return value, and the
 /// bytes of `pOutInfo` in `encoding`, without the NUL, fewer than `size`.
 /// A result that does not fit is -14, with a short message in its place.
-pub fn answer(result: Result<String, Failure>, size: usize, encoding: Encoding) -> (i32, Vec<u8>) {
+pub fn answer(result: Result<String, NationalError>, size: usize, encoding: Encoding) -> (i32, Vec<u8>) {
     let (code, text) = match result {
         Ok(text) => (0, text),
         Err(failure) => (failure.code.value(), failure.message()),
     };
     let refused = match encoding.encode(&text) {
         Ok(bytes) if bytes.len() < size => return (code, bytes),
-        Ok(bytes) => Failure::with(
+        Ok(bytes) => NationalError::with(
             Code::BadArgument,
             format!("the result ({} bytes) does not fit pOutInfo ({size})", bytes.len()),
         ),
-        Err(_) => Failure::with(Code::BadArgument, "the result holds a character the encoding cannot carry"),
+        Err(_) => NationalError::with(Code::BadArgument, "the result holds a character the encoding cannot carry"),
     };
     // The interface's own messages are ASCII and GBK: they always encode.
     let mut message = encoding.encode(&refused.message()).unwrap_or_default();

@@ -10,15 +10,15 @@ use zbus::{Connection, OwnedObjectPath};
 use zbus::{OwnedVariant as OwnedValue, Variant as Value};
 use zeroize::Zeroizing;
 
-use super::codes::{Code, Failure};
+use super::codes::{Code, NationalError};
 use super::format::{
     CardInfoArg, CardValues, RecordValue, bas_line, parse_card_info, parse_file_addr, parse_write_data, read_output,
     wants_photo,
 };
 use super::pinentry::{PinEntryError, PinPrompt, PinSource};
-use crate::dbus::client::{Dict, Manager1Proxy, Reader1Proxy, error_message, error_name, error_status_word};
+use crate::dbus::client::{CallError, Dict, Manager1Proxy, Reader1Proxy};
 use crate::ops::keys;
-use crate::service::ErrorName;
+use sscard_contract::ErrorName;
 
 /// Which bus the daemon is on: `SSCARD_BUS` (`system`, `session` or an
 /// address), the system bus by default.
@@ -51,42 +51,25 @@ impl Bus {
 
 /// The contact card is the only kind: `iType` 1, 3 and 4 use it, 2
 /// (contactless) is -1, anything else -14.
-pub fn check_type(i_type: i32) -> Result<(), Failure> {
+pub fn check_type(i_type: i32) -> Result<(), NationalError> {
     match i_type {
         1 | 3 | 4 => Ok(()),
-        2 => Err(Failure::with(Code::WrongCardType, "iType 2: the card is a contact card")),
-        other => Err(Failure::with(Code::BadArgument, format!("iType {other}: 1 to 4"))),
+        2 => Err(NationalError::with(Code::WrongCardType, "iType 2: the card is a contact card")),
+        other => Err(NationalError::with(Code::BadArgument, format!("iType {other}: 1 to 4"))),
     }
 }
 
 /// `iAuthType`: 1 (PIN) and 2 (external authentication) read the same in
 /// the reference profile; anything else is -14.
-pub fn check_auth_type(i_auth_type: i32) -> Result<(), Failure> {
+pub fn check_auth_type(i_auth_type: i32) -> Result<(), NationalError> {
     match i_auth_type {
         1 | 2 => Ok(()),
-        other => Err(Failure::with(Code::BadArgument, format!("iAuthType {other}: 1 or 2"))),
-    }
-}
-
-/// A daemon's or the bus's failure as the interface's code.
-pub fn failure_of(e: &zbus::Error) -> Failure {
-    if let Some(raw) = error_name(e) {
-        return Failure::from_daemon(ErrorName::from_name(&raw), &error_message(e), error_status_word(e));
-    }
-    match e {
-        zbus::Error::FDO(fdo) => match &**fdo {
-            zbus::fdo::Error::ServiceUnknown(_) | zbus::fdo::Error::NameHasNoOwner(_) => {
-                Failure::with(Code::ReaderConnection, "sscardd is not running")
-            }
-            zbus::fdo::Error::AccessDenied(m) => Failure::with(Code::ReaderConnection, format!("access denied: {m}")),
-            other => Failure::with(Code::ReaderConnection, other.to_string()),
-        },
-        other => Failure::with(Code::ReaderConnection, other.to_string()),
+        other => Err(NationalError::with(Code::BadArgument, format!("iAuthType {other}: 1 or 2"))),
     }
 }
 
 /// `pWriteData`'s values as `WriteHolderRecord`'s record dictionary.
-pub(super) fn record_dict(record: Vec<(&'static str, RecordValue)>) -> Result<Dict, Failure> {
+pub(super) fn record_dict(record: Vec<(&'static str, RecordValue)>) -> Result<Dict, NationalError> {
     let mut dict = Dict::new();
     for (key, value) in record {
         let value = match value {
@@ -94,7 +77,7 @@ pub(super) fn record_dict(record: Vec<(&'static str, RecordValue)>) -> Result<Di
             RecordValue::Byte(b) => Ok(OwnedValue::from(b)),
             RecordValue::Bytes(b) => OwnedValue::try_from(Value::from(b)),
         }
-        .map_err(|e| Failure::with(Code::BadArgument, format!("{key}: {e}")))?;
+        .map_err(|e| NationalError::with(Code::BadArgument, format!("{key}: {e}")))?;
         dict.insert(key.to_owned(), value);
     }
     Ok(dict)
@@ -104,7 +87,7 @@ pub(super) fn record_dict(record: Vec<(&'static str, RecordValue)>) -> Result<Di
 /// generation its spec version names first), as the daemon does before it
 /// knows the card: -23 naming the field and the rule when none could take
 /// it. The daemon checks again against the card's own generation.
-pub(super) fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(), Failure> {
+pub(super) fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(), NationalError> {
     use crate::model::Generation;
     use crate::ops::FieldInput;
     let fields = record.iter().map(|(key, value)| {
@@ -115,9 +98,10 @@ pub(super) fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(),
         };
         ((*key).to_owned(), input)
     });
-    let update = crate::ops::record_from_fields(fields).map_err(|e| Failure::with(Code::InvalidData, e.to_string()))?;
+    let update =
+        crate::ops::record_from_fields(fields).map_err(|e| NationalError::with(Code::InvalidData, e.to_string()))?;
     if update.is_empty() {
-        return Err(Failure::with(Code::BadArgument, "pWriteData: nothing to write"));
+        return Err(NationalError::with(Code::BadArgument, "pWriteData: nothing to write"));
     }
     let named = update.spec_version.as_ref().and_then(|v| v.generation());
     let mut generations = [Generation::Gen3, Generation::Gen2];
@@ -131,7 +115,7 @@ pub(super) fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(),
             }
         }
     }
-    Err(Failure::with(Code::InvalidData, first.map(|e| e.to_string()).unwrap_or_default()))
+    Err(NationalError::with(Code::InvalidData, first.map(|e| e.to_string()).unwrap_or_default()))
 }
 
 /// A `ReadCard` dictionary as the interface's values, and the terminal
@@ -158,7 +142,7 @@ pub fn card_values(info: &Dict) -> (CardValues, String) {
 
 /// The legacy eleven-field line of a `ReadCard` answer, as `iReadCardBas`
 /// gives it (section 3); -23 when a value on the card holds `|` or `$`.
-pub fn basic_line(info: &Dict) -> Result<String, Failure> {
+pub fn basic_line(info: &Dict) -> Result<String, NationalError> {
     let (card, terminal_device) = card_values(info);
     card.check_separators()?;
     Ok(bas_line(&card, &terminal_device))
@@ -174,20 +158,22 @@ fn no_opts() -> Dict {
     HashMap::new()
 }
 
-fn flag(key: &str) -> Result<Dict, Failure> {
+fn flag(key: &str) -> Result<Dict, NationalError> {
     let value = OwnedValue::try_from(Value::from(true))
-        .map_err(|e| Failure::with(Code::BadArgument, format!("building the options: {e}")))?;
+        .map_err(|e| NationalError::with(Code::BadArgument, format!("building the options: {e}")))?;
     Ok(HashMap::from([(key.to_owned(), value)]))
 }
 
 /// The PIN source's refusal as the interface's code.
-pub(super) fn pin_failure(e: PinEntryError) -> Failure {
+pub(super) fn pin_failure(e: PinEntryError) -> NationalError {
     match e {
-        PinEntryError::Cancelled => Failure::new(Code::PinCancelled),
-        PinEntryError::TimedOut => Failure::new(Code::PinTimeout),
-        PinEntryError::WrongLength => Failure::with(Code::PinLength, "a PIN is 4 to 12 digits"),
-        PinEntryError::EntriesDiffer => Failure::new(Code::PinEntriesDiffer),
-        PinEntryError::Unavailable => Failure::with(Code::ReaderConnection, "no pinentry program to ask for the PIN"),
+        PinEntryError::Cancelled => NationalError::new(Code::PinCancelled),
+        PinEntryError::TimedOut => NationalError::new(Code::PinTimeout),
+        PinEntryError::WrongLength => NationalError::with(Code::PinLength, "a PIN is 4 to 12 digits"),
+        PinEntryError::EntriesDiffer => NationalError::new(Code::PinEntriesDiffer),
+        PinEntryError::Unavailable => {
+            NationalError::with(Code::ReaderConnection, "no pinentry program to ask for the PIN")
+        }
     }
 }
 
@@ -203,11 +189,11 @@ pub struct Terminal {
 
 impl Terminal {
     /// Connects to the bus; the daemon is looked for at each call.
-    pub async fn connect(bus: &Bus) -> Result<Terminal, Failure> {
+    pub async fn connect(bus: &Bus) -> Result<Terminal, NationalError> {
         let connection = bus
             .connect()
             .await
-            .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot reach the bus: {e}")))?;
+            .map_err(|e| NationalError::with(Code::ReaderConnection, format!("cannot reach the bus: {e}")))?;
         let reader_name = std::env::var("SSCARD_READER").ok().filter(|n| !n.is_empty());
         Ok(Terminal { connection, reader_name, hsm: std::sync::Mutex::new(None) })
     }
@@ -232,23 +218,24 @@ impl Terminal {
         !self.connection.is_closed()
     }
 
-    pub(super) async fn reader(&self) -> Result<Reader1Proxy<'static>, Failure> {
-        let manager = Manager1Proxy::new(&self.connection).await.map_err(|e| failure_of(&e))?;
+    pub(super) async fn reader(&self) -> Result<Reader1Proxy<'static>, NationalError> {
+        let manager = Manager1Proxy::new(&self.connection).await.map_err(NationalError::from)?;
         let path: OwnedObjectPath = match &self.reader_name {
             Some(path) if path.starts_with('/') => OwnedObjectPath::try_from(path.as_str())
-                .map_err(|_| Failure::with(Code::BadArgument, format!("{path:?}: not an object path")))?,
+                .map_err(|_| NationalError::with(Code::BadArgument, format!("{path:?}: not an object path")))?,
             Some(name) => {
-                let readers = manager.list_readers().await.map_err(|e| failure_of(&e))?;
+                let readers = manager.list_readers().await.map_err(NationalError::from)?;
                 let found = readers.into_iter().find(|(_, n)| n == name).map(|(p, _)| p);
-                found
-                    .ok_or_else(|| Failure::with(Code::ReaderConnection, format!("reader {name:?}: no such reader")))?
+                found.ok_or_else(|| {
+                    NationalError::with(Code::ReaderConnection, format!("reader {name:?}: no such reader"))
+                })?
             }
-            None => manager.find_card().await.map_err(|e| match error_name(&e).as_deref() {
-                Some("Ambiguous") => Failure::with(
+            None => manager.find_card().await.map_err(|e| match CallError::from(&e).name() {
+                Some(ErrorName::Ambiguous) => NationalError::with(
                     Code::BadArgument,
                     "more than one reader holds a social security card: name one in SSCARD_READER",
                 ),
-                _ => failure_of(&e),
+                _ => NationalError::from(e),
             })?,
         };
         Reader1Proxy::builder(&self.connection)
@@ -256,21 +243,21 @@ impl Terminal {
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await
-            .map_err(|e| failure_of(&e))
+            .map_err(NationalError::from)
     }
 
     /// `ReadCard`, as the interface's values.
-    async fn read(&self, reader: &Reader1Proxy<'_>, photo: bool) -> Result<(CardValues, String), Failure> {
+    async fn read(&self, reader: &Reader1Proxy<'_>, photo: bool) -> Result<(CardValues, String), NationalError> {
         let opts = if photo { flag(keys::PHOTO)? } else { no_opts() };
-        let info = reader.read_card(opts).await.map_err(|e| failure_of(&e))?;
+        let info = reader.read_card(opts).await.map_err(NationalError::from)?;
         Ok(card_values(&info))
     }
 
     /// `iReadCardBas`: the eleven fields.
-    pub async fn read_card_bas(&self, i_type: i32) -> Result<String, Failure> {
+    pub async fn read_card_bas(&self, i_type: i32) -> Result<String, NationalError> {
         check_type(i_type)?;
         let reader = self.reader().await?;
-        let (card, terminal_device) = self.read(&reader, false).await.map_err(Failure::for_read)?;
+        let (card, terminal_device) = self.read(&reader, false).await.map_err(NationalError::for_read)?;
         card.check_separators()?;
         Ok(bas_line(&card, &terminal_device))
     }
@@ -283,13 +270,13 @@ impl Terminal {
         i_auth_type: i32,
         card_info: &str,
         file_addr: &str,
-    ) -> Result<String, Failure> {
+    ) -> Result<String, NationalError> {
         check_type(i_type)?;
         check_auth_type(i_auth_type)?;
         let wanted = parse_card_info(card_info)?;
         let groups = parse_file_addr(file_addr)?;
         let reader = self.reader().await?;
-        let (card, _) = self.read(&reader, wants_photo(&groups)).await.map_err(Failure::for_read)?;
+        let (card, _) = self.read(&reader, wants_photo(&groups)).await.map_err(NationalError::for_read)?;
         card.check(&wanted)?;
         card.check_separators()?;
         Ok(read_output(&groups, &card))
@@ -303,7 +290,7 @@ impl Terminal {
         card_info: &str,
         file_addr: &str,
         write_data: &str,
-    ) -> Result<String, Failure> {
+    ) -> Result<String, NationalError> {
         check_type(i_type)?;
         let wanted = parse_card_info(card_info)?;
         let groups = parse_file_addr(file_addr)?;
@@ -314,22 +301,22 @@ impl Terminal {
         let dict = record_dict(record)?;
         let reader = self.reader().await?;
         self.check_card(&reader, &wanted).await?;
-        reader.write_holder_record(dict, no_opts()).await.map_err(|e| failure_of(&e))?;
+        reader.write_holder_record(dict, no_opts()).await.map_err(NationalError::from)?;
         Ok(String::new())
     }
 
     /// Reads the card and compares it with `pCardInfo`: -22 when it is not
     /// the one meant.
-    async fn check_card(&self, reader: &Reader1Proxy<'_>, wanted: &CardInfoArg) -> Result<(), Failure> {
+    async fn check_card(&self, reader: &Reader1Proxy<'_>, wanted: &CardInfoArg) -> Result<(), NationalError> {
         let (card, _) = self.read(reader, false).await?;
         card.check(wanted)
     }
 
     /// The counter, and -52 when the PIN is blocked.
-    async fn tries_left(&self, reader: &Reader1Proxy<'_>) -> Result<u32, Failure> {
-        let (tries_left, blocked) = reader.get_pin_status(no_opts()).await.map_err(|e| failure_of(&e))?;
+    async fn tries_left(&self, reader: &Reader1Proxy<'_>) -> Result<u32, NationalError> {
+        let (tries_left, blocked) = reader.get_pin_status(no_opts()).await.map_err(NationalError::from)?;
         if blocked {
-            return Err(Failure::new(Code::PinBlocked));
+            return Err(NationalError::new(Code::PinBlocked));
         }
         Ok(tries_left)
     }
@@ -344,31 +331,31 @@ impl Terminal {
 
     /// `iVerifyPIN`: the holder types the PIN knowing the tries left, so it
     /// is verified on the last try too.
-    pub async fn verify_pin(&self, i_type: i32, pins: &mut dyn PinSource) -> Result<String, Failure> {
+    pub async fn verify_pin(&self, i_type: i32, pins: &mut dyn PinSource) -> Result<String, NationalError> {
         check_type(i_type)?;
         let reader = self.reader().await?;
         if self.pin_pad(&reader).await {
-            return Err(Failure::with(Code::Unsupported, "PIN pad readers are not supported yet"));
+            return Err(NationalError::with(Code::Unsupported, "PIN pad readers are not supported yet"));
         }
         let tries_left = self.tries_left(&reader).await?;
         let prompt = PinPrompt { description: "请输入社保卡密码", tries_left: Some(tries_left) };
         let pin = pins.current_pin(&prompt).map_err(pin_failure)?;
         let (ok, tries_left) =
-            reader.verify_pin(pin.as_str(), flag(keys::opts::ALLOW_LAST_TRY)?).await.map_err(|e| failure_of(&e))?;
+            reader.verify_pin(pin.as_str(), flag(keys::opts::ALLOW_LAST_TRY)?).await.map_err(NationalError::from)?;
         drop(pin);
         match (ok, tries_left) {
             (true, _) => Ok(String::new()),
-            (false, 0) => Err(Failure::new(Code::PinBlocked)),
-            (false, n) => Err(Failure::new(Code::WrongPin { tries_left: n })),
+            (false, 0) => Err(NationalError::new(Code::PinBlocked)),
+            (false, n) => Err(NationalError::new(Code::WrongPin { tries_left: n })),
         }
     }
 
     /// `iChangePIN`: the old PIN, then the new one twice.
-    pub async fn change_pin(&self, i_type: i32, pins: &mut dyn PinSource) -> Result<String, Failure> {
+    pub async fn change_pin(&self, i_type: i32, pins: &mut dyn PinSource) -> Result<String, NationalError> {
         check_type(i_type)?;
         let reader = self.reader().await?;
         if self.pin_pad(&reader).await {
-            return Err(Failure::with(Code::Unsupported, "PIN pad readers are not supported yet"));
+            return Err(NationalError::with(Code::Unsupported, "PIN pad readers are not supported yet"));
         }
         let tries_left = self.tries_left(&reader).await?;
         let old: Zeroizing<String> = pins
@@ -378,43 +365,48 @@ impl Terminal {
         reader
             .change_pin(old.as_str(), new.as_str(), flag(keys::opts::ALLOW_LAST_TRY)?)
             .await
-            .map_err(|e| failure_of(&e))?;
+            .map_err(NationalError::from)?;
         Ok(String::new())
     }
 
     /// -2201 unless a PSAM is present: reload and unblock need its MAC
     /// (section 5), and the holder should not type a PIN for nothing.
-    async fn need_psam(&self) -> Result<(), Failure> {
-        let manager = Manager1Proxy::new(&self.connection).await.map_err(|e| failure_of(&e))?;
-        let sam = manager.sam_reader().await.map_err(|e| failure_of(&e))?;
+    async fn need_psam(&self) -> Result<(), NationalError> {
+        let manager = Manager1Proxy::new(&self.connection).await.map_err(NationalError::from)?;
+        let sam = manager.sam_reader().await.map_err(NationalError::from)?;
         if sam.as_str() == "/" {
-            return Err(Failure::with(Code::NoPsam, "reload and unblock need the PSAM's MAC"));
+            return Err(NationalError::with(Code::NoPsam, "reload and unblock need the PSAM's MAC"));
         }
         Ok(())
     }
 
     /// `iReloadPIN`: the card `pCardInfo` names gets a new PIN (needs the
     /// PSAM).
-    pub async fn reload_pin(&self, i_type: i32, card_info: &str, pins: &mut dyn PinSource) -> Result<String, Failure> {
+    pub async fn reload_pin(
+        &self,
+        i_type: i32,
+        card_info: &str,
+        pins: &mut dyn PinSource,
+    ) -> Result<String, NationalError> {
         check_type(i_type)?;
         let wanted = parse_card_info(card_info)?;
         self.need_psam().await?;
         let reader = self.reader().await?;
         self.check_card(&reader, &wanted).await?;
         let new = pins.new_pin(&PinPrompt { description: "请输入新密码", tries_left: None }).map_err(pin_failure)?;
-        reader.reload_pin(new.as_str(), no_opts()).await.map_err(|e| failure_of(&e))?;
+        reader.reload_pin(new.as_str(), no_opts()).await.map_err(NationalError::from)?;
         Ok(String::new())
     }
 
     /// `iUnblockPIN`: resets the counter of the card `pCardInfo` names
     /// (needs the PSAM).
-    pub async fn unblock_pin(&self, i_type: i32, card_info: &str) -> Result<String, Failure> {
+    pub async fn unblock_pin(&self, i_type: i32, card_info: &str) -> Result<String, NationalError> {
         check_type(i_type)?;
         let wanted = parse_card_info(card_info)?;
         self.need_psam().await?;
         let reader = self.reader().await?;
         self.check_card(&reader, &wanted).await?;
-        reader.unblock_pin(no_opts()).await.map_err(|e| failure_of(&e))?;
+        reader.unblock_pin(no_opts()).await.map_err(NationalError::from)?;
         Ok(String::new())
     }
 }

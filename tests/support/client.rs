@@ -243,6 +243,10 @@ pub fn bytes(d: &Dict, key: &str) -> Option<Vec<u8>> {
 pub fn error_name<T: std::fmt::Debug>(result: zbus::Result<T>) -> String {
     match result {
         Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => sscard::dbus::client::error_name(&e).unwrap_or_else(|| panic!("not an sscard error: {e}")),
+        Err(e) => {
+            let e = sscard::dbus::client::CallError::from(&e);
+            assert!(matches!(e.kind, sscard::dbus::client::CallErrorKind::Daemon(_)), "not an sscard error: {e}");
+            e.short_name().to_owned()
+        }
     }
 }

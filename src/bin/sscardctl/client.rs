@@ -9,7 +9,7 @@ use sscard::ops::keys::{self, opts as opt};
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, OwnedVariant};
 
-use crate::failure::{Failure, one_line};
+use crate::failure::{CommandError, one_line};
 use crate::output::{
     bytes_of, bytes_variant, columns, dict_json, dict_rows, emit, emit_json, json_value, table, text, text_value,
 };
@@ -38,12 +38,12 @@ enum Prepared {
 }
 
 /// Runs a D-Bus command to its end.
-pub fn run(global: Global, command: Command) -> Result<(), Failure> {
+pub fn run(global: Global, command: Command) -> Result<(), CommandError> {
     let prepared = prepare(&command)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::Local(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| CommandError::Local(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
         let ctl = Ctl::connect(global).await?;
         ctl.execute(command, prepared).await
@@ -51,15 +51,15 @@ pub fn run(global: Global, command: Command) -> Result<(), Failure> {
 }
 
 /// Local input is checked, and read, before any D-Bus call.
-fn prepare(command: &Command) -> Result<Prepared, Failure> {
+fn prepare(command: &Command) -> Result<Prepared, CommandError> {
     match command {
         Command::Write { record, photo } => {
             let text = std::fs::read_to_string(record)
-                .map_err(|e| Failure::Local(format!("{}: cannot read: {e}", record.display())))?;
+                .map_err(|e| CommandError::Local(format!("{}: cannot read: {e}", record.display())))?;
             let mut dict = crate::output::record_from_json(record, &text)?;
             if let Some(photo) = photo {
                 let jpeg = std::fs::read(photo)
-                    .map_err(|e| Failure::Local(format!("{}: cannot read the photo: {e}", photo.display())))?;
+                    .map_err(|e| CommandError::Local(format!("{}: cannot read the photo: {e}", photo.display())))?;
                 dict.insert(keys::PHOTO.to_owned(), bytes_variant(jpeg)?);
             }
             Ok(Prepared::Record(dict))
@@ -70,7 +70,7 @@ fn prepare(command: &Command) -> Result<Prepared, Failure> {
                 _ => Path::new("."),
             };
             if !dir.is_dir() {
-                return Err(Failure::Local(format!(
+                return Err(CommandError::Local(format!(
                     "{}: cannot write the photo there: {} is not a directory",
                     file.display(),
                     dir.display()
@@ -91,7 +91,7 @@ fn flag(key: &str, on: bool) -> Dict {
 }
 
 impl Ctl {
-    async fn connect(global: Global) -> Result<Ctl, Failure> {
+    async fn connect(global: Global) -> Result<Ctl, CommandError> {
         let bus = global.bus;
         let builder = match bus.as_str() {
             "system" => zbus::connection::Builder::system(),
@@ -99,12 +99,12 @@ impl Ctl {
             address => zbus::connection::Builder::address(address),
         };
         let conn = builder.build().await.map_err(|e| {
-            Failure::Unavailable(format!("cannot connect to {}: {}", bus_label(&bus), one_line(&e.to_string())))
+            CommandError::Unavailable(format!("cannot connect to {}: {}", bus_label(&bus), one_line(&e.to_string())))
         })?;
         let dbus = zbus::fdo::DBusProxy::new(&conn).await?;
-        let name = zbus::names::BusName::try_from(BUS_NAME).map_err(|e| Failure::Bus(e.to_string()))?;
+        let name = zbus::names::BusName::try_from(BUS_NAME).map_err(|e| CommandError::Bus(e.to_string()))?;
         if !dbus.name_has_owner(name).await? {
-            return Err(Failure::Unavailable(format!(
+            return Err(CommandError::Unavailable(format!(
                 "{BUS_NAME} is not on {} (is sscardd running?)",
                 bus_label(&bus)
             )));
@@ -112,12 +112,12 @@ impl Ctl {
         Ok(Ctl { conn, bus, json: global.json, reader: global.reader })
     }
 
-    pub async fn manager(&self) -> Result<Manager1Proxy<'static>, Failure> {
+    pub async fn manager(&self) -> Result<Manager1Proxy<'static>, CommandError> {
         Ok(Manager1Proxy::builder(&self.conn).cache_properties(CacheProperties::No).build().await?)
     }
 
     /// The reader of `--reader` (a name or a path), else FindCard's.
-    async fn reader(&self) -> Result<Reader1Proxy<'static>, Failure> {
+    async fn reader(&self) -> Result<Reader1Proxy<'static>, CommandError> {
         let manager = self.manager().await?;
         let path = match &self.reader {
             None => manager.find_card().await?,
@@ -127,7 +127,7 @@ impl Ctl {
                     Some((path, _)) => path.clone(),
                     None => {
                         let known: Vec<String> = readers.iter().map(|(_, n)| format!("{n:?}")).collect();
-                        return Err(Failure::Local(format!(
+                        return Err(CommandError::Local(format!(
                             "no reader {wanted:?}; the daemon's readers: {}",
                             if known.is_empty() { "none".to_owned() } else { known.join(", ") }
                         )));
@@ -138,7 +138,7 @@ impl Ctl {
         Ok(Reader1Proxy::builder(&self.conn).path(path).cache_properties(CacheProperties::No).build().await?)
     }
 
-    async fn execute(&self, command: Command, prepared: Prepared) -> Result<(), Failure> {
+    async fn execute(&self, command: Command, prepared: Prepared) -> Result<(), CommandError> {
         match command {
             Command::Readers => self.readers().await,
             Command::Read { photo, format, authenticate } => {
@@ -147,7 +147,7 @@ impl Ctl {
             }
             Command::Write { .. } => match prepared {
                 Prepared::Record(record) => self.write(record).await,
-                Prepared::Nothing => Err(Failure::Local("write: no record was read".to_owned())),
+                Prepared::Nothing => Err(CommandError::Local("write: no record was read".to_owned())),
             },
             Command::Pin { command } => self.pin(command).await,
             Command::Activate { ssn, allow_last_try, pin_stdin } => {
@@ -155,12 +155,12 @@ impl Ctl {
             }
             Command::Monitor => crate::monitor::monitor(self).await,
             Command::Script { .. } | Command::Unified { .. } => {
-                Err(Failure::Local("this command does not run through the client".to_owned()))
+                Err(CommandError::Local("this command does not run through the client".to_owned()))
             }
         }
     }
 
-    async fn readers(&self) -> Result<(), Failure> {
+    async fn readers(&self) -> Result<(), CommandError> {
         let manager = self.manager().await?;
         let listed = manager.list_readers().await?;
         let sam = manager.sam_reader().await?;
@@ -230,7 +230,7 @@ impl Ctl {
         emit(&out)
     }
 
-    async fn read(&self, photo: Option<&Path>, format: Format, authenticate: bool) -> Result<(), Failure> {
+    async fn read(&self, photo: Option<&Path>, format: Format, authenticate: bool) -> Result<(), CommandError> {
         let reader = self.reader().await?;
         let mut opts = flag(opt::PHOTO, photo.is_some());
         opts.extend(flag(opt::AUTHENTICATE, authenticate));
@@ -239,9 +239,9 @@ impl Ctl {
             (None, _) => Ok(None),
             (Some(file), Some(jpeg)) => std::fs::write(file, &jpeg)
                 .map(|()| Some(file.to_path_buf()))
-                .map_err(|e| Failure::Local(format!("{}: cannot write the photo: {e}", file.display()))),
+                .map_err(|e| CommandError::Local(format!("{}: cannot write the photo: {e}", file.display()))),
             (Some(file), None) => {
-                Err(Failure::Local(format!("the card holds no photo; {} was not written", file.display())))
+                Err(CommandError::Local(format!("the card holds no photo; {} was not written", file.display())))
             }
         };
         match format {
@@ -262,7 +262,7 @@ impl Ctl {
         saved.map(drop)
     }
 
-    async fn write(&self, record: Dict) -> Result<(), Failure> {
+    async fn write(&self, record: Dict) -> Result<(), CommandError> {
         let reader = self.reader().await?;
         let out = reader.write_holder_record(record, Dict::new()).await?;
         if self.json {
@@ -271,7 +271,7 @@ impl Ctl {
         emit(&table(&dict_rows(&out)))
     }
 
-    async fn pin(&self, command: PinCommand) -> Result<(), Failure> {
+    async fn pin(&self, command: PinCommand) -> Result<(), CommandError> {
         let reader = self.reader().await?;
         match command {
             PinCommand::Status => {
@@ -294,7 +294,7 @@ impl Ctl {
                 } else if ok {
                     emit(&format!("PIN correct, {}", tries(tries_left)))?;
                 }
-                if ok { Ok(()) } else { Err(Failure::WrongPin { tries_left }) }
+                if ok { Ok(()) } else { Err(CommandError::WrongPin { tries_left }) }
             }
             PinCommand::Change { allow_last_try, pin_stdin } => {
                 let mut pins = Pins::new(pin_stdin);
@@ -315,7 +315,7 @@ impl Ctl {
         }
     }
 
-    async fn activate(&self, ssn: &str, allow_last_try: bool, mut pins: Pins) -> Result<(), Failure> {
+    async fn activate(&self, ssn: &str, allow_last_try: bool, mut pins: Pins) -> Result<(), CommandError> {
         let reader = self.reader().await?;
         let initial = pins.existing("initial PIN")?;
         let new = pins.new_pin("new PIN")?;
@@ -329,7 +329,7 @@ impl Ctl {
         emit(&format!("card activated: state {state}, {left} PIN tries left"))
     }
 
-    fn done(&self, what: &str) -> Result<(), Failure> {
+    fn done(&self, what: &str) -> Result<(), CommandError> {
         if self.json { emit_json(&json!({ "ok": true })) } else { emit(what) }
     }
 }

@@ -1,7 +1,7 @@
 //! How a command fails: the one-line message and the exit code.
 
-use sscard::dbus::client::{error_message, error_name};
-use sscard::service::ErrorName;
+use sscard::dbus::client::{CallError, CallErrorKind};
+use sscard_contract::ErrorName;
 
 #[cfg(test)]
 pub use sscard::cli::sscardctl::{daemon_errors, exit_codes_help};
@@ -23,7 +23,7 @@ fn exit_wrong_pin() -> u8 {
 
 /// Why a command failed.
 #[derive(Debug)]
-pub enum Failure {
+pub enum CommandError {
     /// Bad local input or a local I/O failure.
     Local(String),
     /// The daemon answered `org.sscard.Error.<raw>`; `name` is `None` for
@@ -40,62 +40,60 @@ pub enum Failure {
     Quiet,
 }
 
-impl Failure {
+impl CommandError {
     pub fn code(&self) -> u8 {
         match self {
-            Failure::Local(_) | Failure::Bus(_) | Failure::Quiet => EXIT_LOCAL,
-            Failure::Daemon { name, .. } => name.map_or(unknown_daemon_error(), ErrorName::exit_code),
-            Failure::Unavailable(_) => EXIT_UNAVAILABLE,
-            Failure::WrongPin { .. } => exit_wrong_pin(),
+            CommandError::Local(_) | CommandError::Bus(_) | CommandError::Quiet => EXIT_LOCAL,
+            CommandError::Daemon { name, .. } => name.map_or(unknown_daemon_error(), ErrorName::exit_code),
+            CommandError::Unavailable(_) => EXIT_UNAVAILABLE,
+            CommandError::WrongPin { .. } => exit_wrong_pin(),
         }
     }
 
     /// The line after `sscardctl: `.
     pub fn message(&self) -> String {
         match self {
-            Failure::Local(m) | Failure::Unavailable(m) | Failure::Bus(m) => m.clone(),
-            Failure::Quiet => String::new(),
-            Failure::Daemon { raw, message, .. } => format!("{raw}: {message}"),
-            Failure::WrongPin { tries_left: 0 } => "wrong PIN, 0 tries left: the PIN is now blocked".to_owned(),
-            Failure::WrongPin { tries_left: 1 } => "wrong PIN, 1 try left".to_owned(),
-            Failure::WrongPin { tries_left } => format!("wrong PIN, {tries_left} tries left"),
+            CommandError::Local(m) | CommandError::Unavailable(m) | CommandError::Bus(m) => m.clone(),
+            CommandError::Quiet => String::new(),
+            CommandError::Daemon { raw, message, .. } => format!("{raw}: {message}"),
+            CommandError::WrongPin { tries_left: 0 } => "wrong PIN, 0 tries left: the PIN is now blocked".to_owned(),
+            CommandError::WrongPin { tries_left: 1 } => "wrong PIN, 1 try left".to_owned(),
+            CommandError::WrongPin { tries_left } => format!("wrong PIN, {tries_left} tries left"),
         }
     }
 }
 
-impl From<zbus::Error> for Failure {
-    fn from(e: zbus::Error) -> Self {
-        if let Some(raw) = error_name(&e) {
-            return Failure::Daemon { name: ErrorName::from_name(&raw), raw, message: one_line(&error_message(&e)) };
-        }
-        match &e {
-            zbus::Error::FDO(fdo) => match &**fdo {
-                zbus::fdo::Error::ServiceUnknown(_) | zbus::fdo::Error::NameHasNoOwner(_) => {
-                    Failure::Unavailable(format!("{} is not on the bus (is sscardd running?)", sscard::dbus::BUS_NAME))
-                }
-                zbus::fdo::Error::NoReply(m) | zbus::fdo::Error::Disconnected(m) => {
-                    Failure::Unavailable(format!("the daemon left without answering: {}", one_line(m)))
-                }
-                other => Failure::Bus(one_line(&other.to_string())),
-            },
-            zbus::Error::InputOutput(_) | zbus::Error::Connection(..) => {
-                Failure::Unavailable(format!("lost the bus: {}", one_line(&e.to_string())))
+impl From<CallError> for CommandError {
+    fn from(e: CallError) -> Self {
+        match e.kind {
+            CallErrorKind::Daemon(name) => {
+                CommandError::Daemon { name, raw: e.short_name().to_owned(), message: e.message }
             }
-            _ => Failure::Bus(one_line(&e.to_string())),
+            CallErrorKind::NotRunning => {
+                CommandError::Unavailable(format!("{} is not on the bus (is sscardd running?)", sscard::dbus::BUS_NAME))
+            }
+            CallErrorKind::Lost if e.bus_name.ends_with(".NoReply") => {
+                CommandError::Unavailable(format!("the daemon left without answering: {}", e.message))
+            }
+            CallErrorKind::Lost => CommandError::Unavailable(format!("lost the bus: {}", e.message)),
+            CallErrorKind::Denied | CallErrorKind::Bus => CommandError::Bus(e.to_string()),
         }
     }
 }
 
-impl From<zbus::fdo::Error> for Failure {
-    fn from(e: zbus::fdo::Error) -> Self {
-        Failure::from(zbus::Error::from(e))
+impl From<zbus::Error> for CommandError {
+    fn from(e: zbus::Error) -> Self {
+        CommandError::from(CallError::from(&e))
     }
 }
 
-/// Messages stay on one line.
-pub fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+impl From<zbus::fdo::Error> for CommandError {
+    fn from(e: zbus::fdo::Error) -> Self {
+        CommandError::from(CallError::from(e))
+    }
 }
+
+pub use sscard::dbus::client::one_line;
 
 #[cfg(test)]
 mod tests {
@@ -110,7 +108,7 @@ mod tests {
         assert_eq!(codes, (3..=23).collect::<Vec<u8>>());
         assert!(codes.iter().all(|c| ![0, EXIT_LOCAL, 2, EXIT_UNAVAILABLE].contains(c)));
         let code = |raw: &str| {
-            Failure::Daemon { name: ErrorName::from_name(raw), raw: raw.into(), message: "m".into() }.code()
+            CommandError::Daemon { name: ErrorName::from_name(raw), raw: raw.into(), message: "m".into() }.code()
         };
         assert_eq!(code("WrongPin"), 11);
         assert_eq!(code("org.sscard.Error.NoCard"), 3);
@@ -141,15 +139,16 @@ mod tests {
     #[test]
     fn an_unknown_name_keeps_its_name_and_exits_21() {
         let known =
-            Failure::Daemon { name: ErrorName::from_name("LastTry"), raw: "LastTry".into(), message: "m".into() };
+            CommandError::Daemon { name: ErrorName::from_name("LastTry"), raw: "LastTry".into(), message: "m".into() };
         assert_eq!((known.code(), known.message().as_str()), (10, "LastTry: m"));
-        let unknown = Failure::Daemon { name: ErrorName::from_name("Later"), raw: "Later".into(), message: "m".into() };
+        let unknown =
+            CommandError::Daemon { name: ErrorName::from_name("Later"), raw: "Later".into(), message: "m".into() };
         assert_eq!((unknown.code(), unknown.message().as_str()), (21, "Later: m"));
     }
 
     #[test]
     fn wrong_pin_says_the_tries_left() {
-        assert_eq!(Failure::WrongPin { tries_left: 2 }.message(), "wrong PIN, 2 tries left");
-        assert_eq!(Failure::WrongPin { tries_left: 2 }.code(), 11);
+        assert_eq!(CommandError::WrongPin { tries_left: 2 }.message(), "wrong PIN, 2 tries left");
+        assert_eq!(CommandError::WrongPin { tries_left: 2 }.code(), 11);
     }
 }

@@ -10,7 +10,7 @@ use zbus::message::Type;
 use zbus::{MatchRule, Message, MessageStream, OwnedObjectPath, OwnedVariant};
 
 use crate::client::Ctl;
-use crate::failure::Failure;
+use crate::failure::CommandError;
 use crate::output::{emit, json_value, text_value, timestamp};
 
 /// One line of output.
@@ -58,10 +58,10 @@ impl Event {
     }
 }
 
-pub async fn monitor(ctl: &Ctl) -> Result<(), Failure> {
+pub async fn monitor(ctl: &Ctl) -> Result<(), CommandError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::Local(format!("SIGTERM handler: {e}")))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::Local(format!("SIGINT handler: {e}")))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| CommandError::Local(format!("SIGTERM handler: {e}")))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| CommandError::Local(format!("SIGINT handler: {e}")))?;
 
     // Every signal of the daemon's objects, present and future: the bus
     // matches the well-known name against its owner of the moment.
@@ -90,7 +90,7 @@ pub async fn monitor(ctl: &Ctl) -> Result<(), Failure> {
         let msg = match next {
             Some(Ok(msg)) => msg,
             Some(Err(e)) => return Err(e.into()),
-            None => return Err(Failure::Unavailable("the bus connection closed".to_owned())),
+            None => return Err(CommandError::Unavailable("the bus connection closed".to_owned())),
         };
         if let Some(event) = describe(&msg, &mut names) {
             emit(&event.line(ctl.json))?;

@@ -8,7 +8,7 @@ use sscard::dbus::client::Dict;
 use sscard::ops::keys;
 use zbus::{OwnedVariant, Variant};
 
-use crate::failure::Failure;
+use crate::failure::CommandError;
 
 /// The keys of a reply in the order a person reads them: the card info's,
 /// then the write result's; any other key follows, sorted.
@@ -166,50 +166,56 @@ pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// Writes `text` and a line end (unless it has one) to standard output.
-pub fn emit(text: &str) -> Result<(), Failure> {
+pub fn emit(text: &str) -> Result<(), CommandError> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     let end = if text.ends_with('\n') { "" } else { "\n" };
     write!(stdout, "{text}{end}")
         .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Local(format!("writing to standard output: {e}")))
+        .map_err(|e| CommandError::Local(format!("writing to standard output: {e}")))
 }
 
 /// One JSON value on one line.
-pub fn emit_json(value: &Value) -> Result<(), Failure> {
+pub fn emit_json(value: &Value) -> Result<(), CommandError> {
     emit(&value.to_string())
 }
 
 /// `WriteHolderRecord`'s record from a JSON object: each value a string,
 /// except `nation`, a number from 0 to 255 sent as `y`. The daemon checks
 /// the keys and the card's rules; only what JSON cannot say is checked here.
-pub fn record_from_json(file: &Path, text: &str) -> Result<Dict, Failure> {
+pub fn record_from_json(file: &Path, text: &str) -> Result<Dict, CommandError> {
     let at = file.display();
-    let value: Value = serde_json::from_str(text).map_err(|e| Failure::Local(format!("{at}: not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| CommandError::Local(format!("{at}: not valid JSON: {e}")))?;
     let Value::Object(object) = value else {
-        return Err(Failure::Local(format!("{at}: expected a JSON object of the record's keys, not {}", kind(&value))));
+        return Err(CommandError::Local(format!(
+            "{at}: expected a JSON object of the record's keys, not {}",
+            kind(&value)
+        )));
     };
     let mut record = Dict::new();
     for (key, value) in object {
         let variant = match (key.as_str(), &value) {
             (keys::PHOTO, _) => {
-                return Err(Failure::Local(format!("{at}: photo: give the JPEG file with --photo FILE")));
+                return Err(CommandError::Local(format!("{at}: photo: give the JPEG file with --photo FILE")));
             }
             (keys::NATION, Value::Number(n)) => match n.as_u64().and_then(|n| u8::try_from(n).ok()) {
                 Some(code) => OwnedVariant::from(code),
                 None => {
-                    return Err(Failure::Local(format!("{at}: nation must be a whole number from 0 to 255, not {n}")));
+                    return Err(CommandError::Local(format!(
+                        "{at}: nation must be a whole number from 0 to 255, not {n}"
+                    )));
                 }
             },
             (keys::NATION, other) => {
-                return Err(Failure::Local(format!(
+                return Err(CommandError::Local(format!(
                     "{at}: nation must be a number from 0 to 255 (D-Bus y), not {}",
                     kind(other)
                 )));
             }
             (_, Value::String(s)) => string_variant(s)?,
             (_, other) => {
-                return Err(Failure::Local(format!("{at}: {key} must be a string, not {}", kind(other))));
+                return Err(CommandError::Local(format!("{at}: {key} must be a string, not {}", kind(other))));
             }
         };
         record.insert(key, variant);
@@ -217,12 +223,12 @@ pub fn record_from_json(file: &Path, text: &str) -> Result<Dict, Failure> {
     Ok(record)
 }
 
-pub fn string_variant(s: &str) -> Result<OwnedVariant, Failure> {
-    OwnedVariant::try_from(Variant::from(s)).map_err(|e| Failure::Local(format!("cannot hold {s:?}: {e}")))
+pub fn string_variant(s: &str) -> Result<OwnedVariant, CommandError> {
+    OwnedVariant::try_from(Variant::from(s)).map_err(|e| CommandError::Local(format!("cannot hold {s:?}: {e}")))
 }
 
-pub fn bytes_variant(b: Vec<u8>) -> Result<OwnedVariant, Failure> {
-    OwnedVariant::try_from(Variant::from(b)).map_err(|e| Failure::Local(format!("cannot hold the bytes: {e}")))
+pub fn bytes_variant(b: Vec<u8>) -> Result<OwnedVariant, CommandError> {
+    OwnedVariant::try_from(Variant::from(b)).map_err(|e| CommandError::Local(format!("cannot hold the bytes: {e}")))
 }
 
 fn kind(v: &Value) -> &'static str {

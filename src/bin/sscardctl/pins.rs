@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use zeroize::Zeroizing;
 
-use crate::failure::Failure;
+use crate::failure::CommandError;
 
 /// The longest line taken: a PIN has at most 12 digits; the rest of the
 /// room lets a mistyped line be refused by the PIN rules, not cut short.
@@ -28,22 +28,22 @@ impl Pins {
     }
 
     /// A PIN the card already has (`what`: "PIN", "old PIN", "initial PIN").
-    pub fn existing(&mut self, what: &str) -> Result<Zeroizing<String>, Failure> {
+    pub fn existing(&mut self, what: &str) -> Result<Zeroizing<String>, CommandError> {
         if self.from_stdin {
-            return stdin_line(what).map_err(Failure::Local);
+            return stdin_line(what).map_err(CommandError::Local);
         }
         prompt(what)
     }
 
     /// A PIN to set: asked twice on the terminal, and both must agree.
-    pub fn new_pin(&mut self, what: &str) -> Result<Zeroizing<String>, Failure> {
+    pub fn new_pin(&mut self, what: &str) -> Result<Zeroizing<String>, CommandError> {
         if self.from_stdin {
-            return stdin_line(what).map_err(Failure::Local);
+            return stdin_line(what).map_err(CommandError::Local);
         }
         let first = prompt(what)?;
         let again = prompt(&format!("{what} again"))?;
         if first.as_str() != again.as_str() {
-            return Err(Failure::Local(format!("the two entries of the {what} differ")));
+            return Err(CommandError::Local(format!("the two entries of the {what} differ")));
         }
         Ok(first)
     }
@@ -104,9 +104,9 @@ fn read_line(input: &mut impl Read) -> std::io::Result<Option<Zeroizing<String>>
 }
 
 /// A prompt on the controlling terminal, without echo.
-fn prompt(what: &str) -> Result<Zeroizing<String>, Failure> {
+fn prompt(what: &str) -> Result<Zeroizing<String>, CommandError> {
     let cannot = |e: std::io::Error| {
-        Failure::Local(format!(
+        CommandError::Local(format!(
             "cannot prompt for the {what} on a terminal ({e}); use --pin-stdin to read it from standard input"
         ))
     };
@@ -124,7 +124,7 @@ fn prompt(what: &str) -> Result<Zeroizing<String>, Failure> {
     let _ = writeln!(tty);
     match line {
         Ok(Some(pin)) => Ok(pin),
-        Ok(None) => Err(Failure::Local(format!("the terminal closed before the {what}"))),
+        Ok(None) => Err(CommandError::Local(format!("the terminal closed before the {what}"))),
         Err(e) => Err(cannot(e)),
     }
 }

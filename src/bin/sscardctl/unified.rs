@@ -8,10 +8,10 @@
 use std::io::Write;
 
 use sscard::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry};
-use sscard::unified::{Bus, Code, Encoding, Failure, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
+use sscard::unified::{Bus, Code, Encoding, NationalError, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
 use zeroize::Zeroizing;
 
-use crate::failure::Failure as CtlFailure;
+use crate::failure::CommandError;
 
 /// PINs from standard input, one a line: a new PIN twice.
 struct StdinPins;
@@ -39,8 +39,8 @@ impl PinSource for StdinPins {
     }
 }
 
-fn int(arg: &str, name: &str) -> Result<i32, Failure> {
-    arg.trim().parse().map_err(|_| Failure::with(Code::BadArgument, format!("{name}: {arg:?} is not a number")))
+fn int(arg: &str, name: &str) -> Result<i32, NationalError> {
+    arg.trim().parse().map_err(|_| NationalError::with(Code::BadArgument, format!("{name}: {arg:?} is not a number")))
 }
 
 /// Runs `function` and prints its answer; the exit code is 0 when the
@@ -51,18 +51,18 @@ pub fn run(
     function: &str,
     args: &[String],
     pin_stdin: bool,
-) -> Result<(), CtlFailure> {
+) -> Result<(), CommandError> {
     let encoding = Encoding::from_env();
     let size_of = |f: &str| if f == "iReadCard" || f == "iReadCard_HSM_Step2" { READ_OUT_SIZE } else { OUT_SIZE };
-    let print = |code: i32, bytes: &[u8]| -> Result<(), CtlFailure> {
+    let print = |code: i32, bytes: &[u8]| -> Result<(), CommandError> {
         let mut out = std::io::stdout().lock();
         let printed = writeln!(out, "{code}").and_then(|()| out.write_all(bytes)).and_then(|()| writeln!(out));
-        printed.and_then(|()| out.flush()).map_err(|e| CtlFailure::Local(format!("writing the answer: {e}")))
+        printed.and_then(|()| out.flush()).map_err(|e| CommandError::Local(format!("writing the answer: {e}")))
     };
     // The debit functions write nothing, as the library's do.
     if matches!(function, "iDoDebit" | "iReadDebitRecord") || function.starts_with("iDoDebit_") {
         print(Code::Unsupported.value(), &[])?;
-        return Err(CtlFailure::Quiet);
+        return Err(CommandError::Quiet);
     }
     let session = runtime().and_then(|rt| connect(&rt, bus, reader).map(|t| (rt, t)));
     let (runtime, terminal) = match session {
@@ -70,14 +70,14 @@ pub fn run(
         Err(e) => {
             let (code, bytes) = answer(Err(e), size_of(function), encoding);
             print(code, &bytes)?;
-            return Err(CtlFailure::Quiet);
+            return Err(CommandError::Quiet);
         }
     };
     let (code, bytes) =
         answer(execute(&runtime, &terminal, function, args, pin_stdin, encoding), size_of(function), encoding);
     print(code, &bytes)?;
     if code != 0 {
-        return Err(CtlFailure::Quiet);
+        return Err(CommandError::Quiet);
     }
     // An HSM Step1 holds its session in this process: each later step's
     // arguments come from standard input, one line a step (TAB between
@@ -86,7 +86,7 @@ pub fn run(
         let line = match step_line() {
             Some(line) => line,
             // No more steps: the session is abandoned as this process leaves.
-            None => return Err(CtlFailure::Quiet),
+            None => return Err(CommandError::Quiet),
         };
         // A reload's Step3 line carries the new PIN's digits (in its APDU).
         let step_args: Zeroizing<Vec<String>> = Zeroizing::new(line.split('\t').map(str::to_owned).collect());
@@ -94,14 +94,14 @@ pub fn run(
             answer(execute(&runtime, &terminal, step, &step_args, pin_stdin, encoding), size_of(step), encoding);
         print(code, &bytes)?;
         if code != 0 {
-            return Err(CtlFailure::Quiet);
+            return Err(CommandError::Quiet);
         }
     }
     Ok(())
 }
 
 /// Connects to the daemon's bus, as the library does.
-fn connect(runtime: &tokio::runtime::Runtime, bus: &str, reader: Option<&str>) -> Result<Terminal, Failure> {
+fn connect(runtime: &tokio::runtime::Runtime, bus: &str, reader: Option<&str>) -> Result<Terminal, NationalError> {
     let bus = match bus {
         "system" => Bus::System,
         "session" => Bus::Session,
@@ -116,11 +116,11 @@ fn connect(runtime: &tokio::runtime::Runtime, bus: &str, reader: Option<&str>) -
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+fn runtime() -> Result<tokio::runtime::Runtime, NationalError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::with(Code::ReaderConnection, format!("cannot start: {e}")))
+        .map_err(|e| NationalError::with(Code::ReaderConnection, format!("cannot start: {e}")))
 }
 
 fn execute(
@@ -130,23 +130,26 @@ fn execute(
     args: &[String],
     pin_stdin: bool,
     encoding: Encoding,
-) -> Result<String, Failure> {
+) -> Result<String, NationalError> {
     // Arguments arrive as a C caller's would: bytes in the library's encoding.
-    let arg = |i: usize, name: &str| -> Result<String, Failure> {
-        let raw =
-            args.get(i).ok_or_else(|| Failure::with(Code::BadArgument, format!("{function}: {name} is missing")))?;
-        encoding
-            .decode(&encoding.encode(raw).map_err(|e| Failure::with(e.code, format!("{name}: {}", e.detail)))?, name)
+    let arg = |i: usize, name: &str| -> Result<String, NationalError> {
+        let raw = args
+            .get(i)
+            .ok_or_else(|| NationalError::with(Code::BadArgument, format!("{function}: {name} is missing")))?;
+        encoding.decode(
+            &encoding.encode(raw).map_err(|e| NationalError::with(e.code, format!("{name}: {}", e.detail)))?,
+            name,
+        )
     };
-    let expect = |n: usize| -> Result<(), Failure> {
+    let expect = |n: usize| -> Result<(), NationalError> {
         if args.len() == n {
             Ok(())
         } else {
-            Err(Failure::with(Code::BadArgument, format!("{function} takes {n} arguments, not {}", args.len())))
+            Err(NationalError::with(Code::BadArgument, format!("{function} takes {n} arguments, not {}", args.len())))
         }
     };
     if function.starts_with("PKI_") || function.contains("Debit") {
-        return Err(Failure::with(Code::Unsupported, format!("{function}: not available")));
+        return Err(NationalError::with(Code::Unsupported, format!("{function}: not available")));
     }
     let mut pins: Box<dyn PinSource> = if pin_stdin { Box::new(StdinPins) } else { Box::new(Pinentry::from_env()) };
     runtime.block_on(async {
@@ -213,13 +216,13 @@ fn execute(
             "iReloadPIN_HSM_Step3" => terminal.reload_pin_hsm_step3(&key(&arg)).await,
             "iUnblockPIN_HSM_Step2" => terminal.unblock_pin_hsm_step2(&key(&arg)).await,
             "iUnblockPIN_HSM_Step3" => terminal.unblock_pin_hsm_step3(&key(&arg)).await,
-            other => Err(Failure::with(Code::Unsupported, format!("{other}: no such function"))),
+            other => Err(NationalError::with(Code::Unsupported, format!("{other}: no such function"))),
         }
     })
 }
 
 /// A step's `pKey`: its first argument, empty when there is none.
-fn key(arg: &dyn Fn(usize, &str) -> Result<String, Failure>) -> String {
+fn key(arg: &dyn Fn(usize, &str) -> Result<String, NationalError>) -> String {
     arg(0, "pKey").unwrap_or_default()
 }
 
