@@ -518,7 +518,7 @@ async fn insert_latency(
 
 // ---------------------------------------------------------------- main
 
-fn personalise(bench: &mut Bench, engine: &Engine) {
+fn personalize(bench: &mut Bench, engine: &Engine) {
     bench.insert(PSAM_SLOT, "psam", &[]);
     let record = support::terminal::holder_record(2, 4096);
     let mut sam = bench.connect(PSAM_SLOT);
@@ -527,7 +527,7 @@ fn personalise(bench: &mut Bench, engine: &Engine) {
         let mut ctx = card.begin().expect("transaction");
         let mut stx = sam.begin().expect("PSAM transaction");
         let mut cards = Cards::new(&mut ctx, Some(&mut stx as &mut dyn Transport));
-        engine.personalise(&mut cards, &record).unwrap_or_else(|e| panic!("personalise: {e}"));
+        engine.personalize(&mut cards, &record).unwrap_or_else(|e| panic!("personalise: {e}"));
     }
     drop(sam);
     bench.remove(PSAM_SLOT);
@@ -553,7 +553,7 @@ async fn run(o: &Options) -> Vec<Goal> {
         let a = card_args(i, "0");
         bench.insert(slot, "card", &a.iter().map(String::as_str).collect::<Vec<_>>());
     }
-    personalise(&mut bench, &engine);
+    personalize(&mut bench, &engine);
 
     let mut goals = Vec::new();
 

@@ -90,7 +90,7 @@ fn measure(bench: &mut Bench, engine: &Engine, generation: u8, latency_us: u64, 
     let mut add = |op, (apdus, median)| rows.push(Row { op, apdus, median });
     add(
         "personalise (13 elements + 4 KiB photo)",
-        timed(engine, &mut card, &mut sam, runs, |c| engine.personalise(c, &update)),
+        timed(engine, &mut card, &mut sam, runs, |c| engine.personalize(c, &update)),
     );
     add("read card", timed(engine, &mut card, &mut sam, runs, |c| engine.read_card(c, ReadOptions::default())));
     add(
@@ -126,9 +126,6 @@ fn measure(bench: &mut Bench, engine: &Engine, generation: u8, latency_us: u64, 
         "reload PIN",
         timed(engine, &mut card, &mut sam, runs, |c| engine.reload_pin(c, &pin(reload.next().unwrap_or(&"975312")))),
     );
-    if generation == 3 {
-        add("deactivate", timed(engine, &mut card, &mut sam, 1, |c| engine.deactivate(c)));
-    }
     drop((card, sam));
     bench.remove(Slot::Card);
     bench.remove(Slot::Sam);

@@ -94,7 +94,7 @@ async fn main() {
     rig.insert_sam_with(&["--latency-us", LATENCY_US]).await;
     let image = dir.join("card.json");
     let image_arg = image.to_string_lossy().into_owned();
-    // Personalised at once (latency 0), then taken out.
+    // Personalized at once (latency 0), then taken out.
     rig.insert_card(Slot::Card, 3, &["--image", &image_arg, "--region", "440305", "--serial", "0102030405060708"])
         .await;
     let mut record = holder_dict(3, None);

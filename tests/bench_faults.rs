@@ -103,7 +103,7 @@ fn old_image() -> CardImage {
 }
 
 /// The personalisation, stopping at the first transport failure.
-fn personalise(card: &mut dyn Transport, psam: &mut dyn Transport) -> Result<(), ExchangeError> {
+fn personalize(card: &mut dyn Transport, psam: &mut dyn Transport) -> Result<(), ExchangeError> {
     let send = |t: &mut dyn Transport, c: Command| exchange(t, &c);
     select_psam(psam);
     let select = Command::new(0, 0xA4, 4, 0).with_data(SSSE_AID.to_vec()).and_then(|c| c.with_ne(256));
@@ -138,7 +138,7 @@ fn remove_after_leaves_old_or_new_never_torn() {
     {
         let mut card = bench.connect(Slot::Card);
         let mut psam = bench.connect(Slot::Sam);
-        personalise(&mut card.begin().expect("transaction"), &mut psam.begin().expect("transaction"))
+        personalize(&mut card.begin().expect("transaction"), &mut psam.begin().expect("transaction"))
             .expect("uninterrupted personalisation");
     }
     bench.remove(Slot::Card);
@@ -163,7 +163,7 @@ fn remove_after_leaves_old_or_new_never_torn() {
         let outcome = {
             let mut card = bench.connect(Slot::Card);
             let mut psam = bench.connect(Slot::Sam);
-            personalise(&mut card.begin().expect("transaction"), &mut psam.begin().expect("transaction"))
+            personalize(&mut card.begin().expect("transaction"), &mut psam.begin().expect("transaction"))
         };
         match outcome {
             Err(ExchangeError::Transport(TransportError::CardRemoved | TransportError::NoCard)) => {}

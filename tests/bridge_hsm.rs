@@ -86,7 +86,7 @@ fn back_end(line: &str, first: Option<&str>) -> String {
 async fn rig(generation: u8) -> Rig {
     let mut rig = Rig::empty(2, &[]).await;
     rig.insert_card(Slot::Card, generation, &["--region", REGION, "--serial", SERIAL]).await;
-    // Personalised through an HSM session on the bus: there is no PSAM.
+    // Personalized through an HSM session on the bus: there is no PSAM.
     let reader = rig.reader(Slot::Card).await;
     let (path, first) = reader.begin_hsm("write", no_opts()).await.expect("BeginHsm write");
     let f: [u8; 8] = bytes(&first, "factor").unwrap().try_into().unwrap();

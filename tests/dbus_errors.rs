@@ -11,7 +11,7 @@ use support::bench::Slot;
 use support::client::*;
 
 /// Personalises the card in the rig with the holder record, no photo.
-async fn personalise(rig: &Rig) {
+async fn personalize(rig: &Rig) {
     let reader = rig.reader(Slot::Card).await;
     reader.write_holder_record(holder_dict(3, None), no_opts()).await.expect("WriteHolderRecord");
 }
@@ -132,7 +132,7 @@ async fn invalid_arguments_send_nothing() {
 #[tokio::test]
 async fn pin_errors() {
     let rig = Rig::new(3, true).await;
-    personalise(&rig).await;
+    personalize(&rig).await;
     let reader = rig.reader(Slot::Card).await;
     // A wrong old PIN to ChangePin.
     let e = reader.change_pin("000000", NEW_PIN, no_opts()).await.expect_err("wrong old PIN");
@@ -166,7 +166,7 @@ async fn activation_refusals() {
     // A blank card has no holder to match.
     let before = rig.logged(Slot::Card).len();
     assert_eq!(error_name(reader.activate(SSN, INITIAL_PIN, NEW_PIN, no_opts()).await), "HolderMismatch");
-    personalise(&rig).await;
+    personalize(&rig).await;
     let other_ssn = "44030519900101123X";
     assert_eq!(error_name(reader.activate(other_ssn, INITIAL_PIN, NEW_PIN, no_opts()).await), "HolderMismatch");
     assert!(rig.logged(Slot::Card)[before..].iter().all(|a| !a.starts_with("0020") || !a.contains('<')));

@@ -267,7 +267,7 @@ async fn rig_with(generation: u8, with_sam: bool, filter: &str) -> Rig {
 
 /// The holder record through the daemon (not the library), with the name
 /// `name` and a photo of `photo_len` bytes when asked.
-async fn personalise(rig: &Rig, generation: u8, name: &str, photo_len: Option<usize>) {
+async fn personalize(rig: &Rig, generation: u8, name: &str, photo_len: Option<usize>) {
     let mut record = holder_dict(generation, photo_len);
     record.insert("name".into(), string_value(name));
     let reader = rig.reader(Slot::Card).await;
@@ -334,7 +334,7 @@ fn assert_fields(out: &[u8], expected: &[Vec<u8>]) {
 
 async fn read_card_bas(generation: u8) {
     let mut rig = rig_with(generation, true, "debug").await;
-    personalise(&rig, generation, "张三", None).await;
+    personalize(&rig, generation, "张三", None).await;
     let mut lib = Lib::new(&rig);
     // iType 1, 3 and 4 all read the contact card.
     for i_type in [1, 3, 4] {
@@ -384,7 +384,7 @@ const LONG_NAME_4E: &str = "木江";
 
 async fn read_card(generation: u8) {
     let rig = rig_with(generation, true, "debug").await;
-    personalise(&rig, generation, LONG_NAME, Some(1500)).await;
+    personalize(&rig, generation, LONG_NAME, Some(1500)).await;
     let lib = Lib::new(&rig);
     let version = spec_version(generation);
 
@@ -428,7 +428,7 @@ async fn read_card_gen2() {
 
 async fn write_card(generation: u8) {
     let rig = rig_with(generation, true, "debug").await;
-    personalise(&rig, generation, "张三", None).await;
+    personalize(&rig, generation, "张三", None).await;
     let lib = Lib::new(&rig);
 
     // EF05 items.
@@ -519,7 +519,7 @@ async fn write_card_gen2() {
 
 async fn buffer_bounds(generation: u8) {
     let rig = rig_with(generation, true, "debug").await;
-    personalise(&rig, generation, LONG_NAME, None).await;
+    personalize(&rig, generation, LONG_NAME, None).await;
     let lib = Lib::new(&rig);
     // The largest photo, written through the library.
     let photo = jpeg(MAX_PHOTO);
@@ -567,7 +567,7 @@ async fn buffer_bounds_gen2() {
 /// the PSAM.
 async fn refused_input(generation: u8) {
     let rig = rig_with(generation, true, "debug").await;
-    personalise(&rig, generation, "张三", None).await;
+    personalize(&rig, generation, "张三", None).await;
     let lib = Lib::new(&rig);
     let before = (rig.logged(Slot::Card).len(), rig.logged(Slot::Sam).len());
 
@@ -704,7 +704,7 @@ async fn no_card_no_psam_no_daemon() {
 
 async fn python_ctypes(generation: u8) {
     let rig = rig_with(generation, true, "debug").await;
-    personalise(&rig, generation, "张三", None).await;
+    personalize(&rig, generation, "张三", None).await;
     let lib = Lib::new(&rig);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_card_bas.py");
     let out = run_ok(lib.command("python3").arg(&script), "python3 read_card_bas.py (is python3 installed?)");
@@ -735,7 +735,7 @@ fn headers(apdus: &[String]) -> Vec<String> {
 
 async fn threads(generation: u8) {
     let rig = rig_with(generation, true, "info").await;
-    personalise(&rig, generation, "张三", None).await;
+    personalize(&rig, generation, "张三", None).await;
     let lib = Lib::new(&rig);
     // One call alone: the sequence every call must send, whole.
     let before = (rig.logged(Slot::Card).len(), rig.logged(Slot::Sam).len());
@@ -883,7 +883,7 @@ async fn pin_functions(generation: u8) {
     let mut rig = Rig::empty_logged(2, &["--config", &config], "trace").await;
     rig.insert_sam().await;
     rig.insert_card(Slot::Card, generation, &[&["--region", REGION, "--serial", SERIAL][..], &initial].concat()).await;
-    personalise(&rig, generation, "张三", None).await;
+    personalize(&rig, generation, "张三", None).await;
     let pins = FakePinentry::new(rig.bench.dir());
     let mut lib = Lib::new(&rig);
     lib.set("SSCARD_PINENTRY", pins.program());

@@ -212,7 +212,7 @@ async fn rig(generation: u8, filter: &str) -> Rig {
 }
 
 /// Personalises the card through an HSM session on the bus (no PSAM).
-async fn personalise(rig: &Rig, generation: u8) {
+async fn personalize(rig: &Rig, generation: u8) {
     let reader = rig.reader(Slot::Card).await;
     let (path, first) = reader.begin_hsm("write", no_opts()).await.expect("BeginHsm write");
     let f: [u8; 8] = bytes(&first, "factor").unwrap().try_into().unwrap();
@@ -235,7 +235,7 @@ fn fields(text: &str) -> Vec<&str> {
 
 async fn every_function(generation: u8) {
     let rig = rig(generation, "trace").await;
-    personalise(&rig, generation).await;
+    personalize(&rig, generation).await;
     let dir = tempfile::tempdir().expect("pinentry dir");
     let pinentry = fake_pinentry(dir.path(), &[NEW_PIN, NEW_PIN]);
     let lib = Lib { staged: Staged::new(), bus: rig.bus.address(), pinentry: Some(pinentry), log: true };
@@ -363,7 +363,7 @@ fn since(rig: &Rig, before: usize) -> Vec<String> {
 #[tokio::test]
 async fn refusals_through_the_library() {
     let rig = rig(3, "debug").await;
-    personalise(&rig, 3).await;
+    personalize(&rig, 3).await;
     let lib = Lib { staged: Staged::new(), bus: rig.bus.address(), pinentry: None, log: false };
 
     // A wrong internal result: -21, and no EXTERNAL AUTHENTICATE.

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use crate::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry};
+use crate::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry, checked_pin};
 use crate::unified::{Code, NationalError, Terminal};
 
 /// The PINs a request carries (`pin`, `oldPin`, `newPin`), each taken out
@@ -17,14 +17,6 @@ pub struct RequestPins {
     old_pin: Option<Zeroizing<String>>,
     new_pin: Option<Zeroizing<String>>,
     fallback: Option<Pinentry>,
-}
-
-fn check_digits(pin: Zeroizing<String>) -> Result<Zeroizing<String>, PinEntryError> {
-    if (4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(pin)
-    } else {
-        Err(PinEntryError::WrongLength)
-    }
 }
 
 /// Takes `key` out of `object`: a string (kept zeroized), absent or null;
@@ -55,7 +47,7 @@ impl PinSource for RequestPins {
     fn current_pin(&mut self, prompt: &PinPrompt<'_>) -> Result<Zeroizing<String>, PinEntryError> {
         // iChangePIN's old PIN is `oldPin`; iVerifyPIN's is `pin`.
         match self.old_pin.take().or_else(|| self.pin.take()) {
-            Some(pin) => check_digits(pin),
+            Some(pin) => checked_pin(pin),
             None => self.fallback.get_or_insert_with(Pinentry::from_env).current_pin(prompt),
         }
     }
@@ -63,7 +55,7 @@ impl PinSource for RequestPins {
     fn new_pin(&mut self, prompt: &PinPrompt<'_>) -> Result<Zeroizing<String>, PinEntryError> {
         // The page's keypad asked twice already: `newPin` counts as both.
         match self.new_pin.take() {
-            Some(pin) => check_digits(pin),
+            Some(pin) => checked_pin(pin),
             None => self.fallback.get_or_insert_with(Pinentry::from_env).new_pin(prompt),
         }
     }

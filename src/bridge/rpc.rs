@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 use super::national::take_pin;
 use crate::dbus::client::{CallError, CallErrorKind, Dict, HsmSession1Proxy, Manager1Proxy, Reader1Proxy};
 use crate::dbus::error::encode_details;
-use crate::ops::keys;
 use crate::unified::terminal::basic_line;
+use sscard_contract::keys;
 
 /// `ReadCard`'s added key: `iReadCardBas`'s eleven-field line.
 pub const BASIC_LINE: &str = "basic_line";

@@ -14,9 +14,9 @@ use zbus::{Connection, ObjectPath, OwnedObjectPath, OwnedVariant, Variant, inter
 use sscard_contract::{bus, polkit, rule};
 
 use super::error::Error;
-use crate::model::{Field, Pin, Ssn};
+use crate::model::{Field, FieldInput, HolderRecordUpdate, Pin, Ssn};
 use crate::ops::keys::{self, opts as opt};
-use crate::ops::{FieldInput, HsmInput, HsmOperation, HsmStep, InfoValue, OpError, ReadOptions, record_from_fields};
+use crate::ops::{HsmInput, HsmOperation, HsmStep, InfoValue, OpError, ReadOptions};
 use crate::service::audit::Caller;
 use crate::service::{CardKind, ErrorName, Event, Reply, Request, Service};
 
@@ -326,7 +326,8 @@ impl Reader {
     ) -> Result<Dict, Error> {
         let request = Options::parse("WriteHolderRecord", &opts, &[]).and_then(|_| {
             let fields = record.iter().map(|(k, v)| (k.clone(), field_input(v)));
-            let update = record_from_fields(fields).map_err(|e| Error::from_op("WriteHolderRecord", &e))?;
+            let update =
+                HolderRecordUpdate::from_fields(fields).map_err(|e| Error::from_op("WriteHolderRecord", &e.into()))?;
             if update.is_empty() {
                 return Err(Error::from_op("WriteHolderRecord", &OpError::EmptyRecord));
             }
@@ -710,7 +711,7 @@ fn step_input(args: &Dict) -> Result<HsmInput, Error> {
                         .map_err(|e| Error::invalid(METHOD, keys::args::RECORD, rule::WRONG_TYPE, &e.to_string()))?;
                     fields.push((k.to_string(), field_input(&v)));
                 }
-                let update = record_from_fields(fields).map_err(|e| Error::from_op(METHOD, &e))?;
+                let update = HolderRecordUpdate::from_fields(fields).map_err(|e| Error::from_op(METHOD, &e.into()))?;
                 if update.is_empty() {
                     return Err(Error::from_op(METHOD, &OpError::EmptyRecord));
                 }

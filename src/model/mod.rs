@@ -9,18 +9,21 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod atr;
 pub mod card_id;
 pub mod codec;
 pub mod elements;
 pub mod error;
 pub mod fci;
 pub mod files;
+pub mod input;
 pub mod name;
 pub mod photo;
 pub mod pin;
 pub mod ssn;
 pub mod values;
 
+pub use atr::{Atr, Protocol};
 pub use card_id::{CARD_ID_RID, CardId};
 pub use codec::{
     Date, RegionCode, days_in_month, decode_ascii_fixed, encode_ascii_fixed, is_leap_year, is_unwritten, strip_padding,
@@ -33,6 +36,7 @@ pub use elements::{
 pub use error::{DecodeError, Field, Inconsistency, Rule, ValidationError};
 pub use fci::{Fci, LifeCycle};
 pub use files::{HolderData, HolderRecordUpdate, IssuerData, inconsistencies};
+pub use input::{FieldInput, READ_ONLY_KEYS, RecordInputError};
 pub use name::{NAME_EXT_LEN, NAME_LEN, NAME_MAX_BYTES, Name};
 pub use photo::{PHOTO_FILE_SIZE, PHOTO_MAX_LEN, Photo};
 pub use pin::{PIN_MAX_LEN, PIN_MIN_LEN, Pin, PinPolicy};

@@ -24,19 +24,34 @@ pub struct Pin {
     digits: Zeroizing<Vec<u8>>,
 }
 
+/// The rule every PIN follows, stated once: 4 to 12 ASCII digits. The
+/// error names `field` and never holds the input. The daemon parses with
+/// it ([`Pin::parse`]); the clients' PIN sources check what they were given
+/// with it before they send anything ([`is_pin_shaped`]).
+pub fn check_pin_shape(input: &[u8], field: Field) -> Result<(), ValidationError> {
+    let length = ValidationError::new(field, Rule::PinLength { min: PIN_MIN_LEN, max: PIN_MAX_LEN });
+    if input.is_empty() {
+        return Err(length);
+    }
+    if !input.iter().all(u8::is_ascii_digit) {
+        return Err(ValidationError::new(field, Rule::PinNotDigits));
+    }
+    if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&input.len()) {
+        return Err(length);
+    }
+    Ok(())
+}
+
+/// Whether `input` follows [`check_pin_shape`].
+pub fn is_pin_shaped(input: &[u8]) -> bool {
+    check_pin_shape(input, Field::Pin).is_ok()
+}
+
 impl Pin {
     /// Parses a PIN argument; the error names `field` (`pin` or `new_pin`) and never
     /// holds the input.
     pub fn parse(input: &str, field: Field) -> Result<Pin, ValidationError> {
-        if input.is_empty() {
-            return Err(ValidationError::new(field, Rule::PinLength { min: PIN_MIN_LEN, max: PIN_MAX_LEN }));
-        }
-        if !input.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ValidationError::new(field, Rule::PinNotDigits));
-        }
-        if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&input.len()) {
-            return Err(ValidationError::new(field, Rule::PinLength { min: PIN_MIN_LEN, max: PIN_MAX_LEN }));
-        }
+        check_pin_shape(input.as_bytes(), field)?;
         let mut digits = Zeroizing::new(Vec::with_capacity(PIN_MAX_LEN));
         digits.extend_from_slice(input.as_bytes());
         Ok(Pin { digits })

@@ -21,6 +21,9 @@ pub enum Generation {
 }
 
 impl Generation {
+    /// Every generation the model knows.
+    pub const ALL: [Generation; 2] = [Generation::Gen3, Generation::Gen2];
+
     /// The specification version a card of this generation carries in EF05 tag 03.
     pub const fn spec_version(self) -> &'static str {
         match self {

@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use crate::apdu::StatusWord;
-use crate::model::{DecodeError, Field, ValidationError};
+use crate::model::{DecodeError, Field, RecordInputError, ValidationError};
 use crate::script::{CheckOutcome, Pos, RunError, Slot, StatusClass};
 use crate::transport::TransportError;
 
@@ -74,6 +74,15 @@ pub enum OpError {
     Sam(TransportError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<RecordInputError> for OpError {
+    fn from(e: RecordInputError) -> OpError {
+        match e {
+            RecordInputError::Invalid(v) => OpError::InvalidArgument(v),
+            RecordInputError::Key { field, rule, message } => OpError::BadInput { field, rule, message },
+        }
+    }
 }
 
 impl OpError {

@@ -6,10 +6,11 @@
 //! here computes a cryptogram: the scripts compare and relay bytes.
 
 use super::{
-    CardInfo, Engine, Fci, Field, HolderRecordUpdate, OpError, Photo, Pin, PinStatus, ScriptId, Values, card_state,
-    decode_elements, policy, var,
+    CardInfo, Engine, Fci, HolderRecordUpdate, OpError, Photo, Pin, PinStatus, ScriptId, Values, card_state,
+    decode_elements, var,
 };
 use crate::script::{Cards, Outputs, Paused, Profile, RunError, run_from};
+use sscard_contract::keys::hsm::operation;
 
 /// An HSM session's operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,22 +34,22 @@ impl HsmOperation {
     /// `reload_pin` or `unblock_pin`.
     pub fn parse(name: &str, photo: bool) -> Option<HsmOperation> {
         Some(match name {
-            "read_basic" => HsmOperation::ReadBasic,
-            "read" => HsmOperation::Read { photo },
-            "write" => HsmOperation::Write,
-            "reload_pin" => HsmOperation::ReloadPin,
-            "unblock_pin" => HsmOperation::UnblockPin,
+            operation::READ_BASIC => HsmOperation::ReadBasic,
+            operation::READ => HsmOperation::Read { photo },
+            operation::WRITE => HsmOperation::Write,
+            operation::RELOAD_PIN => HsmOperation::ReloadPin,
+            operation::UNBLOCK_PIN => HsmOperation::UnblockPin,
             _ => return None,
         })
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            HsmOperation::ReadBasic => "read_basic",
-            HsmOperation::Read { .. } => "read",
-            HsmOperation::Write => "write",
-            HsmOperation::ReloadPin => "reload_pin",
-            HsmOperation::UnblockPin => "unblock_pin",
+            HsmOperation::ReadBasic => operation::READ_BASIC,
+            HsmOperation::Read { .. } => operation::READ,
+            HsmOperation::Write => operation::WRITE,
+            HsmOperation::ReloadPin => operation::RELOAD_PIN,
+            HsmOperation::UnblockPin => operation::UNBLOCK_PIN,
         }
     }
 
@@ -248,7 +249,7 @@ impl Engine {
         let mut values = std::mem::take(&mut session.values);
         values.absorb(fields);
         if let Some(pin) = new_pin {
-            policy(profile).check_new_pin(&pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
+            self.new_pin_rules(&pin, Some(profile))?;
             values.put(var::NEW_PIN, pin.to_bcd());
         }
         self.hsm_advance(profile, cards, session, values, paused.next)
@@ -285,7 +286,7 @@ impl Engine {
                 let (issuer, holder) = decode_elements(&mut values)?;
                 let state = card_state(&holder, &session.fci);
                 let atr_historical = crate::transport::Atr::parse(cards.card.atr()).historical;
-                let authentic = (session.operation == HsmOperation::ReadBasic).then_some(true);
+                let authenticated = session.operation == HsmOperation::ReadBasic;
                 Ok(HsmStep::CardInfo(Box::new(CardInfo {
                     issuer,
                     holder,
@@ -295,7 +296,7 @@ impl Engine {
                     atr_historical,
                     terminal_number: None,
                     photo,
-                    authentic,
+                    authenticated,
                 })))
             }
             HsmOperation::Write => {

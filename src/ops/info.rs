@@ -32,8 +32,6 @@ impl CardState {
 pub struct PinStatus {
     pub tries_left: u8,
     pub blocked: bool,
-    /// Verified in the current security state (never right after SELECT).
-    pub verified: bool,
 }
 
 /// Everything `ReadCard` reports.
@@ -49,7 +47,7 @@ pub struct CardInfo {
     pub terminal_number: Option<String>,
     pub photo: Option<Photo>,
     /// INTERNAL AUTHENTICATE's verdict, when asked for.
-    pub authentic: Option<bool>,
+    pub authenticated: bool,
 }
 
 /// One value of a card-info dictionary, typed as `docs/interfaces.md` types it.
@@ -63,17 +61,6 @@ pub(crate) enum InfoValue {
     /// `as`.
     Strs(Vec<String>),
 }
-
-/// The card-info keys a client may never write.
-pub(crate) const READ_ONLY_KEYS: &[&str] = &[
-    keys::CARD_ID,
-    keys::REGION,
-    keys::STATE,
-    keys::PROFILE,
-    keys::ATR_HISTORICAL,
-    keys::PIN_TRIES_LEFT,
-    keys::TERMINAL_NUMBER,
-];
 
 impl CardInfo {
     /// The card-info dictionary: every element the card holds, under the
@@ -113,8 +100,10 @@ impl CardInfo {
         if let Some(photo) = &self.photo {
             out.push((keys::PHOTO, InfoValue::Bytes(photo.as_bytes().to_vec())));
         }
-        if let Some(authentic) = self.authentic {
-            out.push((keys::AUTHENTIC, InfoValue::Bool(authentic)));
+        // A mismatch is an error, never `false`: `authentic` is present,
+        // and true, exactly when the card's answer was checked.
+        if self.authenticated {
+            out.push((keys::AUTHENTIC, InfoValue::Bool(true)));
         }
         let broken = crate::model::inconsistencies(i, h);
         if !broken.is_empty() {
@@ -122,55 +111,4 @@ impl CardInfo {
         }
         out
     }
-}
-
-/// A value given for a personalisation key, as it arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum FieldInput {
-    Str(String),
-    Byte(u8),
-    Bytes(Vec<u8>),
-    /// Any other type, by its D-Bus signature.
-    Other(String),
-}
-
-/// Builds a personalisation from `WriteHolderRecord`'s dictionary: each
-/// writable key with its contract type. An unknown key, a read-only key or
-/// a value of the wrong type is refused by name.
-pub(crate) fn record_from_fields(
-    fields: impl IntoIterator<Item = (String, FieldInput)>,
-) -> Result<crate::model::HolderRecordUpdate, crate::ops::OpError> {
-    use crate::model::{Field, Nation, Photo};
-    use crate::ops::OpError;
-    use sscard_contract::rule;
-    let mut update = crate::model::HolderRecordUpdate::default();
-    for (key, value) in fields {
-        if READ_ONLY_KEYS.contains(&key.as_str()) {
-            let message = format!("record: {key} cannot be written");
-            return Err(OpError::BadInput { field: key, rule: rule::NOT_WRITABLE, message });
-        }
-        let field = Field::from_key(&key).filter(|f| !f.is_pin()).ok_or_else(|| OpError::BadInput {
-            message: format!("record: unknown key {key:?}"),
-            field: sscard_contract::keys::args::RECORD.to_owned(),
-            rule: rule::UNKNOWN_KEY,
-        })?;
-        let wrong_type = |expected: &str| OpError::BadInput {
-            field: key.clone(),
-            rule: rule::WRONG_TYPE,
-            message: format!("record: {key} must be of type {expected}"),
-        };
-        match (field, value) {
-            (Field::Photo, FieldInput::Bytes(jpeg)) => {
-                update.photo = Some(Photo::new(jpeg).map_err(OpError::InvalidArgument)?);
-            }
-            (Field::Photo, _) => return Err(wrong_type("ay (the JPEG bytes)")),
-            (Field::Nation, FieldInput::Byte(code)) => {
-                update.nation = Some(Nation::parse(&code.to_string()).map_err(OpError::InvalidArgument)?);
-            }
-            (Field::Nation, _) => return Err(wrong_type("y")),
-            (field, FieldInput::Str(text)) => update.set_from_str(field, &text).map_err(OpError::InvalidArgument)?,
-            (_, _) => return Err(wrong_type("s")),
-        }
-    }
-    Ok(update)
 }

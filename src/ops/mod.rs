@@ -15,8 +15,8 @@ use std::path::Path;
 
 pub use error::OpError;
 pub use hsm::{HsmInput, HsmOperation, HsmSession, HsmStep};
+pub(crate) use info::InfoValue;
 pub use info::{CardInfo, CardState, PinStatus};
-pub(crate) use info::{FieldInput, InfoValue, record_from_fields};
 
 use crate::apdu::StatusWord;
 use crate::model::{
@@ -40,11 +40,11 @@ pub(crate) enum ScriptId {
     PinStatus,
     InternalAuth,
     ReadPhoto,
-    PersonaliseBegin,
+    PersonalizeBegin,
     WriteEf05,
     WriteEf06,
     WritePhoto,
-    PersonaliseVerify,
+    PersonalizeVerify,
     ReadEf05,
     ReadEf06,
     PhotoData,
@@ -53,7 +53,6 @@ pub(crate) enum ScriptId {
     ReloadPin,
     UnblockPin,
     Activate,
-    Deactivate,
     HsmReadBasic,
     HsmRead,
     HsmWrite,
@@ -74,11 +73,11 @@ impl ScriptId {
             ScriptId::PinStatus => "pin-status",
             ScriptId::InternalAuth => "internal-auth",
             ScriptId::ReadPhoto => "read-photo",
-            ScriptId::PersonaliseBegin => "personalise-begin",
+            ScriptId::PersonalizeBegin => "personalize-begin",
             ScriptId::WriteEf05 => "write-ef05",
             ScriptId::WriteEf06 => "write-ef06",
             ScriptId::WritePhoto => "write-photo",
-            ScriptId::PersonaliseVerify => "personalise-verify",
+            ScriptId::PersonalizeVerify => "personalize-verify",
             ScriptId::ReadEf05 => "read-ef05",
             ScriptId::ReadEf06 => "read-ef06",
             ScriptId::PhotoData => "photo-data",
@@ -87,7 +86,6 @@ impl ScriptId {
             ScriptId::ReloadPin => "reload-pin",
             ScriptId::UnblockPin => "unblock-pin",
             ScriptId::Activate => "activate",
-            ScriptId::Deactivate => "deactivate",
             ScriptId::HsmReadBasic => "hsm-read-basic",
             ScriptId::HsmRead => "hsm-read",
             ScriptId::HsmWrite => "hsm-write",
@@ -144,20 +142,19 @@ pub(crate) const SCRIPT_NEEDS: &[ScriptNeed] = &[
     need("read_card", ScriptId::PinStatus, &[], &[], true),
     need("read_card", ScriptId::InternalAuth, &[var::RANDOM, var::EF05_01], &[var::CARD_ANSWER, var::SAM_ANSWER], true),
     need("read_photo", ScriptId::ReadPhoto, &[], &[var::PHOTO_FILE], true),
-    need("personalise", ScriptId::PersonaliseBegin, &[], &[var::EF05_01], true),
-    need("personalise", ScriptId::WriteEf05, &[var::TAG, var::TLV], &[], true),
-    need("personalise", ScriptId::WriteEf06, &[var::TAG, var::TLV], &[], true),
-    need("personalise", ScriptId::WritePhoto, &[var::PHOTO_FILE], &[], true),
-    need("personalise", ScriptId::PersonaliseVerify, &[var::EF05_01], &[], true),
-    need("personalise", ScriptId::ReadEf05, &[var::TAG, var::LE], &[var::RECORD], true),
-    need("personalise", ScriptId::ReadEf06, &[var::TAG, var::LE], &[var::RECORD], true),
-    need("personalise", ScriptId::PhotoData, &[], &[var::PHOTO_FILE], true),
+    need("personalize", ScriptId::PersonalizeBegin, &[], &[var::EF05_01], true),
+    need("personalize", ScriptId::WriteEf05, &[var::TAG, var::TLV], &[], true),
+    need("personalize", ScriptId::WriteEf06, &[var::TAG, var::TLV], &[], true),
+    need("personalize", ScriptId::WritePhoto, &[var::PHOTO_FILE], &[], true),
+    need("personalize", ScriptId::PersonalizeVerify, &[var::EF05_01], &[], true),
+    need("personalize", ScriptId::ReadEf05, &[var::TAG, var::LE], &[var::RECORD], true),
+    need("personalize", ScriptId::ReadEf06, &[var::TAG, var::LE], &[var::RECORD], true),
+    need("personalize", ScriptId::PhotoData, &[], &[var::PHOTO_FILE], true),
     need("verify_pin", ScriptId::Verify, &[var::PIN], &[], true),
     need("change_pin", ScriptId::ChangePin, &[var::OLD_PIN, var::NEW_PIN], &[], true),
     need("reload_pin", ScriptId::ReloadPin, &[var::NEW_PIN], &[], true),
     need("unblock_pin", ScriptId::UnblockPin, &[], &[], true),
     need("activate", ScriptId::Activate, &[var::INITIAL_PIN, var::NEW_PIN, var::EF05_01], &[], true),
-    need("deactivate", ScriptId::Deactivate, &[], &[], false),
     hsm_need(
         "hsm read_basic",
         ScriptId::HsmReadBasic,
@@ -238,7 +235,7 @@ pub struct Done<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OperationKind {
     ReadCard(ReadOptions),
-    Personalise,
+    Personalize,
     PinStatus,
     VerifyPin,
     ChangePin,
@@ -264,7 +261,7 @@ pub struct VerifyOutcome {
 
 /// What `personalise` wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Personalised {
+pub struct Personalized {
     /// SHA-256 of the written `tag len value` bytes (and the photo file),
     /// lower-case hex.
     pub digest: String,
@@ -312,12 +309,17 @@ impl Engine {
         self.profiles.iter().find(|p| p.name == name)
     }
 
-    /// A new PIN must pass the rules of at least one profile before any
-    /// APDU, and those of the card's own profile once it is known.
-    fn check_new_pin_any(&self, pin: &Pin, field: Field) -> Result<(), OpError> {
+    /// The new-PIN rules, stated once: those of the card's profile when
+    /// it is known, else those of at least one profile, so that a PIN no
+    /// card could take is refused before any APDU (the card's own rules
+    /// apply again once it is identified).
+    fn new_pin_rules(&self, pin: &Pin, card: Option<&Profile>) -> Result<(), OpError> {
+        if let Some(profile) = card {
+            return policy(profile).check_new_pin(pin, Field::NewPin).map_err(OpError::InvalidArgument);
+        }
         let mut first_error = None;
         for p in &self.profiles {
-            match policy(p).check_new_pin(pin, field) {
+            match policy(p).check_new_pin(pin, Field::NewPin) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -396,10 +398,7 @@ impl Engine {
     /// A new PIN: the rules of the card's profile when it is known, else of
     /// at least one profile (the card's own are applied again on the card).
     pub(crate) fn check_new_pin(&self, pin: &Pin, card_profile: Option<&str>) -> Result<(), OpError> {
-        match card_profile.and_then(|name| self.profile(name)) {
-            Some(profile) => policy(profile).check_new_pin(pin, Field::NewPin).map_err(OpError::InvalidArgument),
-            None => self.check_new_pin_any(pin, Field::NewPin),
-        }
+        self.new_pin_rules(pin, card_profile.and_then(|name| self.profile(name)))
     }
 
     /// Whether `operation` needs the PSAM on a card of `card_profile`: its
@@ -413,7 +412,7 @@ impl Engine {
                 options.authenticate
                     || uses_sam(if options.photo { ScriptId::ReadCardPhoto } else { ScriptId::ReadCard })
             }
-            OperationKind::Personalise => uses_sam(ScriptId::PersonaliseBegin),
+            OperationKind::Personalize => uses_sam(ScriptId::PersonalizeBegin),
             OperationKind::PinStatus | OperationKind::VerifyPin | OperationKind::ChangePin => false,
             OperationKind::ReloadPin => uses_sam(ScriptId::ReloadPin),
             OperationKind::UnblockPin => uses_sam(ScriptId::UnblockPin),
@@ -432,20 +431,8 @@ impl Engine {
         if let Some(profile) = card_profile.and_then(|name| self.profile(name)) {
             return update.validate(profile.generation).map_err(OpError::InvalidArgument);
         }
-        let named = update.spec_version.as_ref().and_then(|v| v.generation());
-        let mut generations: Vec<Generation> = self.profiles.iter().map(|p| p.generation).collect();
-        // The generation the record names first, so that its error is the one kept.
-        generations.sort_by_key(|g| Some(*g) != named);
-        let mut first_error = None;
-        for generation in generations {
-            match update.validate(generation) {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        Err(first_error.map_or(OpError::Internal("no profiles".into()), OpError::InvalidArgument))
+        let generations: Vec<Generation> = self.profiles.iter().map(|p| p.generation).collect();
+        update.validate_for_any(&generations).map_err(OpError::InvalidArgument)
     }
 
     /// Tells what the card is: a social security card (with its profile
@@ -533,17 +520,17 @@ impl Engine {
 
     /// Personalises: validates, writes each element given and the photo,
     /// reads them back, compares, and returns the digest.
-    pub fn personalise(
+    pub fn personalize(
         &self,
         cards: &mut Cards<'_>,
         update: &HolderRecordUpdate,
-    ) -> Result<Done<Personalised>, OpError> {
+    ) -> Result<Done<Personalized>, OpError> {
         // Refused before any APDU if no profile could take it; then for the card's own.
         self.check_record(update, None)?;
         let mut s = self.identify(cards)?;
         self.check_record(update, Some(&s.profile.name))?;
-        s.sam_for(ScriptId::PersonaliseBegin)?;
-        let mut begin = s.run(ScriptId::PersonaliseBegin, Values::new())?;
+        s.sam_for(ScriptId::PersonalizeBegin)?;
+        let mut begin = s.run(ScriptId::PersonalizeBegin, Values::new())?;
         let card_id = begin.values.take(var::EF05_01).unwrap_or_default();
         let (ef05, ef06) = update.records();
         for (script, records) in [(ScriptId::WriteEf05, &ef05), (ScriptId::WriteEf06, &ef06)] {
@@ -561,7 +548,7 @@ impl Engine {
         }
         let mut v = Values::new();
         v.set(var::EF05_01, card_id.to_vec());
-        s.run(ScriptId::PersonaliseVerify, v)?;
+        s.run(ScriptId::PersonalizeVerify, v)?;
         let mut read_back = (Vec::new(), Vec::new());
         for (script, specs, records, into) in [
             (ScriptId::ReadEf05, &EF05_ELEMENTS, &ef05, &mut read_back.0),
@@ -591,7 +578,7 @@ impl Engine {
         if !differs.is_empty() {
             return Err(OpError::ReadBackMismatch(differs));
         }
-        s.finish(Personalised { digest: update.digest_hex() })
+        s.finish(Personalized { digest: update.digest_hex() })
     }
 
     /// The VERIFY with no data after a fresh SELECT; spends no try.
@@ -638,9 +625,9 @@ impl Engine {
         new_pin: &Pin,
         allow_last_try: bool,
     ) -> Result<Done<()>, OpError> {
-        self.check_new_pin_any(new_pin, Field::NewPin)?;
+        self.new_pin_rules(new_pin, None)?;
         let mut s = self.identify(cards)?;
-        policy(s.profile).check_new_pin(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
+        self.new_pin_rules(new_pin, Some(s.profile))?;
         s.before_spending_a_try(allow_last_try)?;
         let mut v = Values::new();
         v.put(var::OLD_PIN, old_pin.to_bcd());
@@ -651,9 +638,9 @@ impl Engine {
 
     /// RELOAD PIN: the operator sets a forgotten PIN, with the PSAM's MAC.
     pub fn reload_pin(&self, cards: &mut Cards<'_>, new_pin: &Pin) -> Result<Done<()>, OpError> {
-        self.check_new_pin_any(new_pin, Field::NewPin)?;
+        self.new_pin_rules(new_pin, None)?;
         let mut s = self.identify(cards)?;
-        policy(s.profile).check_new_pin(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
+        self.new_pin_rules(new_pin, Some(s.profile))?;
         s.sam_for(ScriptId::ReloadPin)?;
         let mut v = Values::new();
         v.put(var::NEW_PIN, new_pin.to_bcd());
@@ -683,9 +670,9 @@ impl Engine {
         new_pin: &Pin,
         allow_last_try: bool,
     ) -> Result<Done<CardInfo>, OpError> {
-        self.check_new_pin_any(new_pin, Field::NewPin)?;
+        self.new_pin_rules(new_pin, None)?;
         let mut s = self.identify(cards)?;
-        policy(s.profile).check_new_pin(new_pin, Field::NewPin).map_err(OpError::InvalidArgument)?;
+        self.new_pin_rules(new_pin, Some(s.profile))?;
         if s.fci.life_cycle() == Some(LifeCycle::Active) {
             return Err(OpError::AlreadyActive);
         }
@@ -706,12 +693,7 @@ impl Engine {
         // A fresh SELECT shows the new life cycle and the counter.
         s.rerun_identify()?;
         info.pin = s.pin_status()?;
-        info.state = match s.fci.life_cycle() {
-            Some(LifeCycle::Active) => CardState::Active,
-            Some(_) => CardState::Inactive,
-            // gen2 records no activation; the PIN change was it.
-            None => CardState::Active,
-        };
+        info.state = activated_state(&s.fci);
         s.finish(info)
     }
 
@@ -724,17 +706,6 @@ impl Engine {
         let profile = card_profile.and_then(|name| self.profile(name)).or(self.profiles.first());
         let Some(profile) = profile else { return Ok(()) };
         run_script(profile, cards, ScriptId::Identify, Values::new()).map(drop).map_err(OpError::from_run)
-    }
-
-    /// DEACTIVATE FILE, on profiles that have a life cycle.
-    pub fn deactivate(&self, cards: &mut Cards<'_>) -> Result<Done<()>, OpError> {
-        let mut s = self.identify(cards)?;
-        if script(s.profile, ScriptId::Deactivate).is_none() {
-            return Err(OpError::NotSupported(format!("{} cards have no life cycle to deactivate", s.profile.name)));
-        }
-        s.sam_for(ScriptId::Deactivate)?;
-        s.run(ScriptId::Deactivate, Values::new())?;
-        s.finish(())
     }
 }
 
@@ -764,6 +735,18 @@ fn card_state(holder: &HolderData, fci: &Fci) -> CardState {
             Some(_) => CardState::Inactive,
             None => CardState::Unknown,
         }
+    }
+}
+
+/// The state `Activate` answers (`interfaces.md`, "state"): the life cycle
+/// the card reports after ACTIVATE FILE (gen3); on a card that records no
+/// activation (gen2, no life cycle), `active`, because the activation is
+/// the PIN change that has just succeeded. A later `ReadCard` of that card
+/// answers `unknown` ([`card_state`]): only this call knows.
+fn activated_state(fci: &Fci) -> CardState {
+    match fci.life_cycle() {
+        Some(LifeCycle::Active) | None => CardState::Active,
+        Some(_) => CardState::Inactive,
     }
 }
 
@@ -852,9 +835,9 @@ impl Session<'_, '_, '_> {
     fn pin_status(&mut self) -> Result<PinStatus, OpError> {
         let done = self.run(ScriptId::PinStatus, Values::new())?;
         Ok(match done.last_sw {
-            StatusWord::WrongPin { tries_left } => PinStatus { tries_left, blocked: tries_left == 0, verified: false },
-            StatusWord::AuthenticationMethodBlocked => PinStatus { tries_left: 0, blocked: true, verified: false },
-            _ => PinStatus { tries_left: 0, blocked: false, verified: true },
+            StatusWord::WrongPin { tries_left } => PinStatus { tries_left, blocked: tries_left == 0 },
+            StatusWord::AuthenticationMethodBlocked => PinStatus { tries_left: 0, blocked: true },
+            _ => PinStatus { tries_left: 0, blocked: false },
         })
     }
 
@@ -891,7 +874,8 @@ impl Session<'_, '_, '_> {
         let (issuer, holder) = decode_elements(&mut done.values)?;
         let photo = done.values.take(var::PHOTO_FILE).and_then(|f| Photo::from_file_bytes(&f));
         let pin = if with_pin_status { self.pin_status()? } else { PinStatus::default() };
-        let authentic = if options.authenticate {
+        let authenticated = options.authenticate;
+        if authenticated {
             let mut random = [0u8; 8];
             getrandom::fill(&mut random).map_err(|e| OpError::Internal(format!("no randomness: {e}")))?;
             let mut v = Values::new();
@@ -905,10 +889,7 @@ impl Session<'_, '_, '_> {
             if card_answer.is_none() || card_answer != sam_answer {
                 return Err(OpError::InternalAuthMismatch);
             }
-            Some(true)
-        } else {
-            None
-        };
+        }
         let state = card_state(&holder, &self.fci);
         let historical = crate::transport::Atr::parse(self.cards.card.atr()).historical;
         Ok(CardInfo {
@@ -920,7 +901,7 @@ impl Session<'_, '_, '_> {
             atr_historical: historical,
             terminal_number,
             photo,
-            authentic,
+            authenticated,
         })
     }
 }

@@ -102,7 +102,7 @@ impl Request {
     fn kind(&self) -> OperationKind {
         match self {
             Request::ReadCard(options) => OperationKind::ReadCard(*options),
-            Request::WriteHolderRecord(_) => OperationKind::Personalise,
+            Request::WriteHolderRecord(_) => OperationKind::Personalize,
             Request::PinStatus => OperationKind::PinStatus,
             Request::VerifyPin { .. } => OperationKind::VerifyPin,
             Request::ChangePin { .. } => OperationKind::ChangePin,

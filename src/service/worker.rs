@@ -774,7 +774,7 @@ fn run_operation(engine: &crate::ops::Engine, cards: &mut Cards<'_>, request: &R
     Ok(match request {
         Request::ReadCard(options) => Reply::CardInfo(Box::new(engine.read_card(cards, *options)?.value)),
         Request::WriteHolderRecord(update) => {
-            let done = engine.personalise(cards, update)?;
+            let done = engine.personalize(cards, update)?;
             Reply::Written { digest: done.value.digest, apdus: done.apdus }
         }
         Request::PinStatus => Reply::PinStatus(engine.pin_status(cards)?.value),

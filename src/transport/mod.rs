@@ -16,7 +16,6 @@
 //! readers and cards: [`PcscBackend`] through pcscd, [`VirtualBackend`] in
 //! this process, for tests that need neither pcscd nor root.
 
-pub mod atr;
 mod in_process;
 mod pcsc;
 pub mod shape;
@@ -27,7 +26,9 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-pub use atr::{Atr, Protocol};
+/// ATR parsing is the model's (the national interface reads the
+/// historical bytes too).
+pub use crate::model::atr::{self, Atr, Protocol};
 pub use in_process::{InProcessConnection, InProcessTransaction, VirtualCard};
 pub use pcsc::{PcscBackend, PcscConnection, PcscMonitor, PcscTransaction};
 pub use virtual_readers::{

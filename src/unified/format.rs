@@ -13,7 +13,7 @@ use encoding_rs::GBK;
 
 use super::codes::{Code, NationalError};
 use crate::model::{CardId, EF05_ELEMENTS, EF06_ELEMENTS, ElementSpec, Field, FileId, Name};
-use crate::ops::keys;
+use sscard_contract::keys;
 
 /// The most file groups one `pFileAddr` may name: far more than the three
 /// files, so that a caller's loop cannot make the library work without end.

@@ -16,10 +16,10 @@ use super::format::{CardInfoArg, FileGroup, parse_card_info, parse_file_addr, pa
 use super::pinentry::{PinPrompt, PinSource};
 use super::terminal::{Terminal, card_values, check_record, check_type, pin_failure, record_dict};
 use crate::dbus::client::{Dict, HsmSession1Proxy};
-use crate::ops::keys;
+use sscard_contract::keys;
 // The session's field names are the scripts' own variables.
-use crate::ops::HsmOperation;
-use crate::ops::var::hsm as field;
+use sscard_contract::keys::hsm as field;
+use sscard_contract::keys::hsm::operation;
 
 /// Which function's next step the held session waits for.
 #[derive(Debug, Clone)]
@@ -180,11 +180,11 @@ impl Terminal {
     /// identifier|internal factor|internal original|external factor|external original|`.
     pub async fn read_card_bas_hsm_step1(&self, i_type: i32) -> Result<String, NationalError> {
         check_type(i_type)?;
-        let out = self.begin(HsmOperation::ReadBasic.name(), HashMap::new(), Awaiting::ReadBasStep2).await?;
+        let out = self.begin(operation::READ_BASIC, HashMap::new(), Awaiting::ReadBasStep2).await?;
         let card_id = value(&out, keys::CARD_ID);
         let region = crate::model::CardId::from_bytes(&card_id).map(|id| id.region().to_string()).unwrap_or_default();
         let atr = self.reader().await?.atr().await.map_err(NationalError::from)?;
-        let historical = hex::encode_upper(crate::transport::Atr::parse(&atr).historical);
+        let historical = hex::encode_upper(crate::model::Atr::parse(&atr).historical);
         let fields = [
             region,
             historical,
@@ -237,7 +237,7 @@ impl Terminal {
         let groups = parse_file_addr(file_addr)?;
         let photo = super::format::wants_photo(&groups);
         let mut args = Dict::new();
-        if operation == (HsmOperation::Read { photo: false }).name() && photo {
+        if operation == operation::READ && photo {
             args.insert(keys::opts::PHOTO.into(), OwnedValue::from(true));
         }
         let out = self.begin(operation, args, awaiting(groups, wanted.clone())).await?;
@@ -265,8 +265,9 @@ impl Terminal {
         card_info: &str,
         file_addr: &str,
     ) -> Result<String, NationalError> {
-        self.auth_step1(HsmOperation::Read { photo: false }.name(), i_type, card_info, file_addr, |groups, wanted| {
-            Awaiting::ReadStep2 { groups, wanted }
+        self.auth_step1(operation::READ, i_type, card_info, file_addr, |groups, wanted| Awaiting::ReadStep2 {
+            groups,
+            wanted,
         })
         .await
     }
@@ -289,10 +290,8 @@ impl Terminal {
         card_info: &str,
         file_addr: &str,
     ) -> Result<String, NationalError> {
-        self.auth_step1(HsmOperation::Write.name(), i_type, card_info, file_addr, |groups, _| Awaiting::WriteStep2 {
-            groups,
-        })
-        .await
+        self.auth_step1(operation::WRITE, i_type, card_info, file_addr, |groups, _| Awaiting::WriteStep2 { groups })
+            .await
     }
 
     /// `iWriteCard_HSM_Step2`: writes `pWriteData` (every consistency rule
@@ -364,7 +363,7 @@ impl Terminal {
 
     /// `iReloadPIN_HSM_Step1`.
     pub async fn reload_pin_hsm_step1(&self, i_type: i32, card_info: &str) -> Result<String, NationalError> {
-        self.mac_step1(HsmOperation::ReloadPin.name(), i_type, card_info, Awaiting::ReloadStep2).await
+        self.mac_step1(operation::RELOAD_PIN, i_type, card_info, Awaiting::ReloadStep2).await
     }
 
     /// `iReloadPIN_HSM_Step2`: the new PIN twice (section 5), then the
@@ -400,7 +399,7 @@ impl Terminal {
 
     /// `iUnblockPIN_HSM_Step1`.
     pub async fn unblock_pin_hsm_step1(&self, i_type: i32, card_info: &str) -> Result<String, NationalError> {
-        self.mac_step1(HsmOperation::UnblockPin.name(), i_type, card_info, Awaiting::UnblockStep2).await
+        self.mac_step1(operation::UNBLOCK_PIN, i_type, card_info, Awaiting::UnblockStep2).await
     }
 
     /// `iUnblockPIN_HSM_Step2`: the command to MAC.

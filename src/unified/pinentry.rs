@@ -71,7 +71,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::model::{PIN_MAX_LEN, PIN_MIN_LEN};
+use crate::model::pin::is_pin_shaped;
 
 /// The window title.
 pub const TITLE: &str = "社会保障卡";
@@ -293,9 +293,15 @@ impl PinSource for ScriptedPins {
     }
 }
 
-/// 4 to 12 ASCII digits.
+/// 4 to 12 ASCII digits: the model's rule.
 fn is_pin(bytes: &[u8]) -> bool {
-    (PIN_MIN_LEN..=PIN_MAX_LEN).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_digit)
+    is_pin_shaped(bytes)
+}
+
+/// A PIN a caller handed over (the bridge's request, `sscardctl`'s standard
+/// input), kept if it follows the model's rule, else `WrongLength`.
+pub fn checked_pin(pin: Zeroizing<String>) -> Result<Zeroizing<String>, PinEntryError> {
+    if is_pin_shaped(pin.as_bytes()) { Ok(pin) } else { Err(PinEntryError::WrongLength) }
 }
 
 /// Equal bytes, compared without an early exit.

@@ -17,8 +17,10 @@ use super::format::{
 };
 use super::pinentry::{PinEntryError, PinPrompt, PinSource};
 use crate::dbus::client::{CallError, Dict, Manager1Proxy, Reader1Proxy};
-use crate::ops::keys;
 use sscard_contract::ErrorName;
+use sscard_contract::keys;
+
+use crate::model::{FieldInput, Generation, HolderRecordUpdate};
 
 /// Which bus the daemon is on: `SSCARD_BUS` (`system`, `session` or an
 /// address), the system bus by default.
@@ -59,11 +61,20 @@ pub fn check_type(i_type: i32) -> Result<(), NationalError> {
     }
 }
 
-/// `iAuthType`: 1 (PIN) and 2 (external authentication) read the same in
-/// the reference profile; anything else is -14.
-pub fn check_auth_type(i_auth_type: i32) -> Result<(), NationalError> {
+/// How `iReadCard` may open a file (`iAuthType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// 1: the holder's PIN.
+    Pin,
+    /// 2: external authentication with the read key.
+    External,
+}
+
+/// `iAuthType`: 1 or 2; anything else is -14.
+pub fn auth_type(i_auth_type: i32) -> Result<AuthType, NationalError> {
     match i_auth_type {
-        1 | 2 => Ok(()),
+        1 => Ok(AuthType::Pin),
+        2 => Ok(AuthType::External),
         other => Err(NationalError::with(Code::BadArgument, format!("iAuthType {other}: 1 or 2"))),
     }
 }
@@ -83,13 +94,11 @@ pub(super) fn record_dict(record: Vec<(&'static str, RecordValue)>) -> Result<Di
     Ok(dict)
 }
 
-/// Checks a record against the model's rules for every generation (the
-/// generation its spec version names first), as the daemon does before it
-/// knows the card: -23 naming the field and the rule when none could take
-/// it. The daemon checks again against the card's own generation.
+/// Checks a record against the model's rules for every generation the
+/// model knows, as the daemon does before it knows the card: -23 naming
+/// the field and the rule when none could take it. The daemon checks again
+/// against the card's own generation.
 pub(super) fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(), NationalError> {
-    use crate::model::Generation;
-    use crate::ops::FieldInput;
     let fields = record.iter().map(|(key, value)| {
         let input = match value {
             RecordValue::Str(s) => FieldInput::Str(s.clone()),
@@ -98,24 +107,12 @@ pub(super) fn check_record(record: &[(&'static str, RecordValue)]) -> Result<(),
         };
         ((*key).to_owned(), input)
     });
-    let update =
-        crate::ops::record_from_fields(fields).map_err(|e| NationalError::with(Code::InvalidData, e.to_string()))?;
+    let invalid = |e: &dyn std::fmt::Display| NationalError::with(Code::InvalidData, format!("invalid argument: {e}"));
+    let update = HolderRecordUpdate::from_fields(fields).map_err(|e| invalid(&e))?;
     if update.is_empty() {
         return Err(NationalError::with(Code::BadArgument, "pWriteData: nothing to write"));
     }
-    let named = update.spec_version.as_ref().and_then(|v| v.generation());
-    let mut generations = [Generation::Gen3, Generation::Gen2];
-    generations.sort_by_key(|g| Some(*g) != named);
-    let mut first = None;
-    for generation in generations {
-        match update.validate(generation) {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                first.get_or_insert(e);
-            }
-        }
-    }
-    Err(NationalError::with(Code::InvalidData, first.map(|e| e.to_string()).unwrap_or_default()))
+    update.validate_for_any(&Generation::ALL).map_err(|e| invalid(&e))
 }
 
 /// A `ReadCard` dictionary as the interface's values, and the terminal
@@ -272,7 +269,13 @@ impl Terminal {
         file_addr: &str,
     ) -> Result<String, NationalError> {
         check_type(i_type)?;
-        check_auth_type(i_auth_type)?;
+        // The reference profile opens nothing by a PIN: every file either
+        // way can open, external authentication opens (section 2), which
+        // is what `ReadCard` runs. A profile with PIN-opened files would
+        // make this a choice of script.
+        match auth_type(i_auth_type)? {
+            AuthType::Pin | AuthType::External => {}
+        }
         let wanted = parse_card_info(card_info)?;
         let groups = parse_file_addr(file_addr)?;
         let reader = self.reader().await?;
@@ -321,22 +324,11 @@ impl Terminal {
         Ok(tries_left)
     }
 
-    /// Whether the reader asks for the PIN on its own PIN pad. The daemon
-    /// reports none yet; when it does (a `PinPad` property of `Reader1`,
-    /// PC/SC part 10), the PIN functions take no PIN from the host and the
-    /// reader's pad asks the holder instead.
-    async fn pin_pad(&self, _reader: &Reader1Proxy<'_>) -> bool {
-        false
-    }
-
     /// `iVerifyPIN`: the holder types the PIN knowing the tries left, so it
     /// is verified on the last try too.
     pub async fn verify_pin(&self, i_type: i32, pins: &mut dyn PinSource) -> Result<String, NationalError> {
         check_type(i_type)?;
         let reader = self.reader().await?;
-        if self.pin_pad(&reader).await {
-            return Err(NationalError::with(Code::Unsupported, "PIN pad readers are not supported yet"));
-        }
         let tries_left = self.tries_left(&reader).await?;
         let prompt = PinPrompt { description: "请输入社保卡密码", tries_left: Some(tries_left) };
         let pin = pins.current_pin(&prompt).map_err(pin_failure)?;
@@ -354,9 +346,6 @@ impl Terminal {
     pub async fn change_pin(&self, i_type: i32, pins: &mut dyn PinSource) -> Result<String, NationalError> {
         check_type(i_type)?;
         let reader = self.reader().await?;
-        if self.pin_pad(&reader).await {
-            return Err(NationalError::with(Code::Unsupported, "PIN pad readers are not supported yet"));
-        }
         let tries_left = self.tries_left(&reader).await?;
         let old: Zeroizing<String> = pins
             .current_pin(&PinPrompt { description: "请输入原密码", tries_left: Some(tries_left) })

@@ -200,14 +200,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_exit_codes_are_one_to_one() {
-        let mut names: Vec<&str> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
+    fn each_name_has_its_own_exit_code() {
         let mut codes: Vec<u8> = ErrorName::ALL.iter().map(|n| n.exit_code()).collect();
-        names.sort_unstable();
-        names.dedup();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(names.len(), ErrorName::ALL.len());
+        assert_eq!(codes.len(), ErrorName::ALL.len());
         assert_eq!(codes, (3..=23).collect::<Vec<u8>>());
     }
 

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use sscard::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry};
+use sscard::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry, checked_pin};
 use sscard::unified::{Bus, Code, Encoding, NationalError, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
 use zeroize::Zeroizing;
 
@@ -19,8 +19,7 @@ struct StdinPins;
 impl StdinPins {
     fn line() -> Result<Zeroizing<String>, PinEntryError> {
         let line = crate::pins::stdin_line("PIN").map_err(|_| PinEntryError::Unavailable)?;
-        let digits = (4..=12).contains(&line.len()) && line.bytes().all(|b| b.is_ascii_digit());
-        if digits { Ok(line) } else { Err(PinEntryError::WrongLength) }
+        checked_pin(line)
     }
 }
 

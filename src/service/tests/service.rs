@@ -45,8 +45,17 @@ fn card_hashes_are_salted_and_prefer_the_card_number() {
     assert_eq!(card_hash("salt", None, None), None);
 }
 
+/// Every error name, and every detail key, is documented in the
+/// contract's table of errors (docs/interfaces.md, "Errors").
 #[test]
-fn every_error_name_is_distinct() {
-    let names: std::collections::BTreeSet<_> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
-    assert_eq!(names.len(), ErrorName::ALL.len());
+fn every_error_name_and_detail_is_documented() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/interfaces.md")).expect("interfaces.md");
+    let errors = &doc[doc.find("### Errors").expect("an Errors section")..];
+    for name in ErrorName::ALL {
+        assert!(errors.contains(&format!("| `{name}` |")), "{name} is not in the table of errors");
+    }
+    for key in sscard_contract::error::detail::ALL {
+        assert!(errors.contains(&format!("| `{key}` |")), "the detail {key} is not documented");
+    }
 }

@@ -4,13 +4,16 @@
 /// A transmission protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
+    /// Character-oriented, short APDUs only through the reader.
     T0,
+    /// Block-oriented.
     T1,
 }
 
 /// The parts of an ATR the terminal acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Atr {
+    /// The historical bytes (at most the K that T0 announces).
     pub historical: Vec<u8>,
     /// The protocol a reader negotiates with `T=0 | T=1` allowed: T=1 when
     /// any TD byte offers it, else T=0. (Contactless-style ATRs such as

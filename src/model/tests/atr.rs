@@ -33,10 +33,19 @@ fn capabilities_without_the_extended_bit() {
     assert!(!atr("3B 85 80 01 80 73 00 00 80 F7").extended_length);
 }
 
+/// A cut ATR is read as far as it goes: the historical bytes are the ones
+/// present, the protocol T=1 only once TD1 (which offers it) is there, and
+/// extended length only once the capabilities byte that says so is.
 #[test]
-fn truncated_atrs_do_not_panic() {
-    for n in 0..10 {
-        let full = hex::decode("3B858001807300 00C037".replace(' ', "")).unwrap_or_default();
-        let _ = Atr::parse(&full[..n.min(full.len())]);
+fn truncated_atrs_are_read_as_far_as_they_go() {
+    let full = atr("3B 85 80 01 80 73 00 00 C0 37");
+    let bytes = hex::decode("3B858001807300 00C037".replace(' ', "")).unwrap_or_default();
+    for n in 0..=bytes.len() {
+        let cut = Atr::parse(&bytes[..n]);
+        // TS, T0, TD1 and TD2 come before the 5 historical bytes; TCK after.
+        let historical = n.saturating_sub(4).min(5);
+        assert_eq!(cut.historical, full.historical[..historical], "{n} bytes");
+        assert_eq!(cut.protocol == Protocol::T1, n >= 4, "{n} bytes: T=1 is offered by TD2");
+        assert_eq!(cut.extended_length, n >= 9, "{n} bytes: the capabilities' third byte is the ninth");
     }
 }
