@@ -10,8 +10,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sscard::apdu::Command;
-use sscard::transport::{CardConnection, Transport};
+use sscard_apdu::Command;
+use sscard_transport::{CardConnection, Transport};
 use support::bench::{Bench, Slot};
 use support::measure::arg;
 

@@ -41,10 +41,10 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use pcsc::{Disposition, Protocols, ShareMode};
-use sscard::dbus::client::{Manager1Proxy, Reader1Proxy};
-use sscard::ops::{Engine, ReadOptions};
-use sscard::script::Cards;
-use sscard::transport::{CardConnection, Transport};
+use sscard_client::{Manager1Proxy, Reader1Proxy};
+use sscard_ops::{Engine, ReadOptions};
+use sscard_script::Cards;
+use sscard_transport::{CardConnection, Transport};
 use support::bench::{Bench, Slot, die_with_parent, terminate};
 use support::client::{connect, no_opts, reader_at, text};
 use support::daemon::{PrivateBus, Sscardd, daemon_binary, scripts_dir};

@@ -20,9 +20,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sscard::dbus::client::{Dict, HsmSession1Proxy, Reader1Proxy};
-use sscard::sim::crypto::Algorithm;
-use sscard::sim::hsm;
+use sscard_client::{Dict, HsmSession1Proxy, Reader1Proxy};
+use sscard_sim::crypto::Algorithm;
+use sscard_sim::hsm;
 use support::bench::Slot;
 use support::client::{Rig, bytes, bytes_value, holder_dict, no_opts, string_value};
 use support::measure::{arg, median, ms};
@@ -129,7 +129,7 @@ async fn psam_flow(reader: &Reader1Proxy<'_>, op: &str) {
 
 /// The median round trip of one APDU through pcscd and vpcd.
 fn apdu_round_trip(rig: &Rig, runs: usize) -> Duration {
-    use sscard::transport::{CardConnection as _, CardTransaction as _, Transport as _};
+    use sscard_transport::{CardConnection as _, CardTransaction as _, Transport as _};
     let mut conn = rig.bench.connect(Slot::Card);
     let mut tx = conn.begin().expect("transaction");
     let mut times = Vec::new();

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sscard::dbus::client::{Manager1Proxy, Reader1Proxy};
+use sscard_client::{Manager1Proxy, Reader1Proxy};
 use support::bench::Slot;
 use support::client::{Rig, holder_dict, no_opts};
 use support::measure::{arg, median, ms, p90};

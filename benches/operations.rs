@@ -13,10 +13,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sscard::model::{Field, HolderRecordUpdate, Pin, Ssn};
-use sscard::ops::{Done, Engine, OpError, ReadOptions};
-use sscard::script::Cards;
-use sscard::transport::{CardConnection, CardTransaction, PcscConnection, Transport};
+use sscard_model::{Field, HolderRecordUpdate, Pin, Ssn};
+use sscard_ops::{Done, Engine, OpError, ReadOptions};
+use sscard_script::Cards;
+use sscard_transport::{CardConnection, CardTransaction, PcscConnection, Transport};
 use support::bench::{Bench, Slot};
 use support::measure::{arg, ms};
 

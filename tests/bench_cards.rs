@@ -6,10 +6,10 @@
 
 mod support;
 
-use sscard::apdu::StatusWord;
-use sscard::model::{EF05_ELEMENTS, EF06_ELEMENTS, Field, HolderData, HolderRecordUpdate, IssuerData, Photo};
-use sscard::sim::CardImage;
-use sscard::transport::{CardConnection, CardTransaction, Protocol, Transport};
+use sscard_apdu::StatusWord;
+use sscard_model::{EF05_ELEMENTS, EF06_ELEMENTS, Field, HolderData, HolderRecordUpdate, IssuerData, Photo};
+use sscard_sim::CardImage;
+use sscard_transport::{CardConnection, CardTransaction, Protocol, Transport};
 use support::bench::{Bench, Slot};
 use support::terminal::*;
 
@@ -47,7 +47,7 @@ fn holder_record(generation: u8) -> HolderRecordUpdate {
     }
     update.photo = Some(Photo::new(jpeg(5000)).expect("test photo"));
     update
-        .validate(if generation == 3 { sscard::model::Generation::Gen3 } else { sscard::model::Generation::Gen2 })
+        .validate(if generation == 3 { sscard_model::Generation::Gen3 } else { sscard_model::Generation::Gen2 })
         .expect("the test record is consistent");
     update
 }
@@ -261,7 +261,7 @@ fn walkthrough(generation: u8) {
     drop(psam_tx);
     card_tx.end_with_reset().expect("end with reset");
     // pcsc-lite reports the reset to every handle, ours included.
-    assert!(matches!(card_conn.begin().err(), Some(sscard::transport::TransportError::CardReset)));
+    assert!(matches!(card_conn.begin().err(), Some(sscard_transport::TransportError::CardReset)));
     card_conn.reconnect().expect("reconnect after the reset");
     let mut card_tx = card_conn.begin().expect("a new transaction after our own reset");
     let card: &mut dyn Transport = &mut card_tx;

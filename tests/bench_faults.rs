@@ -10,11 +10,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sscard::apdu::{Command, ExchangeError, StatusWord, exchange};
-use sscard::model::{Field, HolderRecordUpdate, Photo, Record};
-use sscard::sim::image::HexBytes;
-use sscard::sim::{CardImage, Generation, UserCard};
-use sscard::transport::{CardConnection, Transport, TransportError};
+use sscard_apdu::{Command, ExchangeError, StatusWord, exchange};
+use sscard_model::{Field, HolderRecordUpdate, Photo, Record};
+use sscard_sim::image::HexBytes;
+use sscard_sim::{CardImage, Generation, UserCard};
+use sscard_transport::{CardConnection, Transport, TransportError};
 use support::bench::{Bench, Slot};
 use support::terminal::*;
 

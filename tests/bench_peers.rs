@@ -8,8 +8,8 @@ mod support;
 use std::path::Path;
 use std::thread;
 
-use sscard::sim::image::HexBytes;
-use sscard::sim::{Generation, UserCard};
+use sscard_sim::image::HexBytes;
+use sscard_sim::{Generation, UserCard};
 use support::bench::{Bench, Slot};
 
 const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF00";

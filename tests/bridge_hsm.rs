@@ -3,7 +3,7 @@
 //! `…_HSM_Step…` functions and the JSON-RPC session methods, driven by
 //! Python's `websockets` (tests/python/hsm_client.py) one request at a
 //! time, since each step needs the back end's answer to the last. The
-//! simulator's test back end (`sscard::sim::hsm`) plays the encryption
+//! simulator's test back end (`sscard_sim::hsm`) plays the encryption
 //! machine. Sessions stay with the connection that began them and end with
 //! it; the bridge's log at trace level holds no back-end value and no PIN.
 
@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
-use sscard::dbus::client::{Dict, HsmSession1Proxy};
-use sscard::sim::crypto::Algorithm;
-use sscard::sim::hsm;
+use sscard_client::{Dict, HsmSession1Proxy};
+use sscard_sim::crypto::Algorithm;
+use sscard_sim::hsm;
 use support::bench::Slot;
 use support::bridge::Bridge;
 use support::client::*;

@@ -57,7 +57,7 @@ async fn two_clients_on_one_reader_are_served_in_turn() {
             for _ in 0..5 {
                 answers.push(reader.read_card(no_opts()).await);
                 answers.push(reader.get_pin_status(no_opts()).await.map(|(n, _)| {
-                    let mut d = sscard::dbus::client::Dict::new();
+                    let mut d = sscard_client::Dict::new();
                     d.insert("pin_tries_left".into(), zbus::OwnedVariant::from(n));
                     d
                 }));

@@ -6,7 +6,7 @@
 
 mod support;
 
-use sscard::dbus::client::CallError;
+use sscard_client::CallError;
 use support::bench::Slot;
 use support::client::*;
 
@@ -60,7 +60,7 @@ async fn invalid_arguments_send_nothing() {
     unknown.insert("colour".into(), string_value("red"));
     let mut wrong_type = holder_dict(3, None);
     wrong_type.insert("nation".into(), string_value("5"));
-    let mut lonely_ssn = sscard::dbus::client::Dict::new();
+    let mut lonely_ssn = sscard_client::Dict::new();
     lonely_ssn.insert("ssn".into(), string_value(SSN));
     let mut big_photo = holder_dict(3, None);
     big_photo.insert("photo".into(), bytes_value(&jpeg(8191)));
@@ -75,7 +75,7 @@ async fn invalid_arguments_send_nothing() {
         ("ssn without sex and birth date", lonely_ssn, "sex", "sex", "must_come_together"),
         ("photo too large", big_photo, "photo", "photo", "photo_too_large"),
         ("spec version of another generation", gen2_on_gen3, "spec_version", "spec_version", "generation_mismatch"),
-        ("empty record", sscard::dbus::client::Dict::new(), "record", "record", "nothing_to_write"),
+        ("empty record", sscard_client::Dict::new(), "record", "record", "nothing_to_write"),
     ] {
         let e = CallError::from(reader.write_holder_record(record, no_opts()).await.expect_err(what));
         assert_eq!(e.short_name(), "InvalidArgument", "{what}: {e}");

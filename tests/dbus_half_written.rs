@@ -8,8 +8,8 @@
 
 mod support;
 
-use sscard::dbus::client::{Dict, Reader1Proxy};
-use sscard::model::Ssn;
+use sscard_client::{Dict, Reader1Proxy};
+use sscard_model::Ssn;
 use support::bench::Slot;
 use support::client::*;
 use support::removal::*;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use sscard::dbus::client::Manager1Proxy;
+use sscard_client::Manager1Proxy;
 use support::bench::Slot;
 use support::client::*;
 use zbus::OwnedVariant;

@@ -1,6 +1,6 @@
 //! HSM sessions through the daemon (`docs/interfaces.md`, "HSM sessions";
 //! `docs/unified-interface.md` section 7), on the bench with no PSAM: the
-//! simulator's test back end (`sscard::sim::hsm`) plays the encryption
+//! simulator's test back end (`sscard_sim::hsm`) plays the encryption
 //! machine. Every operation on gen3 and gen2, the refusals before any APDU,
 //! the lifetimes (idle, owner gone, card removed), the isolation of readers
 //! and of other programs, ownership, the audit trail, and the logs.
@@ -11,9 +11,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sscard::dbus::client::{Dict, HsmSession1Proxy, Reader1Proxy};
-use sscard::sim::crypto::Algorithm;
-use sscard::sim::hsm;
+use sscard_client::{Dict, HsmSession1Proxy, Reader1Proxy};
+use sscard_sim::crypto::Algorithm;
+use sscard_sim::hsm;
 use support::bench::Slot;
 use support::client::*;
 use zbus::OwnedVariant;

@@ -8,7 +8,7 @@
 
 mod support;
 
-use sscard::sim::CardImage;
+use sscard_sim::CardImage;
 use support::bench::Slot;
 use support::client::*;
 use support::removal::*;

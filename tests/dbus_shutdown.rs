@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sscard::dbus::client::Reader1Proxy;
+use sscard_client::Reader1Proxy;
 use support::bench::Slot;
 use support::client::*;
 use support::daemon::Sscardd;

@@ -1,5 +1,5 @@
 //! The manual pages and shell completions in `man/` and `completions/` are
-//! generated from the programs' clap definitions (`sscard::cli`) with
+//! generated from the programs' clap definitions (`sscard_cli`) with
 //! clap_mangen and clap_complete, and committed so that `make install` and
 //! the Debian packages install them without running anything. This test
 //! generates them again and fails when a committed file differs, is missing
@@ -35,16 +35,16 @@ struct Program {
 
 fn programs() -> Vec<Program> {
     vec![
-        Program { command: sscard::cli::sscardd::Cli::command(), section: "8", tail: SSCARDD_TAIL, completions: false },
+        Program { command: sscard_cli::sscardd::Cli::command(), section: "8", tail: SSCARDD_TAIL, completions: false },
         Program {
-            command: sscard::cli::sscardctl::Cli::command(),
+            command: sscard_cli::sscardctl::Cli::command(),
             section: "1",
             tail: SSCARDCTL_TAIL,
             completions: true,
         },
-        Program { command: sscard::cli::sscard_sim::Cli::command(), section: "1", tail: SIM_TAIL, completions: true },
+        Program { command: sscard_cli::sscard_sim::Cli::command(), section: "1", tail: SIM_TAIL, completions: true },
         Program {
-            command: sscard::cli::sscard_bridge::Cli::command(),
+            command: sscard_cli::sscard_bridge::Cli::command(),
             section: "1",
             tail: BRIDGE_TAIL,
             completions: true,

@@ -4,7 +4,7 @@
 //! against the installed header and linked through `pkg-config`, one
 //! process per session (the library holds it between the steps), against
 //! sscardd on a private bus, on gen3 and gen2 cards with no PSAM. The
-//! simulator's test back end (`sscard::sim::hsm`) answers each step as the
+//! simulator's test back end (`sscard_sim::hsm`) answers each step as the
 //! encryption machine would. The library's and the daemon's logs, at
 //! trace level, are scanned for the back end's values and the PIN.
 
@@ -16,9 +16,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use sscard::dbus::client::Dict;
-use sscard::sim::crypto::Algorithm;
-use sscard::sim::hsm;
+use sscard_client::Dict;
+use sscard_sim::crypto::Algorithm;
+use sscard_sim::hsm;
 use support::bench::Slot;
 use support::client::*;
 use support::run_ok;
@@ -224,7 +224,7 @@ async fn personalize(rig: &Rig, generation: u8) {
     let mut record = holder_dict(generation, Some(PHOTO_LEN));
     record.insert("name".into(), string_value("张三"));
     args.insert("record".into(), zbus::OwnedVariant::try_from(zbus::Variant::from(record)).unwrap());
-    let session = sscard::dbus::client::HsmSession1Proxy::builder(&rig.conn).path(path).build().await.unwrap();
+    let session = sscard_client::HsmSession1Proxy::builder(&rig.conn).path(path).build().await.unwrap();
     session.continue_(args).await.expect("write");
 }
 

@@ -7,10 +7,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use sscard::model::{Field, HolderRecordUpdate, Pin, Ssn};
-use sscard::ops::{CardState, Engine, OpError, ReadOptions, VerifyOutcome};
-use sscard::script::Cards;
-use sscard::transport::{CardConnection, PcscConnection};
+use sscard_model::{Field, HolderRecordUpdate, Pin, Ssn};
+use sscard_ops::{CardState, Engine, OpError, ReadOptions, VerifyOutcome};
+use sscard_script::Cards;
+use sscard_transport::{CardConnection, PcscConnection};
 use support::bench::{Bench, Slot};
 
 fn engine() -> Engine {
@@ -57,7 +57,7 @@ impl Rig {
     fn op<T>(&mut self, op: impl FnOnce(&Engine, &mut Cards<'_>) -> T) -> T {
         let mut card_tx = self.card.begin().expect("card transaction");
         let mut sam_tx = self.sam.as_mut().map(|s| s.begin().expect("PSAM transaction"));
-        let mut cards = Cards::new(&mut card_tx, sam_tx.as_mut().map(|t| t as &mut dyn sscard::transport::Transport));
+        let mut cards = Cards::new(&mut card_tx, sam_tx.as_mut().map(|t| t as &mut dyn sscard_transport::Transport));
         op(&self.engine, &mut cards)
     }
 
@@ -297,11 +297,11 @@ fn removal_at_every_index(generation: u8) {
         let mut card = bench.connect(Slot::Card);
         let mut sam = bench.connect(Slot::Sam);
         let mut tx = card.begin().expect("transaction");
-        let before = sscard::transport::Transport::apdus_sent(&tx);
+        let before = sscard_transport::Transport::apdus_sent(&tx);
         let mut stx = sam.begin().expect("transaction");
         let mut cards = Cards::new(&mut tx, Some(&mut stx));
         engine.personalize(&mut cards, &update).expect("uninterrupted");
-        sscard::transport::Transport::apdus_sent(&tx) - before
+        sscard_transport::Transport::apdus_sent(&tx) - before
     };
     bench.remove(Slot::Card);
     assert!(total > 30, "{total}");

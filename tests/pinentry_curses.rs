@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use sscard::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry};
+use sscard::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry};
 use zeroize::Zeroizing;
 
 const PINENTRY_CURSES: &str = "/usr/bin/pinentry-curses";

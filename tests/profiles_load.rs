@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sscard::ops::Engine;
+use sscard_ops::Engine;
 
 fn shipped() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/apdu-scripts"))

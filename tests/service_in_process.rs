@@ -11,11 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sscard::model::{Field, Pin, Ssn};
-use sscard::ops::{Engine, ReadOptions};
-use sscard::service::{Caller, ErrorName, Event, Reply, Request, Service, ServiceConfig, ServiceError};
-use sscard::sim::{Generation, Psam, UserCard, psam, user_card};
-use sscard::transport::{Backend, CardConnection, Fault, VirtualBackend, VirtualReader};
+use sscard_model::{Field, Pin, Ssn};
+use sscard_ops::{Engine, ReadOptions};
+use sscard_service::{Caller, ErrorName, Event, Reply, Request, Service, ServiceConfig, ServiceError};
+use sscard_sim::{Generation, Psam, UserCard, psam, user_card};
+use sscard_transport::{Backend, CardConnection, Fault, VirtualBackend, VirtualReader};
 use tokio::sync::mpsc;
 
 const SSN: &str = "11010519491231002X";
@@ -28,7 +28,7 @@ fn pin(digits: &str) -> Pin {
     Pin::parse(digits, Field::Pin).unwrap()
 }
 
-fn card(generation: Generation, serial: u8) -> sscard::sim::SimulatedCard<UserCard> {
+fn card(generation: Generation, serial: u8) -> sscard_sim::SimulatedCard<UserCard> {
     user_card(UserCard::blank(generation, [0x11, 0x01, 0x00], [0, 0, 0, 0, 0, 0, 0, serial], "123456"))
 }
 
@@ -69,12 +69,7 @@ impl Rig {
     }
 
     /// Inserts a card and waits until the service has classified it.
-    async fn insert(
-        &mut self,
-        reader: &VirtualReader,
-        name: &str,
-        card: impl sscard::transport::VirtualCard + 'static,
-    ) {
+    async fn insert(&mut self, reader: &VirtualReader, name: &str, card: impl sscard_transport::VirtualCard + 'static) {
         let id = self.id(name);
         reader.insert(card);
         loop {

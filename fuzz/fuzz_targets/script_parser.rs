@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sscard::script::parse;
+use sscard_script::parse;
 
 /// Profile constants, as the loader passes them: names and value lengths.
 const CONSTANTS: &[(&str, usize)] = &[("aid", 15), ("alg", 1), ("block", 1)];

@@ -27,9 +27,9 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use sscard::model::{ElementSpec, Field, FileId};
-use sscard::unified::Failure;
-use sscard::unified::format::{
+use sscard_model::{ElementSpec, Field, FileId};
+use sscard::NationalError;
+use sscard::format::{
     CardValues, Encoding, FileGroup, RecordValue, UnifiedFile, bas_line, parse_card_info, parse_file_addr,
     parse_write_data, read_output, wants_photo,
 };
@@ -67,7 +67,7 @@ fn sample(name: &str) -> CardValues {
 }
 
 /// The error is one of `codes`, and its message is one line.
-fn check_failure(e: &Failure, codes: &[i32], what: &str) {
+fn check_failure(e: &NationalError, codes: &[i32], what: &str) {
     assert!(codes.contains(&e.code.value()), "{what}: code {} ({e:?})", e.code.value());
     let message = e.message();
     assert!(!message.contains('\n'), "{what}: message of more than one line: {message:?}");

@@ -5,9 +5,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sscard::bridge::{self, Config};
-use sscard::cli::sscard_bridge::Cli;
-use sscard::unified::Bus;
+use sscard::Bus;
+use sscard_bridge::{self as bridge, Config};
+use sscard_cli::sscard_bridge::Cli;
 
 /// `RUST_LOG` (default `info`), to standard error. The WebSocket library's
 /// own log is capped at `debug`: at `trace` it prints frames, which hold

@@ -14,9 +14,9 @@ use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use sscard::cli::sscard_sim::{Cli, Common, Role};
-use sscard::sim::vpcd::{self, CardDevice, Device, RunEnd, RunOptions};
-use sscard::sim::{self, CardImage, Generation, Psam, UserCard};
+use sscard_cli::sscard_sim::{Cli, Common, Role};
+use sscard_sim::vpcd::{self, CardDevice, Device, RunEnd, RunOptions};
+use sscard_sim::{self as sim, CardImage, Generation, Psam, UserCard};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

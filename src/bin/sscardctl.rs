@@ -20,7 +20,7 @@ mod unified;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use sscard::cli::sscardctl::{Cli, Command, Format, PinCommand};
+use sscard_cli::sscardctl::{Cli, Command, Format, PinCommand};
 
 use failure::CommandError;
 

@@ -9,10 +9,10 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
-use sscard::cli::sscardd::{AuthorizationArg, Cli};
-use sscard::dbus::{Authorization, BUS_NAME, Daemon};
-use sscard::ops::Engine;
-use sscard::service::{Service, ServiceConfig};
+use sscard_cli::sscardd::{AuthorizationArg, Cli};
+use sscard_ops::Engine;
+use sscard_service::dbus::{Authorization, BUS_NAME, Daemon};
+use sscard_service::{Service, ServiceConfig};
 
 /// The configuration; `make` sets it from SYSCONFDIR.
 const DEFAULT_CONFIG: &str = match option_env!("SSCARD_CONFIG") {
@@ -224,8 +224,8 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
         );
     }
     let daemon = Daemon::new(service, authorization, profiles, config.terminal_device.clone());
-    sscard::dbus::register(&connection, &daemon).await.map_err(|e| format!("cannot serve the objects: {e}"))?;
-    let pump = tokio::spawn(sscard::dbus::serve(connection.clone(), Arc::clone(&daemon), events_rx));
+    sscard_service::dbus::register(&connection, &daemon).await.map_err(|e| format!("cannot serve the objects: {e}"))?;
+    let pump = tokio::spawn(sscard_service::dbus::serve(connection.clone(), Arc::clone(&daemon), events_rx));
     connection.request_name(BUS_NAME).await.map_err(|e| format!("cannot own {BUS_NAME}: {e}"))?;
     tracing::info!(bus = %cli.bus, scripts = %cli.scripts.display(), "serving {BUS_NAME}");
 
@@ -238,7 +238,10 @@ async fn run(cli: Cli, config: Config, engine: Arc<Engine>) -> Result<(), String
     // Replies go to the callers' unique names: the well-known one can go,
     // and with it new callers.
     let _ = connection.release_name(BUS_NAME).await;
-    let _ = connection.object_server().remove::<sscard::dbus::server::Manager, _>(sscard::dbus::MANAGER_PATH).await;
+    let _ = connection
+        .object_server()
+        .remove::<sscard_service::dbus::server::Manager, _>(sscard_contract::bus::MANAGER_PATH)
+        .await;
     // The Reader objects stay until the connection goes.
     pump.abort();
     let _ = pump.await;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::service::ErrorName;
+use sscard_service::ErrorName;
 
 #[derive(Parser)]
 #[command(

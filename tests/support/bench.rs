@@ -235,9 +235,9 @@ impl Bench {
     }
 
     /// Connects to the card in `slot` through pcscd.
-    pub fn connect(&self, slot: Slot) -> sscard::transport::PcscConnection {
+    pub fn connect(&self, slot: Slot) -> sscard_transport::PcscConnection {
         let ctx = self.context();
-        sscard::transport::PcscConnection::connect(&ctx, &self.reader_name(slot))
+        sscard_transport::PcscConnection::connect(&ctx, &self.reader_name(slot))
             .unwrap_or_else(|e| panic!("bench: connect to {}: {e}", self.reader_name(slot)))
     }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use sscard::dbus::client::{Dict, Manager1Proxy, Reader1Proxy};
+use sscard_client::{Dict, Manager1Proxy, Reader1Proxy};
 use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
 use super::bench::{Bench, Slot};
@@ -244,8 +244,8 @@ pub fn error_name<T: std::fmt::Debug>(result: zbus::Result<T>) -> String {
     match result {
         Ok(v) => panic!("expected an error, got {v:?}"),
         Err(e) => {
-            let e = sscard::dbus::client::CallError::from(&e);
-            assert!(matches!(e.kind, sscard::dbus::client::CallErrorKind::Daemon(_)), "not an sscard error: {e}");
+            let e = sscard_client::CallError::from(&e);
+            assert!(matches!(e.kind, sscard_client::CallErrorKind::Daemon(_)), "not an sscard error: {e}");
             e.short_name().to_owned()
         }
     }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sscard::sim::{CardImage, UserCard};
+use sscard_sim::{CardImage, UserCard};
 
 use super::bench::Slot;
 use super::client::Rig;

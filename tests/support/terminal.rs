@@ -4,9 +4,9 @@
 
 #![allow(dead_code)]
 
-use sscard::apdu::{Command, Response, StatusWord, exchange};
-use sscard::model::{ElementSpec, Record};
-use sscard::transport::Transport;
+use sscard_apdu::{Command, Response, StatusWord, exchange};
+use sscard_model::{ElementSpec, Record};
+use sscard_transport::Transport;
 
 pub const SSSE_AID: [u8; 15] =
     [0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7, 0xBB, 0xE1, 0xB1, 0xA3, 0xD5, 0xCF];
@@ -232,9 +232,9 @@ pub fn read_photo_file(card: &mut dyn Transport, generation: u8, len: usize) -> 
 /// The holder record the tests and benchmarks personalise: every writable
 /// element (a 17-character name, so tag 4E is used) and a `photo_len`-byte
 /// JPEG.
-pub fn holder_record(generation: u8, photo_len: usize) -> sscard::model::HolderRecordUpdate {
-    use sscard::model::Field;
-    let mut u = sscard::model::HolderRecordUpdate::default();
+pub fn holder_record(generation: u8, photo_len: usize) -> sscard_model::HolderRecordUpdate {
+    use sscard_model::Field;
+    let mut u = sscard_model::HolderRecordUpdate::default();
     for (f, v) in [
         (Field::CardType, "3"),
         (Field::SpecVersion, if generation == 3 { "3.00" } else { "2.00" }),
@@ -251,7 +251,7 @@ pub fn holder_record(generation: u8, photo_len: usize) -> sscard::model::HolderR
     ] {
         u.set_from_str(f, v).unwrap_or_else(|e| panic!("{e}"));
     }
-    u.photo = Some(sscard::model::Photo::new(jpeg(photo_len)).expect("photo"));
+    u.photo = Some(sscard_model::Photo::new(jpeg(photo_len)).expect("photo"));
     u
 }
 

@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use sscard::dbus::BUS_NAME;
-use sscard::dbus::client::{Dict, Manager1Proxy, Reader1Proxy};
-use sscard::ops::keys::{self, opts as opt};
+use sscard_client::{Dict, Manager1Proxy, Reader1Proxy};
+use sscard_contract::bus::BUS_NAME;
+use sscard_ops::keys::{self, opts as opt};
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, OwnedVariant};
 
@@ -248,8 +248,8 @@ impl Ctl {
             Format::Json => emit_json(&dict_json(&info))?,
             Format::Bas => {
                 // The same line as iReadCardBas gives (docs/unified-interface.md section 3).
-                let (card, device) = sscard::unified::terminal::card_values(&info);
-                emit(&sscard::unified::format::bas_line(&card, &device))?;
+                let (card, device) = sscard::terminal::card_values(&info);
+                emit(&sscard::format::bas_line(&card, &device))?;
             }
             Format::Table => {
                 let mut rows = dict_rows(&info);

@@ -1,10 +1,10 @@
 //! How a command fails: the one-line message and the exit code.
 
-use sscard::dbus::client::{CallError, CallErrorKind};
+use sscard_client::{CallError, CallErrorKind};
 use sscard_contract::ErrorName;
 
 #[cfg(test)]
-pub use sscard::cli::sscardctl::{daemon_errors, exit_codes_help};
+pub use sscard_cli::sscardctl::{daemon_errors, exit_codes_help};
 
 /// EX_UNAVAILABLE: the daemon is not on the bus.
 pub const EXIT_UNAVAILABLE: u8 = 69;
@@ -69,9 +69,10 @@ impl From<CallError> for CommandError {
             CallErrorKind::Daemon(name) => {
                 CommandError::Daemon { name, raw: e.short_name().to_owned(), message: e.message }
             }
-            CallErrorKind::NotRunning => {
-                CommandError::Unavailable(format!("{} is not on the bus (is sscardd running?)", sscard::dbus::BUS_NAME))
-            }
+            CallErrorKind::NotRunning => CommandError::Unavailable(format!(
+                "{} is not on the bus (is sscardd running?)",
+                sscard_contract::bus::BUS_NAME
+            )),
             CallErrorKind::Lost if e.bus_name.ends_with(".NoReply") => {
                 CommandError::Unavailable(format!("the daemon left without answering: {}", e.message))
             }
@@ -93,7 +94,7 @@ impl From<zbus::fdo::Error> for CommandError {
     }
 }
 
-pub use sscard::dbus::client::one_line;
+pub use sscard_client::one_line;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
 
 use serde_json::{Map, Value};
-use sscard::dbus::{BUS_NAME, MANAGER_PATH};
+use sscard_contract::bus::{BUS_NAME, MANAGER_PATH};
 use zbus::message::Type;
 use zbus::{MatchRule, Message, MessageStream, OwnedObjectPath, OwnedVariant};
 

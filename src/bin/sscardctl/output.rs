@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use sscard::dbus::client::Dict;
-use sscard::ops::keys;
+use sscard_client::Dict;
+use sscard_ops::keys;
 use zbus::{OwnedVariant, Variant};
 
 use crate::failure::CommandError;

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use sscard::model::{Field, Pin};
-use sscard::script::{Cards, Profile, Script, TraceEntry, Values};
-use sscard::transport::{CardConnection, PcscConnection, Transport};
+use sscard_model::{Field, Pin};
+use sscard_script::{Cards, Profile, Script, TraceEntry, Values};
+use sscard_transport::{CardConnection, PcscConnection, Transport};
 
 /// The profile script that selects the application; every operation of
 /// the daemon starts with it.
@@ -18,7 +18,7 @@ struct Loaded {
     identify: Option<(Script, Values)>,
     script: Script,
     values: Values,
-    table: sscard::script::StatusTable,
+    table: sscard_script::StatusTable,
 }
 
 /// The profile's constants, as values the scripts may name.
@@ -38,7 +38,7 @@ fn load(file: &Path, select: bool) -> Result<Loaded, String> {
         _ => Path::new("."),
     };
     if dir.join("profile.toml").is_file() {
-        let profile = sscard::script::load_profile(dir, &[]).map_err(|e| e.to_string())?;
+        let profile = sscard_script::load_profile(dir, &[]).map_err(|e| e.to_string())?;
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let script = profile.script(&stem).cloned().ok_or_else(|| format!("{}: not found", file.display()))?;
         // The identify script itself needs no second run before it.
@@ -64,8 +64,8 @@ fn load(file: &Path, select: bool) -> Result<Loaded, String> {
         ));
     }
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let script = sscard::script::parse(&file.display().to_string(), &text, &[]).map_err(|e| e.to_string())?;
-    Ok(Loaded { identify: None, script, values: Values::new(), table: sscard::script::StatusTable::default() })
+    let script = sscard_script::parse(&file.display().to_string(), &text, &[]).map_err(|e| e.to_string())?;
+    Ok(Loaded { identify: None, script, values: Values::new(), table: sscard_script::StatusTable::default() })
 }
 
 pub fn run_script(
@@ -124,15 +124,15 @@ pub fn run_script(
     let mut ran = Vec::new();
     let (identify, identify_values) = identify.unzip();
     if let (Some(identify), Some(identify_values)) = (&identify, identify_values) {
-        let done = sscard::script::run(identify, &table, &mut cards, identify_values, &mut trace)
-            .map_err(|e| e.to_string())?;
+        let done =
+            sscard_script::run(identify, &table, &mut cards, identify_values, &mut trace).map_err(|e| e.to_string())?;
         ran.push((identify, done));
     }
-    let done = sscard::script::run(&script, &table, &mut cards, values, &mut trace).map_err(|e| e.to_string())?;
+    let done = sscard_script::run(&script, &table, &mut cards, values, &mut trace).map_err(|e| e.to_string())?;
     ran.push((&script, done));
     println!("ok: {} APDUs", ran.iter().map(|(_, done)| done.apdus).sum::<u64>());
     for (script, done) in &ran {
-        let mut names: Vec<&str> = sscard::script::syntax::captures(script).collect();
+        let mut names: Vec<&str> = sscard_script::syntax::captures(script).collect();
         names.sort_unstable();
         names.dedup();
         for name in names {

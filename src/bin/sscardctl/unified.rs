@@ -7,8 +7,8 @@
 
 use std::io::Write;
 
-use sscard::unified::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry, checked_pin};
-use sscard::unified::{Bus, Code, Encoding, NationalError, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
+use sscard::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry, checked_pin};
+use sscard::{Bus, Code, Encoding, NationalError, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
 use zeroize::Zeroizing;
 
 use crate::failure::CommandError;

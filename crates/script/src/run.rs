@@ -1,0 +1,490 @@
+//! The interpreter: runs a checked script over two transports, the card
+//! and the PSAM, stopping at the first status word the step did not expect.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use super::status::{StatusClass, StatusTable};
+use super::syntax::{
+    ApduTemplate, Bound, BoundBase, Capture, CheckOutcome, Directive, Item, LOOP_COUNT, LOOP_OFFSET, Part, Pos, Script,
+    Slice, Slot, Step, StepEffects,
+};
+use sscard_apdu::{Command, StatusWord, exchange};
+use sscard_transport::{Transport, TransportError};
+
+/// Named byte values: inputs, constants and captures. PIN bytes pass
+/// through here, so every value is wiped when dropped.
+#[derive(Default)]
+pub struct Values {
+    map: HashMap<String, Zeroizing<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for Values {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.map.keys().collect();
+        names.sort();
+        f.debug_struct("Values").field("names", &names).finish()
+    }
+}
+
+impl Values {
+    pub fn new() -> Values {
+        Values::default()
+    }
+
+    pub fn set(&mut self, name: &str, bytes: impl Into<Vec<u8>>) {
+        self.map.insert(name.to_owned(), Zeroizing::new(bytes.into()));
+    }
+
+    /// Sets a value that is already in a zeroizing buffer (PIN bytes).
+    pub fn put(&mut self, name: &str, bytes: Zeroizing<Vec<u8>>) {
+        self.map.insert(name.to_owned(), bytes);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.map.get(name).map(|v| v.as_slice())
+    }
+
+    pub fn take(&mut self, name: &str) -> Option<Zeroizing<Vec<u8>>> {
+        self.map.remove(name)
+    }
+
+    /// Takes in every value of `other`, replacing those of the same name.
+    pub fn absorb(&mut self, other: Values) {
+        self.map.extend(other.map);
+    }
+
+    fn append(&mut self, name: &str, bytes: &[u8]) {
+        self.map.entry(name.to_owned()).or_default().extend_from_slice(bytes);
+    }
+}
+
+/// What the steps sent so far did to the card, from the effects their
+/// scripts declare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// A PIN try was (or may have been) counted.
+    pub pin_try_spent: bool,
+    /// The security state may be open: authenticated keys, a verified PIN.
+    pub security_state_open: bool,
+}
+
+impl Effects {
+    /// Takes in a step about to be sent: what it may open or spend counts
+    /// from the sending, since the card may act on it and the answer be lost.
+    fn sending(&mut self, step: StepEffects) {
+        if step.opens_security_state {
+            self.security_state_open = true;
+        }
+        if step.spends_pin_try {
+            self.pin_try_spent = true;
+        }
+    }
+
+    /// Takes in a step the card answered: a SELECT clears the state whether
+    /// it succeeds or not, but only once the card has answered it.
+    fn answered(&mut self, step: StepEffects) {
+        if step.closes_security_state && !step.opens_security_state {
+            self.security_state_open = false;
+        }
+    }
+}
+
+/// The two slots a script talks to, and what was done to the card.
+pub struct Cards<'a> {
+    pub card: &'a mut dyn Transport,
+    pub sam: Option<&'a mut dyn Transport>,
+    pub effects: Effects,
+}
+
+impl<'a> Cards<'a> {
+    pub fn new(card: &'a mut dyn Transport, sam: Option<&'a mut dyn Transport>) -> Cards<'a> {
+        Cards { card, sam, effects: Effects::default() }
+    }
+
+    /// Command APDUs sent on both slots so far.
+    pub fn apdus_sent(&self) -> u64 {
+        self.card.apdus_sent() + self.sam.as_ref().map_or(0, |s| s.apdus_sent())
+    }
+}
+
+/// Why a script stopped.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// A status word the step did not expect; `class` is its meaning in
+    /// the profile's status table.
+    #[error("{pos}: {slot} answered {:04X} ({class}) to `{step}`", .sw.to_u16())]
+    Status { pos: Pos, step: String, slot: Slot, sw: StatusWord, class: StatusClass },
+    #[error("{pos}: {slot}: {source}")]
+    Transport { pos: Pos, slot: Slot, source: TransportError },
+    #[error("{pos}: this step needs the PSAM, and there is none")]
+    NoSam { pos: Pos },
+    #[error("{pos}: {problem}")]
+    Value { pos: Pos, problem: String },
+    #[error("{file}: input {name:?} was not given")]
+    MissingInput { file: String, name: String },
+    /// The profile has no such script (only optional ones can be missing:
+    /// the loader checked the rest).
+    #[error("{file}: the profile has no such script")]
+    MissingScript { file: String },
+    /// A `check` whose two sides differ; nothing was sent for it.
+    #[error("{pos}: check failed ({})", .outcome.as_str())]
+    Check { pos: Pos, outcome: CheckOutcome },
+}
+
+/// What a finished script leaves.
+#[derive(Debug)]
+pub struct Finished {
+    pub values: Values,
+    /// The status word of the last step.
+    pub last_sw: StatusWord,
+    /// Command APDUs sent, on both slots, GET RESPONSE included.
+    pub apdus: u64,
+}
+
+/// One exchange, for a trace. PIN bytes are never in `command_shown`.
+pub struct TraceEntry<'a> {
+    pub step: &'a Step,
+    pub command_shown: &'a str,
+    pub response_data: &'a [u8],
+    pub sw: StatusWord,
+}
+
+/// Named values a script hands out (`yield`); wiped when dropped.
+pub type Outputs = Vec<(String, Zeroizing<Vec<u8>>)>;
+
+/// Where a script waits (`await`): the item to resume at, and the names
+/// the client must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paused {
+    pub next: usize,
+    pub awaits: Vec<String>,
+}
+
+/// A script run up to its end or to its next `await`.
+#[derive(Debug)]
+pub struct Progress {
+    pub finished: Finished,
+    /// What its `yield` lines handed out on the way.
+    pub outputs: Outputs,
+    /// `None` once the script has ended.
+    pub paused: Option<Paused>,
+}
+
+/// Runs `script` with `values` holding its inputs and the profile's
+/// constants. `trace` sees each exchange. A script that waits (`await`)
+/// runs only through [`run_from`].
+pub fn run(
+    script: &Script,
+    table: &StatusTable,
+    cards: &mut Cards<'_>,
+    values: Values,
+    trace: &mut dyn FnMut(&TraceEntry<'_>),
+) -> Result<Finished, RunError> {
+    let progress = run_from(script, table, cards, values, 0, trace)?;
+    if progress.paused.is_some() {
+        return Err(RunError::MissingInput { file: script.file.clone(), name: "await".into() });
+    }
+    Ok(progress.finished)
+}
+
+/// Runs `script` from item `start` (0, or a [`Paused::next`]) to its end
+/// or its next `await`. Resuming, `values` must hold what the script had
+/// and the names it awaited.
+pub fn run_from(
+    script: &Script,
+    table: &StatusTable,
+    cards: &mut Cards<'_>,
+    mut values: Values,
+    start_item: usize,
+    trace: &mut dyn FnMut(&TraceEntry<'_>),
+) -> Result<Progress, RunError> {
+    let needed: Vec<&String> = match start_item.checked_sub(1).and_then(|i| script.items.get(i)) {
+        Some(Item::Directive(Directive::Await { names, .. })) => names.iter().collect(),
+        _ => script.inputs.iter().collect(),
+    };
+    for name in needed {
+        if values.get(name).is_none() {
+            return Err(RunError::MissingInput { file: script.file.clone(), name: name.clone() });
+        }
+    }
+    let start = cards.apdus_sent();
+    let mut last_sw = StatusWord::Success;
+    let mut outputs = Outputs::new();
+    for (index, item) in script.items.iter().enumerate().skip(start_item) {
+        match item {
+            Item::Directive(Directive::Check(check)) => {
+                let side = |parts: &[Part]| {
+                    let mut out = buffer_for(&values, parts, None);
+                    let mut shown = String::new();
+                    expand(script, &values, parts, None, &mut out, &mut shown).ok().map(|()| out)
+                };
+                let (left, right) = (side(&check.left), side(&check.right));
+                if left.is_none() || left != right {
+                    return Err(RunError::Check { pos: check.pos.clone(), outcome: check.outcome });
+                }
+            }
+            Item::Directive(Directive::Let { name, parts, .. }) => {
+                let mut out = buffer_for(&values, parts, None);
+                let mut shown = String::new();
+                expand(script, &values, parts, None, &mut out, &mut shown)?;
+                values.put(name, out);
+            }
+            Item::Directive(Directive::Yield { names, .. }) => {
+                for name in names {
+                    let value = Zeroizing::new(values.get(name).unwrap_or_default().to_vec());
+                    outputs.push((name.clone(), value));
+                }
+            }
+            Item::Directive(Directive::Await { names, .. }) => {
+                let finished = Finished { values, last_sw, apdus: cards.apdus_sent() - start };
+                let paused = Some(Paused { next: index + 1, awaits: names.clone() });
+                return Ok(Progress { finished, outputs, paused });
+            }
+            Item::Step(step) => last_sw = exec(script, table, cards, &mut values, step, trace, None)?,
+            Item::Loop(l) => {
+                let from = bound(&values, &l.from, &l.pos)?;
+                let to = bound(&values, &l.to, &l.pos)?.min(l.max.unwrap_or(usize::MAX));
+                let mut offset = from;
+                while offset < to {
+                    let count = l.chunk.min(to - offset);
+                    let offset_bytes = u16::try_from(offset)
+                        .map_err(|_| RunError::Value {
+                            pos: l.pos.clone(),
+                            problem: format!("offset {offset} exceeds 65535"),
+                        })?
+                        .to_be_bytes();
+                    values.set(LOOP_OFFSET, offset_bytes.to_vec());
+                    values.set(
+                        LOOP_COUNT,
+                        if count <= 255 { vec![count as u8] } else { (count as u16).to_be_bytes().to_vec() },
+                    );
+                    for step in &l.body {
+                        last_sw = exec(script, table, cards, &mut values, step, trace, Some((offset, count)))?;
+                    }
+                    offset += l.chunk;
+                }
+                values.take(LOOP_OFFSET);
+                values.take(LOOP_COUNT);
+            }
+        }
+    }
+    let finished = Finished { values, last_sw, apdus: cards.apdus_sent() - start };
+    Ok(Progress { finished, outputs, paused: None })
+}
+
+fn bound(values: &Values, b: &Bound, pos: &Pos) -> Result<usize, RunError> {
+    let base = match &b.base {
+        BoundBase::Number(n) => *n,
+        BoundBase::Length(name) => values.get(name).map_or(0, |v| v.len()),
+        BoundBase::Value { name, slice } => {
+            let value = values.get(name).unwrap_or_default();
+            let bytes = match slice {
+                Some((a, end)) => clamp(value, *a, *end),
+                None => value,
+            };
+            if bytes.len() > 4 {
+                return Err(RunError::Value { pos: pos.clone(), problem: format!("{name} is too long to count with") });
+            }
+            bytes.iter().fold(0usize, |n, b| (n << 8) | *b as usize)
+        }
+    };
+    Ok(base.saturating_add(b.plus))
+}
+
+/// `value[a..b]`, stopping at the value's end.
+fn clamp(value: &[u8], a: usize, b: Option<usize>) -> &[u8] {
+    let end = b.unwrap_or(value.len()).min(value.len());
+    value.get(a.min(end)..end).unwrap_or_default()
+}
+
+/// How many bytes `parts` expand to, so that the buffer holding them (PIN
+/// bytes, perhaps) is allocated once and never moves.
+fn expanded_len(values: &Values, parts: &[Part], chunk: Option<(usize, usize)>) -> usize {
+    parts
+        .iter()
+        .map(|part| match part {
+            Part::Bytes(b) => b.len(),
+            Part::Length { .. } => 1,
+            Part::Value { name, slice, .. } => {
+                let value = values.get(name).unwrap_or_default();
+                match slice {
+                    None => value.len(),
+                    Some(Slice::Range(a, b)) => clamp(value, *a, *b).len(),
+                    Some(Slice::Chunk) => match chunk {
+                        Some((offset, count)) => clamp(value, offset, Some(offset + count)).len(),
+                        None => value.len(),
+                    },
+                }
+            }
+        })
+        .sum()
+}
+
+/// A zeroizing buffer with room for exactly `parts`.
+fn buffer_for(values: &Values, parts: &[Part], chunk: Option<(usize, usize)>) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(Vec::with_capacity(expanded_len(values, parts, chunk)))
+}
+
+/// Builds the bytes of `parts`, and how they are shown in a trace.
+fn expand(
+    script: &Script,
+    values: &Values,
+    parts: &[Part],
+    chunk: Option<(usize, usize)>,
+    out: &mut Zeroizing<Vec<u8>>,
+    shown: &mut String,
+) -> Result<(), RunError> {
+    for part in parts {
+        let start = out.len();
+        match part {
+            Part::Bytes(b) => out.extend_from_slice(b),
+            Part::Length { name, plus, pos } => {
+                let len = values.get(name).map_or(0, |v| v.len()) + plus;
+                let byte = u8::try_from(len).map_err(|_| RunError::Value {
+                    pos: pos.clone(),
+                    problem: format!("${{#{name}}} is {len}, over 255"),
+                })?;
+                out.push(byte);
+            }
+            Part::Value { name, slice, pos: _ } => {
+                let value = values.get(name).unwrap_or_default();
+                let bytes = match slice {
+                    None => value,
+                    Some(Slice::Range(a, b)) => clamp(value, *a, *b),
+                    Some(Slice::Chunk) => match chunk {
+                        Some((offset, count)) => clamp(value, offset, Some(offset + count)),
+                        None => value,
+                    },
+                };
+                out.extend_from_slice(bytes);
+                if script.secrets.contains(name) {
+                    shown.push_str(&format!("${{{name}}}"));
+                    continue;
+                }
+            }
+        }
+        shown.push_str(&hex::encode_upper(&out[start..]));
+    }
+    Ok(())
+}
+
+pub(crate) fn build(
+    script: &Script,
+    values: &Values,
+    apdu: &ApduTemplate,
+    chunk: Option<(usize, usize)>,
+    pos: &Pos,
+) -> Result<(Command, String), RunError> {
+    let bad = |problem: String| RunError::Value { pos: pos.clone(), problem };
+    let mut shown = String::new();
+    let mut head = buffer_for(values, &apdu.head, chunk);
+    expand(script, values, &apdu.head, chunk, &mut head, &mut shown)?;
+    let Some(data_parts) = &apdu.data else {
+        let (command, _) = Command::parse(&head).map_err(|e| bad(format!("not an APDU: {e}")))?;
+        return Ok((command, shown));
+    };
+    let [cla, ins, p1, p2] = head[..] else {
+        return Err(bad(format!("the header is {} bytes, not 4", head.len())));
+    };
+    shown.push_str(" [");
+    let mut data = buffer_for(values, data_parts, chunk);
+    expand(script, values, data_parts, chunk, &mut data, &mut shown)?;
+    shown.push(']');
+    let mut le = buffer_for(values, &apdu.tail, chunk);
+    if !apdu.tail.is_empty() {
+        shown.push(' ');
+    }
+    expand(script, values, &apdu.tail, chunk, &mut le, &mut shown)?;
+    let mut command = Command::new(cla, ins, p1, p2).with_secret_data(data).map_err(|e| bad(e.to_string()))?;
+    let ne = match le.as_slice() {
+        [] => None,
+        [0] => Some(256),
+        [n] => Some(*n as usize),
+        [0, 0] => Some(65_536),
+        [hi, lo] => Some(u16::from_be_bytes([*hi, *lo]) as usize),
+        more => return Err(bad(format!("Le is {} bytes, not 1 or 2", more.len()))),
+    };
+    if let Some(ne) = ne {
+        command = command.with_ne(ne).map_err(|e| bad(e.to_string()))?;
+    }
+    Ok((command, shown))
+}
+
+fn exec(
+    script: &Script,
+    table: &StatusTable,
+    cards: &mut Cards<'_>,
+    values: &mut Values,
+    step: &Step,
+    trace: &mut dyn FnMut(&TraceEntry<'_>),
+    chunk: Option<(usize, usize)>,
+) -> Result<StatusWord, RunError> {
+    let (command, shown) = build(script, values, &step.apdu, chunk, &step.pos)?;
+    if step.slot == Slot::Card {
+        cards.effects.sending(step.effects);
+    }
+    let transport: &mut dyn Transport = match step.slot {
+        Slot::Card => &mut *cards.card,
+        Slot::Sam => match cards.sam.as_mut() {
+            Some(sam) => &mut **sam,
+            None => return Err(RunError::NoSam { pos: step.pos.clone() }),
+        },
+    };
+    let response = exchange(transport, &command).map_err(|e| match e {
+        sscard_apdu::ExchangeError::Transport(source) => {
+            RunError::Transport { pos: step.pos.clone(), slot: step.slot, source }
+        }
+        sscard_apdu::ExchangeError::Response(e) => RunError::Value { pos: step.pos.clone(), problem: e.to_string() },
+    })?;
+    if step.slot == Slot::Card {
+        cards.effects.answered(step.effects);
+    }
+    trace(&TraceEntry { step, command_shown: &shown, response_data: &response.data, sw: response.sw });
+    let sw = response.sw;
+    if !step.expect.iter().any(|p| p.matches(sw.to_u16())) {
+        return Err(RunError::Status {
+            pos: step.pos.clone(),
+            step: step.text.clone(),
+            slot: step.slot,
+            sw,
+            class: table.classify(command.ins, sw),
+        });
+    }
+    match &step.capture {
+        Some(Capture::Set(name)) => values.set(name, response.data),
+        Some(Capture::Append(name)) => values.append(name, &response.data),
+        None => {}
+    }
+    Ok(sw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sscard_model::{Field, Pin};
+
+    /// CHANGE PIN with two 12-digit PINs: the data field's buffer is
+    /// allocated once at its final size, so no PIN byte is left behind in
+    /// an unwiped earlier allocation.
+    #[test]
+    fn a_change_pin_apdu_is_built_without_reallocating() {
+        let script = crate::parse(
+            "change-pin.apdu",
+            "secret old_pin new_pin\ncard: 80 5E 01 00 [${old_pin} FF ${new_pin}]\n",
+            &[],
+        )
+        .unwrap();
+        let mut values = Values::new();
+        values.put("old_pin", Pin::parse("123456789012", Field::Pin).unwrap().to_bcd());
+        values.put("new_pin", Pin::parse("210987654321", Field::NewPin).unwrap().to_bcd());
+        let Item::Step(step) = &script.items[0] else { panic!("a step") };
+        let (command, shown) = build(&script, &values, &step.apdu, None, &step.pos).unwrap();
+        assert_eq!(command.data().len(), 13, "6 + FF + 6 bytes");
+        assert_eq!(command.data_capacity(), command.data().len(), "one allocation of the final size");
+        assert_eq!(command.data()[..7], [0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0xFF]);
+        assert!(!shown.contains("123456") && shown.contains("${old_pin}"), "{shown}");
+    }
+}
