@@ -316,6 +316,10 @@ async fn only_its_owner_may_step_a_session() {
     let before = rig.logged(Slot::Card).len();
     assert_eq!(error_name(stranger.continue_(auth_answer(&first)).await), "NotAuthorized");
     assert_eq!(error_name(stranger.abort().await), "NotAuthorized");
+    // Nor does a step of the stranger's that cannot be read end it.
+    let mut unreadable = Dict::new();
+    unreadable.insert("original".into(), string_value("not bytes"));
+    assert_eq!(error_name(stranger.continue_(unreadable).await), "NotAuthorized");
     assert_eq!(rig.logged(Slot::Card).len(), before);
     // The owner's session is intact.
     let owner = session_at(&rig.conn, path).await;
