@@ -286,6 +286,7 @@ impl HsmSession {
             }
             Job::HsmAbort { session, why } if session == self.id => self.end(SessionEnd::Aborted(why)),
             Job::HsmAbort { .. } => {}
+            Job::Stop => self.end(SessionEnd::Stopping),
             Job::CardRemoved => {
                 worker.defer(Job::CardRemoved);
                 self.end(SessionEnd::Removed);
@@ -295,7 +296,9 @@ impl HsmSession {
     }
 }
 
-/// The session runs in one transaction from its first step to its end.
+/// The session runs in one transaction from its first step to its end: the
+/// worker sleeps until a job or the idle deadline, never polling; a stop
+/// reaches it as a job ([`Job::Stop`]).
 impl<B: Backend> InTransaction<B> for HsmSession {
     type Output = SessionEnd;
 
@@ -312,6 +315,8 @@ impl<B: Backend> InTransaction<B> for HsmSession {
                 State::Ended(end) => return *end,
                 State::Begun { .. } => return SessionEnd::Aborted(ErrorName::Cancelled),
             };
+            // The flag is set before the stop's job is sent: seen here, the
+            // session need not wait through the jobs queued ahead of it.
             if worker.stopping() {
                 self.end(SessionEnd::Stopping);
                 continue;
@@ -320,7 +325,6 @@ impl<B: Backend> InTransaction<B> for HsmSession {
                 Waited::Job(job) => self.on_job(job, worker, cards),
                 Waited::Deadline => self.end(SessionEnd::Idle),
                 Waited::Closed => self.end(SessionEnd::Stopping),
-                Waited::Nothing => {}
             }
         }
     }

@@ -232,6 +232,9 @@ enum Job {
         session: u64,
         why: ErrorName,
     },
+    /// The daemon stops taking calls: an HSM session waiting for its next
+    /// step ends now (nothing else in the worker waits for it).
+    Stop,
 }
 
 /// A queued call: what to do, for whom, until when, and where to answer.
@@ -617,6 +620,11 @@ impl<B: Backend> Service<B> {
     pub fn stop_taking_calls(&self) {
         self.shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         self.shared.stopped.send_replace(true);
+        // An HSM session waiting for its next step sleeps on its queue:
+        // this wakes it, and it ends.
+        for handle in self.shared.readers().values() {
+            let _ = handle.jobs.send(Job::Stop);
+        }
     }
 
     /// Stops the monitor (through `Context::cancel`) and every worker, and

@@ -67,7 +67,8 @@ pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, j
             Job::HsmStep(step) => {
                 let _ = step.reply.send(Err(hsm_session::no_such_session("Continue")));
             }
-            Job::HsmAbort { .. } => {}
+            // Only a session waiting for its step has a use for these.
+            Job::HsmAbort { .. } | Job::Stop => {}
         }
     }
     worker.card_removed();
@@ -77,8 +78,6 @@ pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, j
 pub(super) enum Waited {
     Job(Job),
     Deadline,
-    /// Nothing yet: time to look at the daemon's stopping flag.
-    Nothing,
     /// The queue has closed: the reader is gone, or the daemon stops.
     Closed,
 }
@@ -140,10 +139,6 @@ struct Transacted<T> {
     let_go: bool,
 }
 
-/// How often a session waiting for its next step looks at the daemon's
-/// stopping flag.
-const SESSION_POLL: std::time::Duration = std::time::Duration::from_millis(100);
-
 /// How long a PSAM session waits for the operation's next command.
 const SESSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -152,13 +147,16 @@ impl<B: Backend> Worker<B> {
         self.deferred.pop_front().or_else(|| self.jobs.recv().ok())
     }
 
-    /// Waits for the next job until `deadline`, or [`SESSION_POLL`].
+    /// Blocks until the next job or `deadline`, whichever comes first.
     pub(super) fn wait_job(&mut self, deadline: Instant) -> Waited {
-        match self.jobs.recv_timeout(deadline.saturating_duration_since(Instant::now()).min(SESSION_POLL)) {
-            Ok(job) => Waited::Job(job),
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => Waited::Closed,
-            Err(std_mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => Waited::Deadline,
-            Err(std_mpsc::RecvTimeoutError::Timeout) => Waited::Nothing,
+        loop {
+            match self.jobs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(job) => return Waited::Job(job),
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return Waited::Closed,
+                Err(std_mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => return Waited::Deadline,
+                // Woken before the deadline with nothing: wait on.
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            }
         }
     }
 
