@@ -128,7 +128,7 @@ enum State {
 
 /// One HSM session: its state, and what its end needs (its profile's
 /// closing SELECT, its registry slot, its audit event).
-pub(super) struct HsmSession {
+pub(super) struct Session {
     id: u64,
     operation: HsmOperation,
     owner: String,
@@ -148,12 +148,12 @@ pub(super) struct Admission {
     pub caller_gone: bool,
 }
 
-impl HsmSession {
-    pub(super) fn new(call: HsmBeginCall, idle: Duration) -> (HsmSession, Admission) {
+impl Session {
+    pub(super) fn new(call: HsmBeginCall, idle: Duration) -> (Session, Admission) {
         let HsmBeginCall { session, operation, owner, caller, deadline, claimed, reply } = call;
         let admission = Admission { caller, deadline, claimed, caller_gone: reply.is_closed() };
         let state = State::Begun { reply };
-        (HsmSession { id: session, operation, owner, idle, profile: None, state }, admission)
+        (Session { id: session, operation, owner, idle, profile: None, state }, admission)
     }
 
     pub(super) fn operation(&self) -> HsmOperation {
@@ -299,7 +299,7 @@ impl HsmSession {
 /// The session runs in one transaction from its first step to its end: the
 /// worker sleeps until a job or the idle deadline, never polling; a stop
 /// reaches it as a job ([`Job::Stop`]).
-impl<B: Backend> InTransaction<B> for HsmSession {
+impl<B: Backend> InTransaction<B> for Session {
     type Output = SessionEnd;
 
     fn uses_sam(&self) -> bool {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
-use super::hsm_session::{self, HsmBeginCall, HsmSession, SessionEnd};
+use super::hsm_session::{self, HsmBeginCall, Session, SessionEnd};
 use super::sam::SamCommand;
 use super::{Call, CallReport, Caller, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared, audit};
 use crate::model::CardId;
@@ -263,10 +263,10 @@ impl<B: Backend> Worker<B> {
     /// Serves an HSM session through the same lifecycle as a call: its
     /// first step, then each later step its owner sends, in one PC/SC
     /// transaction held from the first step to the end
-    /// ([`HsmSession`]'s `InTransaction`). Other jobs for this reader wait
+    /// ([`Session`]'s `InTransaction`). Other jobs for this reader wait
     /// meanwhile. One audit event records it.
     fn serve_hsm(&mut self, call: HsmBeginCall, stopping: bool) {
-        let (mut session, admission) = HsmSession::new(call, self.shared.hsm_idle_timeout);
+        let (mut session, admission) = Session::new(call, self.shared.hsm_idle_timeout);
         let ticket = Ticket {
             method: "BeginHsm",
             operation: session.operation().audit_name(),
@@ -291,7 +291,7 @@ impl<B: Backend> Worker<B> {
     /// The session's transaction: one attempt, after reconnecting once if
     /// another program reset the card before it began. The registry learns
     /// how it ended before the reader stops being busy.
-    fn run_session(&mut self, session: &mut HsmSession) -> Result<SessionEnd, ServiceError> {
+    fn run_session(&mut self, session: &mut Session) -> Result<SessionEnd, ServiceError> {
         let ran = match self.attempt(session) {
             Err(TransportError::CardReset) => {
                 let _ = self.connection.as_mut().map(CardConnection::reconnect);
