@@ -316,6 +316,10 @@ async fn only_its_owner_may_step_a_session() {
     let before = rig.logged(Slot::Card).len();
     assert_eq!(error_name(stranger.continue_(auth_answer(&first)).await), "NotAuthorized");
     assert_eq!(error_name(stranger.abort().await), "NotAuthorized");
+    // Nor does a step of the stranger's that cannot be read end it.
+    let mut unreadable = Dict::new();
+    unreadable.insert("original".into(), string_value("not bytes"));
+    assert_eq!(error_name(stranger.continue_(unreadable).await), "NotAuthorized");
     assert_eq!(rig.logged(Slot::Card).len(), before);
     // The owner's session is intact.
     let owner = session_at(&rig.conn, path).await;
@@ -526,4 +530,39 @@ async fn no_back_end_value_or_pin_in_trace_logs() {
     for form in [RELOADED.to_owned(), hex::encode(RELOADED), format!("{:?}", [0x13u8, 0x57, 0x90])] {
         assert!(!log.contains(&form), "the PIN ({form}) in the daemon's log");
     }
+}
+
+/// The voluntary context switches (sleeps that ended in a wake-up) of the
+/// daemon's threads whose name starts with `prefix`, summed.
+fn wakeups(pid: u32, prefix: &str) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the daemon's threads");
+    tasks
+        .flatten()
+        .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|name| name.starts_with(prefix)))
+        .filter_map(|task| {
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            status.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:")?.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// An open session waiting for its next step sleeps until its idle
+/// deadline or a job: its reader's worker does not wake meanwhile (a
+/// 100 ms poll would wake it about 20 times in 2 s).
+#[tokio::test]
+async fn an_idle_session_does_not_wake_its_reader() {
+    let rig = Rig::new(2, false).await;
+    let reader = rig.reader(Slot::Card).await;
+    let (session, first) = begin(&reader, &rig.conn, "read", no_opts()).await;
+    // The first step's answer has gone out; let the worker settle into its wait.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = rig.daemon.pid();
+    let (readers, all) = (wakeups(pid, "reader-"), wakeups(pid, ""));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (readers, all) = (wakeups(pid, "reader-") - readers, wakeups(pid, "") - all);
+    eprintln!("in 2 s of an idle session: {readers} wake-ups of the readers' workers, {all} of the whole daemon");
+    assert!(readers <= 2, "the readers' workers woke {readers} times in 2 s of an idle session");
+    // The session is intact.
+    let info = session.continue_(auth_answer(&first)).await.expect("the session's step");
+    assert!(done(&info));
 }

@@ -415,3 +415,28 @@ async fn without_a_psam_a_call_that_needs_one_sends_nothing() {
     // What needs no PSAM still runs.
     assert!(matches!(rig.call("Card", Request::PinStatus).await, Ok(Reply::PinStatus(_))));
 }
+
+/// A stop ends an HSM session waiting for its next step at once, before
+/// the service shuts down: the worker sleeps on its queue, and the stop
+/// reaches it there. Its owner's next step then hears `Cancelled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_ends_a_session_waiting_for_its_step_at_once() {
+    use sscard_ops::{HsmInput, HsmOperation};
+    let (mut rig, _, _) = gen3_rig(Duration::from_secs(30), false).await;
+    let id = rig.id("Card");
+    let owner = ":1.42";
+    let (session, first) = rig
+        .service
+        .hsm_begin(id, HsmOperation::Read { photo: false }, owner.into(), Caller::default(), Instant::now())
+        .await
+        .expect("the first step");
+    assert!(!first.is_last());
+    while rig.next_event().await != (Event::Busy { id, busy: true }) {}
+    let stopped = Instant::now();
+    rig.service.stop_taking_calls();
+    // The reader stops being busy when the session has ended.
+    while rig.next_event().await != (Event::Busy { id, busy: false }) {}
+    assert!(stopped.elapsed() < Duration::from_secs(1), "the session ended {:?} after the stop", stopped.elapsed());
+    let late = rig.service.hsm_continue(session, owner, HsmInput::default()).await.unwrap_err();
+    assert_eq!(late.name, ErrorName::Cancelled, "{late}");
+}

@@ -8,6 +8,7 @@
 pub(crate) mod audit;
 pub mod dbus;
 mod error;
+mod hsm_session;
 mod monitor;
 mod sam;
 mod worker;
@@ -223,41 +224,18 @@ enum Job {
     SamSession(std_mpsc::Receiver<sam::SamCommand>),
     /// An HSM session's first step: the worker then serves the session's
     /// steps, in one PC/SC transaction, until it ends.
-    HsmBegin(Box<HsmBeginCall>),
+    HsmBegin(Box<hsm_session::HsmBeginCall>),
     /// A later step of the session the worker serves.
-    HsmStep(Box<HsmStepCall>),
+    HsmStep(Box<hsm_session::HsmStepCall>),
     /// The session's owner aborted it, left the bus, or sent a step that
     /// could not be read (`why`, for the audit trail).
     HsmAbort {
         session: u64,
         why: ErrorName,
     },
-}
-
-/// `BeginHsm`, queued like a call.
-struct HsmBeginCall {
-    session: u64,
-    operation: HsmOperation,
-    owner: String,
-    caller: Caller,
-    deadline: Instant,
-    claimed: Arc<std::sync::atomic::AtomicBool>,
-    reply: oneshot::Sender<Result<HsmStep, ServiceError>>,
-}
-
-/// `Continue`.
-struct HsmStepCall {
-    session: u64,
-    input: HsmInput,
-    reply: oneshot::Sender<Result<HsmStep, ServiceError>>,
-}
-
-/// A session the service knows: its reader, its owner (a D-Bus unique
-/// name), and, once it has ended other than by its owner's step, why.
-struct HsmSlot {
-    reader: u32,
-    owner: String,
-    ended: Option<ServiceError>,
+    /// The daemon stops taking calls: an HSM session waiting for its next
+    /// step ends now (nothing else in the worker waits for it).
+    Stop,
 }
 
 /// A queued call: what to do, for whom, until when, and where to answer.
@@ -300,7 +278,7 @@ struct Shared<B: Backend> {
     stopped: tokio::sync::watch::Sender<bool>,
     available: std::sync::atomic::AtomicBool,
     /// The HSM sessions, by id; ids are never reused.
-    hsm: Mutex<BTreeMap<u64, HsmSlot>>,
+    hsm: Mutex<hsm_session::Registry>,
     next_hsm: std::sync::atomic::AtomicU64,
     hsm_idle_timeout: Duration,
 }
@@ -315,7 +293,7 @@ impl<B: Backend> Shared<B> {
         self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn hsm(&self) -> MutexGuard<'_, BTreeMap<u64, HsmSlot>> {
+    fn hsm(&self) -> MutexGuard<'_, hsm_session::Registry> {
         self.hsm.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -532,8 +510,15 @@ impl<B: Backend> Service<B> {
         let queued = {
             let readers = self.shared.readers();
             readers.get(&id).map(|handle| {
-                let call =
-                    HsmBeginCall { session, operation, owner, caller, deadline, claimed: Arc::clone(&claimed), reply };
+                let call = hsm_session::HsmBeginCall {
+                    session,
+                    operation,
+                    owner,
+                    caller,
+                    deadline,
+                    claimed: Arc::clone(&claimed),
+                    reply,
+                };
                 handle.jobs.send(Job::HsmBegin(Box::new(call)))
             })
         };
@@ -557,28 +542,11 @@ impl<B: Backend> Service<B> {
         }
     }
 
-    /// Finds `session` for `owner`: `NotAuthorized` for anyone else.
-    fn hsm_slot(&self, session: u64, owner: &str, method: &str) -> Result<(u32, Option<ServiceError>), ServiceError> {
-        let mut sessions = self.shared.hsm();
-        let Some(slot) = sessions.get(&session) else {
-            return Err(ServiceError::new(
-                ErrorName::InvalidArgument,
-                method,
-                "invalid argument: no such session (it has ended)",
-            ));
-        };
-        if slot.owner != owner {
-            return Err(ServiceError::new(ErrorName::NotAuthorized, method, "the session belongs to another client"));
-        }
-        let reader = slot.reader;
-        let ended = if slot.ended.is_some() { sessions.remove(&session).and_then(|s| s.ended) } else { None };
-        Ok((reader, ended))
-    }
-
-    /// A later step of `session`, for its owner.
-    pub async fn hsm_continue(&self, session: u64, owner: &str, input: HsmInput) -> Result<HsmStep, ServiceError> {
+    /// A later step of `session`, for `sender` (a D-Bus unique name):
+    /// `NotAuthorized` unless it is the session's owner.
+    pub async fn hsm_continue(&self, session: u64, sender: &str, input: HsmInput) -> Result<HsmStep, ServiceError> {
         const METHOD: &str = "Continue";
-        let (reader, ended) = self.hsm_slot(session, owner, METHOD)?;
+        let (reader, ended) = hsm_session::owned_slot(&mut self.shared.hsm(), session, sender, METHOD)?;
         if let Some(why) = ended {
             return Err(why);
         }
@@ -587,7 +555,7 @@ impl<B: Backend> Service<B> {
             .shared
             .readers()
             .get(&reader)
-            .map(|h| h.jobs.send(Job::HsmStep(Box::new(HsmStepCall { session, input, reply }))));
+            .map(|h| h.jobs.send(Job::HsmStep(Box::new(hsm_session::HsmStepCall { session, input, reply }))));
         if !matches!(sent, Some(Ok(()))) {
             self.shared.hsm().remove(&session);
             return Err(ServiceError::new(ErrorName::CardRemoved, METHOD, "the reader has gone away"));
@@ -603,11 +571,12 @@ impl<B: Backend> Service<B> {
         }
     }
 
-    /// Ends `session` for its owner, with a card reset; `why` is the
-    /// outcome the audit trail records (`Cancelled` for an `Abort`,
-    /// `InvalidArgument` for a step that could not be read).
-    pub fn hsm_abort(&self, session: u64, owner: &str, why: ErrorName) -> Result<(), ServiceError> {
-        let (_, ended) = self.hsm_slot(session, owner, "Abort")?;
+    /// Ends `session` for `sender`, with a card reset: `NotAuthorized`
+    /// unless it is the session's owner. `why` is the outcome the audit
+    /// trail records (`Cancelled` for an `Abort`, `InvalidArgument` for a
+    /// step that could not be read).
+    pub fn hsm_abort(&self, session: u64, sender: &str, why: ErrorName) -> Result<(), ServiceError> {
+        let (_, ended) = hsm_session::owned_slot(&mut self.shared.hsm(), session, sender, "Abort")?;
         if ended.is_none() {
             self.hsm_abort_quietly(session, why);
         }
@@ -652,6 +621,11 @@ impl<B: Backend> Service<B> {
     pub fn stop_taking_calls(&self) {
         self.shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         self.shared.stopped.send_replace(true);
+        // An HSM session waiting for its next step sleeps on its queue:
+        // this wakes it, and it ends.
+        for handle in self.shared.readers().values() {
+            let _ = handle.jobs.send(Job::Stop);
+        }
     }
 
     /// Stops the monitor (through `Context::cancel`) and every worker, and

@@ -2,14 +2,15 @@
 //! the reader's operations one after another, each in one PC/SC
 //! transaction.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::time::Instant;
 
+use super::hsm_session::{self, HsmBeginCall, Session, SessionEnd};
 use super::sam::SamCommand;
-use super::{
-    Call, CallReport, CardKind, ErrorName, Event, HsmBeginCall, HsmSlot, Job, Reply, Request, ServiceError, Shared,
-    audit,
-};
+use super::{Call, CallReport, Caller, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared, audit};
 use sscard_model::CardId;
 use sscard_ops::{Classification, OpError};
 use sscard_script::{Cards, Effects};
@@ -33,8 +34,9 @@ pub(super) struct Worker<B: Backend> {
     /// A card was announced (`CardInserted`) and not yet taken back; the
     /// connection may already be gone after a failed operation.
     announced: bool,
+    jobs: std_mpsc::Receiver<Job>,
     /// Jobs that arrived during an HSM session, served after it.
-    deferred: std::collections::VecDeque<Job>,
+    deferred: VecDeque<Job>,
 }
 
 pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, jobs: std_mpsc::Receiver<Job>) {
@@ -49,368 +51,257 @@ pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, j
         apdus: 0,
         is_sam: false,
         announced: false,
-        deferred: std::collections::VecDeque::new(),
+        jobs,
+        deferred: VecDeque::new(),
     };
-    loop {
-        let job = match worker.deferred.pop_front() {
-            Some(job) => job,
-            None => match jobs.recv() {
-                Ok(job) => job,
-                Err(_) => break,
-            },
-        };
+    while let Some(job) = worker.next_job() {
         // Once the daemon stops, queued work is answered, not run.
-        let stopping = worker.shared.stopping.load(std::sync::atomic::Ordering::SeqCst);
+        let stopping = worker.stopping();
         match job {
             Job::Classify { .. } if stopping => {}
             Job::Classify { atr } => worker.classify(atr),
             Job::CardRemoved => worker.card_removed(),
             Job::Call(call) => worker.serve(*call, stopping),
             Job::SamSession(commands) => worker.serve_sam_session(&commands),
-            Job::HsmBegin(call) => worker.serve_hsm(*call, &jobs, stopping),
+            Job::HsmBegin(call) => worker.serve_hsm(*call, stopping),
             Job::HsmStep(step) => {
-                let _ = step.reply.send(Err(ServiceError::new(
-                    ErrorName::InvalidArgument,
-                    "Continue",
-                    "invalid argument: no such session (it has ended)",
-                )));
+                let _ = step.reply.send(Err(hsm_session::no_such_session("Continue")));
             }
-            Job::HsmAbort { .. } => {}
+            // Only a session waiting for its step has a use for these.
+            Job::HsmAbort { .. } | Job::Stop => {}
         }
     }
     worker.card_removed();
 }
 
-/// How an HSM session ended.
-enum SessionEnd {
-    /// Its last step answered.
-    Finished,
-    /// A step failed; its caller has the error.
-    Failed { name: ErrorName, card_gone: bool },
-    /// Its owner aborted it or left the bus (`Cancelled`), or sent a step
-    /// that could not be read (`InvalidArgument`): the audit's outcome.
-    Aborted(ErrorName),
-    /// No step within the idle deadline.
-    Idle,
-    /// The card left the reader between steps.
-    Removed,
-    /// The daemon is stopping.
-    Stopping,
+/// What a session's wait for its next job brought.
+pub(super) enum Waited {
+    Job(Job),
+    Deadline,
+    /// The queue has closed: the reader is gone, or the daemon stops.
+    Closed,
 }
 
-/// How often a session waiting for its next step looks at the daemon's
-/// stopping flag.
-const SESSION_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+/// How a transaction ends, from what ran in it.
+pub(super) struct Ending {
+    /// With a reset (whatever the effects say of an open security state).
+    pub reset: bool,
+    /// The card left or was reset meanwhile: there is nothing to close.
+    pub card_gone: bool,
+    /// The card left: its connection goes.
+    pub removed: bool,
+}
+
+/// What runs in one transaction on the card: an operation, or an HSM
+/// session from its first step to its end. The worker's lifecycle around it
+/// ([`Worker::serve_job`], [`Worker::attempt`]) is the same for both.
+pub(super) trait InTransaction<B: Backend> {
+    type Output;
+    /// Whether the shared PSAM joins the transaction.
+    fn uses_sam(&self) -> bool;
+    /// Runs on the card; the worker's connection is lent to `cards`
+    /// meanwhile.
+    fn run(&mut self, worker: &mut Worker<B>, cards: &mut Cards<'_>) -> Self::Output;
+    /// The output of a run that panicked.
+    fn panicked(&mut self) -> Self::Output;
+    /// How the transaction ends after `output`, from the effects of all
+    /// it sent.
+    fn ending(&self, output: &Self::Output, effects: &Effects, panicked: bool) -> Ending;
+    /// The profile whose closing SELECT ends an open security state, when
+    /// not the one the card was classified with.
+    fn profile(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// What the lifecycle admits a job by.
+struct Ticket<'a> {
+    /// The method, for the refusals' messages.
+    method: &'static str,
+    /// The audit trail's name of the operation.
+    operation: &'static str,
+    caller: Caller,
+    deadline: Instant,
+    claimed: &'a AtomicBool,
+    /// Its caller stopped waiting while it was queued.
+    caller_gone: bool,
+}
+
+/// A transaction that ran.
+struct Transacted<T> {
+    output: T,
+    effects: Effects,
+    /// Command APDUs to both cards.
+    sent: u64,
+    /// It ended with our reset.
+    was_reset: bool,
+    /// The card left, or could not be reset: its connection goes.
+    let_go: bool,
+}
 
 /// How long a PSAM session waits for the operation's next command.
 const SESSION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl<B: Backend> Worker<B> {
+    fn next_job(&mut self) -> Option<Job> {
+        self.deferred.pop_front().or_else(|| self.jobs.recv().ok())
+    }
+
+    /// Blocks until the next job or `deadline`, whichever comes first.
+    pub(super) fn wait_job(&mut self, deadline: Instant) -> Waited {
+        loop {
+            match self.jobs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(job) => return Waited::Job(job),
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return Waited::Closed,
+                Err(std_mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => return Waited::Deadline,
+                // Woken before the deadline with nothing: wait on.
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    /// Keeps a job for after the HSM session under way.
+    pub(super) fn defer(&mut self, job: Job) {
+        self.deferred.push_back(job);
+    }
+
+    pub(super) fn stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn shared(&self) -> &Shared<B> {
+        &self.shared
+    }
+
+    pub(super) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The lifecycle of every job that reaches the card, an operation or
+    /// an HSM session: dropped if its caller was answered while it waited
+    /// its turn (that side records it); refused before the card once the
+    /// daemon stops, when its caller has gone or timed out, or on the
+    /// PSAM's reader; otherwise `run` runs with the reader busy, a panic
+    /// answering `Internal`. The caller records the audit event
+    /// ([`Worker::record`]) and answers.
+    fn serve_job<T>(
+        &mut self,
+        ticket: &Ticket<'_>,
+        stopping: bool,
+        run: impl FnOnce(&mut Self) -> Result<T, ServiceError>,
+    ) -> Option<Result<T, ServiceError>> {
+        if ticket.claimed.swap(true, Ordering::SeqCst) {
+            // Its caller was answered while it waited its turn (`Cancelled`
+            // at shutdown, or `Timeout`), and the call recorded.
+            return None;
+        }
+        self.apdus = 0;
+        let method = ticket.method;
+        if stopping {
+            return Some(Err(ServiceError::new(ErrorName::Cancelled, method, "the daemon is shutting down")));
+        }
+        if ticket.caller_gone || Instant::now() >= ticket.deadline {
+            // The caller was told Timeout while the call was queued.
+            return Some(Err(ServiceError::new(
+                ErrorName::Timeout,
+                method,
+                "dropped unstarted: its caller had timed out",
+            )));
+        }
+        if self.is_sam {
+            // The PSAM is the daemon's own; its reader serves no card operations.
+            return Some(Err(ServiceError::new(
+                ErrorName::NotSupported,
+                method,
+                "this reader holds the PSAM, not a social security card",
+            )));
+        }
+        self.shared.emit(Event::Busy { id: self.id, busy: true });
+        // A panic on card data must not take the reader with it.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(self)));
+        self.shared.emit(Event::Busy { id: self.id, busy: false });
+        Some(ran.unwrap_or_else(|_| {
+            self.connection = None;
+            Err(ServiceError::new(ErrorName::Internal, method, "the operation failed unexpectedly"))
+        }))
+    }
+
+    /// The job's one audit event, with the APDUs of all its attempts.
+    fn record(&self, ticket: &Ticket<'_>, outcome: audit::Outcome) {
+        let report = CallReport { apdus: self.apdus, card: self.card_hash() };
+        let (caller, operation, reader) = (ticket.caller, ticket.operation, self.reader.as_str());
+        audit::record(&audit::Entry { caller, operation, reader, report: &report, outcome });
+    }
+
     /// Runs one call, unless nobody waits for it any more, and records it
     /// in the audit trail.
     fn serve(&mut self, call: Call, stopping: bool) {
         let Call { request, caller, deadline, claimed, reply } = call;
-        if claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            // Its caller was answered while it waited its turn (`Cancelled`
-            // at shutdown, or `Timeout`), and the call recorded.
-            return;
-        }
         let method = request.method();
-        self.apdus = 0;
-        let result = if stopping {
-            Err(ServiceError::new(ErrorName::Cancelled, method, "the daemon is shutting down"))
-        } else if reply.is_closed() || std::time::Instant::now() >= deadline {
-            // The caller was told Timeout while the call was queued.
-            Err(ServiceError::new(ErrorName::Timeout, method, "dropped unstarted: its caller had timed out"))
-        } else {
-            self.shared.emit(Event::Busy { id: self.id, busy: true });
-            // A panic on card data must not take the reader with it.
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.call(&request)));
-            self.shared.emit(Event::Busy { id: self.id, busy: false });
-            match ran {
-                Ok(result) => result,
-                Err(_) => {
-                    self.connection = None;
-                    Err(ServiceError::new(ErrorName::Internal, method, "the operation failed unexpectedly"))
-                }
+        let ticket =
+            Ticket { method, operation: method, caller, deadline, claimed: &claimed, caller_gone: reply.is_closed() };
+        let Some(result) = self.serve_job(&ticket, stopping, |worker| worker.call(&request)) else { return };
+        let result = result.map(|reply| {
+            self.learn(&request, &reply);
+            // The count of the whole call, a rerun after a reset included.
+            match reply {
+                Reply::Written { digest, .. } => Reply::Written { digest, apdus: self.apdus },
+                other => other,
             }
-        };
-        let result = match result {
-            Ok(reply) => {
-                self.learn(&request, &reply);
-                // The count of the whole call, a rerun after a reset included.
-                Ok(match reply {
-                    Reply::Written { digest, .. } => Reply::Written { digest, apdus: self.apdus },
-                    other => other,
-                })
-            }
-            Err(e) => Err(e),
-        };
+        });
         drop(request);
         let outcome = match &result {
             Ok(Reply::Verified(v)) if !v.ok => audit::Outcome::WrongPin,
             Ok(_) => audit::Outcome::Success,
             Err(e) => audit::Outcome::Failed(e.name),
         };
-        let report = CallReport { apdus: self.apdus, card: self.card_hash() };
-        let reader = self.reader.clone();
-        audit::record(&audit::Entry { caller, operation: method, reader: &reader, report: &report, outcome });
+        self.record(&ticket, outcome);
         // The caller may have timed out and gone.
         let _ = reply.send(result);
     }
 
-    /// Serves an HSM session: its first step, then each later step its
-    /// owner sends, in one PC/SC transaction held from the first step to
-    /// the end. Other jobs for this reader wait meanwhile. The session ends
-    /// at its last step (as the scripts' effects say), or with a card reset
-    /// when a step fails, its owner aborts or leaves, or it stays idle; a
-    /// card removed between steps ends it too. One audit event records it.
-    fn serve_hsm(&mut self, call: HsmBeginCall, jobs: &std_mpsc::Receiver<Job>, stopping: bool) {
-        use sscard_ops::HsmStep;
-        let HsmBeginCall { session: sid, operation, owner, caller, deadline, claimed, reply } = call;
-        if claimed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+    /// Serves an HSM session through the same lifecycle as a call: its
+    /// first step, then each later step its owner sends, in one PC/SC
+    /// transaction held from the first step to the end
+    /// ([`Session`]'s `InTransaction`). Other jobs for this reader wait
+    /// meanwhile. One audit event records it.
+    fn serve_hsm(&mut self, call: HsmBeginCall, stopping: bool) {
+        let (mut session, admission) = Session::new(call, self.shared.hsm_idle_timeout);
+        let ticket = Ticket {
+            method: "BeginHsm",
+            operation: session.operation().audit_name(),
+            caller: admission.caller,
+            deadline: admission.deadline,
+            claimed: &admission.claimed,
+            caller_gone: admission.caller_gone,
+        };
+        let Some(result) = self.serve_job(&ticket, stopping, |worker| worker.run_session(&mut session)) else {
             return;
-        }
-        const METHOD: &str = "BeginHsm";
-        let audit_name = operation.audit_name();
-        let reader = self.reader.clone();
-        let record = |worker: &Self, apdus: u64, outcome: audit::Outcome| {
-            let report = CallReport { apdus, card: worker.card_hash() };
-            audit::record(&audit::Entry { caller, operation: audit_name, reader: &reader, report: &report, outcome });
         };
-        // A session that never began: its caller has the error, the audit
-        // trail the event, and the reader is no longer busy.
-        let unbegun =
-            |worker: &Self, reply: tokio::sync::oneshot::Sender<Result<HsmStep, ServiceError>>, e: ServiceError| {
-                record(worker, 0, audit::Outcome::Failed(e.name));
-                let _ = reply.send(Err(e));
-                worker.shared.emit(Event::Busy { id: worker.id, busy: false });
-            };
-        let refused = if stopping {
-            Some(ServiceError::new(ErrorName::Cancelled, METHOD, "the daemon is shutting down"))
-        } else if reply.is_closed() || std::time::Instant::now() >= deadline {
-            Some(ServiceError::new(ErrorName::Timeout, METHOD, "dropped unstarted: its caller had timed out"))
-        } else if self.is_sam {
-            Some(ServiceError::new(
-                ErrorName::NotSupported,
-                METHOD,
-                "this reader holds the PSAM, not a social security card",
-            ))
-        } else {
-            None
-        };
-        if let Some(e) = refused {
-            record(self, 0, audit::Outcome::Failed(e.name));
-            let _ = reply.send(Err(e));
-            return;
-        }
-        let engine = Arc::clone(&self.shared.engine);
-        let idle = self.shared.hsm_idle_timeout;
-        self.shared.emit(Event::Busy { id: self.id, busy: true });
-        // The transaction, on a fresh connection if the one we had is from
-        // before a removal.
-        let fresh = self.connection.is_none();
-        let conn = match self.connect() {
-            Ok(_) => self.connection.take(),
-            Err(e) => return unbegun(self, reply, ServiceError::from_transport(METHOD, &e)),
-        };
-        let Some(mut conn) = conn else {
-            return unbegun(self, reply, ServiceError::new(ErrorName::NoCard, METHOD, "no card in the reader"));
-        };
-        // A failed begin is answered from a probe (begun and ended at
-        // once): the session's own transaction borrows the connection,
-        // which the failure must give back to the worker. A connection from
-        // before a removal is replaced, and one reset by another program
-        // reconnected, once.
-        let mut began = conn.begin().map(drop);
-        match began {
-            Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable) if !fresh => {
-                if let Ok(fresh_conn) = self.shared.backend.connect(&self.reader) {
-                    conn = fresh_conn;
-                    began = conn.begin().map(drop);
-                }
-            }
-            Err(TransportError::CardReset) => {
-                let _ = conn.reconnect();
-                began = conn.begin().map(drop);
-            }
-            _ => {}
-        }
-        if let Err(e) = began {
-            let e = ServiceError::from_transport(METHOD, &e);
-            if e.name != ErrorName::CardRemoved {
-                self.connection = Some(conn);
-            }
-            return unbegun(self, reply, e);
-        }
-        let mut tx = match conn.begin() {
-            Ok(tx) => tx,
-            Err(e) => return unbegun(self, reply, ServiceError::from_transport(METHOD, &e)),
-        };
-        let before = tx.apdus_sent();
-        let mut effects;
-        let first = {
-            let mut cards = Cards::new(&mut tx, None);
-            let ran =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.hsm_begin(&mut cards, operation)));
-            effects = cards.effects;
-            ran.unwrap_or_else(|_| Err(OpError::Internal("the operation failed unexpectedly".into())))
-        };
-        let mut profile = None;
-        let (end, mut session) = match first {
-            Ok((session, step)) => {
-                profile = Some(session.profile().to_owned());
-                self.shared.hsm().insert(sid, HsmSlot { reader: self.id, owner: owner.clone(), ended: None });
-                let last = step.is_last();
-                if reply.send(Ok(step)).is_err() {
-                    // Nobody took the first step: abandoned.
-                    (Some(SessionEnd::Aborted(ErrorName::Cancelled)), Some(session))
-                } else if last {
-                    (Some(SessionEnd::Finished), Some(session))
-                } else {
-                    (None, Some(session))
-                }
-            }
+        match result {
+            Ok(end) => self.record(&ticket, end.outcome()),
             Err(e) => {
-                let card_gone = matches!(e, OpError::CardRemoved);
-                let e = ServiceError::from_op(METHOD, &e).at_step(1);
-                let name = e.name;
-                let _ = reply.send(Err(e));
-                (Some(SessionEnd::Failed { name, card_gone }), None)
-            }
-        };
-        let end = match end {
-            Some(end) => end,
-            None => {
-                let mut idle_deadline = std::time::Instant::now() + idle;
-                // The step a `Continue` runs; `BeginHsm` ran step 1.
-                let mut step_number = 1;
-                loop {
-                    if self.shared.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                        break SessionEnd::Stopping;
-                    }
-                    let now = std::time::Instant::now();
-                    if now >= idle_deadline {
-                        break SessionEnd::Idle;
-                    }
-                    match jobs.recv_timeout(idle_deadline.saturating_duration_since(now).min(SESSION_POLL)) {
-                        Ok(Job::HsmStep(step)) if step.session == sid => {
-                            let super::HsmStepCall { input, reply: step_reply, .. } = *step;
-                            let Some(current) = session.as_mut() else {
-                                break SessionEnd::Aborted(ErrorName::Cancelled);
-                            };
-                            step_number += 1;
-                            let mut cards = Cards::new(&mut tx, None);
-                            cards.effects = effects;
-                            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                engine.hsm_continue(&mut cards, current, input)
-                            }));
-                            effects = cards.effects;
-                            match ran.unwrap_or_else(|_| Err(OpError::Internal("the step failed unexpectedly".into())))
-                            {
-                                Ok(answer) => {
-                                    let last = answer.is_last();
-                                    if let HsmStep::CardInfo(info) = &answer {
-                                        self.learn(
-                                            &Request::ReadCard(Default::default()),
-                                            &Reply::CardInfo(info.clone()),
-                                        );
-                                    }
-                                    let _ = step_reply.send(Ok(answer));
-                                    if last {
-                                        break SessionEnd::Finished;
-                                    }
-                                    idle_deadline = std::time::Instant::now() + idle;
-                                }
-                                Err(e) => {
-                                    let card_gone = matches!(e, OpError::CardRemoved);
-                                    let e = ServiceError::from_op("Continue", &e).at_step(step_number);
-                                    let name = e.name;
-                                    let _ = step_reply.send(Err(e));
-                                    break SessionEnd::Failed { name, card_gone };
-                                }
-                            }
-                        }
-                        Ok(Job::HsmStep(step)) => {
-                            let _ = step.reply.send(Err(ServiceError::new(
-                                ErrorName::InvalidArgument,
-                                "Continue",
-                                "invalid argument: no such session (it has ended)",
-                            )));
-                        }
-                        Ok(Job::HsmAbort { session, why }) if session == sid => break SessionEnd::Aborted(why),
-                        Ok(Job::HsmAbort { .. }) => {}
-                        Ok(Job::CardRemoved) => {
-                            self.deferred.push_back(Job::CardRemoved);
-                            break SessionEnd::Removed;
-                        }
-                        Ok(other) => self.deferred.push_back(other),
-                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(std_mpsc::RecvTimeoutError::Disconnected) => break SessionEnd::Stopping,
-                    }
-                }
-            }
-        };
-        drop(session.take());
-        // How the transaction ends follows from the effects, as for every
-        // operation; a session that did not finish ends with a reset.
-        let card_gone = matches!(end, SessionEnd::Removed | SessionEnd::Failed { card_gone: true, .. });
-        let reset = !card_gone && (effects.pin_try_spent || !matches!(end, SessionEnd::Finished));
-        let mut cards = Cards::new(&mut tx, None);
-        cards.effects = effects;
-        let (reset, card_left) =
-            close_or_reset(&engine, profile.as_deref(), &mut cards, &self.reader, reset, card_gone);
-        let card_gone = card_gone || card_left;
-        let apdus = tx.apdus_sent().saturating_sub(before);
-        let ended = if reset { tx.end_with_reset() } else { tx.end() };
-        if reset && ended.is_err() && !card_gone {
-            if let Err(e) = conn.reset() {
-                tracing::warn!(reader = %self.reader, "cannot reset the card at the end of a session ({e})");
-            }
-        } else if reset {
-            // Our own reset shows on our own handle too.
-            let _ = conn.reconnect();
-        }
-        if !card_gone {
-            self.connection = Some(conn);
-        }
-        let why = match end {
-            SessionEnd::Idle => Some(ServiceError::new(
-                ErrorName::Timeout,
-                "Continue",
-                &format!("the session waited {} s for its next step; it ended with a card reset", idle.as_secs_f32()),
-            )),
-            SessionEnd::Removed => {
-                Some(ServiceError::new(ErrorName::CardRemoved, "Continue", "the card was removed between steps"))
-            }
-            SessionEnd::Stopping => {
-                Some(ServiceError::new(ErrorName::Cancelled, "Continue", "the daemon is shutting down"))
-            }
-            SessionEnd::Finished | SessionEnd::Failed { .. } | SessionEnd::Aborted(_) => None,
-        };
-        let outcome = match &end {
-            SessionEnd::Finished => audit::Outcome::Success,
-            SessionEnd::Failed { name, .. } => audit::Outcome::Failed(*name),
-            SessionEnd::Aborted(why) => audit::Outcome::Failed(*why),
-            SessionEnd::Idle => audit::Outcome::Failed(ErrorName::Timeout),
-            SessionEnd::Removed => audit::Outcome::Failed(ErrorName::CardRemoved),
-            SessionEnd::Stopping => audit::Outcome::Failed(ErrorName::Cancelled),
-        };
-        {
-            let mut sessions = self.shared.hsm();
-            match why {
-                Some(why) => {
-                    if let Some(slot) = sessions.get_mut(&sid) {
-                        slot.ended = Some(why);
-                    }
-                }
-                None => {
-                    sessions.remove(&sid);
-                }
+                // A session that never began: recorded, then answered, as a call is.
+                self.record(&ticket, audit::Outcome::Failed(e.name));
+                session.refuse(e);
             }
         }
-        record(self, apdus, outcome);
-        self.shared.emit(Event::Busy { id: self.id, busy: false });
+    }
+
+    /// The session's transaction: one attempt, after reconnecting once if
+    /// another program reset the card before it began. The registry learns
+    /// how it ended before the reader stops being busy.
+    fn run_session(&mut self, session: &mut Session) -> Result<SessionEnd, ServiceError> {
+        let ran = match self.attempt(session) {
+            Err(TransportError::CardReset) => {
+                let _ = self.connection.as_mut().map(CardConnection::reconnect);
+                self.attempt(session)
+            }
+            other => other,
+        };
+        let (end, _) = ran.map_err(|e| ServiceError::from_transport("BeginHsm", &e))?;
+        session.unregister(&mut self.shared.hsm());
+        Ok(end)
     }
 
     fn connect(&mut self) -> Result<&mut B::Connection, TransportError> {
@@ -563,6 +454,11 @@ impl<B: Backend> Worker<B> {
             (Request::WriteHolderRecord(update), _) => update.card_number.as_ref().map(ToString::to_string),
             _ => None,
         };
+        self.learn_card_number(number);
+    }
+
+    /// Keeps a card number read from the card.
+    pub(super) fn learn_card_number(&mut self, number: Option<String>) {
         if number.is_some() && number != self.card_number {
             self.card_number = number;
             self.publish_card_hash();
@@ -571,21 +467,13 @@ impl<B: Backend> Worker<B> {
 
     fn call(&mut self, request: &Request) -> Result<Reply, ServiceError> {
         let method = request.method();
-        // The PSAM is the daemon's own; its reader serves no card operations.
-        if self.is_sam {
-            return Err(ServiceError::new(
-                ErrorName::NotSupported,
-                method,
-                "this reader holds the PSAM, not a social security card",
-            ));
-        }
-        let first = self.attempt_once(request);
+        let first = self.operate(request);
         let e = match first {
             // Nothing that counts a PIN try was sent: the whole operation may run again.
             Err(AttemptFailure::Op(OpError::CardReset, effects)) if !effects.pin_try_spent => {
                 tracing::info!(reader = %self.reader, "{method}: card reset by another program; rerunning once");
                 self.recover_from_reset(method)?;
-                match self.attempt_once(request) {
+                match self.operate(request) {
                     Err(AttemptFailure::Op(OpError::CardReset, _)) => {
                         let _ = self.connection.as_mut().map(|c| c.reconnect());
                         return Err(ServiceError::new(
@@ -636,94 +524,141 @@ impl<B: Backend> Worker<B> {
         }
     }
 
-    /// [`Worker::attempt`], connecting again once if the connection was
-    /// from before a removal.
-    fn attempt_once(&mut self, request: &Request) -> Result<Reply, AttemptFailure> {
-        match self.attempt(request) {
-            Err(AttemptFailure::Stale) => self.attempt(request),
-            other => other,
+    /// One attempt of an operation, its failure told apart for the rerun
+    /// after another program's reset.
+    fn operate(&mut self, request: &Request) -> Result<Reply, AttemptFailure> {
+        match self.attempt(&mut Operation { request }) {
+            Ok((Ok(reply), _)) => Ok(reply),
+            Ok((Err(e), effects)) => Err(AttemptFailure::Op(e, effects)),
+            Err(TransportError::CardReset) => Err(AttemptFailure::Op(OpError::CardReset, Effects::default())),
+            Err(e) => Err(AttemptFailure::Transport(e)),
         }
     }
 
-    /// One run of the operation in one transaction on the card, holding the
-    /// PSAM from its first command to the end. How the transaction ends
-    /// follows from the operation's effects: with a reset if and only if a
-    /// PIN try was spent; otherwise with a closing SELECT if and only if
-    /// the security state was left open.
-    fn attempt(&mut self, request: &Request) -> Result<Reply, AttemptFailure> {
+    /// One transaction on the card for `work`, on the worker's connection,
+    /// connecting again once if that is from before a removal. Answers what
+    /// ran and its effects, or why the transaction could not begin (nothing
+    /// was sent then).
+    fn attempt<W: InTransaction<B>>(&mut self, work: &mut W) -> Result<(W::Output, Effects), TransportError> {
+        let fresh = self.connection.is_none();
+        // The connection is lent to the transaction, so that the work has
+        // the worker meanwhile (an HSM session takes its jobs).
+        let mut conn = match self.connection.take() {
+            Some(conn) => conn,
+            None => self.shared.backend.connect(&self.reader)?,
+        };
+        let mut ran = self.transact(&mut conn, work);
+        if let Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable) = ran
+            && !fresh
+        {
+            // A handle from before a removal.
+            drop(conn);
+            conn = self.shared.backend.connect(&self.reader)?;
+            ran = self.transact(&mut conn, work);
+        }
+        match ran {
+            Ok(done) => {
+                self.apdus += done.sent;
+                if !done.let_go {
+                    if done.was_reset {
+                        // Our own reset shows on our own handle too.
+                        let _ = conn.reconnect();
+                    }
+                    self.connection = Some(conn);
+                }
+                Ok((done.output, done.effects))
+            }
+            Err(e) => {
+                if !matches!(e, TransportError::CardRemoved | TransportError::NoCard) {
+                    self.connection = Some(conn);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The transaction itself, holding the PSAM (if the work uses it) from
+    /// its first command to the end. How it ends follows from the work's
+    /// effects and [`InTransaction::ending`]: with a reset when the work
+    /// asks for one (a PIN try spent, an unfinished session, a panic);
+    /// otherwise with a closing SELECT if and only if the security state
+    /// was left open.
+    fn transact<W: InTransaction<B>>(
+        &mut self,
+        conn: &mut B::Connection,
+        work: &mut W,
+    ) -> Result<Transacted<W::Output>, TransportError> {
         let engine = Arc::clone(&self.shared.engine);
         let shared = Arc::clone(&self.shared);
-        let profile = self.profile.clone();
         let reader = self.reader.clone();
-        let fresh = self.connection.is_none();
-        let outcome = 'run: {
-            let conn = self.connect().map_err(AttemptFailure::Transport)?;
-            let mut tx = match conn.begin() {
-                Ok(tx) => tx,
-                Err(e) => break 'run Err(e),
-            };
-            let mut sam = shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()));
-            let card_before = tx.apdus_sent();
-            let (result, effects, reset, card_left) = {
-                let mut cards = Cards::new(&mut tx, sam.as_mut().map(|s| s as &mut dyn Transport));
-                // A panic on card data must not take the reader with it,
-                // nor leave the card's state open: the session is then
-                // ended with a reset, whatever it did.
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_operation(&engine, &mut cards, request)
-                }));
-                let panicked = ran.is_err();
-                let result = ran.unwrap_or_else(|_| Err(OpError::Internal("the operation failed unexpectedly".into())));
-                let effects = cards.effects;
-                let card_gone = matches!(result, Err(OpError::CardRemoved | OpError::CardReset));
-                let reset = effects.pin_try_spent || (panicked && !card_gone);
-                let (reset, card_left) =
-                    close_or_reset(&engine, profile.as_deref(), &mut cards, &reader, reset, card_gone);
-                (result, effects, reset, card_left)
-            };
-            let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
-            drop(sam);
-            let ended = if reset { tx.end_with_reset() } else { tx.end() };
-            let was_reset = reset && ended.is_ok();
-            let mut let_go = card_left;
-            if reset && !was_reset && !card_left {
-                // The transaction could not end with the reset: reset
-                // the card another way, or let go of it.
-                match conn.reset() {
-                    Ok(()) => tracing::warn!(reader = %reader, "the session's reset was made after its transaction"),
-                    Err(e) => {
-                        tracing::warn!(reader = %reader, "cannot reset the card at the end of a session ({e})");
-                        let_go = true;
-                    }
+        let mut tx = conn.begin()?;
+        let mut sam = if work.uses_sam() {
+            shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()))
+        } else {
+            None
+        };
+        let card_before = tx.apdus_sent();
+        let (output, effects, reset, let_go) = {
+            let mut cards = Cards::new(&mut tx, sam.as_mut().map(|s| s as &mut dyn Transport));
+            // A panic on card data must not take the reader with it, nor
+            // leave the card's state open: the work says how to end then.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.run(self, &mut cards)));
+            let panicked = ran.is_err();
+            let output = ran.unwrap_or_else(|_| work.panicked());
+            let ending = work.ending(&output, &cards.effects, panicked);
+            let profile = work.profile().map(str::to_owned).or_else(|| self.profile.clone());
+            let (reset, card_left) =
+                close_or_reset(&engine, profile.as_deref(), &mut cards, &reader, ending.reset, ending.card_gone);
+            (output, cards.effects, reset, card_left || ending.removed)
+        };
+        let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
+        drop(sam);
+        let ended = if reset { tx.end_with_reset() } else { tx.end() };
+        let was_reset = reset && ended.is_ok();
+        let mut let_go = let_go;
+        if reset && !was_reset && !let_go {
+            // The transaction could not end with the reset: reset the card
+            // another way, or let go of it.
+            match conn.reset() {
+                Ok(()) => tracing::warn!(reader = %reader, "the session's reset was made after its transaction"),
+                Err(e) => {
+                    tracing::warn!(reader = %reader, "cannot reset the card at the end of a session ({e})");
+                    let_go = true;
                 }
             }
-            Ok((result, effects, sent, was_reset, let_go))
-        };
+        }
+        Ok(Transacted { output, effects, sent, was_reset, let_go })
+    }
+}
 
-        let (result, effects, sent, was_reset, card_left) = match outcome {
-            Ok(ran) => ran,
-            Err(TransportError::CardReset) => return Err(AttemptFailure::Op(OpError::CardReset, Effects::default())),
-            // A handle from before a removal: the caller connects again, once.
-            Err(TransportError::CardRemoved | TransportError::NoCard | TransportError::ReaderUnavailable) if !fresh => {
-                self.connection = None;
-                return Err(AttemptFailure::Stale);
-            }
-            Err(e) => return Err(AttemptFailure::Transport(e)),
-        };
-        self.apdus += sent;
-        if card_left {
-            self.connection = None;
-        }
-        if was_reset && let Some(conn) = self.connection.as_mut() {
-            // Our own reset shows on our own handle too.
-            let _ = conn.reconnect();
-        }
-        match result {
-            Err(OpError::CardRemoved) => {
-                self.connection = None;
-                Err(AttemptFailure::Op(OpError::CardRemoved, effects))
-            }
-            other => other.map_err(|e| AttemptFailure::Op(e, effects)),
+/// An operation, as one transaction runs it.
+struct Operation<'r> {
+    request: &'r Request,
+}
+
+impl<B: Backend> InTransaction<B> for Operation<'_> {
+    type Output = Result<Reply, OpError>;
+
+    fn uses_sam(&self) -> bool {
+        true
+    }
+
+    fn run(&mut self, worker: &mut Worker<B>, cards: &mut Cards<'_>) -> Self::Output {
+        run_operation(&worker.shared.engine, cards, self.request)
+    }
+
+    fn panicked(&mut self) -> Self::Output {
+        Err(OpError::Internal("the operation failed unexpectedly".into()))
+    }
+
+    /// With a reset if and only if a PIN try was spent, or the operation
+    /// panicked on a card still there.
+    fn ending(&self, output: &Self::Output, effects: &Effects, panicked: bool) -> Ending {
+        let card_gone = matches!(output, Err(OpError::CardRemoved | OpError::CardReset));
+        Ending {
+            reset: effects.pin_try_spent || (panicked && !card_gone),
+            card_gone,
+            removed: matches!(output, Err(OpError::CardRemoved)),
         }
     }
 }
@@ -756,8 +691,6 @@ enum AttemptFailure {
     Transport(TransportError),
     /// The operation's error, and what its steps had done to the card.
     Op(OpError, Effects),
-    /// The connection was from before a removal; nothing was sent.
-    Stale,
 }
 
 impl AttemptFailure {
@@ -765,7 +698,6 @@ impl AttemptFailure {
         match self {
             AttemptFailure::Transport(e) => ServiceError::from_transport(method, &e),
             AttemptFailure::Op(e, _) => ServiceError::from_op(method, &e),
-            AttemptFailure::Stale => ServiceError::new(ErrorName::NoCard, method, "no card in the reader"),
         }
     }
 }

@@ -520,13 +520,7 @@ impl Reader {
         let path = hsm_session_path(id);
         let output = step_output(&self.daemon, &step)?;
         if !step.is_last() {
-            let object = HsmSession {
-                id,
-                owner: owner.clone(),
-                operation,
-                reader: reader_path(self.id),
-                daemon: Arc::clone(&self.daemon),
-            };
+            let object = HsmSession { id, operation, reader: reader_path(self.id), daemon: Arc::clone(&self.daemon) };
             connection.object_server().at(&path, object).await.map_err(Error::from)?;
             // An owner that left while the first step was queued or running
             // was gone before its session was recorded, so `watch_owners`
@@ -745,20 +739,18 @@ fn step_input(args: &Dict) -> Result<HsmInput, Error> {
 /// name that began it.
 pub struct HsmSession {
     id: u64,
-    owner: String,
     operation: HsmOperation,
     reader: OwnedObjectPath,
     daemon: Arc<Daemon>,
 }
 
-impl HsmSession {
-    fn check_owner(&self, header: &Header<'_>, method: &str) -> Result<(), Error> {
-        match header.sender() {
-            Some(sender) if sender.as_str() == self.owner => Ok(()),
-            _ => Err(Error::new(ErrorName::NotAuthorized, method, "the session belongs to another client")),
-        }
-    }
+/// The caller's unique name, which the service checks against the
+/// session's owner (the one check of ownership).
+fn sender<'h>(header: &'h Header<'_>) -> &'h str {
+    header.sender().map_or("", |s| s.as_str())
+}
 
+impl HsmSession {
     /// Takes the object off the bus, once its method has answered.
     fn remove_later(&self, connection: &Connection) {
         let server = connection.object_server().clone();
@@ -787,15 +779,16 @@ impl HsmSession {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        self.check_owner(&header, "Continue")?;
         let _in_flight = self.daemon.enter();
+        let sender = sender(&header);
         let result = match step_input(&args) {
-            Ok(input) => self.daemon.service.hsm_continue(self.id, &self.owner, input).await,
-            Err(e) => {
-                // A step that cannot be read fails like any other: the session ends.
-                let _ = self.daemon.service.hsm_abort(self.id, &self.owner, e.name);
-                Err(e)
-            }
+            Ok(input) => self.daemon.service.hsm_continue(self.id, sender, input).await,
+            // A step that cannot be read fails like any other: the owner's
+            // session ends.
+            Err(e) => match self.daemon.service.hsm_abort(self.id, sender, e.name) {
+                Err(refused) if refused.name == ErrorName::NotAuthorized => Err(refused),
+                _ => Err(e),
+            },
         };
         match result {
             Ok(step) => {
@@ -805,7 +798,10 @@ impl HsmSession {
                 step_output(&self.daemon, &step)
             }
             Err(e) => {
-                self.remove_later(connection);
+                // Another client's call leaves the owner's session as it was.
+                if e.name != ErrorName::NotAuthorized {
+                    self.remove_later(connection);
+                }
                 Err(e)
             }
         }
@@ -817,9 +813,10 @@ impl HsmSession {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
-        self.check_owner(&header, "Abort")?;
-        let result = self.daemon.service.hsm_abort(self.id, &self.owner, ErrorName::Cancelled);
-        self.remove_later(connection);
+        let result = self.daemon.service.hsm_abort(self.id, sender(&header), ErrorName::Cancelled);
+        if !matches!(&result, Err(e) if e.name == ErrorName::NotAuthorized) {
+            self.remove_later(connection);
+        }
         result
     }
 
