@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
-use super::sam::SamCommand;
+use super::sam::{SamAnswer, SamCommand};
 use super::{
     Call, CallReport, CardKind, ErrorName, Event, HsmBeginCall, HsmSlot, Job, Reply, Request, ServiceError, Shared,
     audit,
@@ -491,17 +491,25 @@ impl<B: Backend> Worker<B> {
             let Some(conn) = self.connection.as_mut().filter(|_| self.is_sam) else { break };
             let failure = match conn.begin() {
                 Ok(mut tx) => {
+                    let epoch = self.shared.sam.epoch(self.id);
                     while let Ok(c) = commands.recv_timeout(SESSION_PATIENCE) {
                         let before = tx.apdus_sent();
                         let answer = tx.transmit(&c.command);
                         let sent = tx.apdus_sent().saturating_sub(before);
-                        let _ = c.answer.send(answer.map(|response| (response, sent)));
+                        if answer.is_err() {
+                            // Reset, removed, or in a state we cannot tell.
+                            self.shared.sam.forget(self.id);
+                        }
+                        let _ = c.answer.send(answer.map(|response| SamAnswer { response, apdus: sent, epoch }));
                     }
                     let _ = tx.end();
                     return;
                 }
                 Err(e) => e,
             };
+            // Whatever kept the session from beginning (a reset, most
+            // likely) may have changed what the PSAM was.
+            self.shared.sam.forget(self.id);
             // Someone reset the PSAM: reconnect and begin again, once.
             if matches!(failure, TransportError::CardReset)
                 && attempt == 0
@@ -660,6 +668,8 @@ impl<B: Backend> Worker<B> {
                 Err(e) => break 'run Err(e),
             };
             let mut sam = shared.sam.for_operation(|id| shared.readers().get(&id).map(|h| h.jobs.clone()));
+            // Read once per PSAM insertion: then the PSAM is not asked again.
+            let known_terminal_number = sam.as_ref().and_then(|s| s.terminal_number().map(str::to_owned));
             let card_before = tx.apdus_sent();
             let (result, effects, reset, card_left) = {
                 let mut cards = Cards::new(&mut tx, sam.as_mut().map(|s| s as &mut dyn Transport));
@@ -667,7 +677,7 @@ impl<B: Backend> Worker<B> {
                 // nor leave the card's state open: the session is then
                 // ended with a reset, whatever it did.
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_operation(&engine, &mut cards, request)
+                    run_operation(&engine, &mut cards, request, known_terminal_number.as_deref())
                 }));
                 let panicked = ran.is_err();
                 let result = ran.unwrap_or_else(|_| Err(OpError::Internal("the operation failed unexpectedly".into())));
@@ -679,6 +689,12 @@ impl<B: Backend> Worker<B> {
                 (result, effects, reset, card_left)
             };
             let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
+            // A number in the answer that was not known came from this PSAM.
+            if let (Some(sam), None, Ok(Reply::CardInfo(info))) = (&sam, &known_terminal_number, &result)
+                && let Some(number) = &info.terminal_number
+            {
+                shared.sam.remember_terminal_number(sam, number.clone());
+            }
             drop(sam);
             let ended = if reset { tx.end_with_reset() } else { tx.end() };
             let was_reset = reset && ended.is_ok();
@@ -767,9 +783,17 @@ impl Failure {
     }
 }
 
-fn run_operation(engine: &crate::ops::Engine, cards: &mut Cards<'_>, request: &Request) -> Result<Reply, OpError> {
+/// Runs `request`; `terminal_number` is the PSAM's, when already known.
+fn run_operation(
+    engine: &crate::ops::Engine,
+    cards: &mut Cards<'_>,
+    request: &Request,
+    terminal_number: Option<&str>,
+) -> Result<Reply, OpError> {
     Ok(match request {
-        Request::ReadCard(options) => Reply::CardInfo(Box::new(engine.read_card(cards, *options)?.value)),
+        Request::ReadCard(options) => {
+            Reply::CardInfo(Box::new(engine.read_card_knowing(cards, *options, terminal_number)?.value))
+        }
         Request::WriteHolderRecord(update) => {
             let done = engine.personalise(cards, update)?;
             Reply::Written { digest: done.value.digest, apdus: done.apdus }
