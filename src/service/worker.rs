@@ -25,6 +25,8 @@ pub(super) struct Worker<B: Backend> {
     card_id: Option<CardId>,
     /// The card number (EF05 tag 07), once known.
     card_number: Option<String>,
+    /// The audit trail's name for the card, from the two above.
+    card_hash: Option<String>,
     /// The profile the card was classified with.
     profile: Option<String>,
     /// Command APDUs of the current call, across a rerun.
@@ -45,6 +47,7 @@ pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, j
         connection: None,
         card_id: None,
         card_number: None,
+        card_hash: None,
         profile: None,
         apdus: 0,
         is_sam: false,
@@ -542,13 +545,16 @@ impl<B: Backend> Worker<B> {
 
     /// The audit trail's name for the card.
     fn card_hash(&self) -> Option<String> {
-        super::card_hash(&self.shared.audit_salt, self.card_number.as_deref(), self.card_id.as_ref())
+        self.card_hash.clone()
     }
 
-    fn publish_card_hash(&self) {
+    /// Hashes the card's name for the audit trail again, after its number
+    /// or identifier changed (once, not at every call), and publishes it.
+    fn publish_card_hash(&mut self) {
+        self.card_hash = super::card_hash(&self.shared.audit_salt, self.card_number.as_deref(), self.card_id.as_ref());
         let mut hashes = self.shared.card_hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match self.card_hash() {
-            Some(hash) => hashes.insert(self.id, hash),
+        match &self.card_hash {
+            Some(hash) => hashes.insert(self.id, hash.clone()),
             None => hashes.remove(&self.id),
         };
     }
