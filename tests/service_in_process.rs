@@ -440,3 +440,58 @@ async fn a_stop_ends_a_session_waiting_for_its_step_at_once() {
     let late = rig.service.hsm_continue(session, owner, HsmInput::default()).await.unwrap_err();
     assert_eq!(late.name, ErrorName::Cancelled, "{late}");
 }
+
+/// The terminal number of a ReadCard, and the PSAM APDUs the call took.
+async fn read_terminal_number(rig: &Rig, psam_reader: &VirtualReader, options: ReadOptions) -> (String, u64) {
+    let before = psam_reader.processed();
+    let Reply::CardInfo(info) = rig.call("Card", Request::ReadCard(options)).await.expect("read") else { panic!() };
+    (info.terminal_number.expect("a terminal number with the PSAM present"), psam_reader.processed() - before)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_psams_terminal_number_is_read_once_per_insertion_and_again_after_a_reset() {
+    let (mut rig, readers) = Rig::start(&["Card", "PSAM"], Duration::from_secs(30)).await;
+    let (card_reader, psam_reader) = (readers[0].clone(), readers[1].clone());
+    rig.insert(&psam_reader, "PSAM", psam(Psam::new([0x44, 0x03, 0, 0, 0, 1]))).await;
+    rig.insert(&card_reader, "Card", card(Generation::Gen2, 1)).await;
+    let plain = ReadOptions::default();
+    let authenticate = ReadOptions { authenticate: true, ..ReadOptions::default() };
+
+    // Its SELECT and the terminal number once; then the PSAM is not asked.
+    assert_eq!(read_terminal_number(&rig, &psam_reader, plain).await, ("440300000001".into(), 2));
+    assert_eq!(read_terminal_number(&rig, &psam_reader, plain).await, ("440300000001".into(), 0));
+
+    // Another PSAM in the same reader: its own number, read once.
+    psam_reader.remove();
+    loop {
+        if let Event::SamReader { id: None } = rig.next_event().await {
+            break;
+        }
+    }
+    rig.insert(&psam_reader, "PSAM", psam(Psam::new([0x44, 0x03, 0, 0, 0, 2]))).await;
+    assert_eq!(read_terminal_number(&rig, &psam_reader, plain).await, ("440300000002".into(), 2));
+    assert_eq!(read_terminal_number(&rig, &psam_reader, plain).await, ("440300000002".into(), 0));
+
+    // Another program resets the PSAM: the next session that begins on it
+    // (INTERNAL AUTHENTICATE's) sees the reset, and the number is read
+    // again after it.
+    rig.backend.connect("PSAM").expect("another program").reset().expect("reset");
+    let (_, sent) = read_terminal_number(&rig, &psam_reader, authenticate).await;
+    assert_eq!(sent, 3, "the PSAM's SELECT and INTERNAL AUTHENTICATE's two commands");
+    assert_eq!(read_terminal_number(&rig, &psam_reader, plain).await, ("440300000002".into(), 2));
+    assert_eq!(read_terminal_number(&rig, &psam_reader, plain).await.1, 0);
+
+    // A reset seen by one of the session's commands fails that operation
+    // (the PSAM failed: NoSam), and the next one reads the number again.
+    psam_reader.inject(psam_reader.processed() + 1, Fault::Reset);
+    let e = rig.call("Card", Request::ReadCard(authenticate)).await.unwrap_err();
+    assert_eq!(e.name, ErrorName::NoSam, "{e}");
+    let start = psam_reader.log().len();
+    assert_eq!(read_terminal_number(&rig, &psam_reader, plain).await, ("440300000002".into(), 2));
+    let sent = hex_log(&psam_reader)[start..].to_vec();
+    assert!(sent.last().is_some_and(|a| a.starts_with(READ_TERMINAL_NUMBER)), "{sent:?}");
+    assert_eq!(read_terminal_number(&rig, &psam_reader, plain).await.1, 0);
+}
+
+/// READ BINARY of the PSAM's EF16 (`terminal-number.apdu`).
+const READ_TERMINAL_NUMBER: &str = "00B09600";

@@ -19,6 +19,12 @@ pub fn arg(name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// `--name TEXT` on the command line, if given.
+pub fn arg_text(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
 /// Whether `--name` is on the command line.
 pub fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)

@@ -504,8 +504,21 @@ impl Engine {
     /// `ReadCard`: EF05, EF06, the PIN counter, the terminal number, and
     /// optionally the photo and INTERNAL AUTHENTICATE.
     pub fn read_card(&self, cards: &mut Cards<'_>, options: ReadOptions) -> Result<Done<CardInfo>, OpError> {
+        self.read_card_knowing(cards, options, None)
+    }
+
+    /// [`Engine::read_card`], given the terminal number of the PSAM in
+    /// `cards` when the caller already read it from that PSAM (it cannot
+    /// change while the PSAM stays in its reader): `terminal-number` is then
+    /// not run, and the PSAM gets no command unless a script needs it.
+    pub fn read_card_knowing(
+        &self,
+        cards: &mut Cards<'_>,
+        options: ReadOptions,
+        terminal_number: Option<&str>,
+    ) -> Result<Done<CardInfo>, OpError> {
         let mut s = self.identify(cards)?;
-        let info = s.read_card(options, true)?;
+        let info = s.read_card(options, true, terminal_number)?;
         s.finish(info)
     }
 
@@ -678,7 +691,7 @@ impl Engine {
         }
         // Section 8: read the card, and check the holder before any PIN APDU.
         s.sam_for(ScriptId::Activate)?;
-        let mut info = s.read_card(ReadOptions::default(), false)?;
+        let mut info = s.read_card(ReadOptions::default(), false, None)?;
         match &info.holder.ssn {
             Some(card_ssn) if card_ssn == ssn => {}
             Some(_) => return Err(OpError::HolderMismatch("the SSN on the card is not the one given".into())),
@@ -827,9 +840,7 @@ impl Session<'_, '_, '_> {
         if self.cards.sam.is_none() {
             return Err(OpError::NoSam);
         }
-        self.run(ScriptId::SamSelect, Values::new())?;
-        self.sam_selected = true;
-        Ok(())
+        self.select_sam()
     }
 
     fn pin_status(&mut self) -> Result<PinStatus, OpError> {
@@ -854,21 +865,41 @@ impl Session<'_, '_, '_> {
         Ok(())
     }
 
+    /// Selects the PSAM's application, once per operation.
+    fn select_sam(&mut self) -> Result<(), OpError> {
+        if !self.sam_selected {
+            self.run(ScriptId::SamSelect, Values::new())?;
+            self.sam_selected = true;
+        }
+        Ok(())
+    }
+
     /// The card info; `with_pin_status` adds the counter (an empty VERIFY).
-    fn read_card(&mut self, options: ReadOptions, with_pin_status: bool) -> Result<CardInfo, OpError> {
+    /// `known_terminal_number`, the PSAM's as the caller read it before,
+    /// spares the PSAM's `terminal-number`.
+    fn read_card(
+        &mut self,
+        options: ReadOptions,
+        with_pin_status: bool,
+        known_terminal_number: Option<&str>,
+    ) -> Result<CardInfo, OpError> {
         let id = if options.photo { ScriptId::ReadCardPhoto } else { ScriptId::ReadCard };
         let needs_sam = uses_sam(self.profile, id);
         if (needs_sam || options.authenticate) && self.cards.sam.is_none() {
             return Err(OpError::NoSam);
         }
-        let mut terminal_number = None;
-        if self.cards.sam.is_some() {
-            if !self.sam_selected {
-                self.run(ScriptId::SamSelect, Values::new())?;
-                self.sam_selected = true;
+        // Without a PSAM in this operation's hands there is none to report.
+        let terminal_number = match (self.cards.sam.is_some(), known_terminal_number) {
+            (false, _) => None,
+            (true, Some(known)) => Some(known.to_owned()),
+            (true, None) => {
+                self.select_sam()?;
+                let mut tn = self.run(ScriptId::TerminalNumber, Values::new())?;
+                tn.values.take(var::TERMINAL_NUMBER).map(|b| hex::encode_upper(&*b))
             }
-            let mut tn = self.run(ScriptId::TerminalNumber, Values::new())?;
-            terminal_number = tn.values.take(var::TERMINAL_NUMBER).map(|b| hex::encode_upper(&*b));
+        };
+        if needs_sam {
+            self.select_sam()?;
         }
         let mut done = self.run(id, Values::new())?;
         let (issuer, holder) = decode_elements(&mut done.values)?;
@@ -876,6 +907,7 @@ impl Session<'_, '_, '_> {
         let pin = if with_pin_status { self.pin_status()? } else { PinStatus::default() };
         let authenticated = options.authenticate;
         if authenticated {
+            self.select_sam()?;
             let mut random = [0u8; 8];
             getrandom::fill(&mut random).map_err(|e| OpError::Internal(format!("no randomness: {e}")))?;
             let mut v = Values::new();

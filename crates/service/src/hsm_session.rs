@@ -307,7 +307,7 @@ impl<B: Backend> InTransaction<B> for Session {
         false
     }
 
-    fn run(&mut self, worker: &mut Worker<B>, cards: &mut Cards<'_>) -> SessionEnd {
+    fn run(&mut self, worker: &mut Worker<B>, cards: &mut Cards<'_>, _terminal_number: Option<&str>) -> SessionEnd {
         self.first_step(worker, cards);
         loop {
             let deadline = match &self.state {

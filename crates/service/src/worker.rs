@@ -9,7 +9,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
 use super::hsm_session::{self, HsmBeginCall, Session, SessionEnd};
-use super::sam::SamCommand;
+use super::sam::{SamAnswer, SamCommand};
 use super::{Call, CallReport, Caller, CardKind, ErrorName, Event, Job, Reply, Request, ServiceError, Shared, audit};
 use sscard_model::CardId;
 use sscard_ops::{Classification, OpError};
@@ -26,6 +26,8 @@ pub(super) struct Worker<B: Backend> {
     card_id: Option<CardId>,
     /// The card number (EF05 tag 07), once known.
     card_number: Option<String>,
+    /// The audit trail's name for the card, from the two above.
+    card_hash: Option<String>,
     /// The profile the card was classified with.
     profile: Option<String>,
     /// Command APDUs of the current call, across a rerun.
@@ -47,6 +49,7 @@ pub(super) fn run<B: Backend>(id: u32, reader: String, shared: Arc<Shared<B>>, j
         connection: None,
         card_id: None,
         card_number: None,
+        card_hash: None,
         profile: None,
         apdus: 0,
         is_sam: false,
@@ -100,8 +103,14 @@ pub(super) trait InTransaction<B: Backend> {
     /// Whether the shared PSAM joins the transaction.
     fn uses_sam(&self) -> bool;
     /// Runs on the card; the worker's connection is lent to `cards`
-    /// meanwhile.
-    fn run(&mut self, worker: &mut Worker<B>, cards: &mut Cards<'_>) -> Self::Output;
+    /// meanwhile. `terminal_number` is the PSAM's, when an earlier
+    /// operation read it.
+    fn run(&mut self, worker: &mut Worker<B>, cards: &mut Cards<'_>, terminal_number: Option<&str>) -> Self::Output;
+    /// The PSAM's terminal number `output` holds, for the PSAM's entry to
+    /// keep (a `ReadCard` reads it once per PSAM insertion).
+    fn terminal_number_read<'o>(&self, _output: &'o Self::Output) -> Option<&'o str> {
+        None
+    }
     /// The output of a run that panicked.
     fn panicked(&mut self) -> Self::Output;
     /// How the transaction ends after `output`, from the effects of all
@@ -385,17 +394,25 @@ impl<B: Backend> Worker<B> {
             let Some(conn) = self.connection.as_mut().filter(|_| self.is_sam) else { break };
             let failure = match conn.begin() {
                 Ok(mut tx) => {
+                    let epoch = self.shared.sam.epoch(self.id);
                     while let Ok(c) = commands.recv_timeout(SESSION_PATIENCE) {
                         let before = tx.apdus_sent();
                         let answer = tx.transmit(&c.command);
                         let sent = tx.apdus_sent().saturating_sub(before);
-                        let _ = c.answer.send(answer.map(|response| (response, sent)));
+                        if answer.is_err() {
+                            // Reset, removed, or in a state we cannot tell.
+                            self.shared.sam.forget(self.id);
+                        }
+                        let _ = c.answer.send(answer.map(|response| SamAnswer { response, apdus: sent, epoch }));
                     }
                     let _ = tx.end();
                     return;
                 }
                 Err(e) => e,
             };
+            // Whatever kept the session from beginning (a reset, most
+            // likely) may have changed what the PSAM was.
+            self.shared.sam.forget(self.id);
             // Someone reset the PSAM: reconnect and begin again, once.
             if matches!(failure, TransportError::CardReset)
                 && attempt == 0
@@ -428,13 +445,16 @@ impl<B: Backend> Worker<B> {
 
     /// The audit trail's name for the card.
     fn card_hash(&self) -> Option<String> {
-        super::card_hash(&self.shared.audit_salt, self.card_number.as_deref(), self.card_id.as_ref())
+        self.card_hash.clone()
     }
 
-    fn publish_card_hash(&self) {
+    /// Hashes the card's name for the audit trail again, after its number
+    /// or identifier changed (once, not at every call), and publishes it.
+    fn publish_card_hash(&mut self) {
+        self.card_hash = super::card_hash(&self.shared.audit_salt, self.card_number.as_deref(), self.card_id.as_ref());
         let mut hashes = self.shared.card_hashes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match self.card_hash() {
-            Some(hash) => hashes.insert(self.id, hash),
+        match &self.card_hash {
+            Some(hash) => hashes.insert(self.id, hash.clone()),
             None => hashes.remove(&self.id),
         };
     }
@@ -597,12 +617,15 @@ impl<B: Backend> Worker<B> {
         } else {
             None
         };
+        // Read once per PSAM insertion: then the PSAM is not asked again.
+        let known = sam.as_ref().and_then(|s| s.terminal_number().map(str::to_owned));
         let card_before = tx.apdus_sent();
         let (output, effects, reset, let_go) = {
             let mut cards = Cards::new(&mut tx, sam.as_mut().map(|s| s as &mut dyn Transport));
             // A panic on card data must not take the reader with it, nor
             // leave the card's state open: the work says how to end then.
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.run(self, &mut cards)));
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.run(self, &mut cards, known.as_deref())));
             let panicked = ran.is_err();
             let output = ran.unwrap_or_else(|_| work.panicked());
             let ending = work.ending(&output, &cards.effects, panicked);
@@ -612,6 +635,10 @@ impl<B: Backend> Worker<B> {
             (output, cards.effects, reset, card_left || ending.removed)
         };
         let sent = tx.apdus_sent().saturating_sub(card_before) + sam.as_ref().map_or(0, |s| s.apdus_sent());
+        // A number the work read that was not known came from this PSAM.
+        if let (Some(sam), None, Some(number)) = (&sam, &known, work.terminal_number_read(&output)) {
+            shared.sam.remember_terminal_number(sam, number.to_owned());
+        }
         drop(sam);
         let ended = if reset { tx.end_with_reset() } else { tx.end() };
         let was_reset = reset && ended.is_ok();
@@ -643,8 +670,15 @@ impl<B: Backend> InTransaction<B> for Operation<'_> {
         true
     }
 
-    fn run(&mut self, worker: &mut Worker<B>, cards: &mut Cards<'_>) -> Self::Output {
-        run_operation(&worker.shared.engine, cards, self.request)
+    fn run(&mut self, worker: &mut Worker<B>, cards: &mut Cards<'_>, terminal_number: Option<&str>) -> Self::Output {
+        run_operation(&worker.shared.engine, cards, self.request, terminal_number)
+    }
+
+    fn terminal_number_read<'o>(&self, output: &'o Self::Output) -> Option<&'o str> {
+        match output {
+            Ok(Reply::CardInfo(info)) => info.terminal_number.as_deref(),
+            _ => None,
+        }
     }
 
     fn panicked(&mut self) -> Self::Output {
@@ -702,9 +736,17 @@ impl AttemptFailure {
     }
 }
 
-fn run_operation(engine: &sscard_ops::Engine, cards: &mut Cards<'_>, request: &Request) -> Result<Reply, OpError> {
+/// Runs `request`; `terminal_number` is the PSAM's, when already known.
+fn run_operation(
+    engine: &sscard_ops::Engine,
+    cards: &mut Cards<'_>,
+    request: &Request,
+    terminal_number: Option<&str>,
+) -> Result<Reply, OpError> {
     Ok(match request {
-        Request::ReadCard(options) => Reply::CardInfo(Box::new(engine.read_card(cards, *options)?.value)),
+        Request::ReadCard(options) => {
+            Reply::CardInfo(Box::new(engine.read_card_knowing(cards, *options, terminal_number)?.value))
+        }
         Request::WriteHolderRecord(update) => {
             let done = engine.personalize(cards, update)?;
             Reply::Written { digest: done.value.digest, apdus: done.apdus }

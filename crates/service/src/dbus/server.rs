@@ -1018,6 +1018,12 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
         }
         Event::Busy { id, busy } => {
             if update(daemon, id, |r| r.busy = busy) {
+                if !busy {
+                    // The property reads false from here on. The call's
+                    // reply, sent by the worker just after this event, goes
+                    // out before the signal rather than behind it.
+                    tokio::task::yield_now().await;
+                }
                 let reader = server.interface::<_, Reader>(reader_path(id)).await?;
                 reader.get().await.busy_changed(reader.signal_emitter()).await?;
             }
