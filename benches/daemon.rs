@@ -16,7 +16,7 @@
 //!
 //! `cargo bench --bench daemon [-- --runs N --slow-runs N --seconds S
 //! --slow-seconds S --rss-calls N --idle-seconds S --starts N --inserts N
-//! --soak S --same-entry --baseline PATH]`
+//! --soak S --same-entry --baseline PATH --baseline-scripts DIR]`
 //!
 //! The cards are personalised gen2 cards (T=0), and a PSAM is in the bench
 //! throughout, as at a counter: a gen2 ReadCard reads the PSAM's terminal
@@ -29,7 +29,8 @@
 //! or strace to the printed PID. `--baseline PATH` runs another sscardd
 //! (an older build) on a bus of its own against the same bench, and adds
 //! its ReadCard to the interleaved comparisons, so that before and after
-//! are measured in one run.
+//! are measured in one run; `--baseline-scripts DIR` gives it the profiles
+//! of its own tree (the default is this tree's).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -95,6 +96,8 @@ struct Options {
     soak: u64,
     /// Another sscardd to compare with, in the same run.
     baseline: Option<PathBuf>,
+    /// The baseline's profiles.
+    baseline_scripts: Option<PathBuf>,
 }
 
 struct Goal {
@@ -579,14 +582,14 @@ struct Baseline {
 }
 
 impl Baseline {
-    async fn start(bench: &Bench, binary: &Path, logs: &Logs) -> Baseline {
+    async fn start(bench: &Bench, binary: &Path, scripts: &Path, logs: &Logs) -> Baseline {
         println!("baseline sscardd: {}", binary.display());
         let dir = bench.dir().join("baseline");
         fs::create_dir_all(&dir).expect("baseline dir");
         let bus = PrivateBus::start(&dir, None);
         let log_level = std::env::var("SSCARDD_LOG").unwrap_or_else(|_| "warn".into());
         let auth = ["--authorization", "none"];
-        let daemon = Sscardd::start_full(binary, &scripts_dir(), bench, &bus, &auth, &[], &log_level);
+        let daemon = Sscardd::start_full(binary, scripts, bench, &bus, &auth, &[], &log_level);
         let conn = connect(&bus).await;
         let path = reader_path(&conn, &bench.reader_name(card_slots()[0])).await;
         let reader = reader_at(&conn, path).await;
@@ -844,7 +847,10 @@ async fn run(o: &Options) -> Vec<Goal> {
 
     // The baseline daemon, on a bus of its own, for the comparisons.
     let baseline = match &o.baseline {
-        Some(binary) => Some(Baseline::start(&bench, binary, &logs).await),
+        Some(binary) => {
+            let scripts = o.baseline_scripts.clone().unwrap_or_else(scripts_dir);
+            Some(Baseline::start(&bench, binary, &scripts, &logs).await)
+        }
         None => None,
     };
     let old_reader = baseline.as_ref().map(|b| &b.reader);
@@ -1006,6 +1012,7 @@ fn main() -> std::process::ExitCode {
         inserts: arg("--inserts", 10),
         soak: arg("--soak", 0) as u64,
         baseline: arg_text("--baseline").map(PathBuf::from),
+        baseline_scripts: arg_text("--baseline-scripts").map(PathBuf::from),
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bridge;
 pub mod client;
 pub mod daemon;
+pub mod in_process;
 pub mod measure;
 pub mod polkit;
 pub mod removal;

@@ -29,7 +29,7 @@ use sscard_model::{HolderRecordUpdate, Pin, Ssn};
 use sscard_ops::{
     CardInfo, Engine, HsmInput, HsmOperation, HsmStep, OpError, OperationKind, PinStatus, ReadOptions, VerifyOutcome,
 };
-use sscard_transport::{Backend, PcscBackend};
+use sscard_transport::{AnyBackend, Backend, PcscBackend};
 
 /// What the card in a reader is, as `Reader1.CardKind` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,21 +299,23 @@ impl<B: Backend> Shared<B> {
 }
 
 /// The running service, over PC/SC readers unless told otherwise.
-pub struct Service<B: Backend = PcscBackend> {
+/// The service the daemon serves: its backend is chosen at run time
+/// ([`AnyBackend`]: pcscd, or in-process readers for the D-Bus tests).
+pub struct Service<B: Backend = AnyBackend> {
     shared: Arc<Shared<B>>,
     config: ServiceConfig,
     monitor: Mutex<Option<JoinHandle<()>>>,
     wake_monitor: std_mpsc::Sender<()>,
 }
 
-impl Service<PcscBackend> {
+impl Service<AnyBackend> {
     /// Starts the service over pcscd; readers and cards arrive as events.
     pub fn start(
         engine: Arc<Engine>,
         config: ServiceConfig,
         events: mpsc::UnboundedSender<Event>,
-    ) -> std::io::Result<Service<PcscBackend>> {
-        Service::start_with(PcscBackend, engine, config, events)
+    ) -> std::io::Result<Service> {
+        Service::start_with(AnyBackend::Pcsc(PcscBackend), engine, config, events)
     }
 }
 

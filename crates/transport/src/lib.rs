@@ -16,6 +16,7 @@
 //! readers and cards: [`PcscBackend`] through pcscd, [`VirtualBackend`] in
 //! this process, for tests that need neither pcscd nor root.
 
+mod either;
 mod in_process;
 mod pcsc;
 pub mod shape;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+pub use either::{AnyBackend, AnyConnection, AnyMonitor, AnyTransaction};
 pub use in_process::{InProcessConnection, InProcessTransaction, VirtualCard};
 pub use pcsc::{PcscBackend, PcscConnection, PcscMonitor, PcscTransaction};
 /// ATR parsing is the model's (the national interface reads the
