@@ -742,8 +742,16 @@ async fn threads(generation: u8) {
     lib.read_card_bas(1).ok();
     let alone = headers(&sent_since(&rig, Slot::Card, before.0));
     assert_eq!(alone.iter().filter(|h| *h == "00B20830").count(), 1, "one call reads the SSN once: {alone:?}");
-    let psam_per_call = rig.logged(Slot::Sam).len() - before.1;
+    let psam_first = rig.logged(Slot::Sam).len() - before.1;
+    // Another call alone: the PSAM's terminal number is known now (it is
+    // read once per PSAM insertion), so this is what every later call sends
+    // the PSAM.
+    let before_second = rig.logged(Slot::Sam).len();
+    lib.read_card_bas(1).ok();
+    let psam_per_call = rig.logged(Slot::Sam).len() - before_second;
+    assert!(psam_first >= psam_per_call, "{psam_first} then {psam_per_call}");
     assert!(generation == 2 || psam_per_call > 0, "gen3 reads through the PSAM");
+    assert!(generation == 3 || psam_per_call == 0, "gen2 sends the PSAM nothing once its number is known");
 
     // 4 threads × 50 calls, plus the program's first call.
     let before = (rig.logged(Slot::Card).len(), rig.logged(Slot::Sam).len());
