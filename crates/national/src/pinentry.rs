@@ -341,7 +341,7 @@ enum Fail {
 
 /// The end of a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reply {
+enum AssuanReply {
     Ok,
     /// The full error code.
     Err(u32),
@@ -576,12 +576,12 @@ impl Channel {
 
     /// Reads a response up to its `OK` or `ERR`; `D` lines go, decoded,
     /// into `data` (or are dropped), and are wiped from the line buffer.
-    fn response(&mut self, deadline: Option<Instant>, mut data: Option<&mut PinBuf>) -> Result<Reply, Fail> {
+    fn response(&mut self, deadline: Option<Instant>, mut data: Option<&mut PinBuf>) -> Result<AssuanReply, Fail> {
         loop {
             let (from, to) = self.next_line(deadline)?;
             let line = self.buf.get(from..to).unwrap_or_default();
             if line == b"OK" || line.starts_with(b"OK ") {
-                return Ok(Reply::Ok);
+                return Ok(AssuanReply::Ok);
             }
             if let Some(rest) = line.strip_prefix(b"ERR ") {
                 let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -589,7 +589,7 @@ impl Channel {
                     .ok()
                     .and_then(|c| c.parse().ok())
                     .ok_or(Fail::Protocol)?;
-                return Ok(Reply::Err(code));
+                return Ok(AssuanReply::Err(code));
             }
             if let Some(payload) = line.strip_prefix(b"D ") {
                 let decoded = match data.as_deref_mut() {
@@ -639,7 +639,7 @@ impl Session {
         let mut session = Session { child, channel, timeout: pinentry.timeout, grace: pinentry.grace, closed: false };
 
         match session.channel.response(Some(Instant::now() + COMMAND_TIME), None) {
-            Ok(Reply::Ok) => {}
+            Ok(AssuanReply::Ok) => {}
             _ => return Err(PinEntryError::Unavailable),
         }
         let mut settings = Vec::new();
@@ -666,7 +666,7 @@ impl Session {
     }
 
     /// One command other than `GETPIN`; its `ERR` is the caller's.
-    fn command(&mut self, line: &[u8]) -> Result<Reply, PinEntryError> {
+    fn command(&mut self, line: &[u8]) -> Result<AssuanReply, PinEntryError> {
         self.channel.send(line).map_err(|_| PinEntryError::Unavailable)?;
         self.channel.response(Some(Instant::now() + COMMAND_TIME), None).map_err(|_| PinEntryError::Unavailable)
     }
@@ -679,12 +679,12 @@ impl Session {
         let deadline =
             (self.timeout > 0).then(|| Instant::now() + Duration::from_secs(u64::from(self.timeout)) + self.grace);
         let reply = self.channel.response(deadline, Some(entry));
-        if reply != Ok(Reply::Ok) {
+        if reply != Ok(AssuanReply::Ok) {
             entry.clear();
         }
         match reply {
-            Ok(Reply::Ok) => Ok(()),
-            Ok(Reply::Err(code)) => Err(match code & 0xFFFF {
+            Ok(AssuanReply::Ok) => Ok(()),
+            Ok(AssuanReply::Err(code)) => Err(match code & 0xFFFF {
                 GPG_ERR_CANCELED | GPG_ERR_FULLY_CANCELED | GPG_ERR_NOT_CONFIRMED => PinEntryError::Cancelled,
                 GPG_ERR_TIMEOUT => PinEntryError::TimedOut,
                 _ => PinEntryError::Unavailable,

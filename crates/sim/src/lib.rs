@@ -13,7 +13,7 @@ pub mod user_card;
 pub mod vpcd;
 
 pub use image::CardImage;
-pub use protocol::{Applet, Reply, SimulatedCard, WireRules};
+pub use protocol::{Applet, AppletAnswer, SimulatedCard, WireRules};
 pub use psam::Psam;
 pub use user_card::{Generation, UserCard};
 

@@ -8,24 +8,24 @@ use sscard_transport::VirtualCard;
 /// What an applet answers before the transmission rules shape it: all the
 /// data it has available, and the status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub struct AppletAnswer {
     pub data: Vec<u8>,
     pub sw: StatusWord,
 }
 
-impl Reply {
-    pub fn ok(data: Vec<u8>) -> Reply {
-        Reply { data, sw: StatusWord::Success }
+impl AppletAnswer {
+    pub fn ok(data: Vec<u8>) -> AppletAnswer {
+        AppletAnswer { data, sw: StatusWord::Success }
     }
 
-    pub fn status(sw: StatusWord) -> Reply {
-        Reply { data: Vec::new(), sw }
+    pub fn status(sw: StatusWord) -> AppletAnswer {
+        AppletAnswer { data: Vec::new(), sw }
     }
 }
 
-impl From<StatusWord> for Reply {
+impl From<StatusWord> for AppletAnswer {
     fn from(sw: StatusWord) -> Self {
-        Reply::status(sw)
+        AppletAnswer::status(sw)
     }
 }
 
@@ -34,7 +34,7 @@ pub trait Applet: Send {
     fn atr(&self) -> Vec<u8>;
     /// A reset or power cycle: clears the volatile security state.
     fn reset(&mut self);
-    fn handle(&mut self, command: &Command) -> Reply;
+    fn handle(&mut self, command: &Command) -> AppletAnswer;
 }
 
 /// The transmission rules a card follows.

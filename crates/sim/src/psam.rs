@@ -3,7 +3,7 @@
 //! cryptograms and MACs the terminal forwards to the user card.
 
 use super::crypto::{self, Algorithm, Key};
-use super::protocol::{Applet, Reply};
+use super::protocol::{Applet, AppletAnswer};
 use sscard_apdu::{Command, StatusWord};
 
 pub const PSAM_AID: [u8; 6] = [0xD1, 0x56, 0x00, 0x00, 0x05, 0x90];
@@ -35,16 +35,16 @@ impl Psam {
         Psam { key_domain: Some(domain), ..Psam::new(terminal_number) }
     }
 
-    fn select(&mut self, c: &Command) -> Result<Reply, StatusWord> {
+    fn select(&mut self, c: &Command) -> Result<AppletAnswer, StatusWord> {
         self.session = None;
         if (c.p1, c.p2) != (0x04, 0x00) {
             return Err(StatusWord::WrongP1P2);
         }
         self.selected = c.data() == PSAM_AID;
-        if self.selected { Ok(Reply::status(StatusWord::Success)) } else { Err(StatusWord::FileNotFound) }
+        if self.selected { Ok(AppletAnswer::status(StatusWord::Success)) } else { Err(StatusWord::FileNotFound) }
     }
 
-    fn read_binary(&self, c: &Command) -> Result<Reply, StatusWord> {
+    fn read_binary(&self, c: &Command) -> Result<AppletAnswer, StatusWord> {
         if c.p1 != 0x80 | SFI_TERMINAL_NUMBER {
             return Err(StatusWord::FileNotFound);
         }
@@ -52,10 +52,10 @@ impl Psam {
         if offset >= self.terminal_number.len() {
             return Err(StatusWord::WrongOffset);
         }
-        Ok(Reply::ok(self.terminal_number[offset..].to_vec()))
+        Ok(AppletAnswer::ok(self.terminal_number[offset..].to_vec()))
     }
 
-    fn init(&mut self, c: &Command) -> Result<Reply, StatusWord> {
+    fn init(&mut self, c: &Command) -> Result<AppletAnswer, StatusWord> {
         self.session = None;
         let alg = Algorithm::from_code(c.p1).ok_or(StatusWord::WrongP1P2)?;
         if !PSAM_KEYS.contains(&c.p2) {
@@ -64,24 +64,24 @@ impl Psam {
         let f: [u8; 8] = c.data().try_into().map_err(|_| StatusWord::WrongLength)?;
         self.session =
             Some((alg, crypto::diversify(alg, &crypto::master_key_of(self.key_domain.as_deref(), c.p2), &f)));
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 
-    fn compute(&self, c: &Command) -> Result<Reply, StatusWord> {
+    fn compute(&self, c: &Command) -> Result<AppletAnswer, StatusWord> {
         let (alg, key) = self.session.as_ref().ok_or(StatusWord::ConditionsOfUseNotSatisfied)?;
         match (c.p1, c.p2) {
             (0x00, 0x00) => {
                 if c.data().len() != 8 {
                     return Err(StatusWord::WrongLength);
                 }
-                Ok(Reply::ok(crypto::encrypt_block(*alg, key, c.data())))
+                Ok(AppletAnswer::ok(crypto::encrypt_block(*alg, key, c.data())))
             }
             (0x05, 0x00) => {
                 if c.data().len() < 8 {
                     return Err(StatusWord::WrongLength);
                 }
                 let (iv, message) = c.data().split_at(8);
-                Ok(Reply::ok(crypto::mac(*alg, key, iv, message).to_vec()))
+                Ok(AppletAnswer::ok(crypto::mac(*alg, key, iv, message).to_vec()))
             }
             _ => Err(StatusWord::WrongP1P2),
         }
@@ -98,7 +98,7 @@ impl Applet for Psam {
         self.session = None;
     }
 
-    fn handle(&mut self, c: &Command) -> Reply {
+    fn handle(&mut self, c: &Command) -> AppletAnswer {
         let outcome = match (c.cla, c.ins) {
             (0x00, 0xA4) => self.select(c),
             _ if !self.selected => Err(StatusWord::ConditionsOfUseNotSatisfied),
@@ -107,6 +107,6 @@ impl Applet for Psam {
             (0x80, 0xFA) => self.compute(c),
             _ => Err(StatusWord::InstructionNotSupported),
         };
-        outcome.unwrap_or_else(Reply::status)
+        outcome.unwrap_or_else(AppletAnswer::status)
     }
 }

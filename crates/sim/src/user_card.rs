@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::crypto::{self, Algorithm};
 use super::image::{CardImage, HexBytes};
-use super::protocol::{Applet, Reply};
+use super::protocol::{Applet, AppletAnswer};
 use sscard_apdu::{Command, StatusWord};
 use sscard_model::Pin;
 use sscard_model::elements::{EF05_ELEMENTS, EF06_ELEMENTS, ElementSpec};
@@ -37,11 +37,9 @@ const LCS_INACTIVE: u8 = 0x04;
 const LCS_ACTIVE: u8 = 0x05;
 const TAG_SPEC_VERSION: u8 = 0x03;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Generation {
-    Gen2,
-    Gen3,
-}
+/// The card's generation: the model's (one type for both sides of the
+/// wire; the simulator's behaviour per generation is its own).
+pub use sscard_model::Generation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Selected {
@@ -59,7 +57,7 @@ struct SecurityState {
     challenge: Option<[u8; 8]>,
 }
 
-type Outcome = Result<Reply, StatusWord>;
+type Outcome = Result<AppletAnswer, StatusWord>;
 
 /// A social security card.
 pub struct UserCard {
@@ -214,7 +212,7 @@ impl UserCard {
                 self.current_ef = None;
                 if c.data() == SSSE_AID {
                     self.selected = Selected::Ssse;
-                    Ok(Reply::ok(self.fci()))
+                    Ok(AppletAnswer::ok(self.fci()))
                 } else {
                     self.selected = Selected::Nothing;
                     Err(StatusWord::FileNotFound)
@@ -223,7 +221,7 @@ impl UserCard {
             (0x00, 0x00) if c.data() == [0x3F, 0x00] => {
                 self.selected = Selected::MasterFile;
                 self.current_ef = None;
-                Ok(Reply::status(StatusWord::Success))
+                Ok(AppletAnswer::status(StatusWord::Success))
             }
             (0x02, 0x00) | (0x00, 0x00) => {
                 let [0xEF, sfi] = c.data() else { return Err(StatusWord::FileNotFound) };
@@ -232,7 +230,7 @@ impl UserCard {
                     SFI_EF07 => Err(StatusWord::SecurityStatusNotSatisfied),
                     SFI_EF05 | SFI_EF06 | SFI_EF08 => {
                         self.current_ef = Some(*sfi);
-                        Ok(Reply::status(StatusWord::Success))
+                        Ok(AppletAnswer::status(StatusWord::Success))
                     }
                     _ => Err(StatusWord::FileNotFound),
                 }
@@ -293,7 +291,7 @@ impl UserCard {
             Some(value) => tlv.extend_from_slice(&value.0),
             None => tlv.resize(2 + spec.len, 0x00),
         }
-        Ok(Reply::ok(tlv))
+        Ok(AppletAnswer::ok(tlv))
     }
 
     fn update_record(&mut self, c: &Command) -> Outcome {
@@ -322,7 +320,7 @@ impl UserCard {
         let file = if sfi == SFI_EF05 { &mut self.image.ef05 } else { &mut self.image.ef06 };
         file.insert(tag_key(spec.tag), value);
         self.dirty = true;
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 
     /// Resolves a READ/UPDATE BINARY address: by SFI in P1 (offset P2), or
@@ -360,7 +358,7 @@ impl UserCard {
         }
         let photo = &self.image.photo.0;
         let data = if photo.is_empty() { vec![0u8; PHOTO_SIZE - offset] } else { photo[offset..].to_vec() };
-        Ok(Reply::ok(data))
+        Ok(AppletAnswer::ok(data))
     }
 
     fn update_binary(&mut self, c: &Command) -> Outcome {
@@ -382,7 +380,7 @@ impl UserCard {
         }
         photo[offset..offset + data.len()].copy_from_slice(data);
         self.dirty = true;
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 
     fn get_challenge(&mut self, c: &Command) -> Outcome {
@@ -397,7 +395,7 @@ impl UserCard {
         let mut challenge = [0u8; 8];
         getrandom::fill(&mut challenge).map_err(|_| StatusWord::MemoryFailure)?;
         self.security.challenge = Some(challenge);
-        Ok(Reply::ok(challenge.to_vec()))
+        Ok(AppletAnswer::ok(challenge.to_vec()))
     }
 
     fn internal_authenticate(&mut self, c: &Command) -> Outcome {
@@ -409,7 +407,7 @@ impl UserCard {
             return Err(StatusWord::WrongLength);
         }
         let key = self.card_key(KEY_INTERNAL);
-        Ok(Reply::ok(crypto::encrypt_block(self.algorithm(), &key, c.data())))
+        Ok(AppletAnswer::ok(crypto::encrypt_block(self.algorithm(), &key, c.data())))
     }
 
     fn external_authenticate(&mut self, c: &Command, challenge: Option<[u8; 8]>) -> Outcome {
@@ -431,7 +429,7 @@ impl UserCard {
         if !self.security.external.contains(&c.p2) {
             self.security.external.push(c.p2);
         }
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 
     fn pin_blocked(&self) -> bool {
@@ -467,7 +465,7 @@ impl UserCard {
         }
         if c.data().is_empty() {
             return if self.security.pin_verified {
-                Ok(Reply::status(StatusWord::Success))
+                Ok(AppletAnswer::status(StatusWord::Success))
             } else {
                 Err(StatusWord::WrongPin { tries_left: self.image.pin_tries_left })
             };
@@ -475,7 +473,7 @@ impl UserCard {
         let offered = decode_pin(c.data()).ok_or(StatusWord::IncorrectData)?;
         if *offered == self.image.pin {
             self.right_pin();
-            Ok(Reply::status(StatusWord::Success))
+            Ok(AppletAnswer::status(StatusWord::Success))
         } else {
             Err(self.wrong_pin())
         }
@@ -499,7 +497,7 @@ impl UserCard {
         self.image.pin = new.to_string();
         self.right_pin();
         self.dirty = true;
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 
     /// Checks the 4-byte MAC that ends `c`'s data, computed by the PSAM
@@ -529,7 +527,7 @@ impl UserCard {
         self.image.pin_tries_left = self.image.pin_max_tries;
         self.security.pin_verified = false;
         self.dirty = true;
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 
     fn unblock_pin(&mut self, c: &Command, challenge: Option<[u8; 8]>) -> Outcome {
@@ -545,7 +543,7 @@ impl UserCard {
         self.image.pin_tries_left = self.image.pin_max_tries;
         self.security.pin_verified = false;
         self.dirty = true;
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 
     fn activate(&mut self) -> Outcome {
@@ -559,7 +557,7 @@ impl UserCard {
         }
         self.image.lcs = Some(LCS_ACTIVE);
         self.dirty = true;
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 
     fn deactivate(&mut self) -> Outcome {
@@ -572,7 +570,7 @@ impl UserCard {
             self.image.lcs = Some(LCS_INACTIVE);
             self.dirty = true;
         }
-        Ok(Reply::status(StatusWord::Success))
+        Ok(AppletAnswer::status(StatusWord::Success))
     }
 }
 
@@ -590,7 +588,7 @@ impl Applet for UserCard {
         self.current_ef = None;
     }
 
-    fn handle(&mut self, c: &Command) -> Reply {
+    fn handle(&mut self, c: &Command) -> AppletAnswer {
         // The challenge is single-use, and this card voids it on any
         // command other than the one that consumes it.
         let challenge = self.security.challenge.take();
@@ -598,7 +596,7 @@ impl Applet for UserCard {
         // After a failed SELECT by AID (and after reset) no application is
         // selected, and every command but SELECT answers 6985.
         if self.selected == Selected::Nothing && (c.cla, c.ins) != (0x00, 0xA4) {
-            return Reply::status(StatusWord::ConditionsOfUseNotSatisfied);
+            return AppletAnswer::status(StatusWord::ConditionsOfUseNotSatisfied);
         }
         let outcome = match (c.cla, c.ins) {
             (0x00, 0xA4) => self.select(c),
@@ -618,7 +616,7 @@ impl Applet for UserCard {
             (0x00, 0x04) if gen3 => self.deactivate(),
             _ => Err(StatusWord::InstructionNotSupported),
         };
-        outcome.unwrap_or_else(Reply::status)
+        outcome.unwrap_or_else(AppletAnswer::status)
     }
 }
 
