@@ -213,3 +213,34 @@ async fn an_hsm_session_needs_a_caller_with_a_bus_name() {
     assert_eq!(e.name(), Some(ErrorName::NotAuthorized), "{e}");
     assert_eq!(readers[0].log().len(), before, "an APDU for a session that could not be owned");
 }
+
+/// `interfaces.md`, "Retry after a reset": a reset by another program is
+/// recovered by one rerun of the whole method, over the bus as in the
+/// service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_by_another_program_is_recovered_by_one_rerun() {
+    let (rig, readers) = gen3().await;
+    let reader = rig.reader("Card").await;
+    reader.write_holder_record(holder_dict(3, None), no_opts()).await.expect("personalize");
+    let resets = readers[0].resets();
+    readers[0].inject(readers[0].processed() + 4, Fault::Reset);
+    let info = reader.read_card(no_opts()).await.expect("ReadCard after one rerun");
+    assert_eq!(text(&info, "ssn").as_deref(), Some(SSN));
+    assert_eq!(readers[0].resets(), resets + 1, "only the other program's reset");
+}
+
+/// ... and never after a PIN try: `CardReset`, with the try spent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_rerun_once_a_pin_try_was_spent() {
+    let (rig, readers) = gen3().await;
+    let reader = rig.reader("Card").await;
+    reader.write_holder_record(holder_dict(3, None), no_opts()).await.expect("personalize");
+    let start = readers[0].log().len();
+    // SELECT, the empty VERIFY, the VERIFY with the PIN; the reset comes next.
+    readers[0].inject(readers[0].processed() + 3, Fault::Reset);
+    let e = daemon_error(reader.verify_pin(INITIAL_PIN, no_opts()).await);
+    assert_eq!(e.name(), Some(ErrorName::CardReset), "{e}");
+    let verifies =
+        readers[0].log()[start..].iter().filter(|apdu| apdu.len() > 5 && apdu[..4] == [0x00, 0x20, 0x00, 0x00]).count();
+    assert_eq!(verifies, 1, "the VERIFY with the PIN was sent again");
+}
