@@ -170,15 +170,6 @@ async fn signals_follow_the_readers_and_cards() {
     assert_eq!(signal.args().expect("args").name, "Second");
 }
 
-/// One `<interface>` element of an introspection document.
-fn interface_xml(document: &str, name: &str) -> String {
-    let start = document.find(&format!("<interface name=\"{name}\">")).unwrap_or_else(|| panic!("{name} missing"));
-    let end = document[start..].find("</interface>").map(|e| start + e + "</interface>".len()).expect("end tag");
-    let mut xml = document[start..end].to_owned();
-    xml.push('\n');
-    xml
-}
-
 /// The same check as `dbus_introspection` (through busctl on the bench),
 /// with the daemon's own `Introspect` in process. An HSM session belongs
 /// to its caller's unique bus name, which a peer-to-peer connection has
@@ -197,7 +188,7 @@ async fn introspection_matches_the_checked_in_xml() {
             .build()
             .await
             .unwrap();
-        let served = interface_xml(&proxy.introspect().await.expect("Introspect"), interface);
+        let served = support::interface_xml(&proxy.introspect().await.expect("Introspect"), interface);
         let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dbus").join(format!("{interface}.xml"));
         let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
         assert_eq!(served, checked_in, "{interface} differs from {}", file.display());

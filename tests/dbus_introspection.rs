@@ -12,15 +12,6 @@ use std::path::PathBuf;
 use support::bench::Slot;
 use support::client::Rig;
 
-/// One `<interface>` element of an introspection document.
-fn interface_xml(document: &str, name: &str) -> String {
-    let start = document.find(&format!("<interface name=\"{name}\">")).unwrap_or_else(|| panic!("{name} missing"));
-    let end = document[start..].find("</interface>").map(|e| start + e + "</interface>".len()).expect("end tag");
-    let mut xml = document[start..end].to_owned();
-    xml.push('\n');
-    xml
-}
-
 #[tokio::test]
 async fn introspection_matches_the_checked_in_xml() {
     let rig = Rig::new(3, false).await;
@@ -36,7 +27,7 @@ async fn introspection_matches_the_checked_in_xml() {
     ] {
         let (ok, document, err) = rig.bus.busctl(&["introspect", "--xml-interface", "org.sscard.Daemon", path]);
         assert!(ok, "introspect {path}: {err}");
-        let served = interface_xml(&document, interface);
+        let served = support::interface_xml(&document, interface);
         let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dbus").join(format!("{interface}.xml"));
         if std::env::var_os("SSCARD_BLESS").is_some() {
             std::fs::write(&file, &served).expect("write the introspection file");

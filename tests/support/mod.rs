@@ -12,6 +12,17 @@ pub mod polkit;
 pub mod removal;
 pub mod terminal;
 
+/// One `<interface>` element of an introspection document, as the files
+/// under `dbus/` hold it.
+#[allow(dead_code)]
+pub fn interface_xml(document: &str, name: &str) -> String {
+    let start = document.find(&format!("<interface name=\"{name}\">")).unwrap_or_else(|| panic!("{name} missing"));
+    let end = document[start..].find("</interface>").map(|e| start + e + "</interface>".len()).expect("end tag");
+    let mut xml = document[start..end].to_owned();
+    xml.push('\n');
+    xml
+}
+
 /// A log's lines with their leading timestamp taken off: its digits (the
 /// microseconds) could spell any PIN, and are not data. A line that does
 /// not start with one is kept whole.
