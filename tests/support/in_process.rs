@@ -38,7 +38,8 @@ pub struct InProcessDaemon {
     pub backend: VirtualBackend,
     /// The client's end: proxies are built on it as on a bus connection.
     pub client: Connection,
-    server: Connection,
+    /// The daemon's end, kept open for the client's life.
+    _server: Connection,
     daemon: Arc<Daemon>,
     pump: tokio::task::JoinHandle<()>,
 }
@@ -68,7 +69,7 @@ impl InProcessDaemon {
         let (server, client) = tokio::try_join!(server, client).expect("the peer-to-peer connection");
         sscard_service::dbus::register(&server, &daemon).await.expect("register");
         let pump = tokio::spawn(sscard_service::dbus::serve(server.clone(), Arc::clone(&daemon), events_rx));
-        let rig = InProcessDaemon { backend, client, server, daemon, pump };
+        let rig = InProcessDaemon { backend, client, _server: server, daemon, pump };
         // The server's object server starts dispatching a moment after the
         // objects are registered, and a peer-to-peer call that arrives
         // before it is lost (a bus daemon's NameOwnerChanged gives the same
@@ -127,6 +128,5 @@ impl Drop for InProcessDaemon {
     fn drop(&mut self) {
         self.daemon.shutdown();
         self.pump.abort();
-        let _ = &self.server;
     }
 }

@@ -4,6 +4,7 @@
 //! run by [`sscard::Terminal`].
 
 use serde_json::{Map, Value, json};
+use sscard_contract::national::unavailable;
 use zeroize::Zeroizing;
 
 use sscard::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry, checked_pin};
@@ -81,12 +82,6 @@ fn text(request: &Map<String, Value>, key: &str, aliases: &[&str]) -> Result<Str
         None | Some(Value::Null) => Err(NationalError::with(Code::BadArgument, format!("{key} is missing"))),
         Some(_) => Err(NationalError::with(Code::BadArgument, format!("{key}: not a string"))),
     }
-}
-
-/// Whether `function` is one of the interface's that the profile has no
-/// application for (debit, certificates): -13.
-fn unavailable(function: &str) -> bool {
-    function.contains("Debit") || function.starts_with("PKI_")
 }
 
 /// Runs one request of the dialect (its PINs already taken out into

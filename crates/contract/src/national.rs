@@ -291,7 +291,7 @@ impl Function {
 /// Whether `name` is a function of the interface the profile has no
 /// application for (debit, certificates): -13.
 pub fn unavailable(name: &str) -> bool {
-    DEBIT_FUNCTIONS.contains(&name) || name.contains("Debit") || name.starts_with("PKI_")
+    name.contains("Debit") || name.starts_with("PKI_")
 }
 
 #[cfg(test)]

@@ -111,3 +111,19 @@ impl HolderRecordUpdate {
         first_error.map_or(Ok(()), Err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The elements' keys are the contract's, in its order of the card-info
+    /// keys.
+    #[test]
+    fn the_element_keys_are_the_contracts_in_its_order() {
+        let elements: Vec<&str> =
+            Field::ALL.into_iter().filter(|f| !f.is_pin() && *f != Field::Photo).map(Field::key).collect();
+        assert_eq!(elements, keys::CARD_INFO[..elements.len()]);
+        assert_eq!(Field::Photo.key(), keys::PHOTO);
+        assert_eq!((Field::Pin.key(), Field::NewPin.key()), (keys::PIN, keys::NEW_PIN));
+    }
+}

@@ -23,10 +23,9 @@ pub use codes::{Code, NationalError};
 pub use format::Encoding;
 pub use terminal::{Bus, Terminal};
 
-/// `pOutInfo` of `iReadCard` and `iReadCard_HSM_Step2`, in bytes with the NUL.
-pub const READ_OUT_SIZE: usize = 20 * 1024;
-/// Every other `pOutInfo`.
-pub const OUT_SIZE: usize = 1024;
+/// `pOutInfo`'s sizes, in bytes with the NUL: the contract's (its function
+/// table gives each function's).
+pub use sscard_contract::national::{OUT_SIZE, READ_OUT_SIZE};
 
 /// A function's answer as its caller sees it: the return value, and the
 /// bytes of `pOutInfo` in `encoding`, without the NUL, fewer than `size`.

@@ -277,7 +277,7 @@ impl std::fmt::Debug for ScriptedPins {
 impl PinSource for ScriptedPins {
     fn current_pin(&mut self, prompt: &PinPrompt<'_>) -> Result<Zeroizing<String>, PinEntryError> {
         let pin = self.next(prompt)?;
-        if !is_pin(pin.as_bytes()) {
+        if !is_pin_shaped(pin.as_bytes()) {
             return Err(PinEntryError::WrongLength);
         }
         Ok(pin)
@@ -291,11 +291,6 @@ impl PinSource for ScriptedPins {
         }
         Ok(pin)
     }
-}
-
-/// 4 to 12 ASCII digits: the model's rule.
-fn is_pin(bytes: &[u8]) -> bool {
-    is_pin_shaped(bytes)
 }
 
 /// A PIN a caller handed over (the bridge's request, `sscardctl`'s standard
@@ -398,7 +393,7 @@ impl PinBuf {
 
     /// The entry as a PIN, in a string of its exact size.
     fn to_pin(&self) -> Result<Zeroizing<String>, PinEntryError> {
-        if self.overflow || !is_pin(self.as_bytes()) {
+        if self.overflow || !is_pin_shaped(self.as_bytes()) {
             return Err(PinEntryError::WrongLength);
         }
         let digits = std::str::from_utf8(self.as_bytes()).map_err(|_| PinEntryError::WrongLength)?;

@@ -1,6 +1,6 @@
 //! What the read operations return.
 
-use super::keys;
+use sscard_contract::keys;
 use sscard_model::{HolderData, IssuerData, Photo};
 
 /// `state` of the card-info dictionary.

@@ -9,7 +9,6 @@
 mod error;
 mod hsm;
 mod info;
-pub mod keys;
 
 use std::path::Path;
 

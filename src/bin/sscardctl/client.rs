@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 use sscard_client::{Dict, Manager1Proxy, Reader1Proxy};
 use sscard_contract::bus::BUS_NAME;
-use sscard_ops::keys::{self, opts as opt};
+use sscard_contract::keys::{self, opts as opt};
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, OwnedVariant};
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 use sscard_client::Dict;
-use sscard_ops::keys;
+use sscard_contract::keys;
 use zbus::{OwnedVariant, Variant};
 
 use crate::failure::CommandError;

@@ -8,7 +8,8 @@
 use std::io::Write;
 
 use sscard::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry, checked_pin};
-use sscard::{Bus, Code, Encoding, NationalError, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
+use sscard::{Bus, Code, Encoding, NationalError, OUT_SIZE, Terminal, answer};
+use sscard_contract::national::{DEBIT_FUNCTIONS, Function};
 use zeroize::Zeroizing;
 
 use crate::failure::CommandError;
@@ -52,14 +53,14 @@ pub fn run(
     pin_stdin: bool,
 ) -> Result<(), CommandError> {
     let encoding = Encoding::from_env();
-    let size_of = |f: &str| if f == "iReadCard" || f == "iReadCard_HSM_Step2" { READ_OUT_SIZE } else { OUT_SIZE };
+    let size_of = |f: &str| Function::find(f).map_or(OUT_SIZE, |f| f.out_size);
     let print = |code: i32, bytes: &[u8]| -> Result<(), CommandError> {
         let mut out = std::io::stdout().lock();
         let printed = writeln!(out, "{code}").and_then(|()| out.write_all(bytes)).and_then(|()| writeln!(out));
         printed.and_then(|()| out.flush()).map_err(|e| CommandError::Local(format!("writing the answer: {e}")))
     };
     // The debit functions write nothing, as the library's do.
-    if matches!(function, "iDoDebit" | "iReadDebitRecord") || function.starts_with("iDoDebit_") {
+    if DEBIT_FUNCTIONS.contains(&function) {
         print(Code::Unsupported.value(), &[])?;
         return Err(CommandError::Quiet);
     }

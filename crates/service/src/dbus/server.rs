@@ -16,8 +16,8 @@ use sscard_contract::{bus, polkit, rule};
 use super::error::Error;
 use crate::audit::Caller;
 use crate::{CardKind, ErrorName, Event, Reply, Request, Service};
+use sscard_contract::keys::{self, opts as opt};
 use sscard_model::{Field, FieldInput, HolderRecordUpdate, Pin, Ssn};
-use sscard_ops::keys::{self, opts as opt};
 use sscard_ops::{HsmInput, HsmOperation, HsmStep, InfoValue, OpError, ReadOptions};
 
 pub use sscard_contract::bus::{BUS_NAME, MANAGER_PATH};
