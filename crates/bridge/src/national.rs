@@ -4,9 +4,10 @@
 //! run by [`sscard::Terminal`].
 
 use serde_json::{Map, Value, json};
-use sscard_contract::national::unavailable;
+use sscard_contract::national::{Arg, Function, Pins};
 use zeroize::Zeroizing;
 
+use sscard::dispatch::{Arguments, Call};
 use sscard::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry, checked_pin};
 use sscard::{Code, NationalError, Terminal};
 
@@ -84,6 +85,23 @@ fn text(request: &Map<String, Value>, key: &str, aliases: &[&str]) -> Result<Str
     }
 }
 
+/// A request's arguments, by their names in the interface.
+struct RequestArguments<'a>(&'a Map<String, Value>);
+
+impl Arguments for RequestArguments<'_> {
+    fn int(&self, arg: Arg) -> Result<i32, NationalError> {
+        int(self.0, arg.name())
+    }
+
+    fn text(&self, arg: Arg) -> Result<Zeroizing<String>, NationalError> {
+        match arg {
+            Arg::Key => step_key(self.0),
+            _ => text(self.0, arg.name(), &[]),
+        }
+        .map(Zeroizing::new)
+    }
+}
+
 /// Runs one request of the dialect (its PINs already taken out into
 /// `pins`) and gives `(code, pOutInfo)`.
 pub async fn run(
@@ -92,71 +110,17 @@ pub async fn run(
     request: &Map<String, Value>,
     mut pins: RequestPins,
 ) -> Result<String, NationalError> {
-    if unavailable(function) {
-        return Err(NationalError::with(Code::Unsupported, format!("{function}: not available")));
-    }
-    match function {
-        "iReadCardBas" => terminal.read_card_bas(int(request, "iType")?).await,
-        "iReadCard" => {
-            let (t, a) = (int(request, "iType")?, int(request, "iAuthType")?);
-            terminal.read_card(t, a, &text(request, "pCardInfo", &[])?, &text(request, "pFileAddr", &[])?).await
-        }
-        "iWriteCard" => {
-            let t = int(request, "iType")?;
-            let (info, addr) = (text(request, "pCardInfo", &[])?, text(request, "pFileAddr", &[])?);
-            terminal.write_card(t, &info, &addr, &text(request, "pWriteData", &[])?).await
-        }
-        "iVerifyPIN" => {
-            let t = int(request, "iType")?;
-            let prompt = pins.needs_prompt(true, false);
-            let call = async { terminal.verify_pin(t, &mut pins).await };
-            if prompt { with_prompt(call).await } else { call.await }
-        }
-        "iChangePIN" => {
-            let t = int(request, "iType")?;
-            let prompt = pins.needs_prompt(true, true);
-            let call = async { terminal.change_pin(t, &mut pins).await };
-            if prompt { with_prompt(call).await } else { call.await }
-        }
-        "iReloadPIN" => {
-            let (t, info) = (int(request, "iType")?, text(request, "pCardInfo", &[])?);
-            let prompt = pins.needs_prompt(false, true);
-            let call = async { terminal.reload_pin(t, &info, &mut pins).await };
-            if prompt { with_prompt(call).await } else { call.await }
-        }
-        "iUnblockPIN" => terminal.unblock_pin(int(request, "iType")?, &text(request, "pCardInfo", &[])?).await,
-        // HSM mode (section 7): the connection's terminal holds the session.
-        "iReadCardBas_HSM_Step1" => terminal.read_card_bas_hsm_step1(int(request, "iType")?).await,
-        "iReadCardBas_HSM_Step2" => terminal.read_card_bas_hsm_step2(&step_key(request)?).await,
-        "iReadCard_HSM_Step1" | "iWriteCard_HSM_Step1" => {
-            let t = int(request, "iType")?;
-            let (info, addr) = (text(request, "pCardInfo", &[])?, text(request, "pFileAddr", &[])?);
-            if function == "iReadCard_HSM_Step1" {
-                terminal.read_card_hsm_step1(t, &info, &addr).await
-            } else {
-                terminal.write_card_hsm_step1(t, &info, &addr).await
-            }
-        }
-        "iReadCard_HSM_Step2" => terminal.read_card_hsm_step2(&step_key(request)?).await,
-        "iWriteCard_HSM_Step2" => {
-            terminal.write_card_hsm_step2(&step_key(request)?, &text(request, "pWriteData", &[])?).await
-        }
-        "iReloadPIN_HSM_Step1" => {
-            terminal.reload_pin_hsm_step1(int(request, "iType")?, &text(request, "pCardInfo", &[])?).await
-        }
-        "iReloadPIN_HSM_Step2" => {
-            let key = step_key(request)?;
-            let prompt = pins.needs_prompt(false, true);
-            let call = async { terminal.reload_pin_hsm_step2(&key, &mut pins).await };
-            if prompt { with_prompt(call).await } else { call.await }
-        }
-        "iReloadPIN_HSM_Step3" => terminal.reload_pin_hsm_step3(&step_key(request)?).await,
-        "iUnblockPIN_HSM_Step1" => {
-            terminal.unblock_pin_hsm_step1(int(request, "iType")?, &text(request, "pCardInfo", &[])?).await
-        }
-        "iUnblockPIN_HSM_Step2" => terminal.unblock_pin_hsm_step2(&step_key(request)?).await,
-        "iUnblockPIN_HSM_Step3" => terminal.unblock_pin_hsm_step3(&step_key(request)?).await,
-        other => Err(NationalError::with(Code::Unsupported, format!("{other}: no such function"))),
+    let call = Call::parse(function, &RequestArguments(request))?;
+    let (current, new) = match Function::find(function).map(|f| f.pins) {
+        Some(Pins::Current) => (true, false),
+        Some(Pins::New) => (false, true),
+        Some(Pins::CurrentAndNew) => (true, true),
+        Some(Pins::None) | None => (false, false),
+    };
+    if pins.needs_prompt(current, new) {
+        with_prompt(async { call.run(terminal, &mut pins).await }).await
+    } else {
+        call.run(terminal, &mut pins).await
     }
 }
 
@@ -185,11 +149,6 @@ pub fn code_of(result: &Result<String, NationalError>) -> i32 {
         Ok(_) => 0,
         Err(failure) => failure.code.value(),
     }
-}
-
-/// The `pKey` of a request, under either spelling (for the HSM steps).
-pub fn key(request: &Map<String, Value>) -> Option<String> {
-    text(request, "pKey", &["pkey"]).ok()
 }
 
 /// An HSM step's `pKey`: absent is empty (Step2 of a reload or unblock
@@ -223,8 +182,9 @@ mod tests {
 
     #[test]
     fn pkey_is_pkey() {
-        assert_eq!(key(&object(json!({"pkey": "00|"}))).as_deref(), Some("00|"));
-        assert_eq!(key(&object(json!({"pKey": "11|"}))).as_deref(), Some("11|"));
+        assert_eq!(step_key(&object(json!({"pkey": "00|"}))).ok().as_deref(), Some("00|"));
+        assert_eq!(step_key(&object(json!({"pKey": "11|"}))).ok().as_deref(), Some("11|"));
+        assert_eq!(step_key(&object(json!({}))).ok().as_deref(), Some(""));
     }
 
     #[test]
@@ -237,14 +197,5 @@ mod tests {
         assert!(matches!(pins.new_pin(&prompt), Err(PinEntryError::WrongLength)));
         let mut r = object(json!({"pin": 123456}));
         assert!(RequestPins::take(&mut r).is_err());
-    }
-
-    #[test]
-    fn debit_and_pki_are_unavailable() {
-        for f in ["iDoDebit", "iReadDebitRecord", "PKI_Sign", "iDoDebit_HSM_Step1"] {
-            assert!(unavailable(f), "{f}");
-        }
-        assert!(!unavailable("iReadCardBas"));
-        assert!(!unavailable("iReadCardBas_HSM_Step1"));
     }
 }

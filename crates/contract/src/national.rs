@@ -286,6 +286,15 @@ impl Function {
     pub fn find(name: &str) -> Option<&'static Function> {
         FUNCTIONS.iter().find(|f| f.name == name)
     }
+
+    /// The steps that follow an HSM Step1, in order (none for any other
+    /// function): the session Step1 begins is theirs.
+    pub fn later_steps(&self) -> impl Iterator<Item = &'static Function> {
+        let family = self.name.strip_suffix("Step1");
+        FUNCTIONS.iter().filter(move |f| {
+            family.is_some_and(|family| f.name.strip_prefix(family).is_some_and(|step| step != "Step1"))
+        })
+    }
 }
 
 /// Whether `name` is a function of the interface the profile has no
@@ -358,5 +367,18 @@ mod tests {
         assert!(FUNCTIONS.iter().all(|f| !unavailable(f.name)));
         assert!(DEBIT_FUNCTIONS.iter().all(|f| unavailable(f) && Function::find(f).is_none()));
         assert!(unavailable("PKI_Sign"));
+    }
+
+    #[test]
+    fn an_hsm_step1_is_followed_by_its_own_steps_in_order() {
+        let later = |name: &str| -> Vec<&str> {
+            Function::find(name).map(|f| f.later_steps().map(|s| s.name).collect()).unwrap_or_default()
+        };
+        assert_eq!(later("iReloadPIN_HSM_Step1"), ["iReloadPIN_HSM_Step2", "iReloadPIN_HSM_Step3"]);
+        assert_eq!(later("iReadCardBas_HSM_Step1"), ["iReadCardBas_HSM_Step2"]);
+        // iReadCard_HSM_ is no prefix of iReadCardBas_HSM_.
+        assert_eq!(later("iReadCard_HSM_Step1"), ["iReadCard_HSM_Step2"]);
+        assert!(later("iReloadPIN_HSM_Step2").is_empty());
+        assert!(later("iReadCard").is_empty());
     }
 }

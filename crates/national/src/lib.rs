@@ -10,10 +10,13 @@
 //! - [`pinentry`]: where PINs come from without a PIN pad;
 //! - `hsm`: the HSM functions (section 7), `pKey` parsed into the
 //!   daemon's session fields and the step outputs formatted;
-//! - [`terminal`]: the functions themselves, over the daemon.
+//! - [`terminal`]: the functions themselves, over the daemon;
+//! - [`dispatch`]: a function's name and arguments to its call, by the
+//!   contract's function table: the one dispatch every adapter shares.
 
 pub mod capi;
 pub mod codes;
+pub mod dispatch;
 pub mod format;
 mod hsm;
 pub mod pinentry;

@@ -7,9 +7,10 @@
 
 use std::io::Write;
 
+use sscard::dispatch::{self, Arguments, Call};
 use sscard::pinentry::{PinEntryError, PinPrompt, PinSource, Pinentry, checked_pin};
 use sscard::{Bus, Code, Encoding, NationalError, OUT_SIZE, Terminal, answer};
-use sscard_contract::national::{DEBIT_FUNCTIONS, Function};
+use sscard_contract::national::{Arg, DEBIT_FUNCTIONS, Function};
 use zeroize::Zeroizing;
 
 use crate::failure::CommandError;
@@ -82,7 +83,8 @@ pub fn run(
     // An HSM Step1 holds its session in this process: each later step's
     // arguments come from standard input, one line a step (TAB between
     // arguments), once the back end has answered the step before.
-    for step in later_steps(function) {
+    let later_steps = Function::find(function).into_iter().flat_map(Function::later_steps);
+    for step in later_steps.map(|f| f.name) {
         let line = match step_line() {
             Some(line) => line,
             // No more steps: the session is abandoned as this process leaves.
@@ -123,6 +125,57 @@ fn runtime() -> Result<tokio::runtime::Runtime, NationalError> {
         .map_err(|e| NationalError::with(Code::ReaderConnection, format!("cannot start: {e}")))
 }
 
+/// A command line's arguments, in the table's order, arriving as a C
+/// caller's would: bytes in the library's encoding.
+struct CommandLineArguments<'a> {
+    function: &'static Function,
+    args: &'a [String],
+    encoding: Encoding,
+}
+
+impl CommandLineArguments<'_> {
+    /// The arguments the function takes; an HSM step's `pKey` may be left
+    /// out at the end (Step2 of a reload or unblock takes an empty one).
+    fn check_count(&self) -> Result<(), NationalError> {
+        let (name, takes, given) = (self.function.name, self.function.args.len(), self.args.len());
+        let left_out = self.function.args.get(given..).unwrap_or_default();
+        if given == takes || (given < takes && left_out.iter().all(|a| *a == Arg::Key)) {
+            Ok(())
+        } else {
+            Err(NationalError::with(Code::BadArgument, format!("{name} takes {takes} arguments, not {given}")))
+        }
+    }
+
+    fn raw(&self, arg: Arg) -> Option<&str> {
+        let at = self.function.args.iter().position(|a| *a == arg)?;
+        self.args.get(at).map(String::as_str)
+    }
+}
+
+impl Arguments for CommandLineArguments<'_> {
+    fn int(&self, arg: Arg) -> Result<i32, NationalError> {
+        let name = arg.name();
+        let raw = self.raw(arg).ok_or_else(|| NationalError::with(Code::BadArgument, format!("{name} is missing")))?;
+        int(&self.text_of(name, raw)?, name)
+    }
+
+    fn text(&self, arg: Arg) -> Result<Zeroizing<String>, NationalError> {
+        match self.raw(arg) {
+            Some(raw) => self.text_of(arg.name(), raw).map(Zeroizing::new),
+            None if arg == Arg::Key => Ok(Zeroizing::new(String::new())),
+            None => Err(NationalError::with(Code::BadArgument, format!("{} is missing", arg.name()))),
+        }
+    }
+}
+
+impl CommandLineArguments<'_> {
+    fn text_of(&self, name: &str, raw: &str) -> Result<String, NationalError> {
+        let encoding = self.encoding;
+        let bytes = encoding.encode(raw).map_err(|e| NationalError::with(e.code, format!("{name}: {}", e.detail)))?;
+        encoding.decode(&bytes, name)
+    }
+}
+
 fn execute(
     runtime: &tokio::runtime::Runtime,
     terminal: &Terminal,
@@ -131,99 +184,11 @@ fn execute(
     pin_stdin: bool,
     encoding: Encoding,
 ) -> Result<String, NationalError> {
-    // Arguments arrive as a C caller's would: bytes in the library's encoding.
-    let arg = |i: usize, name: &str| -> Result<String, NationalError> {
-        let raw = args
-            .get(i)
-            .ok_or_else(|| NationalError::with(Code::BadArgument, format!("{function}: {name} is missing")))?;
-        encoding.decode(
-            &encoding.encode(raw).map_err(|e| NationalError::with(e.code, format!("{name}: {}", e.detail)))?,
-            name,
-        )
-    };
-    let expect = |n: usize| -> Result<(), NationalError> {
-        if args.len() == n {
-            Ok(())
-        } else {
-            Err(NationalError::with(Code::BadArgument, format!("{function} takes {n} arguments, not {}", args.len())))
-        }
-    };
-    if function.starts_with("PKI_") || function.contains("Debit") {
-        return Err(NationalError::with(Code::Unsupported, format!("{function}: not available")));
-    }
+    let args = CommandLineArguments { function: dispatch::function(function)?, args, encoding };
+    args.check_count()?;
+    let call = Call::parse(function, &args)?;
     let mut pins: Box<dyn PinSource> = if pin_stdin { Box::new(StdinPins) } else { Box::new(Pinentry::from_env()) };
-    runtime.block_on(async {
-        match function {
-            "iReadCardBas" => {
-                expect(1)?;
-                terminal.read_card_bas(int(&arg(0, "iType")?, "iType")?).await
-            }
-            "iReadCard" => {
-                expect(4)?;
-                let (t, a) = (int(&arg(0, "iType")?, "iType")?, int(&arg(1, "iAuthType")?, "iAuthType")?);
-                terminal.read_card(t, a, &arg(2, "pCardInfo")?, &arg(3, "pFileAddr")?).await
-            }
-            "iWriteCard" => {
-                expect(4)?;
-                let t = int(&arg(0, "iType")?, "iType")?;
-                terminal.write_card(t, &arg(1, "pCardInfo")?, &arg(2, "pFileAddr")?, &arg(3, "pWriteData")?).await
-            }
-            "iVerifyPIN" => {
-                expect(1)?;
-                terminal.verify_pin(int(&arg(0, "iType")?, "iType")?, pins.as_mut()).await
-            }
-            "iChangePIN" => {
-                expect(1)?;
-                terminal.change_pin(int(&arg(0, "iType")?, "iType")?, pins.as_mut()).await
-            }
-            "iReloadPIN" => {
-                expect(2)?;
-                terminal.reload_pin(int(&arg(0, "iType")?, "iType")?, &arg(1, "pCardInfo")?, pins.as_mut()).await
-            }
-            "iUnblockPIN" => {
-                expect(2)?;
-                terminal.unblock_pin(int(&arg(0, "iType")?, "iType")?, &arg(1, "pCardInfo")?).await
-            }
-            "iReadCardBas_HSM_Step1" => {
-                expect(1)?;
-                terminal.read_card_bas_hsm_step1(int(&arg(0, "iType")?, "iType")?).await
-            }
-            "iReadCardBas_HSM_Step2" => terminal.read_card_bas_hsm_step2(&key(&arg)).await,
-            "iReadCard_HSM_Step1" | "iWriteCard_HSM_Step1" => {
-                expect(3)?;
-                let (t, info, addr) = (int(&arg(0, "iType")?, "iType")?, arg(1, "pCardInfo")?, arg(2, "pFileAddr")?);
-                if function == "iReadCard_HSM_Step1" {
-                    terminal.read_card_hsm_step1(t, &info, &addr).await
-                } else {
-                    terminal.write_card_hsm_step1(t, &info, &addr).await
-                }
-            }
-            "iReadCard_HSM_Step2" => terminal.read_card_hsm_step2(&key(&arg)).await,
-            "iWriteCard_HSM_Step2" => {
-                expect(2)?;
-                terminal.write_card_hsm_step2(&arg(0, "pKey")?, &arg(1, "pWriteData")?).await
-            }
-            "iReloadPIN_HSM_Step1" | "iUnblockPIN_HSM_Step1" => {
-                expect(2)?;
-                let (t, info) = (int(&arg(0, "iType")?, "iType")?, arg(1, "pCardInfo")?);
-                if function == "iReloadPIN_HSM_Step1" {
-                    terminal.reload_pin_hsm_step1(t, &info).await
-                } else {
-                    terminal.unblock_pin_hsm_step1(t, &info).await
-                }
-            }
-            "iReloadPIN_HSM_Step2" => terminal.reload_pin_hsm_step2(&key(&arg), pins.as_mut()).await,
-            "iReloadPIN_HSM_Step3" => terminal.reload_pin_hsm_step3(&key(&arg)).await,
-            "iUnblockPIN_HSM_Step2" => terminal.unblock_pin_hsm_step2(&key(&arg)).await,
-            "iUnblockPIN_HSM_Step3" => terminal.unblock_pin_hsm_step3(&key(&arg)).await,
-            other => Err(NationalError::with(Code::Unsupported, format!("{other}: no such function"))),
-        }
-    })
-}
-
-/// A step's `pKey`: its first argument, empty when there is none.
-fn key(arg: &dyn Fn(usize, &str) -> Result<String, NationalError>) -> String {
-    arg(0, "pKey").unwrap_or_default()
+    runtime.block_on(call.run(terminal, pins.as_mut()))
 }
 
 /// One line of standard input, read a byte at a time so that the PIN lines
@@ -255,16 +220,4 @@ fn step_line() -> Option<Zeroizing<String>> {
         text.pop();
     }
     Some(text)
-}
-
-/// The steps after an HSM Step1, in order.
-fn later_steps(function: &str) -> &'static [&'static str] {
-    match function {
-        "iReadCardBas_HSM_Step1" => &["iReadCardBas_HSM_Step2"],
-        "iReadCard_HSM_Step1" => &["iReadCard_HSM_Step2"],
-        "iWriteCard_HSM_Step1" => &["iWriteCard_HSM_Step2"],
-        "iReloadPIN_HSM_Step1" => &["iReloadPIN_HSM_Step2", "iReloadPIN_HSM_Step3"],
-        "iUnblockPIN_HSM_Step1" => &["iUnblockPIN_HSM_Step2", "iUnblockPIN_HSM_Step3"],
-        _ => &[],
-    }
 }

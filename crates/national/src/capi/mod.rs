@@ -17,8 +17,12 @@ use std::ffi::{CStr, c_char, c_int, c_long};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, PoisonError};
 
+use sscard_contract::national::{Arg, Function};
+use zeroize::Zeroizing;
+
+use crate::dispatch::{Arguments, Call};
 use crate::pinentry::Pinentry;
-use crate::{Bus, Code, Encoding, NationalError, OUT_SIZE, READ_OUT_SIZE, Terminal, answer};
+use crate::{Bus, Code, Encoding, NationalError, OUT_SIZE, Terminal, answer};
 
 /// What the library keeps between calls.
 struct Library {
@@ -135,188 +139,135 @@ fn with_terminal<T>(
     runtime.block_on(body(terminal))
 }
 
-/// Reads the basic information: the eleven fields of section 3.
-///
-/// # Safety
-/// `pOutInfo` points to at least 1024 writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn iReadCardBas(iType: c_int, pOutInfo: *mut c_char) -> c_long {
-    // SAFETY: the caller's contract.
-    unsafe { call(pOutInfo, OUT_SIZE, |lib, _| with_terminal(lib, async |t| t.read_card_bas(iType).await)) }
+/// A C caller's argument, as it arrived.
+#[derive(Clone, Copy)]
+enum Raw {
+    Int(c_int),
+    Text(*const c_char),
 }
 
-/// Reads the items `pFileAddr` names of the card `pCardInfo` names.
-///
-/// # Safety
-/// The string arguments are NUL-terminated; `pOutInfo` points to at least
-/// 20480 writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn iReadCard(
-    iType: c_int,
-    iAuthType: c_int,
-    pCardInfo: *const c_char,
-    pFileAddr: *const c_char,
-    pOutInfo: *mut c_char,
-) -> c_long {
-    // SAFETY: the caller's contract.
-    unsafe {
-        call(pOutInfo, READ_OUT_SIZE, |lib, enc| {
-            let card_info = text_arg(pCardInfo, "pCardInfo", enc)?;
-            let file_addr = text_arg(pFileAddr, "pFileAddr", enc)?;
-            with_terminal(lib, async |t| t.read_card(iType, iAuthType, &card_info, &file_addr).await)
-        })
+/// A C caller's arguments by their names in the interface.
+struct CArguments<'a> {
+    raw: &'a [(&'static str, Raw)],
+    encoding: Encoding,
+}
+
+impl CArguments<'_> {
+    fn get(&self, arg: Arg) -> Result<Raw, NationalError> {
+        let found = self.raw.iter().find(|(name, _)| *name == arg.name()).map(|(_, raw)| *raw);
+        found.ok_or_else(|| NationalError::with(Code::BadArgument, format!("{}: not an argument", arg.name())))
     }
 }
 
-/// Writes `pWriteData` into the items `pFileAddr` names.
-///
-/// # Safety
-/// The string arguments are NUL-terminated; `pOutInfo` points to at least
-/// 1024 writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn iWriteCard(
-    iType: c_int,
-    pCardInfo: *const c_char,
-    pFileAddr: *const c_char,
-    pWriteData: *const c_char,
-    pOutInfo: *mut c_char,
-) -> c_long {
-    // SAFETY: the caller's contract.
-    unsafe {
-        call(pOutInfo, OUT_SIZE, |lib, enc| {
-            let card_info = text_arg(pCardInfo, "pCardInfo", enc)?;
-            let file_addr = text_arg(pFileAddr, "pFileAddr", enc)?;
-            let write_data = text_arg(pWriteData, "pWriteData", enc)?;
-            with_terminal(lib, async |t| t.write_card(iType, &card_info, &file_addr, &write_data).await)
-        })
+impl Arguments for CArguments<'_> {
+    fn int(&self, arg: Arg) -> Result<i32, NationalError> {
+        match self.get(arg)? {
+            Raw::Int(value) => Ok(value),
+            Raw::Text(_) => Err(NationalError::with(Code::BadArgument, format!("{}: not a number", arg.name()))),
+        }
+    }
+
+    fn text(&self, arg: Arg) -> Result<Zeroizing<String>, NationalError> {
+        match self.get(arg)? {
+            // SAFETY: each text pointer is null or NUL-terminated for the
+            // call (the exported function's contract), and the arguments
+            // live only for the call.
+            Raw::Text(pointer) => unsafe { text_arg(pointer, arg.name(), self.encoding) }.map(Zeroizing::new),
+            Raw::Int(_) => Err(NationalError::with(Code::BadArgument, format!("{}: not text", arg.name()))),
+        }
     }
 }
 
-/// Verifies the PIN the holder types (pinentry, section 5).
+/// Runs the function `name` with the caller's arguments: parsed whole
+/// first (a malformed one never reaches the bus), then run over the daemon
+/// with the PINs from pinentry.
 ///
 /// # Safety
-/// `pOutInfo` points to at least 1024 writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn iVerifyPIN(iType: c_int, pOutInfo: *mut c_char) -> c_long {
+/// As [`call`]'s, for `pOutInfo` and every text in `raw`.
+unsafe fn national(name: &'static str, raw: &[(&'static str, Raw)], out: *mut c_char) -> c_long {
+    let size = Function::find(name).map_or(OUT_SIZE, |f| f.out_size);
     // SAFETY: the caller's contract.
     unsafe {
-        call(pOutInfo, OUT_SIZE, |lib, _| {
+        call(out, size, |lib, encoding| {
+            let call = Call::parse(name, &CArguments { raw, encoding })?;
             let mut pins = Pinentry::from_env();
-            with_terminal(lib, async |t| t.verify_pin(iType, &mut pins).await)
+            with_terminal(lib, async move |t| call.run(t, &mut pins).await)
         })
     }
 }
 
-/// Changes the PIN: the old one, then the new one twice.
-///
-/// # Safety
-/// `pOutInfo` points to at least 1024 writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn iChangePIN(iType: c_int, pOutInfo: *mut c_char) -> c_long {
-    // SAFETY: the caller's contract.
-    unsafe {
-        call(pOutInfo, OUT_SIZE, |lib, _| {
-            let mut pins = Pinentry::from_env();
-            with_terminal(lib, async |t| t.change_pin(iType, &mut pins).await)
-        })
-    }
-}
-
-/// Sets a new PIN on the card `pCardInfo` names (the PSAM's MAC).
-///
-/// # Safety
-/// `pCardInfo` is NUL-terminated; `pOutInfo` points to at least 1024
-/// writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn iReloadPIN(iType: c_int, pCardInfo: *const c_char, pOutInfo: *mut c_char) -> c_long {
-    // SAFETY: the caller's contract.
-    unsafe {
-        call(pOutInfo, OUT_SIZE, |lib, enc| {
-            let card_info = text_arg(pCardInfo, "pCardInfo", enc)?;
-            let mut pins = Pinentry::from_env();
-            with_terminal(lib, async |t| t.reload_pin(iType, &card_info, &mut pins).await)
-        })
-    }
-}
-
-/// Resets the try counter of the card `pCardInfo` names (the PSAM's MAC).
-///
-/// # Safety
-/// `pCardInfo` is NUL-terminated; `pOutInfo` points to at least 1024
-/// writable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn iUnblockPIN(iType: c_int, pCardInfo: *const c_char, pOutInfo: *mut c_char) -> c_long {
-    // SAFETY: the caller's contract.
-    unsafe {
-        call(pOutInfo, OUT_SIZE, |lib, enc| {
-            let card_info = text_arg(pCardInfo, "pCardInfo", enc)?;
-            with_terminal(lib, async |t| t.unblock_pin(iType, &card_info).await)
-        })
-    }
-}
-
-/// The encryption-machine (HSM) functions of section 7: each step of a
-/// session the daemon holds; the library keeps its object path between the
-/// steps, one per process.
-macro_rules! hsm_functions {
-    ($($(#[$doc:meta])* $name:ident($($arg:ident: $kind:ident),*) $size:ident => |$t:ident, $pins:ident| $body:expr;)*) => {
+/// The exported functions of section 1, each the contract's function of
+/// the same name with its arguments in the table's order (a test holds the
+/// two equal), then `pOutInfo`.
+macro_rules! national_functions {
+    ($($(#[$doc:meta])* $name:ident($($arg:ident: $kind:ident),*);)*) => {
         $(
             $(#[$doc])*
             ///
             /// # Safety
-            /// The string arguments are NUL-terminated; `pOutInfo` points to at
-            /// least as many writable bytes as section 1 says (20480 for
-            /// `iReadCard_HSM_Step2`, else 1024).
+            /// The string arguments are null or NUL-terminated; `pOutInfo`
+            /// points to at least as many writable bytes as section 1 says
+            /// (20480 for `iReadCard` and `iReadCard_HSM_Step2`, else 1024).
             #[unsafe(no_mangle)]
-            pub unsafe extern "C" fn $name($($arg: hsm_functions!(@ty $kind),)* pOutInfo: *mut c_char) -> c_long {
+            pub unsafe extern "C" fn $name($($arg: national_functions!(@ty $kind),)* pOutInfo: *mut c_char) -> c_long {
                 // SAFETY: the caller's contract.
                 unsafe {
-                    call(pOutInfo, $size, |lib, enc| {
-                        let _ = enc;
-                        $(let $arg = hsm_functions!(@arg $kind, $arg, enc);)*
-                        #[allow(unused_mut, unused_variables)]
-                        let mut $pins = Pinentry::from_env();
-                        with_terminal(lib, async |$t| $body)
-                    })
+                    national(stringify!($name), &[$((stringify!($arg), national_functions!(@raw $kind, $arg))),*], pOutInfo)
                 }
             }
         )*
+
+        /// What this file exports: each name with its arguments' names.
+        #[cfg(test)]
+        const EXPORTED: &[(&str, &[&str])] = &[$((stringify!($name), &[$(stringify!($arg)),*])),*];
     };
     (@ty int) => { c_int };
     (@ty text) => { *const c_char };
-    (@arg int, $arg:ident, $enc:ident) => { $arg };
-    (@arg text, $arg:ident, $enc:ident) => { text_arg($arg, stringify!($arg), $enc)? };
+    (@raw int, $arg:ident) => { Raw::Int($arg) };
+    (@raw text, $arg:ident) => { Raw::Text($arg) };
 }
 
-hsm_functions! {
-    /// Step1 of reading the basic information without a PSAM.
-    iReadCardBas_HSM_Step1(iType: int) OUT_SIZE => |t, pins| t.read_card_bas_hsm_step1(iType).await;
+national_functions! {
+    /// Reads the basic information: the eleven fields of section 3.
+    iReadCardBas(iType: int);
+    /// Reads the items `pFileAddr` names of the card `pCardInfo` names.
+    iReadCard(iType: int, iAuthType: int, pCardInfo: text, pFileAddr: text);
+    /// Writes `pWriteData` into the items `pFileAddr` names.
+    iWriteCard(iType: int, pCardInfo: text, pFileAddr: text, pWriteData: text);
+    /// Verifies the PIN the holder types (pinentry, section 5).
+    iVerifyPIN(iType: int);
+    /// Changes the PIN: the old one, then the new one twice.
+    iChangePIN(iType: int);
+    /// Sets a new PIN on the card `pCardInfo` names (the PSAM's MAC).
+    iReloadPIN(iType: int, pCardInfo: text);
+    /// Resets the try counter of the card `pCardInfo` names (the PSAM's MAC).
+    iUnblockPIN(iType: int, pCardInfo: text);
+    /// Step1 of reading the basic information without a PSAM (section 7):
+    /// the daemon holds the session; the library keeps its object path
+    /// between the steps, one per process.
+    iReadCardBas_HSM_Step1(iType: int);
     /// Step2: the back end's `pKey`; the eleven fields.
-    iReadCardBas_HSM_Step2(pKey: text) OUT_SIZE => |t, pins| t.read_card_bas_hsm_step2(&pKey).await;
+    iReadCardBas_HSM_Step2(pKey: text);
     /// Step1 of a generic read without a PSAM.
-    iReadCard_HSM_Step1(iType: int, pCardInfo: text, pFileAddr: text) OUT_SIZE
-        => |t, pins| t.read_card_hsm_step1(iType, &pCardInfo, &pFileAddr).await;
+    iReadCard_HSM_Step1(iType: int, pCardInfo: text, pFileAddr: text);
     /// Step2: the back end's cryptogram; the items read.
-    iReadCard_HSM_Step2(pKey: text) READ_OUT_SIZE => |t, pins| t.read_card_hsm_step2(&pKey).await;
+    iReadCard_HSM_Step2(pKey: text);
     /// Step1 of a generic write without a PSAM.
-    iWriteCard_HSM_Step1(iType: int, pCardInfo: text, pFileAddr: text) OUT_SIZE
-        => |t, pins| t.write_card_hsm_step1(iType, &pCardInfo, &pFileAddr).await;
+    iWriteCard_HSM_Step1(iType: int, pCardInfo: text, pFileAddr: text);
     /// Step2: the back end's cryptogram and the data to write.
-    iWriteCard_HSM_Step2(pKey: text, pWriteData: text) OUT_SIZE
-        => |t, pins| t.write_card_hsm_step2(&pKey, &pWriteData).await;
+    iWriteCard_HSM_Step2(pKey: text, pWriteData: text);
     /// Step1 of a PIN reload without a PSAM.
-    iReloadPIN_HSM_Step1(iType: int, pCardInfo: text) OUT_SIZE => |t, pins| t.reload_pin_hsm_step1(iType, &pCardInfo).await;
+    iReloadPIN_HSM_Step1(iType: int, pCardInfo: text);
     /// Step2: the new PIN (pinentry), and the command for the back end to MAC.
-    iReloadPIN_HSM_Step2(pKey: text) OUT_SIZE => |t, pins| t.reload_pin_hsm_step2(&pKey, &mut pins).await;
+    iReloadPIN_HSM_Step2(pKey: text);
     /// Step3: the back end's command with its MAC.
-    iReloadPIN_HSM_Step3(pKey: text) OUT_SIZE => |t, pins| t.reload_pin_hsm_step3(&pKey).await;
+    iReloadPIN_HSM_Step3(pKey: text);
     /// Step1 of a PIN unblock without a PSAM.
-    iUnblockPIN_HSM_Step1(iType: int, pCardInfo: text) OUT_SIZE
-        => |t, pins| t.unblock_pin_hsm_step1(iType, &pCardInfo).await;
+    iUnblockPIN_HSM_Step1(iType: int, pCardInfo: text);
     /// Step2: the command for the back end to MAC.
-    iUnblockPIN_HSM_Step2(pKey: text) OUT_SIZE => |t, pins| t.unblock_pin_hsm_step2(&pKey).await;
+    iUnblockPIN_HSM_Step2(pKey: text);
     /// Step3: the back end's command with its MAC.
-    iUnblockPIN_HSM_Step3(pKey: text) OUT_SIZE => |t, pins| t.unblock_pin_hsm_step3(&pKey).await;
+    iUnblockPIN_HSM_Step3(pKey: text);
 }
 
 /// The debit functions: the profile has no debit application, so each
@@ -338,6 +289,8 @@ no_debit!(iDoDebit, iReadDebitRecord, iDoDebit_HSM_Step1, iDoDebit_HSM_Step2);
 
 #[cfg(test)]
 mod tests {
+    use sscard_contract::national::FUNCTIONS;
+
     use super::*;
 
     fn text(buffer: &[c_char]) -> String {
@@ -373,5 +326,27 @@ mod tests {
         // SAFETY: as above.
         let code = unsafe { call(buffer.as_mut_ptr(), 16, |_, _| Ok("fits".into())) };
         assert_eq!((code, text(&buffer).as_str()), (0, "fits"));
+    }
+
+    #[test]
+    fn the_exports_are_the_tables_functions_with_its_arguments() {
+        let table: Vec<(&str, Vec<&str>)> =
+            FUNCTIONS.iter().map(|f| (f.name, f.args.iter().map(|a| a.name()).collect())).collect();
+        let exported: Vec<(&str, Vec<&str>)> = EXPORTED.iter().map(|(n, a)| (*n, a.to_vec())).collect();
+        assert_eq!(exported, table);
+    }
+
+    #[test]
+    fn a_null_text_argument_is_minus_14_naming_it_before_the_bus_is_reached() {
+        let mut out = [0x55 as c_char; OUT_SIZE];
+        let card_info = c"123|";
+        // SAFETY: `out` has OUT_SIZE bytes; the texts are null or NUL-terminated.
+        let code = unsafe { iReloadPIN_HSM_Step1(3, std::ptr::null(), out.as_mut_ptr()) };
+        assert_eq!(code, -14);
+        assert!(text(&out).contains("pCardInfo"), "{}", text(&out));
+        // SAFETY: as above.
+        let code = unsafe { iReadCard(3, 1, card_info.as_ptr(), std::ptr::null(), out.as_mut_ptr()) };
+        assert_eq!(code, -14);
+        assert!(text(&out).contains("pFileAddr"), "{}", text(&out));
     }
 }
