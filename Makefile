@@ -63,7 +63,7 @@ all: build
 
 build:
 	SSCARD_SCRIPTS_DIR=$(SCRIPTS_DIR) SSCARD_CONFIG=$(SYSCONFDIR)/sscard/sscardd.toml \
-		$(CARGO) build --profile $(CARGO_PROFILE) --workspace --lib --bins
+		$(CARGO) build --profile $(CARGO_PROFILE) --workspace --exclude sscard-testkit --lib --bins
 
 install: install-lib
 	@test -x $(BIN_DIR)/sscardd || { echo "make install: $(BIN_DIR)/sscardd is missing; run make first" >&2; exit 1; }

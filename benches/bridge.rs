@@ -20,8 +20,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use sscard_testkit as support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

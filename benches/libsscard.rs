@@ -16,8 +16,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use sscard_testkit as support;
 
 use std::ffi::{CString, c_char, c_int, c_long};
 use std::path::PathBuf;

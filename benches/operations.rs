@@ -6,8 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use sscard_testkit as support;
 
 use std::path::Path;
 use std::process::Command;

@@ -26,10 +26,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/browser.rs"]
-mod browser;
-#[path = "../tests/support/mod.rs"]
-mod support;
+use sscard_testkit as support;
+use sscard_testkit::browser;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -3,8 +3,7 @@
 //!
 //! `scripts/bench [--gen 2|3] [--image FILE] [-- COMMAND ARGS…]`
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use sscard_testkit as support;
 
 use std::process::{Command, ExitCode};
 

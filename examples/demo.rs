@@ -14,8 +14,7 @@
 //!
 //! Run it with `scripts/demo`. Any step that fails ends it with exit code 1.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use sscard_testkit as support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

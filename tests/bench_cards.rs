@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use sscard_testkit as support;
 
 use sscard_apdu::StatusWord;
 use sscard_model::{EF05_ELEMENTS, EF06_ELEMENTS, Field, HolderData, HolderRecordUpdate, IssuerData, Photo};

@@ -2,7 +2,7 @@
 //! are served in turn, two readers work in parallel, and a reset by
 //! another program is recovered from.
 
-mod support;
+use sscard_testkit as support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use sscard_testkit as support;
 
 use sscard_client::CallError;
 use support::bench::Slot;

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use sscard_testkit as support;
 
 use sscard_client::{Dict, Reader1Proxy};
 use sscard_model::Ssn;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use sscard_testkit as support;
 
 use serde_json::Value as Json;
 use support::bench::Slot;

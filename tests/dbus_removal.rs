@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use sscard_testkit as support;
 
 use sscard_sim::CardImage;
 use support::bench::Slot;

@@ -2,7 +2,7 @@
 //! operation under way finishes and is answered, the call queued behind it
 //! is answered `Cancelled`, no new call is taken, and sscardd exits 0.
 
-mod support;
+use sscard_testkit as support;
 
 use std::time::{Duration, Instant};
 

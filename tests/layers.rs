@@ -54,6 +54,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("libsscard", &["sscard-client", "sscard-model", "sscard-contract"]),
     ("sscard-bridge", &["libsscard", "sscard-client", "sscard-model", "sscard-contract"]),
     ("sscard-sim", &["sscard-apdu", "sscard-model", "sscard-transport", "sscard-contract"]),
+    // Dev-only: the root package's tests, benchmarks and demo use it.
+    (
+        "sscard-testkit",
+        &[
+            "sscard-service",
+            "sscard-ops",
+            "sscard-apdu",
+            "sscard-model",
+            "sscard-transport",
+            "sscard-client",
+            "sscard-sim",
+        ],
+    ),
 ];
 
 #[test]

@@ -14,7 +14,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use sscard_testkit as support;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;

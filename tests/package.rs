@@ -14,12 +14,12 @@
 //! installed, other tests are unaffected: they run `target/` binaries on
 //! private buses, give sscardd their own `--config` where a value matters
 //! (the upgrade test changes only `reconnect_max_ms` and a comment), and
-//! the polkitd of tests/support/polkit.rs copies the project's polkit files
+//! the polkitd of the test kit (crates/testkit/src/polkit.rs) copies the project's polkit files
 //! over the installed ones (the same files, under the same names).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use sscard_testkit as support;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -10,9 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use sscard_testkit as support;
+use sscard_testkit::browser;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/terminal.rs"]
-mod terminal;
+use sscard_testkit::terminal;
 
 use std::path::Path;
 use std::sync::Arc;

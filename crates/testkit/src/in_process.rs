@@ -4,9 +4,6 @@
 //! pcscd, no bus daemon, no polkit, no root: `cargo test` alone runs it.
 //! The bench (`support::client::Rig`) keeps what only it can show.
 
-#![allow(dead_code)]
-
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +17,7 @@ use tokio::sync::mpsc;
 use zbus::{Connection, OwnedObjectPath};
 
 pub fn scripts_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("apdu-scripts")
+    crate::source_root().join("apdu-scripts")
 }
 
 /// A blank card of `generation` with the reference initial PIN.

@@ -1,8 +1,6 @@
 //! Cards pulled out mid-call: inserting a card image with the simulator's
 //! `--remove-after`, and checking the bench after the removal.
 
-#![allow(dead_code)]
-
 use std::path::Path;
 use std::time::Duration;
 

@@ -2,8 +2,6 @@
 //! built from docs/card-profile.md, with every status word checked by the
 //! caller. (The daemon's own operations come from the APDU scripts.)
 
-#![allow(dead_code)]
-
 use sscard_apdu::{Command, Response, StatusWord, exchange};
 use sscard_model::{ElementSpec, Record};
 use sscard_transport::Transport;

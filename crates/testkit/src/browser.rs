@@ -4,8 +4,6 @@
 //! tests/pages.rs and benches/pages.rs (included by path, beside
 //! `support`).
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -16,7 +14,7 @@ use serde_json::{Value, json};
 /// (scripts/setup).
 pub const PYTHON: &str = "/usr/bin/python3";
 
-pub use crate::support::bridge::Bridge;
+pub use crate::bridge::Bridge;
 
 /// Chromium through the driver script; every command answers or panics.
 pub struct Browser {
@@ -34,8 +32,8 @@ impl Browser {
     pub fn start(dir: &Path) -> Browser {
         let profile = dir.join("chromium-profile");
         std::fs::create_dir_all(&profile).expect("profile dir");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pages_driver.py");
-        let mut child = crate::support::bench::die_with_parent(&mut Command::new(PYTHON))
+        let script = crate::source_root().join("tests/python/pages_driver.py");
+        let mut child = crate::bench::die_with_parent(&mut Command::new(PYTHON))
             .arg(script)
             .arg(&profile)
             .stdin(Stdio::piped())
@@ -49,7 +47,7 @@ impl Browser {
         std::fs::create_dir_all(&shots_dir).expect("screenshots dir");
         let mut shots = vec![shots_dir];
         if let Some(extra) = std::env::var_os("SSCARD_SCREENSHOTS").filter(|d| !d.is_empty()) {
-            let extra = Path::new(env!("CARGO_MANIFEST_DIR")).join(extra);
+            let extra = crate::source_root().join(extra);
             std::fs::create_dir_all(&extra).expect("SSCARD_SCREENSHOTS dir");
             shots.push(extra);
         }
@@ -168,7 +166,7 @@ impl Drop for Browser {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
             // SIGTERM: the driver kills chromedriver and chromium first.
-            crate::support::bench::terminate(&mut self.child);
+            crate::bench::terminate(&mut self.child);
         }
     }
 }

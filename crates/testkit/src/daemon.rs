@@ -1,8 +1,6 @@
 //! A private D-Bus bus and `sscardd` on it, for the D-Bus tests and the
 //! demo. Both are stopped, by PID, when dropped.
 
-#![allow(dead_code)]
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -131,19 +129,14 @@ pub struct Sscardd {
     log: PathBuf,
 }
 
-/// The daemon binary: Cargo's path for tests, else the one beside an
-/// example.
+/// The daemon binary, the build's ([`crate::program`]).
 pub fn daemon_binary() -> PathBuf {
-    if let Some(path) = option_env!("CARGO_BIN_EXE_sscardd") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("daemon: own path");
-    exe.parent().and_then(Path::parent).map(|dir| dir.join("sscardd")).expect("daemon: target dir")
+    crate::program("sscardd")
 }
 
 /// The profiles of the source tree.
 pub fn scripts_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("apdu-scripts")
+    crate::source_root().join("apdu-scripts")
 }
 
 impl Sscardd {

@@ -5,8 +5,6 @@
 //! directories are copies with the project's files added, so nothing on
 //! the machine changes.
 
-#![allow(dead_code)]
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -24,7 +22,7 @@ pub struct SystemBus {
 
 /// The project's source tree.
 pub fn source(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+    crate::source_root().join(path)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

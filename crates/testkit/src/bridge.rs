@@ -2,20 +2,13 @@
 //! one it took read from its first line), its log in a file, stopped when
 //! dropped.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// The bridge binary: Cargo's path for tests and benchmarks, else the one
-/// beside an example.
+/// The bridge binary, the build's ([`crate::program`]).
 pub fn bridge_binary() -> PathBuf {
-    if let Some(path) = option_env!("CARGO_BIN_EXE_sscard-bridge") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("bridge: own path");
-    exe.parent().and_then(Path::parent).map(|dir| dir.join("sscard-bridge")).expect("bridge: target dir")
+    crate::program("sscard-bridge")
 }
 
 pub struct Bridge {

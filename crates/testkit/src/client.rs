@@ -1,8 +1,6 @@
 //! The D-Bus side of the tests: a bench with a private bus and sscardd,
 //! and helpers over the project's own proxies.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -16,8 +16,6 @@
 //! presence) run `opensc-tool` in a child process, so they work for any
 //! number of benches.
 
-#![allow(dead_code)]
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -69,17 +67,13 @@ pub struct Bench {
     cards: Vec<(Slot, Child)>,
 }
 
-/// The simulator binary: `SSCARD_SIM` if set, else Cargo's path for tests
-/// and benches, else the one beside an example (`target/*/examples/..`).
+/// The simulator binary: `SSCARD_SIM` if set, else the build's
+/// ([`crate::program`]).
 fn sim_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("SSCARD_SIM") {
         return PathBuf::from(path);
     }
-    if let Some(path) = option_env!("CARGO_BIN_EXE_sscard-sim") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("bench: own path");
-    exe.parent().and_then(Path::parent).map(|dir| dir.join("sscard-sim")).expect("bench: target dir")
+    crate::program("sscard-sim")
 }
 
 fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {

@@ -2,8 +2,6 @@
 //! percentiles, the units they print, a process's memory, and pcscd's view
 //! of a reader watched from a thread.
 
-#![allow(dead_code)]
-
 use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
