@@ -155,3 +155,42 @@ fn an_hsm_check_with_an_unknown_outcome_is_refused_with_its_position() {
     let e = load_error(dir.path());
     assert!(e.contains(&format!("ssse-gen3/hsm-unblock-pin.apdu:{line}:")) && e.contains("an outcome"), "{e}");
 }
+
+#[test]
+fn the_short_apdu_stand_ins_replace_their_scripts_wherever_they_are_included() {
+    let engine = Engine::load(&shipped()).expect("shipped profiles");
+    let gen3 = engine.profiles().iter().find(|p| p.name == "ssse-gen3").expect("gen3");
+    let step_count = |name: &str, extended: bool| gen3.script_for(name, extended).map(|s| s.steps().count());
+    // read-card-photo includes photo-data: one step there, two (the first
+    // chunk and the loop's) in the stand-in.
+    let with = step_count("read-card-photo", true).unwrap();
+    let without = step_count("read-card-photo", false).unwrap();
+    assert_eq!(without, with + 1, "read-card-photo with photo-data-short");
+    assert_eq!(step_count("read-card", false), step_count("read-card", true));
+    // gen2 takes only short APDUs anyway: no stand-ins.
+    let gen2 = engine.profiles().iter().find(|p| p.name == "ssse-gen2").expect("gen2");
+    assert!(gen2.short_scripts.is_empty());
+}
+
+#[test]
+fn a_stand_in_that_differs_from_its_script_is_refused() {
+    // Other inputs than the script it stands in for.
+    let dir = copy();
+    fs::write(
+        dir.path().join("ssse-gen3/write-photo-short.apdu"),
+        "input photo_file ef05_01\ncard: 00 D6 88 00 [${photo_file}]\n",
+    )
+    .expect("write");
+    let err = load_error(dir.path());
+    assert!(err.contains("short-apdus.write-photo: write-photo-short.apdu takes [ef05_01, photo_file], not the same inputs as write-photo.apdu ([photo_file])"), "{err}");
+    // A capture the script makes and the stand-in does not.
+    let dir = copy();
+    fs::write(dir.path().join("ssse-gen3/photo-data-short.apdu"), "card: 00 B0 88 00 FF => photo\n").expect("write");
+    let err = load_error(dir.path());
+    assert!(err.contains("short-apdus.photo-data: photo-data-short.apdu never captures \"photo_file\""), "{err}");
+    // A stand-in that is not there.
+    let dir = copy();
+    fs::remove_file(dir.path().join("ssse-gen3/photo-data-short.apdu")).expect("rm");
+    let err = load_error(dir.path());
+    assert!(err.contains("short-apdus.photo-data: no script photo-data-short.apdu"), "{err}");
+}

@@ -49,7 +49,7 @@ impl Rig {
         let service = Service::start_with(backend.clone(), engine(), config, tx).expect("service");
         let mut rig = Rig { backend, service: Arc::new(service), events, ids: Vec::new() };
         while rig.ids.len() < readers.len() {
-            if let Event::ReaderAdded { id, name } = rig.next_event().await {
+            if let Event::ReaderAdded { id, name, .. } = rig.next_event().await {
                 rig.ids.push((name, id));
             }
         }
@@ -356,7 +356,7 @@ async fn readers_and_cards_come_and_go() {
     // A reader plugged in later gets a worker; one unplugged goes.
     let b = rig.backend.add_reader("B");
     let b_id = loop {
-        if let Event::ReaderAdded { id, name } = rig.next_event().await
+        if let Event::ReaderAdded { id, name, .. } = rig.next_event().await
             && name == "B"
         {
             break id;

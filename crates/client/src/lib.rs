@@ -64,6 +64,12 @@ pub trait Reader1 {
     fn profile(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn busy(&self) -> zbus::Result<bool>;
+    #[zbus(property)]
+    fn pin_pad(&self) -> zbus::Result<bool>;
+    #[zbus(property)]
+    fn extended_apdu(&self) -> zbus::Result<bool>;
+    #[zbus(property)]
+    fn features(&self) -> zbus::Result<Dict>;
     #[zbus(signal)]
     fn card_inserted(&self, atr: Vec<u8>) -> zbus::Result<()>;
     #[zbus(signal)]

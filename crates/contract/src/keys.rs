@@ -76,6 +76,29 @@ pub const DIGEST: &str = "digest";
 pub const APDUS: &str = "apdus";
 
 /// The arguments an `InvalidArgument` may name besides the elements.
+/// The keys of `Reader1.Features` (`a{sv}`): what a reader says of itself
+/// through PC/SC part 10, each present only when the reader said it.
+pub mod features {
+    /// `as`: the part 10 features the reader lists, by their `reader.h`
+    /// names without `FEATURE_` (`VERIFY_PIN_DIRECT`, …).
+    pub const FEATURES: &str = "features";
+    /// `u`: `dwMaxAPDUDataSize`; 0 is a reader at the short-APDU level.
+    pub const MAX_APDU_DATA_SIZE: &str = "max_apdu_data_size";
+    /// `y`: `bMinPINSize`, `bMaxPINSize`.
+    pub const MIN_PIN_SIZE: &str = "min_pin_size";
+    pub const MAX_PIN_SIZE: &str = "max_pin_size";
+    /// `q`: `wLcdLayout`.
+    pub const LCD_LAYOUT: &str = "lcd_layout";
+    /// `y`: `bEntryValidationCondition`, `bTimeOut2`.
+    pub const ENTRY_VALIDATION_CONDITION: &str = "entry_validation_condition";
+    pub const TIMEOUT2: &str = "timeout2";
+    /// `q`: `wIdVendor`, `wIdProduct`.
+    pub const VENDOR_ID: &str = "vendor_id";
+    pub const PRODUCT_ID: &str = "product_id";
+    /// `s`: `sFirmwareID`.
+    pub const FIRMWARE_ID: &str = "firmware_id";
+}
+
 pub mod args {
     /// The options dictionary.
     pub const OPTS: &str = "opts";

@@ -103,6 +103,7 @@ impl OpError {
                 | TransportError::UnknownReader(_)
                 | TransportError::ReaderUnavailable
                 | TransportError::ExtendedLengthUnsupported
+                | TransportError::ReaderShortApdusOnly
                 | TransportError::MalformedCommand(_)
                 | TransportError::MalformedResponse(_)
                 | TransportError::TooManyContinuations(_)
@@ -118,6 +119,7 @@ impl OpError {
                 t @ (TransportError::UnknownReader(_)
                 | TransportError::ReaderUnavailable
                 | TransportError::ExtendedLengthUnsupported
+                | TransportError::ReaderShortApdusOnly
                 | TransportError::MalformedCommand(_)
                 | TransportError::MalformedResponse(_)
                 | TransportError::TooManyContinuations(_)

@@ -165,7 +165,9 @@ fn run_step(
     mut values: Values,
     start: usize,
 ) -> Result<sscard_script::Progress, RunError> {
-    let Some(script) = profile.script(id.name()) else {
+    // A session keeps its connection, so every step sees the same stand-in.
+    let extended = cards.card.capabilities().extended_length;
+    let Some(script) = profile.script_for(id.name(), extended) else {
         return Err(RunError::MissingScript { file: format!("{}/{}.apdu", profile.dir.display(), id.name()) });
     };
     for (constant, bytes) in &profile.constants {

@@ -777,7 +777,8 @@ fn script(profile: &Profile, id: ScriptId) -> Option<&Script> {
     profile.script(id.name())
 }
 
-/// Whether the profile's script has `sam:` steps.
+/// Whether the profile's script has `sam:` steps (its stand-in for short
+/// APDUs agrees: the loader checks it).
 fn uses_sam(profile: &Profile, id: ScriptId) -> bool {
     script(profile, id).is_some_and(|s| s.steps().any(|step| step.slot == Slot::Sam))
 }
@@ -789,7 +790,9 @@ fn run_script(
     id: ScriptId,
     mut values: Values,
 ) -> Result<Finished, RunError> {
-    let Some(script) = script(profile, id) else {
+    // A card or reader without extended APDUs runs the profile's stand-ins.
+    let extended = cards.card.capabilities().extended_length;
+    let Some(script) = profile.script_for(id.name(), extended) else {
         // Only optional scripts can be missing; the loader checked the rest.
         return Err(RunError::MissingScript { file: format!("{}/{}.apdu", profile.dir.display(), id.name()) });
     };

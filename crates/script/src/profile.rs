@@ -52,6 +52,9 @@ struct ManifestFile {
     pin: PinFile,
     #[serde(default)]
     status: BTreeMap<String, String>,
+    /// Scripts that stand in for others where extended APDUs cannot go.
+    #[serde(default, rename = "short-apdus")]
+    short_apdus: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,11 +99,26 @@ pub struct Profile {
     pub new_pin_length: usize,
     pub status: StatusTable,
     pub scripts: HashMap<String, Script>,
+    /// The scripts as they run where the card or the reader takes only
+    /// short APDUs: those the manifest's `[short-apdus]` names replaced by
+    /// their stand-ins, in every script that includes them too. Empty when
+    /// the profile needs no stand-in.
+    pub short_scripts: HashMap<String, Script>,
 }
 
 impl Profile {
     pub fn script(&self, name: &str) -> Option<&Script> {
         self.scripts.get(name)
+    }
+
+    /// The script `name` as it runs on a card that takes extended APDUs in
+    /// its reader, or does not (`extended`): the stand-in where the
+    /// manifest names one.
+    pub fn script_for(&self, name: &str, extended: bool) -> Option<&Script> {
+        match self.short_scripts.get(name) {
+            Some(short) if !extended => Some(short),
+            _ => self.scripts.get(name),
+        }
     }
 }
 
@@ -130,6 +148,9 @@ fn hex_bytes(path: &str, what: &str, text: &str) -> Result<Vec<u8>, LoadError> {
 struct ScriptLoader<'a> {
     sources: &'a BTreeMap<String, (String, String)>,
     constants: &'a [(&'a str, usize)],
+    /// Scripts whose source is another's (`[short-apdus]`), where named
+    /// or included.
+    stand_ins: &'a BTreeMap<String, String>,
     done: HashMap<String, Script>,
     active: Vec<String>,
 }
@@ -139,7 +160,8 @@ impl ScriptLoader<'_> {
         if let Some(script) = self.done.get(name) {
             return Ok(script.clone());
         }
-        let Some((path, text)) = self.sources.get(name) else {
+        let source = self.stand_ins.get(name).map_or(name, String::as_str);
+        let Some((path, text)) = self.sources.get(source) else {
             return Err(ParseError {
                 pos: super::syntax::Pos { file: name.to_owned(), line: 1, column: 1 },
                 expected: "an existing script".into(),
@@ -216,12 +238,19 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         sources.insert(name, (shown_path, text));
     }
-    let mut loader =
-        ScriptLoader { sources: &sources, constants: &constant_lengths, done: HashMap::new(), active: Vec::new() };
+    let no_stand_ins = BTreeMap::new();
+    let mut loader = ScriptLoader {
+        sources: &sources,
+        constants: &constant_lengths,
+        stand_ins: &no_stand_ins,
+        done: HashMap::new(),
+        active: Vec::new(),
+    };
     for name in sources.keys() {
         loader.load(name)?;
     }
     let scripts = loader.done;
+    let short_scripts = short_apdu_scripts(&shown, &sources, &constant_lengths, &m.short_apdus, &scripts)?;
     for need in needs {
         match scripts.get(need.script) {
             None if need.required => {
@@ -287,7 +316,61 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
         new_pin_length: m.pin.new_length,
         status,
         scripts,
+        short_scripts,
     })
+}
+
+/// The profile's scripts as they run without extended APDUs: each script
+/// `[short-apdus]` names is replaced by its stand-in, which must take the
+/// same inputs and capture at least what it captures, so that no caller
+/// can tell the two apart but by the APDUs.
+fn short_apdu_scripts(
+    manifest: &str,
+    sources: &BTreeMap<String, (String, String)>,
+    constants: &[(&str, usize)],
+    stand_ins: &BTreeMap<String, String>,
+    scripts: &HashMap<String, Script>,
+) -> Result<HashMap<String, Script>, LoadError> {
+    if stand_ins.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let bad = |message: String| LoadError::Manifest { path: manifest.to_owned(), message };
+    for (name, stand_in) in stand_ins {
+        let (Some(original), Some(replacement)) = (scripts.get(name), scripts.get(stand_in)) else {
+            let missing = if scripts.contains_key(name) { stand_in } else { name };
+            return Err(bad(format!("short-apdus.{name}: no script {missing}.apdu")));
+        };
+        if stand_ins.contains_key(stand_in) {
+            return Err(bad(format!("short-apdus.{name}: {stand_in} has a stand-in of its own")));
+        }
+        let inputs = |s: &Script| {
+            let mut i: Vec<String> = s.inputs.iter().cloned().chain(s.awaits().map(str::to_owned)).collect();
+            i.sort();
+            i
+        };
+        if inputs(original) != inputs(replacement) {
+            return Err(bad(format!(
+                "short-apdus.{name}: {stand_in}.apdu takes [{}], not the same inputs as {name}.apdu ([{}])",
+                inputs(replacement).join(", "),
+                inputs(original).join(", ")
+            )));
+        }
+        let uses_sam = |s: &Script| s.steps().any(|step| step.slot == super::syntax::Slot::Sam);
+        if uses_sam(original) != uses_sam(replacement) {
+            return Err(bad(format!(
+                "short-apdus.{name}: {stand_in}.apdu and {name}.apdu must agree on using the PSAM"
+            )));
+        }
+        let captured: Vec<&str> = captures(replacement).collect();
+        if let Some(missing) = captures(original).find(|c| !captured.contains(c)) {
+            return Err(bad(format!("short-apdus.{name}: {stand_in}.apdu never captures {missing:?}")));
+        }
+    }
+    let mut loader = ScriptLoader { sources, constants, stand_ins, done: HashMap::new(), active: Vec::new() };
+    for name in sources.keys() {
+        loader.load(name)?;
+    }
+    Ok(loader.done)
 }
 
 /// Loads every profile under `root` (each subdirectory with a

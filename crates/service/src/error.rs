@@ -23,6 +23,7 @@ pub(crate) fn name_of_transport(e: &TransportError) -> ErrorName {
         TransportError::CardReset => ErrorName::CardReset,
         TransportError::Timeout => ErrorName::Timeout,
         TransportError::ExtendedLengthUnsupported
+        | TransportError::ReaderShortApdusOnly
         | TransportError::MalformedCommand(_)
         | TransportError::MalformedResponse(_)
         | TransportError::TooManyContinuations(_)

@@ -29,6 +29,8 @@ use sscard_model::{HolderRecordUpdate, Pin, Ssn};
 use sscard_ops::{
     CardInfo, Engine, HsmInput, HsmOperation, HsmStep, OpError, OperationKind, PinStatus, ReadOptions, VerifyOutcome,
 };
+/// What a reader says of itself, as [`Event::ReaderAdded`] carries it.
+pub use sscard_transport::ReaderFeatures;
 use sscard_transport::{AnyBackend, Backend, PcscBackend};
 
 /// What the card in a reader is, as `Reader1.CardKind` says it.
@@ -58,6 +60,8 @@ pub enum Event {
     ReaderAdded {
         id: u32,
         name: String,
+        /// What the reader said of itself when it appeared (PC/SC part 10).
+        features: ReaderFeatures,
     },
     ReaderRemoved {
         id: u32,

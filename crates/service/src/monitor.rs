@@ -175,9 +175,18 @@ fn add_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32, name: &str) -> std::
             .name(format!("reader-{id}"))
             .spawn(move || super::worker::run(id, name, shared, queue))?
     };
-    tracing::info!(reader = %name, id, "reader added");
+    // Asked once, as the reader appears: a driver answers these itself,
+    // without the card or the USB link.
+    let features = shared.backend.features(name);
+    tracing::info!(
+        reader = %name,
+        id,
+        pin_pad = features.pin_pad(),
+        extended_apdu = features.extended_apdu(),
+        "reader added"
+    );
     shared.readers().insert(id, ReaderHandle { name: name.to_owned(), jobs, thread: Some(thread) });
-    shared.emit(Event::ReaderAdded { id, name: name.to_owned() });
+    shared.emit(Event::ReaderAdded { id, name: name.to_owned(), features });
     Ok(())
 }
 

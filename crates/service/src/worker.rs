@@ -711,6 +711,7 @@ fn fail_session(commands: &std_mpsc::Receiver<SamCommand>, failure: &TransportEr
             | TransportError::UnknownReader(_)
             | TransportError::ReaderUnavailable
             | TransportError::ExtendedLengthUnsupported
+            | TransportError::ReaderShortApdusOnly
             | TransportError::MalformedCommand(_)
             | TransportError::MalformedResponse(_)
             | TransportError::TooManyContinuations(_)

@@ -12,7 +12,7 @@ use sscard_ops::Engine;
 use sscard_service::dbus::{Authorization, Daemon};
 use sscard_service::{Event, Service, ServiceConfig};
 use sscard_sim::{Generation, Psam, UserCard, psam, user_card};
-use sscard_transport::{AnyBackend, VirtualBackend, VirtualReader};
+use sscard_transport::{AnyBackend, ReaderFeatures, VirtualBackend, VirtualReader};
 use tokio::sync::mpsc;
 use zbus::{Connection, OwnedObjectPath};
 
@@ -49,8 +49,26 @@ impl InProcessDaemon {
     }
 
     pub async fn start_with(readers: &[&str], config: ServiceConfig) -> (InProcessDaemon, Vec<VirtualReader>) {
+        let plain: Vec<(&str, ReaderFeatures)> =
+            readers.iter().map(|name| (*name, ReaderFeatures::default())).collect();
+        InProcessDaemon::start_with_features(&plain, config).await
+    }
+
+    /// Readers that say `features` of themselves (PC/SC part 10) from the
+    /// moment they appear, as a PIN-pad or a short-APDU reader does.
+    pub async fn start_with_features(
+        readers: &[(&str, ReaderFeatures)],
+        config: ServiceConfig,
+    ) -> (InProcessDaemon, Vec<VirtualReader>) {
         let backend = VirtualBackend::new();
-        let handles: Vec<VirtualReader> = readers.iter().map(|name| backend.add_reader(name)).collect();
+        let handles: Vec<VirtualReader> = readers
+            .iter()
+            .map(|(name, features)| {
+                let reader = backend.add_reader(name);
+                reader.set_features(features.clone());
+                reader
+            })
+            .collect();
         let engine = Arc::new(Engine::load(&scripts_dir()).expect("profiles"));
         let profiles = engine.profiles().iter().map(|p| p.name.clone()).collect();
         let (events, events_rx) = mpsc::unbounded_channel::<Event>();

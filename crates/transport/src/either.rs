@@ -63,6 +63,10 @@ impl Backend for AnyBackend {
             AnyBackend::Virtual(b) => b.monitor().map(AnyMonitor::Virtual),
         }
     }
+
+    fn features(&self, reader: &str) -> crate::ReaderFeatures {
+        either!(self, AnyBackend, b => b.features(reader))
+    }
 }
 
 impl CardConnection for AnyConnection {

@@ -41,7 +41,7 @@ impl<C: VirtualCard> InProcessConnection<C> {
 /// What a card can take, from its ATR alone (no reader negotiates here).
 pub(super) fn caps_of(atr: &[u8]) -> Capabilities {
     let parsed = Atr::parse(atr);
-    Capabilities { protocol: parsed.protocol, extended_length: parsed.extended_length }
+    Capabilities::of_card(parsed.protocol, parsed.extended_length, true)
 }
 
 impl<C: VirtualCard> CardConnection for InProcessConnection<C> {

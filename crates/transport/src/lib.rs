@@ -18,6 +18,7 @@
 
 mod either;
 mod in_process;
+pub mod part10;
 mod pcsc;
 pub mod shape;
 mod t0;
@@ -29,6 +30,7 @@ use thiserror::Error;
 
 pub use either::{AnyBackend, AnyConnection, AnyMonitor, AnyTransaction};
 pub use in_process::{InProcessConnection, InProcessTransaction, VirtualCard};
+pub use part10::ReaderFeatures;
 pub use pcsc::{PcscBackend, PcscConnection, PcscMonitor, PcscTransaction};
 /// ATR parsing is the model's (the national interface reads the
 /// historical bytes too).
@@ -60,6 +62,9 @@ pub enum TransportError {
     Timeout,
     #[error("the card does not take extended-length APDUs")]
     ExtendedLengthUnsupported,
+    /// The card would take the extended APDU; the reader would not.
+    #[error("the reader accepts only short APDUs")]
+    ReaderShortApdusOnly,
     #[error("malformed command APDU: {0}")]
     MalformedCommand(#[from] shape::ShapeError),
     #[error("malformed response APDU: {0}")]
@@ -70,12 +75,26 @@ pub enum TransportError {
     Pcsc(String),
 }
 
-/// What a card can take, read from its ATR and the negotiated protocol.
+/// What a card in its reader can take: the ATR, the negotiated protocol
+/// and the reader's own limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
     pub protocol: Protocol,
-    /// Extended Lc/Le, from the card-capabilities byte of the historical bytes.
+    /// Extended Lc/Le, used only when the card offers it (the
+    /// card-capabilities byte of its historical bytes, over T=1) **and**
+    /// the reader passes it.
     pub extended_length: bool,
+    /// Whether the reader passes extended APDUs
+    /// ([`ReaderFeatures::extended_apdu`]); it names the refusal when the
+    /// card would take one but the reader would not.
+    pub reader_extended: bool,
+}
+
+impl Capabilities {
+    /// A card's capabilities in a reader that passes `reader_extended`.
+    pub fn of_card(protocol: Protocol, card_extended: bool, reader_extended: bool) -> Capabilities {
+        Capabilities { protocol, extended_length: card_extended && reader_extended, reader_extended }
+    }
 }
 
 /// Moving APDUs inside a transaction (or a session that stands for one,
@@ -193,6 +212,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A new monitor; after the service went away, only a new one helps.
     fn monitor(&self) -> Result<Self::Monitor, TransportError>;
+
+    /// What `reader` says of itself (PC/SC part 10), card or no card; a
+    /// reader that answers nothing has no features.
+    fn features(&self, reader: &str) -> ReaderFeatures;
 }
 
 /// A slot with no card in it: every exchange is [`TransportError::NoCard`].
@@ -206,7 +229,7 @@ impl Transport for Absent {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { protocol: Protocol::T1, extended_length: false }
+        Capabilities { protocol: Protocol::T1, extended_length: false, reader_extended: true }
     }
 
     fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, TransportError> {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
+use super::part10::{self, ReaderFeatures, feature};
 use super::t0;
 use super::{
     Atr, Backend, Capabilities, CardConnection, CardTransaction, Observation, Protocol, ReaderMonitor, SlotState,
@@ -52,7 +53,35 @@ pub struct PcscConnection {
     reader: String,
     atr: Vec<u8>,
     caps: Capabilities,
+    /// What the reader said of itself when the card was connected.
+    features: ReaderFeatures,
     sent: u64,
+}
+
+/// Asks the reader through `card`, any handle on it (direct or shared):
+/// its part 10 features, then the properties they offer. A reader that
+/// answers nothing, as vpcd does, has no features.
+fn read_features(card: &pcsc::Card) -> ReaderFeatures {
+    let mut buffer = [0u8; 256];
+    let mut features = ReaderFeatures::default();
+    match card.control(part10::GET_FEATURE_REQUEST.into(), &[], &mut buffer) {
+        Ok(list) => features.controls = ReaderFeatures::parse_feature_list(list),
+        Err(e) => {
+            tracing::trace!("GET_FEATURE_REQUEST: {e}");
+            return features;
+        }
+    }
+    if let Some(code) = features.control(feature::GET_TLV_PROPERTIES)
+        && let Ok(answer) = card.control(code.into(), &[], &mut buffer)
+    {
+        features.add_tlv_properties(answer);
+    }
+    if let Some(code) = features.control(feature::IFD_PIN_PROPERTIES)
+        && let Ok(answer) = card.control(code.into(), &[], &mut buffer)
+    {
+        features.add_pin_properties(answer);
+    }
+    features
 }
 
 impl PcscConnection {
@@ -65,11 +94,20 @@ impl PcscConnection {
             }
             other => other.into(),
         })?;
-        let (atr, caps) = Self::identify(&card)?;
-        Ok(PcscConnection { ctx: ctx.clone(), card: Some(card), reader: reader.to_owned(), atr, caps, sent: 0 })
+        let features = read_features(&card);
+        let (atr, caps) = Self::identify(&card, &features)?;
+        Ok(PcscConnection {
+            ctx: ctx.clone(),
+            card: Some(card),
+            reader: reader.to_owned(),
+            atr,
+            caps,
+            features,
+            sent: 0,
+        })
     }
 
-    fn identify(card: &pcsc::Card) -> Result<(Vec<u8>, Capabilities), TransportError> {
+    fn identify(card: &pcsc::Card, features: &ReaderFeatures) -> Result<(Vec<u8>, Capabilities), TransportError> {
         let status = card.status2_owned()?;
         let atr = status.atr().to_vec();
         let parsed = Atr::parse(&atr);
@@ -79,12 +117,17 @@ impl PcscConnection {
             _ => parsed.protocol,
         };
         // Extended APDUs travel only over T=1 (T=0 would need ENVELOPE).
-        let extended_length = parsed.extended_length && protocol == Protocol::T1;
-        Ok((atr, Capabilities { protocol, extended_length }))
+        let card_extended = parsed.extended_length && protocol == Protocol::T1;
+        Ok((atr, Capabilities::of_card(protocol, card_extended, features.extended_apdu())))
     }
 
     pub fn reader(&self) -> &str {
         &self.reader
+    }
+
+    /// What the reader said of itself when the card was connected.
+    pub fn features(&self) -> &ReaderFeatures {
+        &self.features
     }
 
     /// Disconnects, leaving the card as it is.
@@ -131,6 +174,11 @@ impl Link<'_> {
             Ok(answer) if answer.len() >= 2 => Ok(answer.to_vec()),
             // vpcd reports a card that vanished mid-command as an empty answer.
             Ok(_) => Err(self.explain_failure(TransportError::MalformedResponse("fewer than 2 bytes"))),
+            // A reader at the short-APDU level that did not say so refuses
+            // an extended APDU this way (pcsc-lite's SCARD_E_NOT_TRANSACTED).
+            Err(pcsc::Error::NotTransacted) if is_extended(command) => {
+                Err(self.explain_failure(TransportError::ReaderShortApdusOnly))
+            }
             Err(e) => Err(self.explain_failure(e.into())),
         }
     }
@@ -171,6 +219,11 @@ impl Link<'_> {
             }
         }
     }
+}
+
+/// Whether `command` has the extended length form.
+fn is_extended(command: &[u8]) -> bool {
+    super::shape::classify(command).is_ok_and(|shape| shape.form == super::shape::LengthForm::Extended)
 }
 
 /// A PC/SC transaction. Dropping it ends the transaction with `LeaveCard`.
@@ -245,7 +298,7 @@ impl CardConnection for PcscConnection {
     fn reconnect(&mut self) -> Result<(), TransportError> {
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)?;
-        let (atr, caps) = Self::identify(card)?;
+        let (atr, caps) = Self::identify(card, &self.features)?;
         self.atr = atr;
         self.caps = caps;
         Ok(())
@@ -254,7 +307,7 @@ impl CardConnection for PcscConnection {
     fn reset(&mut self) -> Result<(), TransportError> {
         let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
         card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard)?;
-        let (atr, caps) = Self::identify(card)?;
+        let (atr, caps) = Self::identify(card, &self.features)?;
         self.atr = atr;
         self.caps = caps;
         Ok(())
@@ -284,6 +337,28 @@ impl Backend for PcscBackend {
         let ctx = Context::establish(Scope::User)?;
         let pnp = ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE);
         Ok(PcscMonitor { ctx, states: vec![pnp] })
+    }
+
+    /// Through a direct connection, which needs no card.
+    fn features(&self, reader: &str) -> ReaderFeatures {
+        let direct = Context::establish(Scope::User).and_then(|ctx| {
+            let name = CString::new(reader).map_err(|_| pcsc::Error::UnknownReader)?;
+            ctx.connect(&name, ShareMode::Direct, Protocols::UNDEFINED)
+        });
+        match direct {
+            Ok(card) => {
+                let features = read_features(&card);
+                if let Err((card, _)) = card.disconnect(Disposition::LeaveCard) {
+                    // Dropping the handle pcsc gives back would reset the card.
+                    std::mem::forget(card);
+                }
+                features
+            }
+            Err(e) => {
+                tracing::debug!(reader, "no direct connection to ask the reader's features: {e}");
+                ReaderFeatures::default()
+            }
+        }
     }
 }
 

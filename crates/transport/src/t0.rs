@@ -24,7 +24,11 @@ pub(crate) fn exchange(
 ) -> Result<Vec<u8>, TransportError> {
     let shape = classify(command)?;
     if shape.form == LengthForm::Extended && !caps.extended_length {
-        return Err(TransportError::ExtendedLengthUnsupported);
+        return Err(if caps.reader_extended {
+            TransportError::ExtendedLengthUnsupported
+        } else {
+            TransportError::ReaderShortApdusOnly
+        });
     }
     let mut data = Vec::new();
     // The command to send next: the original, a resend with a corrected Le,

@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 use super::in_process::caps_of;
 use super::t0;
 use super::{
-    Backend, Capabilities, CardConnection, CardTransaction, Observation, ReaderMonitor, SlotState, Transport,
-    TransportError, VirtualCard, WaitError,
+    Backend, Capabilities, CardConnection, CardTransaction, Observation, ReaderFeatures, ReaderMonitor, SlotState,
+    Transport, TransportError, VirtualCard, WaitError,
 };
 
 /// Something a test makes happen at a given command APDU of a reader.
@@ -77,6 +77,16 @@ struct SlotCard {
     faults: Vec<(u64, Fault)>,
     /// PINs pass through here too.
     log: Vec<Zeroizing<Vec<u8>>>,
+    /// What the reader says of itself (PC/SC part 10).
+    features: ReaderFeatures,
+}
+
+impl SlotCard {
+    /// The card's capabilities in this reader.
+    fn caps(&self) -> Capabilities {
+        let card = caps_of(&self.atr);
+        Capabilities::of_card(card.protocol, card.extended_length, self.features.extended_apdu())
+    }
 }
 
 impl SlotCard {
@@ -128,6 +138,7 @@ impl VirtualBackend {
                 processed: 0,
                 faults: Vec::new(),
                 log: Vec::new(),
+                features: ReaderFeatures::default(),
             }),
             status: Mutex::new(SlotState::default()),
             in_transaction: Mutex::new(false),
@@ -187,6 +198,12 @@ impl VirtualReader {
         self.slot.set_status(false, Vec::new());
     }
 
+    /// Makes the reader say `features` of itself, as a PIN-pad or a
+    /// short-APDU reader would; connections made afterwards follow them.
+    pub fn set_features(&self, features: ReaderFeatures) {
+        lock(&self.slot.card).features = features;
+    }
+
     /// A delay before each command APDU the card answers.
     pub fn set_latency(&self, latency: Duration) {
         lock(&self.slot.card).latency = latency;
@@ -225,15 +242,18 @@ impl Backend for VirtualBackend {
 
     fn connect(&self, reader: &str) -> Result<VirtualConnection, TransportError> {
         let slot = self.slot(reader).ok_or_else(|| TransportError::UnknownReader(reader.to_owned()))?;
-        let (insertion, resets, atr) = {
+        let (insertion, resets, atr, caps) = {
             let c = lock(&slot.card);
             if c.card.is_none() {
                 return Err(TransportError::NoCard);
             }
-            (c.insertion, c.resets, c.atr.clone())
+            (c.insertion, c.resets, c.atr.clone(), c.caps())
         };
-        let caps = caps_of(&atr);
         Ok(VirtualConnection { slot, insertion, resets, atr, caps, sent: 0 })
+    }
+
+    fn features(&self, reader: &str) -> ReaderFeatures {
+        self.slot(reader).map(|slot| lock(&slot.card).features.clone()).unwrap_or_default()
     }
 
     fn monitor(&self) -> Result<VirtualMonitor, TransportError> {
@@ -296,7 +316,7 @@ impl CardConnection for VirtualConnection {
         }
         self.resets = card.resets;
         self.atr = card.atr.clone();
-        self.caps = caps_of(&self.atr);
+        self.caps = card.caps();
         Ok(())
     }
 
@@ -305,7 +325,7 @@ impl CardConnection for VirtualConnection {
         card.reset_card(self.insertion)?;
         self.resets = card.resets;
         self.atr = card.atr.clone();
-        self.caps = caps_of(&self.atr);
+        self.caps = card.caps();
         Ok(())
     }
 

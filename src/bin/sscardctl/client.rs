@@ -194,6 +194,9 @@ impl Ctl {
                         "card_kind": prop(p, "CardKind"),
                         "profile": prop(p, "Profile"),
                         "busy": prop(p, "Busy"),
+                        "pin_pad": prop(p, "PinPad"),
+                        "extended_apdu": prop(p, "ExtendedApdu"),
+                        "features": prop(p, "Features"),
                     })
                 })
                 .collect();
@@ -218,10 +221,12 @@ impl Ctl {
                     shown(p, "CardKind"),
                     shown(p, "Profile"),
                     shown(p, "Busy"),
+                    shown(p, "PinPad"),
+                    shown(p, "ExtendedApdu"),
                 ]
             })
             .collect();
-        let mut out = columns(&["PATH", "NAME", "CARD", "KIND", "PROFILE", "BUSY"], &rows);
+        let mut out = columns(&["PATH", "NAME", "CARD", "KIND", "PROFILE", "BUSY", "PINPAD", "EXTENDED"], &rows);
         out.push_str(&match (sam.as_str(), sam_name) {
             ("/", _) => "SamReader: none\n".to_owned(),
             (path, Some(name)) => format!("SamReader: {path} ({name})\n"),

@@ -15,7 +15,7 @@ use sscard_contract::{bus, polkit, rule};
 
 use super::error::Error;
 use crate::audit::Caller;
-use crate::{CardKind, ErrorName, Event, Reply, Request, Service};
+use crate::{CardKind, ErrorName, Event, ReaderFeatures, Reply, Request, Service};
 use sscard_contract::keys::{self, opts as opt};
 use sscard_model::{Field, FieldInput, HolderRecordUpdate, Pin, Ssn};
 use sscard_ops::{HsmInput, HsmOperation, HsmStep, InfoValue, OpError, ReadOptions};
@@ -56,6 +56,7 @@ struct ReaderView {
     kind: CardKind,
     profile: String,
     busy: bool,
+    features: ReaderFeatures,
 }
 
 #[derive(Debug, Default)]
@@ -541,6 +542,31 @@ impl Reader {
         self.with_view(|r| r.name.clone())
     }
 
+    /// The reader has a PIN pad: it lists `FEATURE_VERIFY_PIN_DIRECT`
+    /// (PC/SC part 10).
+    #[zbus(property)]
+    async fn pin_pad(&self) -> bool {
+        self.with_view(|r| r.features.pin_pad())
+    }
+
+    /// The reader passes extended APDUs: false when it says
+    /// `dwMaxAPDUDataSize` = 0 (a reader at the short-APDU level). Extended
+    /// APDUs go only where the card's ATR allows them too.
+    #[zbus(property)]
+    async fn extended_apdu(&self) -> bool {
+        self.with_view(|r| r.features.extended_apdu())
+    }
+
+    /// What the reader says of itself (PC/SC part 10), for diagnostics:
+    /// `features` (`as`), `max_apdu_data_size` (`u`), `min_pin_size` and
+    /// `max_pin_size` (`y`), `lcd_layout` (`q`),
+    /// `entry_validation_condition` and `timeout2` (`y`), `vendor_id` and
+    /// `product_id` (`q`), `firmware_id` (`s`); each only when said.
+    #[zbus(property)]
+    async fn features(&self) -> HashMap<String, OwnedVariant> {
+        self.with_view(|r| features_dict(&r.features))
+    }
+
     #[zbus(property)]
     async fn card_present(&self) -> bool {
         self.with_view(|r| r.present)
@@ -952,7 +978,7 @@ pub async fn register(connection: &Connection, daemon: &Arc<Daemon>) -> zbus::Re
 async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> zbus::Result<()> {
     let server = connection.object_server();
     match event {
-        Event::ReaderAdded { id, name } => {
+        Event::ReaderAdded { id, name, features } => {
             daemon.view().readers.insert(
                 id,
                 ReaderView {
@@ -962,6 +988,7 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
                     kind: CardKind::None,
                     profile: String::new(),
                     busy: false,
+                    features,
                 },
             );
             let path = reader_path(id);
@@ -1057,4 +1084,48 @@ fn update(daemon: &Daemon, id: u32, f: impl FnOnce(&mut ReaderView)) -> bool {
         }
         None => false,
     }
+}
+
+/// `Reader1.Features`: what the reader said, by the contract's keys.
+fn features_dict(features: &ReaderFeatures) -> HashMap<String, OwnedVariant> {
+    use keys::features as key;
+    use sscard_transport::part10::feature;
+    let mut dict = HashMap::new();
+    let mut put = |k: &str, v: Variant<'_>| {
+        if let Ok(v) = OwnedVariant::try_from(v) {
+            dict.insert(k.to_owned(), v);
+        }
+    };
+    let names: Vec<String> = features
+        .controls
+        .iter()
+        .map(|(tag, _)| feature::name(*tag).map_or_else(|| format!("0x{tag:02X}"), str::to_owned))
+        .collect();
+    put(key::FEATURES, Variant::from(names));
+    if let Some(v) = features.max_apdu_data_size {
+        put(key::MAX_APDU_DATA_SIZE, Variant::from(v));
+    }
+    for (k, v) in [
+        (key::MIN_PIN_SIZE, features.min_pin_size),
+        (key::MAX_PIN_SIZE, features.max_pin_size),
+        (key::ENTRY_VALIDATION_CONDITION, features.entry_validation_condition),
+        (key::TIMEOUT2, features.timeout2),
+    ] {
+        if let Some(v) = v {
+            put(k, Variant::from(v));
+        }
+    }
+    for (k, v) in [
+        (key::LCD_LAYOUT, features.lcd_layout),
+        (key::VENDOR_ID, features.vendor_id),
+        (key::PRODUCT_ID, features.product_id),
+    ] {
+        if let Some(v) = v {
+            put(k, Variant::from(v));
+        }
+    }
+    if let Some(v) = &features.firmware_id {
+        put(key::FIRMWARE_ID, Variant::from(v.as_str()));
+    }
+    dict
 }

@@ -1,8 +1,11 @@
 use super::*;
 use crate::Protocol;
 
-const T0: Capabilities = Capabilities { protocol: Protocol::T0, extended_length: false };
-const T1X: Capabilities = Capabilities { protocol: Protocol::T1, extended_length: true };
+const T0: Capabilities = Capabilities { protocol: Protocol::T0, extended_length: false, reader_extended: true };
+const T1X: Capabilities = Capabilities { protocol: Protocol::T1, extended_length: true, reader_extended: true };
+/// An extended-length card in a reader at the short-APDU level.
+const T1X_SHORT_READER: Capabilities =
+    Capabilities { protocol: Protocol::T1, extended_length: false, reader_extended: false };
 
 /// Replays scripted answers and records what was sent.
 fn run(caps: Capabilities, command: &[u8], answers: &[&[u8]]) -> (Result<Vec<u8>, TransportError>, Vec<Vec<u8>>, u64) {
@@ -62,6 +65,18 @@ fn extended_apdu_is_never_sent_to_a_short_card() {
     assert!(seen.is_empty());
     assert_eq!(sent, 0);
     let (r, _, _) = run(T1X, &extended, &[&[0x90, 0]]);
+    assert!(r.is_ok());
+}
+
+#[test]
+fn a_short_apdu_reader_is_named_when_it_is_what_refuses() {
+    let extended = [0, 0xB0, 0x88, 0, 0, 0x20, 0];
+    let (r, seen, sent) = run(T1X_SHORT_READER, &extended, &[&[0x90, 0]]);
+    assert!(matches!(r, Err(TransportError::ReaderShortApdusOnly)), "{r:?}");
+    assert_eq!((seen.len(), sent), (0, 0));
+    assert_eq!(TransportError::ReaderShortApdusOnly.to_string(), "the reader accepts only short APDUs");
+    // A short APDU goes through as before.
+    let (r, _, _) = run(T1X_SHORT_READER, &[0, 0xB0, 0x88, 0, 0xFF], &[&[0x90, 0]]);
     assert!(r.is_ok());
 }
 
