@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sscard_client::{CallError, CallErrorKind, Dict};
 use sscard_contract::{ErrorName, Slot};
@@ -327,4 +327,114 @@ async fn queued_calls_are_cancelled_at_shutdown() {
     assert_eq!(outcomes[1..], ["Cancelled", "Cancelled"], "{outcomes:?}");
     let selects = readers[0].log()[before..].iter().filter(|apdu| apdu[..4] == [0x00, 0xA4, 0x04, 0x00]).count();
     assert_eq!(selects, 1, "a queued call reached the card");
+}
+
+/// The UPDATE RECORDs a reader's card was sent since `from`.
+fn updates(reader: &VirtualReader, from: usize) -> usize {
+    reader.log().get(from..).unwrap_or_default().iter().filter(|apdu| apdu[1] == 0xDC).count()
+}
+
+/// `dbus_shutdown`'s first test, in process: what the daemon does on
+/// SIGTERM lets the operation under way finish and answers it; the call
+/// queued behind it, and a new one, are answered `Cancelled`, without
+/// waiting for it. The signal, the bus name and the exit status stay the
+/// bench's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_the_operation_under_way_finish() {
+    let (rig, readers) = InProcessDaemon::start(&["Card", "PSAM"]).await;
+    rig.insert(&readers[1], "PSAM", reference_psam()).await;
+    let card = support::in_process::shared_card(Generation::Gen3, None);
+    rig.insert(&readers[0], "Card", card.clone()).await;
+    // 100 ms per APDU: the write takes seconds.
+    readers[0].set_latency(Duration::from_millis(100));
+    let start = readers[0].log().len();
+    let before = readers[0].log().len() + readers[1].log().len();
+
+    let writer = rig.reader("Card").await;
+    let write = tokio::spawn(async move {
+        let result = writer.write_holder_record(holder_dict(3, None), no_opts()).await;
+        (result, Instant::now())
+    });
+    // Under way: Busy, and some of its UPDATE RECORDs sent.
+    let watcher = rig.reader("Card").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(watcher.busy().await.unwrap_or(false) && updates(&readers[0], start) >= 2) {
+        assert!(Instant::now() < deadline, "the write never got under way");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Another call waits its turn behind it.
+    let queued_reader = rig.reader("Card").await;
+    let queued = tokio::spawn(async move {
+        let result = queued_reader.read_card(no_opts()).await;
+        (result, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!queued.is_finished(), "the ReadCard did not wait for the write");
+
+    let sent_before = updates(&readers[0], start);
+    let rig = std::sync::Arc::new(rig);
+    let stopping = std::sync::Arc::clone(&rig);
+    let shutdown = tokio::spawn(async move { stopping.shut_down().await });
+    // The queued call is answered Cancelled without waiting for the write,
+    // and so is a new one.
+    let (queued_result, queued_at) = queued.await.expect("task");
+    assert_eq!(error_name(queued_result), Some(ErrorName::Cancelled));
+    let late = rig.reader("Card").await;
+    assert_eq!(error_name(late.read_card(no_opts()).await), Some(ErrorName::Cancelled));
+    // The write finishes and is answered.
+    let (written, written_at) = write.await.expect("task");
+    let written = written.unwrap_or_else(|e| panic!("the write under way at shutdown: {e}"));
+    let sent = readers[0].log().len() + readers[1].log().len() - before;
+    assert_eq!(
+        support::client::uint(&written, "apdus"),
+        Some(sent as u32),
+        "the answer does not count what the cards saw"
+    );
+    assert!(text(&written, "digest").is_some_and(|d| d.len() == 64), "{written:?}");
+    assert!(queued_at < written_at, "the queued call waited for the write");
+    assert_eq!(shutdown.await.expect("task"), 0, "calls left unanswered");
+    assert!(updates(&readers[0], start) > sent_before, "nothing was sent after the shutdown began");
+
+    // The card holds the whole record: another daemon reads it back.
+    let image = support::in_process::image_of(&card);
+    let (again, readers) = with_psam(Generation::Gen3).await;
+    readers[0].remove();
+    again.wait_kind("Card", "none").await;
+    let card = sscard_sim::user_card(sscard_sim::UserCard::from_image(image).expect("the card's image"));
+    again.insert(&readers[0], "Card", card).await;
+    let info = again.reader("Card").await.read_card(no_opts()).await.expect("ReadCard");
+    let expected = holder_dict(3, None);
+    for key in expected.keys() {
+        if let Some(value) = text(&expected, key) {
+            assert_eq!(text(&info, key), Some(value), "{key}");
+        }
+    }
+    assert_eq!(support::client::byte(&info, "nation"), Some(5));
+}
+
+/// `dbus_shutdown`'s second test, in process: an operation that outlasts
+/// the shutdown grace is left, and the shutdown ends without its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_outlasting_the_grace_is_left() {
+    let config = ServiceConfig { shutdown_grace: Duration::from_millis(500), ..ServiceConfig::default() };
+    let (rig, readers) = InProcessDaemon::start_with(&["Card", "PSAM"], config).await;
+    rig.insert(&readers[1], "PSAM", reference_psam()).await;
+    rig.insert(&readers[0], "Card", blank_card(Generation::Gen3, 1)).await;
+    readers[0].set_latency(Duration::from_millis(300));
+    let start = readers[0].log().len();
+    let reader = rig.reader("Card").await;
+    let write = tokio::spawn(async move { reader.write_holder_record(holder_dict(3, None), no_opts()).await });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while updates(&readers[0], start) < 2 {
+        assert!(Instant::now() < deadline, "the write never got under way");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = Instant::now();
+    let unanswered = rig.shut_down().await;
+    let stopped = asked.elapsed();
+    assert_eq!(unanswered, 1, "the write under way was answered within the grace");
+    // The grace, then at most a second and a bit for the replies that can be given.
+    assert!(stopped < Duration::from_millis(2000), "{stopped:?}");
+    assert!(!write.is_finished(), "the write was answered");
+    write.abort();
 }
