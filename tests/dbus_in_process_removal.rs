@@ -1,7 +1,8 @@
 //! Cards pulled out mid-call, in process (`support::in_process`): at every
 //! APDU index of `WriteHolderRecord` and of `Activate` the card carries the
 //! command out and leaves before its answer (`Fault::RemoveUnanswered`, as
-//! `sscard-sim --remove-after` on the bench). Every call answers
+//! `sscard-sim --remove-after` on the bench), or leaves before the command
+//! reaches it (`Fault::Remove`). Every call answers
 //! `CardRemoved`, the card image afterwards is consistent, and the daemon
 //! stays healthy; a card left half-personalised is reported under
 //! `inconsistent` and repaired. The bench's `dbus_removal` and
@@ -38,17 +39,17 @@ async fn rig() -> (InProcessDaemon, Vec<VirtualReader>) {
 
 /// Inserts a card of `generation` from `image` (blank without one) into
 /// "Card"; pulled out at the `remove_at`-th APDU (1-based, counted from its
-/// insertion, classification included) if given.
+/// insertion, classification included) if given, as the fault says.
 async fn insert(
     rig: &InProcessDaemon,
     reader: &VirtualReader,
     generation: u8,
     image: Option<&CardImage>,
-    remove_at: Option<usize>,
+    remove_at: Option<(usize, Fault)>,
 ) -> Shared<SimulatedCard<UserCard>> {
     let card = shared_card(generation_of(generation), image);
-    if let Some(n) = remove_at {
-        reader.inject(reader.processed() + n as u64 - 1, Fault::RemoveUnanswered);
+    if let Some((n, fault)) = remove_at {
+        reader.inject(reader.processed() + n as u64 - 1, fault);
     }
     rig.insert(reader, "Card", card.clone()).await;
     card
@@ -108,10 +109,10 @@ async fn write_removed_at_every_apdu(generation: u8) {
     // The last APDUs are the closing SELECT (gen2: with its GET RESPONSE),
     // sent after the record was written and read back.
     let closing = if generation == 2 { 2 } else { 1 };
-    for i in 1..=apdus {
-        let what = format!("gen{generation} WriteHolderRecord, removed at APDU {i} of {apdus}");
+    for (i, fault) in (1..=apdus).flat_map(|i| [(i, Fault::RemoveUnanswered), (i, Fault::Remove)]) {
+        let what = format!("gen{generation} WriteHolderRecord, {fault:?} at APDU {i} of {apdus}");
         let before = card_reader.processed();
-        let card = insert(&rig, card_reader, generation, None, Some(classification + i)).await;
+        let card = insert(&rig, card_reader, generation, None, Some((classification + i, fault))).await;
         assert_eq!((card_reader.processed() - before) as usize, classification, "{what}: classified otherwise");
         let result = reader.write_holder_record(holder_dict(generation, Some(PHOTO_LEN)), no_opts()).await;
         if i > apdus - closing {
@@ -155,9 +156,10 @@ async fn activate_removed_at_every_apdu(generation: u8) {
     let new = image_of(&card);
     assert_eq!(new.pin, NEW_PIN);
 
-    for i in 1..=apdus {
-        let what = format!("gen{generation} Activate, removed at APDU {i} of {apdus}");
-        let card = insert(&rig, card_reader, generation, Some(&personalised), Some(classification + i)).await;
+    for (i, fault) in (1..=apdus).flat_map(|i| [(i, Fault::RemoveUnanswered), (i, Fault::Remove)]) {
+        let what = format!("gen{generation} Activate, {fault:?} at APDU {i} of {apdus}");
+        let remove_at = Some((classification + i, fault));
+        let card = insert(&rig, card_reader, generation, Some(&personalised), remove_at).await;
         let result = reader.activate(SSN, INITIAL_PIN, NEW_PIN, no_opts()).await;
         assert_eq!(error_name(result), Some(ErrorName::CardRemoved), "{what}");
         after_removal(&rig, &what).await;
@@ -280,7 +282,7 @@ async fn half_written_card_is_reported_and_repaired(generation: u8) {
     for (start, remove_at, birth_date_left, fields) in cuts {
         let on = if start.is_some() { "over A" } else { "on a blank card" };
         let what = format!("gen{generation}, record B {on} cut after APDU {remove_at}");
-        let card = insert(&rig, card_reader, generation, start, Some(remove_at)).await;
+        let card = insert(&rig, card_reader, generation, start, Some((remove_at, Fault::RemoveUnanswered))).await;
         let cut = reader.write_holder_record(record_b(generation), no_opts()).await;
         assert_eq!(error_name(cut), Some(ErrorName::CardRemoved), "{what}");
         after_removal(&rig, &what).await;
