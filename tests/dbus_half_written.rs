@@ -150,11 +150,13 @@ async fn half_written_card_is_reported_and_repaired(generation: u8) {
     }
 }
 
+// Also in process; kept: sscardctl's report of the card, pulled out through vpcd.
 #[tokio::test]
 async fn gen3_half_written_card_is_reported_and_repaired() {
     half_written_card_is_reported_and_repaired(3).await;
 }
 
+// Also in process; kept: sscardctl's report of the card, pulled out through vpcd.
 #[tokio::test]
 async fn gen2_half_written_card_is_reported_and_repaired() {
     half_written_card_is_reported_and_repaired(2).await;

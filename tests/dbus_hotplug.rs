@@ -1,147 +1,21 @@
-//! Hotplug through the daemon: cards and a PSAM come and go, pcscd dies
-//! and comes back; signals and properties are asserted.
+//! Hotplug through the daemon: pcscd dies and comes back; the readers'
+//! signals are asserted. Cards and a PSAM that come and go are shown in
+//! process (`dbus_in_process_methods`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use sscard_testkit as support;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use sscard_client::Manager1Proxy;
 use support::bench::Slot;
 use support::client::*;
-use zbus::OwnedVariant;
-use zbus::fdo::PropertiesProxy;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn properties(rig: &Rig, path: &str) -> PropertiesProxy<'static> {
-    PropertiesProxy::builder(&rig.conn)
-        .destination("org.sscard.Daemon")
-        .path(path.to_owned())
-        .build()
-        .await
-        .expect("properties proxy")
-}
-
-/// Collects PropertiesChanged of `interface` until `done` holds for the
-/// changes seen so far.
-async fn changes_until(
-    stream: &mut zbus::fdo::PropertiesChangedStream,
-    done: impl Fn(&HashMap<String, OwnedVariant>) -> bool,
-) -> HashMap<String, OwnedVariant> {
-    let mut seen = HashMap::new();
-    let deadline = Instant::now() + WAIT;
-    while !done(&seen) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let signal = tokio::time::timeout(left, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("PropertiesChanged never completed; saw {:?}", seen.keys()))
-            .expect("stream ended");
-        let args = signal.args().expect("PropertiesChanged args");
-        for (name, value) in args.changed_properties() {
-            seen.insert(name.to_string(), OwnedVariant::try_from(value).expect("owned value"));
-        }
-    }
-    seen
-}
-
-fn as_text(v: Option<&OwnedVariant>) -> Option<String> {
-    v.and_then(|v| String::try_from(v.try_clone().ok()?).ok())
-}
-
-#[tokio::test]
-async fn card_inserted_and_removed() {
-    let mut rig = Rig::empty(2, &[]).await;
-    rig.insert_sam().await;
-    let path = rig.reader_path(Slot::Card).await;
-    let reader = reader_at(&rig.conn, path.clone()).await;
-    let props = properties(&rig, path.as_str()).await;
-    let mut changed = props.receive_properties_changed().await.expect("PropertiesChanged");
-    let mut inserted = reader.receive_card_inserted().await.expect("CardInserted");
-    let mut removed = reader.receive_card_removed().await.expect("CardRemoved");
-    assert!(!reader.card_present().await.expect("CardPresent"));
-    assert_eq!(reader.card_kind().await.expect("CardKind"), "none");
-
-    // Insert: the signal carries the ATR, and the card is already classified.
-    rig.bench.insert(Slot::Card, "card", &["--gen", "3"]);
-    let signal = tokio::time::timeout(WAIT, inserted.next()).await.expect("CardInserted in time").expect("stream");
-    let atr = signal.args().expect("CardInserted args").atr;
-    assert_eq!(reader.card_kind().await.expect("CardKind"), "ssse");
-    assert_eq!(reader.profile().await.expect("Profile"), "ssse-gen3");
-    assert_eq!(reader.atr().await.expect("Atr"), atr);
-    assert!(atr.starts_with(&[0x3B]), "{atr:02X?}");
-    let seen = changes_until(&mut changed, |s| {
-        ["CardPresent", "Atr", "CardKind", "Profile"].iter().all(|k| s.contains_key(*k))
-    })
-    .await;
-    assert_eq!(seen.get("CardPresent").and_then(|v| bool::try_from(v).ok()), Some(true));
-    assert_eq!(as_text(seen.get("CardKind")).as_deref(), Some("ssse"));
-    assert_eq!(as_text(seen.get("Profile")).as_deref(), Some("ssse-gen3"));
-
-    // Busy goes up and down around an operation.
-    let status = reader.get_pin_status(no_opts()).await.expect("GetPinStatus");
-    assert_eq!(status, (3, false));
-    let seen = changes_until(&mut changed, |s| s.contains_key("Busy")).await;
-    assert_eq!(seen.get("Busy").and_then(|v| bool::try_from(v).ok()), Some(true));
-    let seen = changes_until(&mut changed, |s| s.contains_key("Busy")).await;
-    assert_eq!(seen.get("Busy").and_then(|v| bool::try_from(v).ok()), Some(false));
-
-    // Remove.
-    rig.bench.remove(Slot::Card);
-    tokio::time::timeout(WAIT, removed.next()).await.expect("CardRemoved in time").expect("stream");
-    let seen = changes_until(&mut changed, |s| ["CardPresent", "CardKind"].iter().all(|k| s.contains_key(*k))).await;
-    assert_eq!(seen.get("CardPresent").and_then(|v| bool::try_from(v).ok()), Some(false));
-    assert_eq!(as_text(seen.get("CardKind")).as_deref(), Some("none"));
-    assert!(reader.atr().await.expect("Atr").is_empty());
-    assert_eq!(reader.profile().await.expect("Profile"), "");
-    assert_eq!(error_name(reader.read_card(no_opts()).await), "NoCard");
-
-    // And a gen2 card in its place.
-    rig.bench.insert(Slot::Card, "card", &["--gen", "2"]);
-    tokio::time::timeout(WAIT, inserted.next()).await.expect("CardInserted in time").expect("stream");
-    assert_eq!(reader.profile().await.expect("Profile"), "ssse-gen2");
-    let info = reader.read_card(no_opts()).await.expect("ReadCard");
-    assert_eq!(text(&info, "profile").as_deref(), Some("ssse-gen2"));
-}
-
-#[tokio::test]
-async fn psam_comes_and_goes() {
-    let mut rig = Rig::empty(2, &[]).await;
-    let manager = rig.manager().await;
-    let props = properties(&rig, "/org/sscard/Daemon").await;
-    let mut changed = props.receive_properties_changed().await.expect("PropertiesChanged");
-    assert_eq!(manager.sam_reader().await.expect("SamReader").as_str(), "/");
-    let sam_path = rig.reader_path(Slot::Sam).await;
-
-    rig.bench.insert(Slot::Sam, "psam", &[]);
-    let seen = changes_until(&mut changed, |s| s.contains_key("SamReader")).await;
-    let now = zbus::OwnedObjectPath::try_from(seen["SamReader"].try_clone().expect("clone")).expect("o");
-    assert_eq!(now, sam_path);
-    let sam_reader = rig.reader(Slot::Sam).await;
-    assert_eq!(sam_reader.card_kind().await.expect("CardKind"), "psam");
-    assert_eq!(sam_reader.profile().await.expect("Profile"), "");
-    // A gen3 card can now be read, with the PSAM's terminal number.
-    rig.insert_card(Slot::Card, 3, &[]).await;
-    let reader = rig.reader(Slot::Card).await;
-    let info = reader.read_card(no_opts()).await.expect("ReadCard");
-    assert_eq!(text(&info, "terminal_number").as_deref(), Some("440300000001"));
-
-    rig.bench.remove(Slot::Sam);
-    let seen = changes_until(&mut changed, |s| s.contains_key("SamReader")).await;
-    let now = zbus::OwnedObjectPath::try_from(seen["SamReader"].try_clone().expect("clone")).expect("o");
-    assert_eq!(now.as_str(), "/");
-    assert_eq!(error_name(reader.read_card(no_opts()).await), "NoSam");
-
-    // Back again: operations use it without restarting anything.
-    rig.bench.insert(Slot::Sam, "psam", &["--terminal-number", "440300000777"]);
-    changes_until(&mut changed, |s| s.contains_key("SamReader")).await;
-    let info = reader.read_card(no_opts()).await.expect("ReadCard");
-    assert_eq!(text(&info, "terminal_number").as_deref(), Some("440300000777"));
-}
-
+// Bench only: pcscd killed and restarted.
 #[tokio::test]
 async fn pcscd_killed_and_restarted() {
     let mut rig = Rig::new(3, true).await;

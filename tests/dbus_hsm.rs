@@ -4,6 +4,8 @@
 //! machine. Every operation on gen3 and gen2, the refusals before any APDU,
 //! the lifetimes (idle, owner gone, card removed), the isolation of readers
 //! and of other programs, ownership, the audit trail, and the logs.
+//! Bench only: a session belongs to its caller's unique bus name, which a
+//! peer-to-peer connection (`dbus_in_process`) has none of.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

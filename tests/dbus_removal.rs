@@ -131,21 +131,25 @@ async fn activate_removed_at_every_apdu(generation: u8) {
     assert_eq!(text(&info, "state").as_deref(), Some("active"));
 }
 
+// Also in process; kept: the card really pulled out through vpcd, as pcscd reports it.
 #[tokio::test]
 async fn gen3_write_removed_at_every_apdu() {
     write_removed_at_every_apdu(3).await;
 }
 
+// Also in process; kept: the card really pulled out through vpcd, as pcscd reports it.
 #[tokio::test]
 async fn gen2_write_removed_at_every_apdu() {
     write_removed_at_every_apdu(2).await;
 }
 
+// Also in process; kept: the card really pulled out through vpcd, as pcscd reports it.
 #[tokio::test]
 async fn gen3_activate_removed_at_every_apdu() {
     activate_removed_at_every_apdu(3).await;
 }
 
+// Also in process; kept: the card really pulled out through vpcd, as pcscd reports it.
 #[tokio::test]
 async fn gen2_activate_removed_at_every_apdu() {
     activate_removed_at_every_apdu(2).await;

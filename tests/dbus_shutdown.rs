@@ -1,6 +1,8 @@
 //! Stopping the daemon never cuts a card operation in half: on SIGTERM the
 //! operation under way finishes and is answered, the call queued behind it
 //! is answered `Cancelled`, no new call is taken, and sscardd exits 0.
+//! Bench only: SIGTERM to the process, its bus name, its exit status and
+//! its log.
 
 use sscard_testkit as support;
 

@@ -4,15 +4,17 @@
 //! pcscd, no bus daemon, no polkit, no root: `cargo test` alone runs it.
 //! The bench (`support::client::Rig`) keeps what only it can show.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use sscard_client::{Manager1Proxy, Reader1Proxy};
 use sscard_ops::Engine;
 use sscard_service::dbus::{Authorization, Daemon};
 use sscard_service::{Event, Service, ServiceConfig};
-use sscard_sim::{Generation, Psam, UserCard, psam, user_card};
-use sscard_transport::{AnyBackend, ReaderFeatures, VirtualBackend, VirtualReader};
+use sscard_sim::{CardImage, Generation, Psam, SimulatedCard, UserCard, psam, user_card};
+use sscard_transport::{
+    AnyBackend, Backend, CardConnection, ReaderFeatures, VirtualBackend, VirtualCard, VirtualReader,
+};
 use tokio::sync::mpsc;
 use zbus::{Connection, OwnedObjectPath};
 
@@ -60,6 +62,7 @@ impl InProcessDaemon {
         readers: &[(&str, ReaderFeatures)],
         config: ServiceConfig,
     ) -> (InProcessDaemon, Vec<VirtualReader>) {
+        capture_logs();
         let backend = VirtualBackend::new();
         let handles: Vec<VirtualReader> = readers
             .iter()
@@ -137,6 +140,161 @@ impl InProcessDaemon {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+}
+
+impl InProcessDaemon {
+    /// Waits until the reader named so shows `CardKind` `kind`.
+    pub async fn wait_kind(&self, name: &str, kind: &str) {
+        let proxy = self.reader(name).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = proxy.card_kind().await.expect("CardKind");
+            if now == kind {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{name}: CardKind stayed {now:?}, never {kind:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Takes the card out and waits until the daemon shows the reader empty.
+    pub async fn take_out(&self, reader: &VirtualReader, name: &str) {
+        reader.remove();
+        self.wait_kind(name, "none").await;
+    }
+
+    /// Another program resets the card in the reader named so, between
+    /// two of the daemon's transactions, as `opensc-tool --reset` does.
+    pub fn reset_by_another_program(&self, name: &str) {
+        let mut other = self.backend.connect(name).expect("another program's connection");
+        other.reset().expect("another program's reset");
+    }
+
+    /// What sscardd does on SIGTERM, in process: no new calls, the
+    /// operations under way finish within the grace, the queued calls are
+    /// answered `Cancelled`. Answers how many calls were left unanswered.
+    pub async fn shut_down(&self) -> usize {
+        self.daemon.stop_taking_calls();
+        let daemon = Arc::clone(&self.daemon);
+        tokio::task::spawn_blocking(move || daemon.shutdown()).await.expect("shutdown");
+        self.daemon.drain(Duration::from_secs(1)).await
+    }
+}
+
+/// The command APDUs (as the card got them) since `from`, in upper-case hex.
+pub fn logged_since(reader: &VirtualReader, from: usize) -> Vec<String> {
+    reader.log().get(from..).unwrap_or_default().iter().map(|apdu| hex::encode_upper(&apdu[..])).collect()
+}
+
+/// A card the test keeps a handle on: its state can be read once it has
+/// left the reader (which then drops its own handle).
+pub struct Shared<C>(Arc<Mutex<C>>);
+
+impl<C> Clone for Shared<C> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<C> Shared<C> {
+    pub fn new(card: C) -> Shared<C> {
+        Shared(Arc::new(Mutex::new(card)))
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, C> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<C: VirtualCard> VirtualCard for Shared<C> {
+    fn reset(&mut self) -> Vec<u8> {
+        self.lock().reset()
+    }
+
+    fn process(&mut self, command: &[u8]) -> Vec<u8> {
+        self.lock().process(command)
+    }
+}
+
+/// A user card from `image` (a blank card of `generation` without one),
+/// with a handle on it.
+pub fn shared_card(generation: Generation, image: Option<&CardImage>) -> Shared<SimulatedCard<UserCard>> {
+    let card = match image {
+        Some(image) => UserCard::from_image(image.clone()).expect("a consistent card image"),
+        None => UserCard::blank(generation, [0x11, 0x01, 0x00], [1, 2, 3, 4, 5, 6, 7, 8], "123456"),
+    };
+    Shared::new(user_card(card))
+}
+
+/// The image of a shared user card, checked to be consistent.
+pub fn image_of(card: &Shared<SimulatedCard<UserCard>>) -> CardImage {
+    let image = card.lock().applet().image().clone();
+    UserCard::from_image(image.clone()).unwrap_or_else(|e| panic!("inconsistent image: {e}"));
+    image
+}
+
+/// An ISO 7816 card that is none of ours (vsmartcard's `vicc` plays it on
+/// the bench): it knows no application.
+pub struct ForeignCard;
+
+impl VirtualCard for ForeignCard {
+    fn reset(&mut self) -> Vec<u8> {
+        // T=1, historical bytes "JCOP41V221".
+        vec![0x3B, 0x8A, 0x80, 0x01, 0x4A, 0x43, 0x4F, 0x50, 0x34, 0x31, 0x56, 0x32, 0x32, 0x31, 0x7F]
+    }
+
+    fn process(&mut self, command: &[u8]) -> Vec<u8> {
+        match command.get(1) {
+            Some(0xA4) => vec![0x6A, 0x82],
+            _ => vec![0x6D, 0x00],
+        }
+    }
+}
+
+/// The daemon's log lines (at info and above) of the process's in-process
+/// daemons, for the reader named so: `reader=<name>` in the line. A test
+/// that reads them names its readers apart from every other test's.
+pub fn log_lines_of(reader: &str) -> Vec<String> {
+    let field = format!("reader={reader}");
+    let text = String::from_utf8_lossy(&lock(log_buffer())).into_owned();
+    text.lines()
+        .filter(|line| line.split_whitespace().any(|word| word == field || word.trim_end_matches(':') == field))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn log_buffer() -> &'static Mutex<Vec<u8>> {
+    static BUFFER: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    BUFFER.get_or_init(Mutex::default)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        lock(log_buffer()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Once per process: the daemons' log at info and above into a buffer.
+fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(|| LogWriter)
+            .try_init();
+    });
 }
 
 impl Drop for InProcessDaemon {

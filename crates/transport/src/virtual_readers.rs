@@ -24,6 +24,9 @@ pub enum Fault {
     Remove,
     /// Another program (or a glitch) resets the card before it answers.
     Reset,
+    /// The card carries the command out, and leaves before its answer
+    /// reaches the reader (as `sscard-sim --remove-after` does).
+    RemoveUnanswered,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -395,6 +398,15 @@ impl Transport for VirtualTransaction<'_> {
                         }
                         card.resets += 1;
                         return Err(TransportError::CardReset);
+                    }
+                    Fault::RemoveUnanswered => {
+                        if let Some(mut c) = card.card.take() {
+                            card.processed += 1;
+                            card.log.push(Zeroizing::new(raw.to_vec()));
+                            let _lost = c.process(raw);
+                        }
+                        removed = true;
+                        return Err(TransportError::CardRemoved);
                     }
                 }
             }
