@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sscard_model::{Field, HolderRecordUpdate, Pin, Ssn};
-use sscard_ops::{Done, Engine, OpError, ReadOptions};
+use sscard_ops::{Done, Engine, OpError, PinEntry, ReadOptions};
 use sscard_script::Cards;
 use sscard_transport::{CardConnection, CardTransaction, PcscConnection, Transport};
 use support::bench::{Bench, Slot};
@@ -100,13 +100,16 @@ fn measure(bench: &mut Bench, engine: &Engine, generation: u8, latency_us: u64, 
     );
     add("read photo", timed(engine, &mut card, &mut sam, runs, |c| engine.read_photo(c)));
     add("PIN status", timed(engine, &mut card, &mut sam, runs, |c| engine.pin_status(c)));
-    add("verify PIN", timed(engine, &mut card, &mut sam, runs, |c| engine.verify_pin(c, &pin("123456"), false)));
+    add(
+        "verify PIN",
+        timed(engine, &mut card, &mut sam, runs, |c| engine.verify_pin(c, &PinEntry::Host(&pin("123456")), false)),
+    );
     add("unblock PIN", timed(engine, &mut card, &mut sam, runs, |c| engine.unblock_pin(c)));
     // Activation needs the initial PIN: it runs once per card.
     add(
         "activate",
         timed(engine, &mut card, &mut sam, 1, |c| {
-            engine.activate(c, &ssn("11010519491231002X"), &pin("123456"), &pin("135790"), false)
+            engine.activate(c, &ssn("11010519491231002X"), &PinEntry::Host((&pin("123456"), &pin("135790"))), false)
         }),
     );
     let mut pins = ["135790", "246813"].iter().cycle();
@@ -115,7 +118,7 @@ fn measure(bench: &mut Bench, engine: &Engine, generation: u8, latency_us: u64, 
         "change PIN",
         timed(engine, &mut card, &mut sam, runs, |c| {
             let next = pins.next().map_or("246813", |p| if *p == current { "246813" } else { p });
-            let done = engine.change_pin(c, &pin(current), &pin(next), false);
+            let done = engine.change_pin(c, &PinEntry::Host((&pin(current), &pin(next))), false);
             current = if done.is_ok() { next } else { current };
             done
         }),

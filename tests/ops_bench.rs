@@ -8,7 +8,7 @@ use sscard_testkit as support;
 use std::path::{Path, PathBuf};
 
 use sscard_model::{Field, HolderRecordUpdate, Pin, Ssn};
-use sscard_ops::{CardState, Engine, OpError, ReadOptions, VerifyOutcome};
+use sscard_ops::{CardState, Engine, OpError, PinEntry, ReadOptions, VerifyOutcome};
 use sscard_script::Cards;
 use sscard_transport::{CardConnection, PcscConnection};
 use support::bench::{Bench, Slot};
@@ -124,37 +124,40 @@ fn every_operation(generation: u8) {
     assert_eq!((status.value.tries_left, status.value.blocked, status.apdus), (3, false, select + 1));
 
     // Wrong PINs come back as outcomes with the tries left.
-    let wrong = rig.op(|e, c| e.verify_pin(c, &pin("654321"), false)).expect("verify");
+    let wrong = rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("654321")), false)).expect("verify");
     assert_eq!(wrong.value, VerifyOutcome { ok: false, tries_left: 2 });
     assert_eq!(wrong.apdus, select + 1 + 1);
-    let wrong = rig.op(|e, c| e.verify_pin(c, &pin("654321"), false)).expect("verify");
+    let wrong = rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("654321")), false)).expect("verify");
     assert_eq!(wrong.value, VerifyOutcome { ok: false, tries_left: 1 });
     let before = rig.logged().len();
-    let refused = rig.op(|e, c| e.verify_pin(c, &pin("654321"), false));
+    let refused = rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("654321")), false));
     assert!(matches!(refused, Err(OpError::LastTry)), "{refused:?}");
     assert!(rig.logged()[before..].iter().all(|a| !a.starts_with("0020000003")), "no VERIFY with data was sent");
-    let blocked = rig.op(|e, c| e.verify_pin(c, &pin("654321"), true)).expect("verify");
+    let blocked = rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("654321")), true)).expect("verify");
     assert_eq!(blocked.value, VerifyOutcome { ok: false, tries_left: 0 });
-    assert!(matches!(rig.op(|e, c| e.verify_pin(c, &pin("123456"), true)), Err(OpError::PinBlocked)));
+    assert!(matches!(rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("123456")), true)), Err(OpError::PinBlocked)));
     assert!(rig.op(|e, c| e.pin_status(c)).expect("status").value.blocked);
 
     let unblocked = rig.op(|e, c| e.unblock_pin(c)).expect("unblock");
     // SELECT, PSAM SELECT, card id, GET CHALLENGE, INIT, MAC, UNBLOCK, closing SELECT.
     assert_eq!(unblocked.apdus, select + 1 + 1 + 1 + 2 + 1 + close);
-    let right = rig.op(|e, c| e.verify_pin(c, &pin("123456"), false)).expect("verify");
+    let right = rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("123456")), false)).expect("verify");
     assert_eq!(right.value, VerifyOutcome { ok: true, tries_left: 3 });
     // SELECT, status, VERIFY, then SELECT and status again.
     assert_eq!(right.apdus, select + 1 + 1 + select + 1);
 
     // Activation checks the holder first.
     let before = rig.logged().len();
-    let mismatch = rig.op(|e, c| e.activate(c, &ssn("44030519900101123X"), &pin("123456"), &pin("135790"), false));
+    let mismatch = rig
+        .op(|e, c| e.activate(c, &ssn("44030519900101123X"), &PinEntry::Host((&pin("123456"), &pin("135790"))), false));
     assert!(matches!(mismatch, Err(OpError::HolderMismatch(_))), "{mismatch:?}");
     assert!(
         rig.logged()[before..].iter().all(|a| !a.starts_with("0020000003") && !a.starts_with("805E")),
         "no PIN APDU"
     );
-    let activated = rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false)).expect("activate");
+    let activated = rig
+        .op(|e, c| e.activate(c, &ssn(SSN), &PinEntry::Host((&pin("123456"), &pin("135790"))), false))
+        .expect("activate");
     assert_eq!(activated.value.state, CardState::Active);
     assert_eq!(activated.value.pin.tries_left, 3);
     // The read card (SELECT, PSAM, EF05, [auth], EF06, status), VERIFY,
@@ -165,23 +168,24 @@ fn every_operation(generation: u8) {
     assert_eq!(activated.apdus, read_inside + 2 + if gen3 { 5 } else { 0 } + select + 1);
     if gen3 {
         assert!(matches!(
-            rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false)),
+            rig.op(|e, c| e.activate(c, &ssn(SSN), &PinEntry::Host((&pin("123456"), &pin("135790"))), false)),
             Err(OpError::AlreadyActive)
         ));
     } else {
         // gen2 cannot tell: the initial PIN is wrong now, and a try is spent.
-        let again = rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false));
+        let again = rig.op(|e, c| e.activate(c, &ssn(SSN), &PinEntry::Host((&pin("123456"), &pin("135790"))), false));
         assert!(matches!(again, Err(OpError::WrongPin { tries_left: 2 })), "{again:?}");
     }
 
-    let changed = rig.op(|e, c| e.change_pin(c, &pin("135790"), &pin("246813"), false)).expect("change");
+    let changed =
+        rig.op(|e, c| e.change_pin(c, &PinEntry::Host((&pin("135790"), &pin("246813"))), false)).expect("change");
     assert_eq!(changed.apdus, select + 1 + 1);
-    let wrong_old = rig.op(|e, c| e.change_pin(c, &pin("135790"), &pin("246813"), false));
+    let wrong_old = rig.op(|e, c| e.change_pin(c, &PinEntry::Host((&pin("135790"), &pin("246813"))), false));
     assert!(matches!(wrong_old, Err(OpError::WrongPin { tries_left: 2 })), "{wrong_old:?}");
 
     let reloaded = rig.op(|e, c| e.reload_pin(c, &pin("975312"))).expect("reload");
     assert_eq!(reloaded.apdus, select + 1 + 1 + 1 + 2 + 1 + close);
-    let right = rig.op(|e, c| e.verify_pin(c, &pin("975312"), false)).expect("verify");
+    let right = rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("975312")), false)).expect("verify");
     assert_eq!(right.value, VerifyOutcome { ok: true, tries_left: 3 });
 
     drop(rig.bench);
@@ -206,9 +210,15 @@ fn refused_inputs_send_nothing_and_state_refusals_send_no_pin_apdu() {
 
     // Input refusals: not one APDU.
     let cases: Vec<(&str, Result<(), OpError>)> = vec![
-        ("weak PIN 111111", rig.op(|e, c| e.change_pin(c, &pin("123456"), &pin("111111"), false).map(|_| ()))),
+        (
+            "weak PIN 111111",
+            rig.op(|e, c| e.change_pin(c, &PinEntry::Host((&pin("123456"), &pin("111111"))), false).map(|_| ())),
+        ),
         ("ascending PIN", rig.op(|e, c| e.reload_pin(c, &pin("123456")).map(|_| ()))),
-        ("5-digit new PIN", rig.op(|e, c| e.change_pin(c, &pin("123456"), &pin("13579"), false).map(|_| ()))),
+        (
+            "5-digit new PIN",
+            rig.op(|e, c| e.change_pin(c, &PinEntry::Host((&pin("123456"), &pin("13579"))), false).map(|_| ())),
+        ),
         ("inconsistent record", {
             let mut bad = record(3, 500);
             bad.set_from_str(Field::BirthDate, "1950-01-01").expect("date");
@@ -223,25 +233,27 @@ fn refused_inputs_send_nothing_and_state_refusals_send_no_pin_apdu() {
     // State refusals read what they must, and never send a PIN APDU.
     let pin_apdu = |a: &String| a.starts_with("0020000003") || a.starts_with("805E");
     let before = rig.logged().len();
-    let mismatch = rig.op(|e, c| e.activate(c, &ssn("44030519900101123X"), &pin("123456"), &pin("135790"), false));
+    let mismatch = rig
+        .op(|e, c| e.activate(c, &ssn("44030519900101123X"), &PinEntry::Host((&pin("123456"), &pin("135790"))), false));
     assert!(matches!(mismatch, Err(OpError::HolderMismatch(_))), "{mismatch:?}");
     for _ in 0..2 {
-        let wrong = rig.op(|e, c| e.verify_pin(c, &pin("000000"), false)).expect("verify");
+        let wrong = rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("000000")), false)).expect("verify");
         assert!(!wrong.value.ok);
     }
     let after_wrong = rig.logged().len();
-    let last = rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false));
+    let last = rig.op(|e, c| e.activate(c, &ssn(SSN), &PinEntry::Host((&pin("123456"), &pin("135790"))), false));
     assert!(matches!(last, Err(OpError::LastTry)), "{last:?}");
-    let last = rig.op(|e, c| e.change_pin(c, &pin("123456"), &pin("135790"), false));
+    let last = rig.op(|e, c| e.change_pin(c, &PinEntry::Host((&pin("123456"), &pin("135790"))), false));
     assert!(matches!(last, Err(OpError::LastTry)), "{last:?}");
     assert!(rig.logged()[before..].iter().filter(|a| pin_apdu(a)).count() == 2, "only the two wrong VERIFYs");
     assert!(rig.logged()[after_wrong..].iter().all(|a| !pin_apdu(a)));
     // A correct VERIFY with allow_last_try resets the counter, then activate.
-    assert!(rig.op(|e, c| e.verify_pin(c, &pin("123456"), true)).expect("verify").value.ok);
-    rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("123456"), &pin("135790"), false)).expect("activate");
+    assert!(rig.op(|e, c| e.verify_pin(c, &PinEntry::Host(&pin("123456")), true)).expect("verify").value.ok);
+    rig.op(|e, c| e.activate(c, &ssn(SSN), &PinEntry::Host((&pin("123456"), &pin("135790"))), false))
+        .expect("activate");
     let before = rig.logged().len();
     assert!(matches!(
-        rig.op(|e, c| e.activate(c, &ssn(SSN), &pin("135790"), &pin("246813"), false)),
+        rig.op(|e, c| e.activate(c, &ssn(SSN), &PinEntry::Host((&pin("135790"), &pin("246813"))), false)),
         Err(OpError::AlreadyActive)
     ));
     let sent = &rig.logged()[before..];

@@ -7,12 +7,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+const SSN: &str = "11010519491231002X";
+
+use sscard_client::{CallError, CallErrorKind};
+use sscard_contract::ErrorName;
 use sscard_service::ServiceConfig;
 use sscard_sim::Generation;
 use sscard_testkit as support;
-use sscard_transport::ReaderFeatures;
 use sscard_transport::part10::{feature, property};
 use sscard_transport::shape::{LengthForm, classify};
+use sscard_transport::{PadKeys, PinPadEntry, ReaderFeatures};
 use support::client::{bytes, holder_dict, no_opts, opts};
 use support::in_process::{InProcessDaemon, blank_card, reference_psam};
 
@@ -173,4 +177,135 @@ async fn a_reader_that_passes_extended_apdus_gets_the_photo_in_one() {
     let updates = sent.photo_updates();
     assert_eq!(updates.len(), 1, "{:02X?}", updates.iter().map(|a| &a[..7]).collect::<Vec<_>>());
     assert!(is_extended(updates[0]) && updates[0][..4] == [0x00, 0xD6, 0x88, 0x00]);
+}
+
+/// A PIN-pad reader "Pad" holding a personalised gen3 card, and the PSAM.
+async fn pad_rig() -> (InProcessDaemon, Vec<sscard_transport::VirtualReader>) {
+    let readers =
+        [("Pad", pin_pad_reader()), ("PSAM", ReaderFeatures::default()), ("Plain", ReaderFeatures::default())];
+    let (rig, readers) = InProcessDaemon::start_with_features(&readers, ServiceConfig::default()).await;
+    rig.insert(&readers[1], "PSAM", reference_psam()).await;
+    rig.insert(&readers[0], "Pad", blank_card(Generation::Gen3, 1)).await;
+    rig.reader("Pad").await.write_holder_record(holder_dict(3, None), no_opts()).await.expect("personalise");
+    (rig, readers)
+}
+
+fn pad() -> sscard_client::Dict {
+    opts(&[("pin_pad", true)])
+}
+
+/// The daemon's error of a failed call, with its details.
+fn daemon_error<T: std::fmt::Debug>(result: zbus::Result<T>) -> CallError {
+    let e = CallError::from(result.expect_err("an error"));
+    assert!(matches!(e.kind, CallErrorKind::Daemon(Some(_))), "not one of the daemon's errors: {e}");
+    e
+}
+
+/// The VERIFY and CHANGE PIN commands with data the card was sent.
+fn pin_commands(reader: &sscard_transport::VirtualReader) -> Vec<Vec<u8>> {
+    let is_pin = |a: &[u8]| a.len() > 5 && matches!((a[0], a[1]), (0x00, 0x20) | (0x80, 0x5E));
+    reader.log().iter().filter(|a| is_pin(a)).map(|a| a.to_vec()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keypad_verifies_and_changes_the_pin_without_it_crossing_the_bus() {
+    let (rig, readers) = pad_rig().await;
+    let reader = rig.reader("Pad").await;
+    readers[0].type_on_pad([PadKeys::digits("123456")]);
+    assert_eq!(reader.verify_pin("", pad()).await.expect("VerifyPin on the pad"), (true, 3));
+    // The pad wrote the digits into the profile's VERIFY, packed BCD.
+    let sent = pin_commands(&readers[0]);
+    assert_eq!(sent, [vec![0x00, 0x20, 0x00, 0x00, 0x03, 0x12, 0x34, 0x56]]);
+    let requests = readers[0].pad_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].entry, PinPadEntry::Verify { offset: 0 });
+    assert_eq!((requests[0].min_digits, requests[0].max_digits), (6, 6));
+    assert_eq!(requests[0].template, [0x00, 0x20, 0x00, 0x00, 0x03, 0xFF, 0xFF, 0xFF]);
+
+    readers[0].type_on_pad([PadKeys::digits("000000")]);
+    assert_eq!(reader.verify_pin("", pad()).await.expect("a wrong PIN on the pad"), (false, 2));
+
+    // CHANGE PIN: the current PIN, the new one, its confirmation.
+    readers[0].type_on_pad(["123456", "802413", "802413"].map(PadKeys::digits));
+    reader.change_pin("", "", pad()).await.expect("ChangePin on the pad");
+    let change = readers[0].pad_requests().pop().expect("a request");
+    assert_eq!(change.entry, PinPadEntry::Modify { old_offset: 0, new_offset: 4 });
+    assert_eq!(
+        pin_commands(&readers[0]).last().map(|a| a[5..].to_vec()),
+        Some(vec![0x12, 0x34, 0x56, 0xFF, 0x80, 0x24, 0x13])
+    );
+    // The host's VERIFY takes the new PIN.
+    assert_eq!(reader.verify_pin("802413", no_opts()).await.expect("VerifyPin"), (true, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activation_on_the_keypad_asks_for_the_initial_pin_once() {
+    let (rig, readers) = pad_rig().await;
+    let reader = rig.reader("Pad").await;
+    readers[0].type_on_pad(["123456", "802413", "802413"].map(PadKeys::digits));
+    let info = reader.activate(SSN, "", "", pad()).await.expect("Activate on the pad");
+    assert_eq!(support::client::text(&info, "state").as_deref(), Some("active"));
+    let requests = readers[0].pad_requests();
+    assert_eq!(requests.len(), 1, "one CHANGE PIN, no VERIFY of the initial PIN before it");
+    assert_eq!(requests[0].entry, PinPadEntry::Modify { old_offset: 0, new_offset: 4 });
+    assert_eq!(reader.verify_pin("802413", no_opts()).await.expect("VerifyPin"), (true, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pads_refusals_are_named_and_the_card_is_not_asked() {
+    let (rig, readers) = pad_rig().await;
+    let reader = rig.reader("Pad").await;
+    let before = pin_commands(&readers[0]).len();
+    readers[0].type_on_pad([PadKeys::Cancel]);
+    let e = daemon_error(reader.verify_pin("", pad()).await);
+    assert_eq!(e.name(), Some(ErrorName::PinEntryCancelled), "{e}");
+    readers[0].type_on_pad([PadKeys::Nothing]);
+    assert_eq!(daemon_error(reader.verify_pin("", pad()).await).name(), Some(ErrorName::Timeout));
+    readers[0].type_on_pad([PadKeys::digits("1234")]);
+    let e = daemon_error(reader.verify_pin("", pad()).await);
+    assert_eq!(
+        (e.name(), e.details.field.as_deref(), e.details.rule.as_deref()),
+        (Some(ErrorName::InvalidArgument), Some("pin"), Some("pin_length")),
+        "{e}"
+    );
+    // Pads that answer 6B 80 to a length they refuse.
+    readers[0].set_pad_length_refusal([0x6B, 0x80]);
+    readers[0].type_on_pad([PadKeys::digits("1234567")]);
+    assert_eq!(daemon_error(reader.verify_pin("", pad()).await).details.rule.as_deref(), Some("pin_length"));
+    readers[0].type_on_pad(["123456", "802413", "802414"].map(PadKeys::digits));
+    let e = daemon_error(reader.change_pin("", "", pad()).await);
+    assert_eq!(
+        (e.details.field.as_deref(), e.details.rule.as_deref()),
+        (Some("new_pin"), Some("pin_confirmation_differs")),
+        "{e}"
+    );
+    assert_eq!(pin_commands(&readers[0]).len(), before, "no PIN command reached the card");
+    // No try was spent.
+    assert_eq!(reader.get_pin_status(no_opts()).await.expect("GetPinStatus"), (3, false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_pad_is_refused_with_a_pin_or_without_a_pad_before_any_apdu() {
+    let (rig, readers) = pad_rig().await;
+    let pad_reader = rig.reader("Pad").await;
+    let before = readers[0].log().len();
+    let e = daemon_error(pad_reader.verify_pin("123456", pad()).await);
+    assert_eq!(
+        (e.name(), e.details.field.as_deref(), e.details.rule.as_deref()),
+        (Some(ErrorName::InvalidArgument), Some("pin"), Some("pin_with_pin_pad")),
+        "{e}"
+    );
+    assert!(!e.message.contains("123456"), "{e}");
+    let e = daemon_error(pad_reader.change_pin("", "802413", pad()).await);
+    assert_eq!(e.details.field.as_deref(), Some("new_pin"), "{e}");
+    assert_eq!(readers[0].log().len(), before, "nothing was sent");
+    // A reader without a pad.
+    rig.insert(&readers[2], "Plain", blank_card(Generation::Gen3, 2)).await;
+    let plain = rig.reader("Plain").await;
+    let before = readers[2].log().len();
+    let e = daemon_error(plain.verify_pin("", pad()).await);
+    assert_eq!(e.name(), Some(ErrorName::NoPinPad), "{e}");
+    let e = daemon_error(plain.activate(SSN, "", "", pad()).await);
+    assert_eq!(e.name(), Some(ErrorName::NoPinPad), "{e}");
+    assert_eq!(readers[2].log().len(), before, "nothing was sent");
 }

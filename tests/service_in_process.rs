@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sscard_model::{Field, Pin, Ssn};
-use sscard_ops::{Engine, ReadOptions};
+use sscard_ops::{Engine, PinEntry, ReadOptions};
 use sscard_service::{Caller, ErrorName, Event, Reply, Request, Service, ServiceConfig, ServiceError};
 use sscard_sim::{Generation, Psam, UserCard, psam, user_card};
 use sscard_transport::{Backend, CardConnection, Fault, VirtualBackend, VirtualReader};
@@ -217,7 +217,10 @@ async fn no_rerun_once_a_pin_try_was_spent() {
     let resets = card_reader.resets();
     // SELECT, empty VERIFY, VERIFY with the PIN; the reset comes next.
     card_reader.inject(card_reader.processed() + 3, Fault::Reset);
-    let e = rig.call("Card", Request::VerifyPin { pin: pin("123456"), allow_last_try: false }).await.unwrap_err();
+    let e = rig
+        .call("Card", Request::VerifyPin { pin: PinEntry::Host(pin("123456")), allow_last_try: false })
+        .await
+        .unwrap_err();
     assert_eq!(e.name, ErrorName::CardReset, "{e}");
     assert!(e.message.contains("not rerun"), "{e}");
     let sent = hex_log(&card_reader)[start..].to_vec();
@@ -232,7 +235,7 @@ async fn a_call_whose_caller_timed_out_never_runs() {
     let start = card_reader.log().len();
     let (slow, queued) = tokio::join!(
         rig.call("Card", read()),
-        rig.call("Card", Request::VerifyPin { pin: pin("123456"), allow_last_try: false })
+        rig.call("Card", Request::VerifyPin { pin: PinEntry::Host(pin("123456")), allow_last_try: false })
     );
     assert_eq!(slow.unwrap_err().name, ErrorName::Timeout);
     assert_eq!(queued.unwrap_err().name, ErrorName::Timeout);
@@ -283,8 +286,10 @@ async fn sessions_end_as_their_effects_say() {
     assert_eq!(card_reader.resets(), resets, "no reset without a PIN try");
 
     // A PIN try: a reset, and no closing SELECT before it.
-    let Reply::Verified(v) =
-        rig.call("Card", Request::VerifyPin { pin: pin("123456"), allow_last_try: false }).await.unwrap()
+    let Reply::Verified(v) = rig
+        .call("Card", Request::VerifyPin { pin: PinEntry::Host(pin("123456")), allow_last_try: false })
+        .await
+        .unwrap()
     else {
         panic!()
     };
@@ -304,7 +309,11 @@ async fn sessions_end_as_their_effects_say() {
     let e = rig
         .call(
             "Card",
-            Request::Activate { ssn: other, initial_pin: pin("123456"), new_pin: pin("135790"), allow_last_try: false },
+            Request::Activate {
+                ssn: other,
+                pins: PinEntry::Host((pin("123456"), pin("135790"))),
+                allow_last_try: false,
+            },
         )
         .await
         .unwrap_err();

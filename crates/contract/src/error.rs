@@ -86,6 +86,11 @@ error_names! {
     /// An HSM session's step gave back an original or a command header
     /// that is not the one the session issued; nothing was sent.
     NotIssued = 23,
+    /// `pin_pad` on a reader without a PIN pad; nothing was sent.
+    NoPinPad = 24,
+    /// The holder pressed cancel on the reader's keypad; the card was not
+    /// asked.
+    PinEntryCancelled = 25,
 }
 
 impl ErrorName {
@@ -205,7 +210,7 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), ErrorName::ALL.len());
-        assert_eq!(codes, (3..=23).collect::<Vec<u8>>());
+        assert_eq!(codes, (3..=25).collect::<Vec<u8>>());
     }
 
     #[test]

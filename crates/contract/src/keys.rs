@@ -118,6 +118,9 @@ pub mod opts {
     pub const AUTHENTICATE: &str = "authenticate";
     /// `VerifyPin`, `ChangePin`, `Activate`: spend the PIN's last try.
     pub const ALLOW_LAST_TRY: &str = "allow_last_try";
+    /// `VerifyPin`, `ChangePin`, `Activate`: the reader's keypad collects
+    /// the PINs, whose arguments are then empty.
+    pub const PIN_PAD: &str = "pin_pad";
 }
 
 /// HSM sessions (`Reader1.BeginHsm`, `HsmSession1.Continue`).

@@ -146,6 +146,9 @@ impl Code {
             // knowing the tries left; an activated card is no input error.
             ErrorName::LastTry | ErrorName::AlreadyActive => Code::Unsupported,
             ErrorName::Ambiguous | ErrorName::Internal => Code::BadArgument,
+            ErrorName::PinEntryCancelled => Code::PinCancelled,
+            // The library asks for the keypad only where the reader has one.
+            ErrorName::NoPinPad => Code::Unsupported,
         }
     }
 

@@ -37,6 +37,10 @@ pub const PIN_NOT_DIGITS: &str = "pin_not_digits";
 pub const PIN_IS_INITIAL: &str = "pin_is_initial";
 pub const PIN_REPEATED_DIGIT: &str = "pin_repeated_digit";
 pub const PIN_SEQUENTIAL: &str = "pin_sequential";
+/// The new PIN typed on a keypad and its confirmation differ.
+pub const PIN_CONFIRMATION_DIFFERS: &str = "pin_confirmation_differs";
+/// A PIN given together with `pin_pad`: the keypad collects it.
+pub const PIN_WITH_PIN_PAD: &str = "pin_with_pin_pad";
 
 // The arguments themselves.
 /// A key the dictionary does not take (`opts`, `record`, `args`).

@@ -66,6 +66,12 @@ pub enum OpError {
     Timeout,
     #[error("pcscd is not available")]
     ServiceUnavailable,
+    /// The keypad was asked for, and the reader has none.
+    #[error("the reader has no PIN pad")]
+    NoPinPad,
+    /// The PIN pad answered instead of the card: nothing reached the card.
+    #[error("{0}")]
+    PinPad(PinPadError),
     #[error("transport: {0}")]
     Transport(TransportError),
     /// The PSAM failed in the middle of the operation (removed, reset, or
@@ -74,6 +80,22 @@ pub enum OpError {
     Sam(TransportError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The PIN pad's refusal (PC/SC part 10), as a person reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinPadError(pub sscard_transport::PadRefusal);
+
+impl std::fmt::Display for PinPadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use sscard_transport::PadRefusal;
+        f.write_str(match self.0 {
+            PadRefusal::Timeout => "nobody typed the PIN on the reader's keypad in time",
+            PadRefusal::Cancelled => "the PIN entry was cancelled on the reader's keypad",
+            PadRefusal::EntriesDiffer => "new_pin: the new PIN and its confirmation on the keypad differ",
+            PadRefusal::Length => "pin: the PIN typed on the keypad has a length the pad does not take",
+        })
+    }
 }
 
 impl From<RecordInputError> for OpError {
@@ -98,6 +120,7 @@ impl OpError {
                 TransportError::Timeout => OpError::Timeout,
                 TransportError::NoService => OpError::ServiceUnavailable,
                 other @ (TransportError::NoCard
+                | TransportError::NoPinPad
                 | TransportError::CardRemoved
                 | TransportError::CardReset
                 | TransportError::UnknownReader(_)
@@ -113,6 +136,7 @@ impl OpError {
                 // A card that leaves mid-operation is removed, whatever the
                 // reader says; `NoCard` there is pcsc-lite's word for it.
                 TransportError::CardRemoved | TransportError::NoCard => OpError::CardRemoved,
+                TransportError::NoPinPad => OpError::NoPinPad,
                 TransportError::CardReset => OpError::CardReset,
                 TransportError::Timeout => OpError::Timeout,
                 TransportError::NoService => OpError::ServiceUnavailable,
@@ -140,6 +164,7 @@ impl OpError {
             // A script the loader accepted cannot miss an input or build a
             // bad value from the operations' own inputs: a bug, if it happens.
             e @ (RunError::Value { .. } | RunError::MissingInput { .. }) => OpError::Internal(e.to_string()),
+            RunError::PinPad { refusal, .. } => OpError::PinPad(PinPadError(refusal)),
             // An optional script the card's profile leaves out.
             RunError::MissingScript { file } => {
                 OpError::NotSupported(format!("{file}: the profile has no such script"))

@@ -12,7 +12,7 @@ mod info;
 
 use std::path::Path;
 
-pub use error::OpError;
+pub use error::{OpError, PinPadError};
 pub use hsm::{HsmInput, HsmOperation, HsmSession, HsmStep};
 pub use info::InfoValue;
 pub use info::{CardInfo, CardState, PinStatus};
@@ -606,13 +606,16 @@ impl Engine {
     pub fn verify_pin(
         &self,
         cards: &mut Cards<'_>,
-        pin: &Pin,
+        pin: &PinEntry<&Pin>,
         allow_last_try: bool,
     ) -> Result<Done<VerifyOutcome>, OpError> {
         let mut s = self.identify(cards)?;
         s.before_spending_a_try(allow_last_try)?;
         let mut v = Values::new();
-        v.put(var::PIN, pin.to_bcd());
+        match pin {
+            PinEntry::Host(pin) => v.put(var::PIN, pin.to_bcd()),
+            PinEntry::Keypad => v.from_keypad(var::PIN, keypad_digits(s.profile)),
+        }
         let outcome = match s.run_raw(ScriptId::Verify, v) {
             Ok(_) => {
                 // The counter after success, read after a fresh SELECT.
@@ -629,21 +632,24 @@ impl Engine {
         s.finish(outcome)
     }
 
-    /// CHANGE PIN; a wrong old PIN is `WrongPin`.
+    /// CHANGE PIN; a wrong old PIN is `WrongPin`. The new-PIN rules see
+    /// only a PIN the host holds: one typed on the keypad never reaches it.
     pub fn change_pin(
         &self,
         cards: &mut Cards<'_>,
-        old_pin: &Pin,
-        new_pin: &Pin,
+        pins: &PinEntry<(&Pin, &Pin)>,
         allow_last_try: bool,
     ) -> Result<Done<()>, OpError> {
-        self.new_pin_rules(new_pin, None)?;
+        if let PinEntry::Host((_, new_pin)) = pins {
+            self.new_pin_rules(new_pin, None)?;
+        }
         let mut s = self.identify(cards)?;
-        self.new_pin_rules(new_pin, Some(s.profile))?;
+        if let PinEntry::Host((_, new_pin)) = pins {
+            self.new_pin_rules(new_pin, Some(s.profile))?;
+        }
         s.before_spending_a_try(allow_last_try)?;
         let mut v = Values::new();
-        v.put(var::OLD_PIN, old_pin.to_bcd());
-        v.put(var::NEW_PIN, new_pin.to_bcd());
+        put_pins(&mut v, pins, var::OLD_PIN, s.profile);
         s.run_pin(ScriptId::ChangePin, v)?;
         s.finish(())
     }
@@ -678,13 +684,16 @@ impl Engine {
         &self,
         cards: &mut Cards<'_>,
         ssn: &Ssn,
-        initial_pin: &Pin,
-        new_pin: &Pin,
+        pins: &PinEntry<(&Pin, &Pin)>,
         allow_last_try: bool,
     ) -> Result<Done<CardInfo>, OpError> {
-        self.new_pin_rules(new_pin, None)?;
+        if let PinEntry::Host((_, new_pin)) = pins {
+            self.new_pin_rules(new_pin, None)?;
+        }
         let mut s = self.identify(cards)?;
-        self.new_pin_rules(new_pin, Some(s.profile))?;
+        if let PinEntry::Host((_, new_pin)) = pins {
+            self.new_pin_rules(new_pin, Some(s.profile))?;
+        }
         if s.fci.life_cycle() == Some(LifeCycle::Active) {
             return Err(OpError::AlreadyActive);
         }
@@ -698,8 +707,7 @@ impl Engine {
         }
         s.before_spending_a_try(allow_last_try)?;
         let mut v = Values::new();
-        v.put(var::INITIAL_PIN, initial_pin.to_bcd());
-        v.put(var::NEW_PIN, new_pin.to_bcd());
+        put_pins(&mut v, pins, var::INITIAL_PIN, s.profile);
         v.set(var::EF05_01, info.issuer.card_id.map(|id| card_id_record(&id)).unwrap_or_default());
         s.run_pin(ScriptId::Activate, v)?;
         // A fresh SELECT shows the new life cycle and the counter.
@@ -769,6 +777,62 @@ fn card_id_record(id: &sscard_model::CardId) -> Vec<u8> {
     tlv
 }
 
+/// Where an operation's PINs come from: the caller, or the reader's
+/// keypad (PC/SC part 10), which puts them into the card's command so that
+/// they never cross the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinEntry<T> {
+    Host(T),
+    Keypad,
+}
+
+impl<T> PinEntry<T> {
+    pub fn is_keypad(&self) -> bool {
+        matches!(self, PinEntry::Keypad)
+    }
+}
+
+impl PinEntry<Pin> {
+    pub fn as_ref(&self) -> PinEntry<&Pin> {
+        match self {
+            PinEntry::Host(pin) => PinEntry::Host(pin),
+            PinEntry::Keypad => PinEntry::Keypad,
+        }
+    }
+}
+
+impl PinEntry<(Pin, Pin)> {
+    pub fn as_refs(&self) -> PinEntry<(&Pin, &Pin)> {
+        match self {
+            PinEntry::Host((current, new)) => PinEntry::Host((current, new)),
+            PinEntry::Keypad => PinEntry::Keypad,
+        }
+    }
+}
+
+/// How many digits a keypad PIN has: the profile's standard length. The
+/// card's Lc is ceil(digits / 2), and a pad that cannot insert a length
+/// byte cannot make the command fit another length
+/// (`docs/card-profile.md`, "PIN pads").
+fn keypad_digits(profile: &Profile) -> u8 {
+    u8::try_from(profile.new_pin_length).unwrap_or(6)
+}
+
+/// The current PIN (under `current`) and the new one, from the host or
+/// the keypad: on the keypad the holder types the current one first.
+fn put_pins(values: &mut Values, pins: &PinEntry<(&Pin, &Pin)>, current: &str, profile: &Profile) {
+    match pins {
+        PinEntry::Host((current_pin, new_pin)) => {
+            values.put(current, current_pin.to_bcd());
+            values.put(var::NEW_PIN, new_pin.to_bcd());
+        }
+        PinEntry::Keypad => {
+            values.from_keypad(current, keypad_digits(profile));
+            values.from_keypad(var::NEW_PIN, keypad_digits(profile));
+        }
+    }
+}
+
 fn policy(profile: &Profile) -> PinPolicy {
     PinPolicy { length: profile.new_pin_length, initial: profile.initial_pin.clone() }
 }
@@ -792,7 +856,7 @@ fn run_script(
 ) -> Result<Finished, RunError> {
     // A card or reader without extended APDUs runs the profile's stand-ins.
     let extended = cards.card.capabilities().extended_length;
-    let Some(script) = profile.script_for(id.name(), extended) else {
+    let Some(script) = profile.script_for_entry(id.name(), extended, values.is_keypad()) else {
         // Only optional scripts can be missing; the loader checked the rest.
         return Err(RunError::MissingScript { file: format!("{}/{}.apdu", profile.dir.display(), id.name()) });
     };

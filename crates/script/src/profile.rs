@@ -55,6 +55,10 @@ struct ManifestFile {
     /// Scripts that stand in for others where extended APDUs cannot go.
     #[serde(default, rename = "short-apdus")]
     short_apdus: BTreeMap<String, String>,
+    /// Scripts that stand in for others when the reader's keypad enters
+    /// the PINs.
+    #[serde(default, rename = "pin-pad")]
+    pin_pad: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +108,9 @@ pub struct Profile {
     /// their stand-ins, in every script that includes them too. Empty when
     /// the profile needs no stand-in.
     pub short_scripts: HashMap<String, Script>,
+    /// The manifest's `[pin-pad]`: the script that runs in a script's
+    /// place when the reader's keypad enters the PINs.
+    pub pin_pad_stand_ins: BTreeMap<String, String>,
 }
 
 impl Profile {
@@ -115,6 +122,19 @@ impl Profile {
     /// its reader, or does not (`extended`): the stand-in where the
     /// manifest names one.
     pub fn script_for(&self, name: &str, extended: bool) -> Option<&Script> {
+        match self.short_scripts.get(name) {
+            Some(short) if !extended => Some(short),
+            _ => self.scripts.get(name),
+        }
+    }
+
+    /// As [`Profile::script_for`], with the `[pin-pad]` stand-in in its
+    /// place when the keypad enters the PINs (`keypad`).
+    pub fn script_for_entry(&self, name: &str, extended: bool, keypad: bool) -> Option<&Script> {
+        let name = match self.pin_pad_stand_ins.get(name) {
+            Some(stand_in) if keypad => stand_in.as_str(),
+            _ => name,
+        };
         match self.short_scripts.get(name) {
             Some(short) if !extended => Some(short),
             _ => self.scripts.get(name),
@@ -251,6 +271,9 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
     }
     let scripts = loader.done;
     let short_scripts = short_apdu_scripts(&shown, &sources, &constant_lengths, &m.short_apdus, &scripts)?;
+    for (name, stand_in) in &m.pin_pad {
+        check_stand_in(&shown, "pin-pad", name, stand_in, &scripts)?;
+    }
     for need in needs {
         match scripts.get(need.script) {
             None if need.required => {
@@ -317,6 +340,7 @@ pub fn load_profile(dir: &Path, needs: &[ScriptNeed]) -> Result<Profile, LoadErr
         status,
         scripts,
         short_scripts,
+        pin_pad_stand_ins: m.pin_pad,
     })
 }
 
@@ -336,41 +360,54 @@ fn short_apdu_scripts(
     }
     let bad = |message: String| LoadError::Manifest { path: manifest.to_owned(), message };
     for (name, stand_in) in stand_ins {
-        let (Some(original), Some(replacement)) = (scripts.get(name), scripts.get(stand_in)) else {
-            let missing = if scripts.contains_key(name) { stand_in } else { name };
-            return Err(bad(format!("short-apdus.{name}: no script {missing}.apdu")));
-        };
         if stand_ins.contains_key(stand_in) {
             return Err(bad(format!("short-apdus.{name}: {stand_in} has a stand-in of its own")));
         }
-        let inputs = |s: &Script| {
-            let mut i: Vec<String> = s.inputs.iter().cloned().chain(s.awaits().map(str::to_owned)).collect();
-            i.sort();
-            i
-        };
-        if inputs(original) != inputs(replacement) {
-            return Err(bad(format!(
-                "short-apdus.{name}: {stand_in}.apdu takes [{}], not the same inputs as {name}.apdu ([{}])",
-                inputs(replacement).join(", "),
-                inputs(original).join(", ")
-            )));
-        }
-        let uses_sam = |s: &Script| s.steps().any(|step| step.slot == super::syntax::Slot::Sam);
-        if uses_sam(original) != uses_sam(replacement) {
-            return Err(bad(format!(
-                "short-apdus.{name}: {stand_in}.apdu and {name}.apdu must agree on using the PSAM"
-            )));
-        }
-        let captured: Vec<&str> = captures(replacement).collect();
-        if let Some(missing) = captures(original).find(|c| !captured.contains(c)) {
-            return Err(bad(format!("short-apdus.{name}: {stand_in}.apdu never captures {missing:?}")));
-        }
+        check_stand_in(manifest, "short-apdus", name, stand_in, scripts)?;
     }
     let mut loader = ScriptLoader { sources, constants, stand_ins, done: HashMap::new(), active: Vec::new() };
     for name in sources.keys() {
         loader.load(name)?;
     }
     Ok(loader.done)
+}
+
+/// A stand-in (`[table]`'s `name = "stand_in"`) must take the same inputs
+/// as the script it stands in for, capture at least what it captures and
+/// agree on the PSAM, so that no caller can tell the two apart.
+fn check_stand_in(
+    manifest: &str,
+    table: &str,
+    name: &str,
+    stand_in: &str,
+    scripts: &HashMap<String, Script>,
+) -> Result<(), LoadError> {
+    let bad = |message: String| LoadError::Manifest { path: manifest.to_owned(), message };
+    let (Some(original), Some(replacement)) = (scripts.get(name), scripts.get(stand_in)) else {
+        let missing = if scripts.contains_key(name) { stand_in } else { name };
+        return Err(bad(format!("{table}.{name}: no script {missing}.apdu")));
+    };
+    let inputs = |s: &Script| {
+        let mut i: Vec<String> = s.inputs.iter().cloned().chain(s.awaits().map(str::to_owned)).collect();
+        i.sort();
+        i
+    };
+    if inputs(original) != inputs(replacement) {
+        return Err(bad(format!(
+            "{table}.{name}: {stand_in}.apdu takes [{}], not the same inputs as {name}.apdu ([{}])",
+            inputs(replacement).join(", "),
+            inputs(original).join(", ")
+        )));
+    }
+    let uses_sam = |s: &Script| s.steps().any(|step| step.slot == super::syntax::Slot::Sam);
+    if uses_sam(original) != uses_sam(replacement) {
+        return Err(bad(format!("{table}.{name}: {stand_in}.apdu and {name}.apdu must agree on using the PSAM")));
+    }
+    let captured: Vec<&str> = captures(replacement).collect();
+    if let Some(missing) = captures(original).find(|c| !captured.contains(c)) {
+        return Err(bad(format!("{table}.{name}: {stand_in}.apdu never captures {missing:?}")));
+    }
+    Ok(())
 }
 
 /// Loads every profile under `root` (each subdirectory with a

@@ -12,13 +12,71 @@ use super::syntax::{
     Slice, Slot, Step, StepEffects,
 };
 use sscard_apdu::{Command, StatusWord, exchange};
-use sscard_transport::{Transport, TransportError};
+use sscard_transport::{PadRefusal, PinPadEntry, PinPadRequest, Transport, TransportError};
+
+fn pad_refusal_text(refusal: PadRefusal) -> &'static str {
+    match refusal {
+        PadRefusal::Timeout => "nobody typed the PIN in time",
+        PadRefusal::Cancelled => "the holder cancelled",
+        PadRefusal::EntriesDiffer => "the new PIN and its confirmation differ",
+        PadRefusal::Length => "the PIN typed has a length the pad does not take",
+    }
+}
+
+/// Where the keypad's secrets fall in `parts`, the command's data: their
+/// offsets, when the step sends any.
+fn keypad_offsets(values: &Values, parts: &[Part], chunk: Option<(usize, usize)>) -> Vec<(usize, String)> {
+    let mut at = 0;
+    let mut found = Vec::new();
+    for part in parts {
+        if let Part::Value { name, slice: None, .. } = part
+            && values.keypad.contains(name)
+        {
+            found.push((at, name.clone()));
+        }
+        at += expanded_len(values, std::slice::from_ref(part), chunk);
+    }
+    found
+}
+
+/// The PIN-pad request for a step whose data holds the keypad's secrets.
+fn pad_request(
+    values: &Values,
+    command: &Command,
+    offsets: &[(usize, String)],
+    pos: &Pos,
+) -> Result<PinPadRequest, RunError> {
+    let bad = |problem: &str| RunError::Value { pos: pos.clone(), problem: problem.to_owned() };
+    let offset = |i: usize| -> Result<u8, RunError> {
+        let (at, _) = offsets.get(i).ok_or_else(|| bad("no PIN for the keypad"))?;
+        u8::try_from(*at).ok().filter(|at| *at < 16).ok_or_else(|| bad("a PIN past the 15th byte of the data"))
+    };
+    let entry = match offsets.len() {
+        1 => PinPadEntry::Verify { offset: offset(0)? },
+        // The keypad asks in the order the holder types: the current PIN first.
+        2 if offsets[0].1 == values.keypad[0] => PinPadEntry::Modify { old_offset: offset(0)?, new_offset: offset(1)? },
+        2 => return Err(bad("the new PIN before the current one")),
+        _ => return Err(bad("more than two PINs for the keypad in one command")),
+    };
+    let digits = values.keypad_digits;
+    Ok(PinPadRequest {
+        template: command.to_bytes().to_vec(),
+        entry,
+        min_digits: digits,
+        max_digits: digits,
+        timeout_s: 0,
+    })
+}
 
 /// Named byte values: inputs, constants and captures. PIN bytes pass
 /// through here, so every value is wiped when dropped.
 #[derive(Default)]
 pub struct Values {
     map: HashMap<String, Zeroizing<Vec<u8>>>,
+    /// The secrets the reader's keypad enters, in the order the holder
+    /// types them, and their length in digits.
+    keypad: Vec<String>,
+    keypad_digits: u8,
 }
 
 impl std::fmt::Debug for Values {
@@ -54,6 +112,26 @@ impl Values {
     /// Takes in every value of `other`, replacing those of the same name.
     pub fn absorb(&mut self, other: Values) {
         self.map.extend(other.map);
+        if !other.keypad.is_empty() {
+            self.keypad = other.keypad;
+            self.keypad_digits = other.keypad_digits;
+        }
+    }
+
+    /// Makes the secret `name` one the reader's keypad enters, as `digits`
+    /// digits of packed BCD: the host holds only its place (`FF`s). A step
+    /// that sends it becomes a PIN-pad command (PC/SC part 10) that writes
+    /// the PIN in at that place: one such secret is a VERIFY, two (the
+    /// current PIN, then the new one) a CHANGE.
+    /// Whether the keypad enters any of these values.
+    pub fn is_keypad(&self) -> bool {
+        !self.keypad.is_empty()
+    }
+
+    pub fn from_keypad(&mut self, name: &str, digits: u8) {
+        self.set(name, vec![0xFF; usize::from(digits.div_ceil(2))]);
+        self.keypad.push(name.to_owned());
+        self.keypad_digits = digits;
     }
 
     fn append(&mut self, name: &str, bytes: &[u8]) {
@@ -119,6 +197,9 @@ pub enum RunError {
     Status { pos: Pos, step: String, slot: Slot, sw: StatusWord, class: StatusClass },
     #[error("{pos}: {slot}: {source}")]
     Transport { pos: Pos, slot: Slot, source: TransportError },
+    /// The PIN pad answered for the card: nothing reached the card.
+    #[error("{pos}: the PIN pad: {}", pad_refusal_text(*.refusal))]
+    PinPad { pos: Pos, refusal: PadRefusal },
     #[error("{pos}: this step needs the PSAM, and there is none")]
     NoSam { pos: Pos },
     #[error("{pos}: {problem}")]
@@ -433,12 +514,28 @@ fn exec(
             None => return Err(RunError::NoSam { pos: step.pos.clone() }),
         },
     };
-    let response = exchange(transport, &command).map_err(|e| match e {
-        sscard_apdu::ExchangeError::Transport(source) => {
-            RunError::Transport { pos: step.pos.clone(), slot: step.slot, source }
+    let keypad = match (step.slot, &step.apdu.data) {
+        (Slot::Card, Some(parts)) if !values.keypad.is_empty() => keypad_offsets(values, parts, chunk),
+        _ => Vec::new(),
+    };
+    let transport_error = |source| RunError::Transport { pos: step.pos.clone(), slot: step.slot, source };
+    let response = if keypad.is_empty() {
+        exchange(transport, &command).map_err(|e| match e {
+            sscard_apdu::ExchangeError::Transport(source) => transport_error(source),
+            sscard_apdu::ExchangeError::Response(e) => {
+                RunError::Value { pos: step.pos.clone(), problem: e.to_string() }
+            }
+        })?
+    } else {
+        let request = pad_request(values, &command, &keypad, &step.pos)?;
+        let answer = transport.pin_pad(&request).map_err(transport_error)?;
+        let response = sscard_apdu::Response::parse(&answer)
+            .map_err(|e| RunError::Value { pos: step.pos.clone(), problem: e.to_string() })?;
+        if let Some(refusal) = PadRefusal::of_status(response.sw.to_u16()) {
+            return Err(RunError::PinPad { pos: step.pos.clone(), refusal });
         }
-        sscard_apdu::ExchangeError::Response(e) => RunError::Value { pos: step.pos.clone(), problem: e.to_string() },
-    })?;
+        response
+    };
     if step.slot == Slot::Card {
         cards.effects.answered(step.effects);
     }

@@ -7,8 +7,8 @@
 pub use sscard_contract::{ErrorDetails, ErrorName};
 use sscard_contract::{keys, rule};
 
-use sscard_ops::OpError;
-use sscard_transport::TransportError;
+use sscard_ops::{OpError, PinPadError};
+use sscard_transport::{PadRefusal, TransportError};
 
 /// The contract's name for a transport failure. `NoCard` only ever answers
 /// the start of something on an empty reader; a card that leaves while it
@@ -21,6 +21,7 @@ pub(crate) fn name_of_transport(e: &TransportError) -> ErrorName {
             ErrorName::CardRemoved
         }
         TransportError::CardReset => ErrorName::CardReset,
+        TransportError::NoPinPad => ErrorName::NoPinPad,
         TransportError::Timeout => ErrorName::Timeout,
         TransportError::ExtendedLengthUnsupported
         | TransportError::ReaderShortApdusOnly
@@ -50,6 +51,12 @@ pub(crate) fn name_of_op(e: &OpError) -> ErrorName {
         OpError::CardReset => ErrorName::CardReset,
         OpError::Timeout => ErrorName::Timeout,
         OpError::ServiceUnavailable => ErrorName::ServiceUnavailable,
+        OpError::NoPinPad => ErrorName::NoPinPad,
+        OpError::PinPad(PinPadError(refusal)) => match refusal {
+            PadRefusal::Timeout => ErrorName::Timeout,
+            PadRefusal::Cancelled => ErrorName::PinEntryCancelled,
+            PadRefusal::EntriesDiffer | PadRefusal::Length => ErrorName::InvalidArgument,
+        },
         OpError::Transport(t) => name_of_transport(t),
         // The operation needed the PSAM, and it went away under it.
         OpError::Sam(_) => ErrorName::NoSam,
@@ -68,6 +75,13 @@ pub(crate) fn details_of_op(e: &OpError) -> ErrorDetails {
             ErrorDetails { tries_left: Some(u32::from(*tries_left)), ..ErrorDetails::default() }
         }
         OpError::LastTry => ErrorDetails { tries_left: Some(1), ..ErrorDetails::default() },
+        OpError::PinPad(PinPadError(PadRefusal::EntriesDiffer)) => {
+            ErrorDetails::invalid(keys::NEW_PIN, rule::PIN_CONFIRMATION_DIFFERS)
+        }
+        OpError::PinPad(PinPadError(PadRefusal::Length)) => ErrorDetails::invalid(keys::PIN, rule::PIN_LENGTH),
+        OpError::PinPad(PinPadError(PadRefusal::Timeout | PadRefusal::Cancelled)) | OpError::NoPinPad => {
+            ErrorDetails { slot: Some(sscard_contract::Slot::Card), ..ErrorDetails::default() }
+        }
         OpError::AuthenticationFailed { slot, sw, .. } | OpError::Card { slot, sw, .. } => {
             ErrorDetails::status(*slot, sw.to_u16())
         }

@@ -26,6 +26,8 @@ pub use audit::Caller;
 pub use error::{ErrorName, ServiceError};
 
 use sscard_model::{HolderRecordUpdate, Pin, Ssn};
+/// Where a request's PINs come from.
+pub use sscard_ops::PinEntry;
 use sscard_ops::{
     CardInfo, Engine, HsmInput, HsmOperation, HsmStep, OpError, OperationKind, PinStatus, ReadOptions, VerifyOutcome,
 };
@@ -96,14 +98,37 @@ pub enum Request {
     ReadCard(ReadOptions),
     WriteHolderRecord(Box<HolderRecordUpdate>),
     PinStatus,
-    VerifyPin { pin: Pin, allow_last_try: bool },
-    ChangePin { old_pin: Pin, new_pin: Pin, allow_last_try: bool },
-    ReloadPin { new_pin: Pin },
+    VerifyPin {
+        pin: PinEntry<Pin>,
+        allow_last_try: bool,
+    },
+    /// The old PIN and the new one.
+    ChangePin {
+        pins: PinEntry<(Pin, Pin)>,
+        allow_last_try: bool,
+    },
+    ReloadPin {
+        new_pin: Pin,
+    },
     UnblockPin,
-    Activate { ssn: Ssn, initial_pin: Pin, new_pin: Pin, allow_last_try: bool },
+    /// The initial PIN and the new one.
+    Activate {
+        ssn: Ssn,
+        pins: PinEntry<(Pin, Pin)>,
+        allow_last_try: bool,
+    },
 }
 
 impl Request {
+    /// Whether the reader's keypad is to collect the PINs.
+    pub fn uses_keypad(&self) -> bool {
+        match self {
+            Request::VerifyPin { pin, .. } => pin.is_keypad(),
+            Request::ChangePin { pins, .. } | Request::Activate { pins, .. } => pins.is_keypad(),
+            _ => false,
+        }
+    }
+
     /// What the operation is, for the checks made before any APDU.
     fn kind(&self) -> OperationKind {
         match self {
@@ -259,6 +284,8 @@ struct Call {
 
 struct ReaderHandle {
     name: String,
+    /// What the reader said of itself when it appeared.
+    features: ReaderFeatures,
     jobs: std_mpsc::Sender<Job>,
     thread: Option<JoinHandle<()>>,
 }
@@ -389,11 +416,19 @@ impl<B: Backend> Service<B> {
         {
             return Err(ServiceError::from_op(request.method(), &OpError::NoSam));
         }
+        // The keypad is asked for only where the reader said it has one.
+        if request.uses_keypad() && !self.shared.readers().get(&id).is_some_and(|h| h.features.pin_pad()) {
+            return Err(ServiceError::from_op(request.method(), &OpError::NoPinPad));
+        }
         let checked = match request {
             Request::ReadCard(_) | Request::PinStatus | Request::UnblockPin | Request::VerifyPin { .. } => Ok(()),
             Request::WriteHolderRecord(update) => engine.check_record(update, profile),
-            Request::ChangePin { new_pin, .. } | Request::ReloadPin { new_pin } | Request::Activate { new_pin, .. } => {
-                engine.check_new_pin(new_pin, profile)
+            Request::ReloadPin { new_pin }
+            | Request::ChangePin { pins: PinEntry::Host((_, new_pin)), .. }
+            | Request::Activate { pins: PinEntry::Host((_, new_pin)), .. } => engine.check_new_pin(new_pin, profile),
+            // The keypad's PINs never reach the host: no rule can see them.
+            Request::ChangePin { pins: PinEntry::Keypad, .. } | Request::Activate { pins: PinEntry::Keypad, .. } => {
+                Ok(())
             }
         };
         checked.map_err(|e| ServiceError::from_op(request.method(), &e))

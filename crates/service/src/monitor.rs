@@ -185,7 +185,9 @@ fn add_reader<B: Backend>(shared: &Arc<Shared<B>>, id: u32, name: &str) -> std::
         extended_apdu = features.extended_apdu(),
         "reader added"
     );
-    shared.readers().insert(id, ReaderHandle { name: name.to_owned(), jobs, thread: Some(thread) });
+    shared
+        .readers()
+        .insert(id, ReaderHandle { name: name.to_owned(), features: features.clone(), jobs, thread: Some(thread) });
     shared.emit(Event::ReaderAdded { id, name: name.to_owned(), features });
     Ok(())
 }

@@ -712,6 +712,7 @@ fn fail_session(commands: &std_mpsc::Receiver<SamCommand>, failure: &TransportEr
             | TransportError::ReaderUnavailable
             | TransportError::ExtendedLengthUnsupported
             | TransportError::ReaderShortApdusOnly
+            | TransportError::NoPinPad
             | TransportError::MalformedCommand(_)
             | TransportError::MalformedResponse(_)
             | TransportError::TooManyContinuations(_)
@@ -754,10 +755,10 @@ fn run_operation(
         }
         Request::PinStatus => Reply::PinStatus(engine.pin_status(cards)?.value),
         Request::VerifyPin { pin, allow_last_try } => {
-            Reply::Verified(engine.verify_pin(cards, pin, *allow_last_try)?.value)
+            Reply::Verified(engine.verify_pin(cards, &pin.as_ref(), *allow_last_try)?.value)
         }
-        Request::ChangePin { old_pin, new_pin, allow_last_try } => {
-            engine.change_pin(cards, old_pin, new_pin, *allow_last_try)?;
+        Request::ChangePin { pins, allow_last_try } => {
+            engine.change_pin(cards, &pins.as_refs(), *allow_last_try)?;
             Reply::Done
         }
         Request::ReloadPin { new_pin } => {
@@ -768,8 +769,8 @@ fn run_operation(
             engine.unblock_pin(cards)?;
             Reply::Done
         }
-        Request::Activate { ssn, initial_pin, new_pin, allow_last_try } => {
-            Reply::CardInfo(Box::new(engine.activate(cards, ssn, initial_pin, new_pin, *allow_last_try)?.value))
+        Request::Activate { ssn, pins, allow_last_try } => {
+            Reply::CardInfo(Box::new(engine.activate(cards, ssn, &pins.as_refs(), *allow_last_try)?.value))
         }
     })
 }

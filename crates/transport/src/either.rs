@@ -113,6 +113,10 @@ impl Transport for AnyTransaction<'_> {
         either!(self, AnyTransaction, t => t.transmit(command))
     }
 
+    fn pin_pad(&mut self, request: &crate::PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        either!(self, AnyTransaction, t => t.pin_pad(request))
+    }
+
     fn apdus_sent(&self) -> u64 {
         either!(self, AnyTransaction, t => t.apdus_sent())
     }

@@ -30,13 +30,13 @@ use thiserror::Error;
 
 pub use either::{AnyBackend, AnyConnection, AnyMonitor, AnyTransaction};
 pub use in_process::{InProcessConnection, InProcessTransaction, VirtualCard};
-pub use part10::ReaderFeatures;
+pub use part10::{PadRefusal, PinPadEntry, PinPadRequest, ReaderFeatures};
 pub use pcsc::{PcscBackend, PcscConnection, PcscMonitor, PcscTransaction};
 /// ATR parsing is the model's (the national interface reads the
 /// historical bytes too).
 pub use sscard_model::atr::{self, Atr, Protocol};
 pub use virtual_readers::{
-    Fault, VirtualBackend, VirtualConnection, VirtualMonitor, VirtualReader, VirtualTransaction,
+    Fault, PadKeys, VirtualBackend, VirtualConnection, VirtualMonitor, VirtualReader, VirtualTransaction,
 };
 
 /// A transport failure: the command may or may not have reached the card.
@@ -65,6 +65,8 @@ pub enum TransportError {
     /// The card would take the extended APDU; the reader would not.
     #[error("the reader accepts only short APDUs")]
     ReaderShortApdusOnly,
+    #[error("the reader has no PIN pad")]
+    NoPinPad,
     #[error("malformed command APDU: {0}")]
     MalformedCommand(#[from] shape::ShapeError),
     #[error("malformed response APDU: {0}")]
@@ -110,6 +112,15 @@ pub trait Transport: Send {
     /// already done. An extended APDU to a card without extended length is
     /// refused before anything is sent.
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError>;
+
+    /// Has the reader's keypad collect the PIN and send `request`'s command
+    /// with it (PC/SC part 10): the card's answer, or the pad's own
+    /// refusal ([`PadRefusal::of_status`]). The PIN never reaches the host.
+    /// Counts as one command APDU.
+    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        let _ = request;
+        Err(TransportError::NoPinPad)
+    }
 
     /// Every command APDU sent so far on this connection, GET RESPONSE and
     /// 6Cxx resends included.

@@ -186,6 +186,146 @@ impl ReaderFeatures {
     }
 }
 
+/// A command whose PIN the reader's keypad writes in
+/// (`FEATURE_VERIFY_PIN_DIRECT`, `FEATURE_MODIFY_PIN_DIRECT`). The PIN is
+/// packed BCD, left-justified, in a block of `(digits + 1) / 2` bytes the
+/// template fills (with `FF`): the profiles' form of a PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinPadRequest {
+    /// The whole command APDU, its PIN blocks as filler.
+    pub template: Vec<u8>,
+    /// Where the PINs go, in bytes from the start of the command's data.
+    pub entry: PinPadEntry,
+    /// The PIN's length in digits, the least and the most the pad takes.
+    pub min_digits: u8,
+    pub max_digits: u8,
+    /// Seconds the pad waits for the holder (0: the reader's default).
+    pub timeout_s: u8,
+}
+
+/// What the holder types on the pad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinPadEntry {
+    /// One PIN (VERIFY).
+    Verify { offset: u8 },
+    /// The current PIN, then the new one twice (CHANGE PIN).
+    Modify { old_offset: u8, new_offset: u8 },
+}
+
+/// `wLangId`: the prompts in Chinese (PRC), for pads that show their own.
+const LANG_ZH_CN: u16 = 0x0804;
+/// `bEntryValidationCondition`: the holder presses the validation key.
+const VALIDATION_KEY: u8 = 0x02;
+/// `bmFormatString`: units of bytes (bit 7), BCD (bits 1-0 = 01),
+/// left-justified (bit 2 clear); the position in bits 6-3.
+const FORMAT_BYTES_BCD: u8 = 0x80 | 0x01;
+
+impl PinPadRequest {
+    /// The PIN block's size in bytes.
+    pub fn block_len(&self) -> u8 {
+        self.max_digits.div_ceil(2)
+    }
+
+    /// `PIN_VERIFY_STRUCTURE` or `PIN_MODIFY_STRUCTURE` (`reader.h`, packed,
+    /// little-endian), as the CCID driver reads it; `None` for a template
+    /// longer than a short APDU can be.
+    pub fn structure(&self) -> Option<Vec<u8>> {
+        let data_len = u32::try_from(self.template.len()).ok().filter(|n| *n <= 5 + 255)?;
+        // bmPINBlockString: no length field in the APDU (bits 7-4), the
+        // block's size in bytes (bits 3-0).
+        let block = self.block_len() & 0x0F;
+        let max_extra = u16::from_be_bytes([self.min_digits, self.max_digits]);
+        let mut out = vec![self.timeout_s, self.timeout_s];
+        match self.entry {
+            PinPadEntry::Verify { offset } => {
+                out.push(FORMAT_BYTES_BCD | ((offset & 0x0F) << 3));
+                out.push(block);
+                out.push(0x00); // bmPINLengthFormat: no length in the APDU
+                out.extend_from_slice(&max_extra.to_le_bytes());
+                out.push(VALIDATION_KEY);
+                out.push(0x01); // bNumberMessage
+                out.extend_from_slice(&LANG_ZH_CN.to_le_bytes());
+                out.push(0x00); // bMsgIndex
+            }
+            PinPadEntry::Modify { old_offset, new_offset } => {
+                out.push(FORMAT_BYTES_BCD);
+                out.push(block);
+                out.push(0x00);
+                out.push(old_offset);
+                out.push(new_offset);
+                out.extend_from_slice(&max_extra.to_le_bytes());
+                // bConfirmPIN: the current PIN is entered (bit 1) and the
+                // new one confirmed (bit 0).
+                out.push(0x03);
+                out.push(VALIDATION_KEY);
+                out.push(0x03); // bNumberMessage: current, new, confirmation
+                out.extend_from_slice(&LANG_ZH_CN.to_le_bytes());
+                out.extend_from_slice(&[0x00, 0x01, 0x02]); // bMsgIndex1..3
+            }
+        }
+        out.extend_from_slice(&[0, 0, 0]); // bTeoPrologue
+        out.extend_from_slice(&data_len.to_le_bytes());
+        out.extend_from_slice(&self.template);
+        Some(out)
+    }
+
+    /// The command with `pins` (the digits typed, in order: one PIN for a
+    /// VERIFY, the current and the new one for a CHANGE) written in, as a
+    /// pad writes them: packed BCD, left-justified, the template's bytes
+    /// kept where the PIN does not reach. `None` when a PIN does not fit.
+    pub fn fill(&self, pins: &[&[u8]]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let mut apdu = zeroize::Zeroizing::new(self.template.clone());
+        let offsets: &[u8] = match &self.entry {
+            PinPadEntry::Verify { offset } => std::slice::from_ref(offset),
+            PinPadEntry::Modify { old_offset, new_offset } => &[*old_offset, *new_offset][..],
+        };
+        if offsets.len() != pins.len() {
+            return None;
+        }
+        for (&offset, digits) in offsets.iter().zip(pins) {
+            if digits.len() > usize::from(self.max_digits) || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let start = 5 + usize::from(offset);
+            for (i, pair) in digits.chunks(2).enumerate() {
+                let byte = apdu.get_mut(start + i)?;
+                let hi = pair[0] - b'0';
+                let lo = pair.get(1).map_or(*byte & 0x0F, |d| d - b'0');
+                *byte = (hi << 4) | lo;
+            }
+        }
+        Some(apdu)
+    }
+}
+
+/// What a PIN pad answers instead of the card's answer (the CCID driver's
+/// and the readers' own status words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PadRefusal {
+    /// `64 00`: nobody typed in time.
+    Timeout,
+    /// `64 01`: the holder pressed cancel.
+    Cancelled,
+    /// `64 02`: the new PIN and its confirmation differ.
+    EntriesDiffer,
+    /// `64 03` (SCM and others) or `6B 80`: a PIN of a length the pad does
+    /// not take.
+    Length,
+}
+
+impl PadRefusal {
+    /// The pad's refusal a status word stands for, on a PIN-pad command.
+    pub fn of_status(sw: u16) -> Option<PadRefusal> {
+        match sw {
+            0x6400 => Some(PadRefusal::Timeout),
+            0x6401 => Some(PadRefusal::Cancelled),
+            0x6402 => Some(PadRefusal::EntriesDiffer),
+            0x6403 | 0x6B80 => Some(PadRefusal::Length),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "tests/part10.rs"]
 mod tests;

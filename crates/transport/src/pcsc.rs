@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
-use super::part10::{self, ReaderFeatures, feature};
+use super::part10::{self, PinPadEntry, PinPadRequest, ReaderFeatures, feature};
 use super::t0;
 use super::{
     Atr, Backend, Capabilities, CardConnection, CardTransaction, Observation, Protocol, ReaderMonitor, SlotState,
@@ -233,6 +233,7 @@ pub struct PcscTransaction<'a> {
     tx: Option<pcsc::Transaction<'a>>,
     atr: &'a [u8],
     caps: Capabilities,
+    features: &'a ReaderFeatures,
     sent: &'a mut u64,
 }
 
@@ -271,6 +272,29 @@ impl Transport for PcscTransaction<'_> {
         t0::exchange(self.caps, self.sent, command, &mut |c| link.transmit_raw(c))
     }
 
+    /// `SCardControl` with the reader's `FEATURE_VERIFY_PIN_DIRECT` or
+    /// `FEATURE_MODIFY_PIN_DIRECT` code; it returns once the holder has
+    /// typed, cancelled or let the pad time out.
+    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        let tag = match request.entry {
+            PinPadEntry::Verify { .. } => feature::VERIFY_PIN_DIRECT,
+            PinPadEntry::Modify { .. } => feature::MODIFY_PIN_DIRECT,
+        };
+        let code = self.features.control(tag).ok_or(TransportError::NoPinPad)?;
+        let structure = request
+            .structure()
+            .ok_or_else(|| TransportError::Pcsc("a PIN-pad command longer than a short APDU".into()))?;
+        let tx = self.tx.as_ref().ok_or(TransportError::CardRemoved)?;
+        let link = Link { ctx: self.ctx, reader: self.reader, card: tx, caps: self.caps };
+        *self.sent += 1;
+        let mut buffer = [0u8; 258];
+        match tx.control(code.into(), &structure, &mut buffer) {
+            Ok(answer) if answer.len() >= 2 => Ok(answer.to_vec()),
+            Ok(_) => Err(link.explain_failure(TransportError::MalformedResponse("fewer than 2 bytes"))),
+            Err(e) => Err(link.explain_failure(e.into())),
+        }
+    }
+
     fn apdus_sent(&self) -> u64 {
         *self.sent
     }
@@ -289,10 +313,10 @@ impl CardConnection for PcscConnection {
 
     /// No other program's commands reach the card until it ends.
     fn begin(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
-        let PcscConnection { ctx, card, reader, atr, caps, sent, .. } = self;
+        let PcscConnection { ctx, card, reader, atr, caps, features, sent } = self;
         let card = card.as_mut().ok_or(TransportError::CardRemoved)?;
         let tx = card.transaction()?;
-        Ok(PcscTransaction { ctx, reader, tx: Some(tx), atr, caps: *caps, sent })
+        Ok(PcscTransaction { ctx, reader, tx: Some(tx), atr, caps: *caps, features, sent })
     }
 
     fn reconnect(&mut self) -> Result<(), TransportError> {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::in_process::caps_of;
+use super::part10::{PinPadEntry, PinPadRequest};
 use super::t0;
 use super::{
     Backend, Capabilities, CardConnection, CardTransaction, Observation, ReaderFeatures, ReaderMonitor, SlotState,
@@ -82,6 +83,29 @@ struct SlotCard {
     log: Vec<Zeroizing<Vec<u8>>>,
     /// What the reader says of itself (PC/SC part 10).
     features: ReaderFeatures,
+    /// What the holder will do at the reader's keypad, in order.
+    keys: std::collections::VecDeque<PadKeys>,
+    /// What the pad answers to a PIN of a length it does not take.
+    length_refusal: [u8; 2],
+    /// The PIN-pad requests the reader was given.
+    pad_requests: Vec<PinPadRequest>,
+}
+
+/// One PIN's worth of what the holder does at a virtual reader's keypad.
+#[derive(Clone)]
+pub enum PadKeys {
+    /// Digits, then the validation key.
+    Digits(Zeroizing<String>),
+    /// The cancel key.
+    Cancel,
+    /// Nothing, until the pad gives up.
+    Nothing,
+}
+
+impl PadKeys {
+    pub fn digits(pin: &str) -> PadKeys {
+        PadKeys::Digits(Zeroizing::new(pin.to_owned()))
+    }
 }
 
 impl SlotCard {
@@ -142,6 +166,9 @@ impl VirtualBackend {
                 faults: Vec::new(),
                 log: Vec::new(),
                 features: ReaderFeatures::default(),
+                keys: std::collections::VecDeque::new(),
+                length_refusal: [0x64, 0x03],
+                pad_requests: Vec::new(),
             }),
             status: Mutex::new(SlotState::default()),
             in_transaction: Mutex::new(false),
@@ -205,6 +232,24 @@ impl VirtualReader {
     /// short-APDU reader would; connections made afterwards follow them.
     pub fn set_features(&self, features: ReaderFeatures) {
         lock(&self.slot.card).features = features;
+    }
+
+    /// What the holder does at the keypad next, one entry a PIN (a CHANGE
+    /// takes three: the current PIN, the new one, its confirmation). A pad
+    /// with nothing queued waits until its timeout.
+    pub fn type_on_pad(&self, keys: impl IntoIterator<Item = PadKeys>) {
+        lock(&self.slot.card).keys.extend(keys);
+    }
+
+    /// Makes the pad answer a PIN of the wrong length with `sw` (`64 03` as
+    /// SCM pads do, or `6B 80` as others do).
+    pub fn set_pad_length_refusal(&self, sw: [u8; 2]) {
+        lock(&self.slot.card).length_refusal = sw;
+    }
+
+    /// The PIN-pad requests the reader was given, in order.
+    pub fn pad_requests(&self) -> Vec<PinPadRequest> {
+        lock(&self.slot.card).pad_requests.clone()
     }
 
     /// A delay before each command APDU the card answers.
@@ -359,6 +404,57 @@ impl Drop for VirtualTransaction<'_> {
 impl Transport for VirtualTransaction<'_> {
     fn atr(&self) -> &[u8] {
         self.atr
+    }
+
+    /// The keypad as a pad with the reader's features would act: each PIN
+    /// from the queued keys, checked for its length, the new one against
+    /// its confirmation, then written into the command for the card.
+    fn pin_pad(&mut self, request: &PinPadRequest) -> Result<Vec<u8>, TransportError> {
+        let (entries, refusal) = {
+            let mut card = lock(&self.slot.card);
+            if !card.features.pin_pad() {
+                return Err(TransportError::NoPinPad);
+            }
+            card.pad_requests.push(request.clone());
+            let wanted = match request.entry {
+                PinPadEntry::Verify { .. } => 1,
+                PinPadEntry::Modify { .. } => 3,
+            };
+            let mut entries: Vec<Zeroizing<String>> = Vec::new();
+            let mut refusal = None;
+            for _ in 0..wanted {
+                match card.keys.pop_front() {
+                    Some(PadKeys::Digits(pin)) => {
+                        let digits = u8::try_from(pin.len()).unwrap_or(u8::MAX);
+                        if !(request.min_digits..=request.max_digits).contains(&digits) {
+                            refusal = Some(card.length_refusal.to_vec());
+                            break;
+                        }
+                        entries.push(pin);
+                    }
+                    Some(PadKeys::Cancel) => {
+                        refusal = Some(vec![0x64, 0x01]);
+                        break;
+                    }
+                    Some(PadKeys::Nothing) | None => {
+                        refusal = Some(vec![0x64, 0x00]);
+                        break;
+                    }
+                }
+            }
+            if refusal.is_none() && entries.len() == 3 && entries[1].as_str() != entries[2].as_str() {
+                refusal = Some(vec![0x64, 0x02]);
+            }
+            (entries, refusal)
+        };
+        if let Some(sw) = refusal {
+            *self.sent += 1;
+            return Ok(sw);
+        }
+        let pins: Vec<&[u8]> = entries.iter().take(2).map(|p| p.as_bytes()).collect();
+        let command =
+            request.fill(&pins).ok_or_else(|| TransportError::Pcsc("the PIN does not fit the command".into()))?;
+        self.transmit(&command)
     }
 
     fn capabilities(&self) -> Capabilities {

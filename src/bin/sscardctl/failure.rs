@@ -106,7 +106,7 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), ErrorName::ALL.len());
-        assert_eq!(codes, (3..=23).collect::<Vec<u8>>());
+        assert_eq!(codes, (3..=25).collect::<Vec<u8>>());
         assert!(codes.iter().all(|c| ![0, EXIT_LOCAL, 2, EXIT_UNAVAILABLE].contains(c)));
         let code = |raw: &str| {
             CommandError::Daemon { name: ErrorName::from_name(raw), raw: raw.into(), message: "m".into() }.code()
@@ -121,17 +121,18 @@ mod tests {
     fn the_help_lists_the_codes_in_two_columns() {
         let help = exit_codes_help();
         let table = "   2  usage error
-   3  NoCard                  14  NoSam
-   4  Ambiguous               15  AuthenticationFailed
-   5  CardRemoved             16  CardError
-   6  CardReset               17  NotAuthorized
-   7  NotSupported            18  ServiceUnavailable
-   8  InvalidArgument         19  Timeout
-   9  PinBlocked              20  Cancelled
-  10  LastTry                 21  Internal, or an error name this client does not know
-  11  WrongPin                22  NotAuthentic
-  12  HolderMismatch          23  NotIssued
-  13  AlreadyActive
+   3  NoCard                  15  AuthenticationFailed
+   4  Ambiguous               16  CardError
+   5  CardRemoved             17  NotAuthorized
+   6  CardReset               18  ServiceUnavailable
+   7  NotSupported            19  Timeout
+   8  InvalidArgument         20  Cancelled
+   9  PinBlocked              21  Internal, or an error name this client does not know
+  10  LastTry                 22  NotAuthentic
+  11  WrongPin                23  NotIssued
+  12  HolderMismatch          24  NoPinPad
+  13  AlreadyActive           25  PinEntryCancelled
+  14  NoSam
   69  the daemon is not on the bus";
         assert!(help.contains(table), "{help}");
         assert!(help.starts_with("Exit codes:\n   0  success\n"), "{help}");

@@ -15,7 +15,7 @@ use sscard_contract::{bus, polkit, rule};
 
 use super::error::Error;
 use crate::audit::Caller;
-use crate::{CardKind, ErrorName, Event, ReaderFeatures, Reply, Request, Service};
+use crate::{CardKind, ErrorName, Event, PinEntry, ReaderFeatures, Reply, Request, Service};
 use sscard_contract::keys::{self, opts as opt};
 use sscard_model::{Field, FieldInput, HolderRecordUpdate, Pin, Ssn};
 use sscard_ops::{HsmInput, HsmOperation, HsmStep, InfoValue, OpError, ReadOptions};
@@ -375,8 +375,12 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(bool, u32), Error> {
-        let request = Options::parse("VerifyPin", &opts, &[opt::ALLOW_LAST_TRY]).and_then(|o| {
-            Ok(Request::VerifyPin { pin: pin_arg("VerifyPin", pin, Field::Pin)?, allow_last_try: o.allow_last_try })
+        let request = Options::parse("VerifyPin", &opts, &[opt::ALLOW_LAST_TRY, opt::PIN_PAD]).and_then(|o| {
+            let pin = match o.pin_pad {
+                true => keypad("VerifyPin", &[(keys::PIN, pin)]).map(|()| PinEntry::Keypad)?,
+                false => PinEntry::Host(pin_arg("VerifyPin", pin, Field::Pin)?),
+            };
+            Ok(Request::VerifyPin { pin, allow_last_try: o.allow_last_try })
         });
         match self.run(connection, &header, "VerifyPin", polkit::PIN, request).await? {
             Reply::Verified(v) => Ok((v.ok, u32::from(v.tries_left))),
@@ -396,12 +400,16 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
-        let request = Options::parse("ChangePin", &opts, &[opt::ALLOW_LAST_TRY]).and_then(|o| {
-            Ok(Request::ChangePin {
-                old_pin: pin_arg("ChangePin", old_pin, Field::Pin)?,
-                new_pin: pin_arg("ChangePin", new_pin, Field::NewPin)?,
-                allow_last_try: o.allow_last_try,
-            })
+        let request = Options::parse("ChangePin", &opts, &[opt::ALLOW_LAST_TRY, opt::PIN_PAD]).and_then(|o| {
+            let pins = match o.pin_pad {
+                true => keypad("ChangePin", &[(keys::OLD_PIN, old_pin), (keys::NEW_PIN, new_pin)])
+                    .map(|()| PinEntry::Keypad)?,
+                false => PinEntry::Host((
+                    pin_arg("ChangePin", old_pin, Field::Pin)?,
+                    pin_arg("ChangePin", new_pin, Field::NewPin)?,
+                )),
+            };
+            Ok(Request::ChangePin { pins, allow_last_try: o.allow_last_try })
         });
         self.run(connection, &header, "ChangePin", polkit::PIN, request).await.map(drop)
     }
@@ -451,13 +459,17 @@ impl Reader {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<Dict, Error> {
-        let request = Options::parse("Activate", &opts, &[opt::ALLOW_LAST_TRY]).and_then(|o| {
-            Ok(Request::Activate {
-                ssn: Ssn::parse(ssn).map_err(|e| Error::from_op("Activate", &OpError::InvalidArgument(e)))?,
-                initial_pin: pin_arg("Activate", initial_pin, Field::Pin)?,
-                new_pin: pin_arg("Activate", new_pin, Field::NewPin)?,
-                allow_last_try: o.allow_last_try,
-            })
+        let request = Options::parse("Activate", &opts, &[opt::ALLOW_LAST_TRY, opt::PIN_PAD]).and_then(|o| {
+            let ssn = Ssn::parse(ssn).map_err(|e| Error::from_op("Activate", &OpError::InvalidArgument(e)))?;
+            let pins = match o.pin_pad {
+                true => keypad("Activate", &[(keys::INITIAL_PIN, initial_pin), (keys::NEW_PIN, new_pin)])
+                    .map(|()| PinEntry::Keypad)?,
+                false => PinEntry::Host((
+                    pin_arg("Activate", initial_pin, Field::Pin)?,
+                    pin_arg("Activate", new_pin, Field::NewPin)?,
+                )),
+            };
+            Ok(Request::Activate { ssn, pins, allow_last_try: o.allow_last_try })
         });
         match self.run(connection, &header, "Activate", polkit::ACTIVATE, request).await? {
             Reply::CardInfo(info) => self.card_info(&info.fields()),
@@ -892,6 +904,20 @@ fn pin_arg(method: &str, pin: &str, field: Field) -> Result<Pin, Error> {
     Pin::parse(pin, field).map_err(|e| Error::from_op(method, &OpError::InvalidArgument(e)))
 }
 
+/// With `pin_pad`, the reader's keypad collects the PINs: each PIN
+/// argument must be empty. The error names the argument, never its digits.
+fn keypad(method: &str, pins: &[(&str, &str)]) -> Result<(), Error> {
+    match pins.iter().find(|(_, pin)| !pin.is_empty()) {
+        Some((field, _)) => Err(Error::invalid(
+            method,
+            field,
+            rule::PIN_WITH_PIN_PAD,
+            &format!("{field}: must be empty with pin_pad (the reader's keypad collects it)"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn owned(v: Variant<'_>) -> Result<OwnedVariant, Error> {
     OwnedVariant::try_from(v).map_err(|e| Error::named(ErrorName::Internal, format!("cannot build a reply value: {e}")))
 }
@@ -926,6 +952,7 @@ struct Options {
     photo: bool,
     authenticate: bool,
     allow_last_try: bool,
+    pin_pad: bool,
 }
 
 impl Options {
@@ -948,6 +975,7 @@ impl Options {
                 opt::PHOTO => o.photo = *b,
                 opt::AUTHENTICATE => o.authenticate = *b,
                 opt::ALLOW_LAST_TRY => o.allow_last_try = *b,
+                opt::PIN_PAD => o.pin_pad = *b,
                 _ => {}
             }
         }

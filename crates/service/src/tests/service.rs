@@ -6,16 +6,17 @@ use super::*;
 fn requests_never_show_a_pin() {
     let pin = |digits: &str| Pin::parse(digits, sscard_model::Field::Pin).unwrap();
     let requests = [
-        Request::VerifyPin { pin: pin("472913"), allow_last_try: false },
-        Request::ChangePin { old_pin: pin("472913"), new_pin: pin("580264"), allow_last_try: true },
+        Request::VerifyPin { pin: PinEntry::Host(pin("472913")), allow_last_try: false },
+        Request::ChangePin { pins: PinEntry::Host((pin("472913"), pin("580264"))), allow_last_try: true },
         Request::ReloadPin { new_pin: pin("472913") },
         Request::Activate {
             ssn: Ssn::parse("11010519491231002X").unwrap(),
-            initial_pin: pin("472913"),
-            new_pin: pin("580264"),
+            pins: PinEntry::Host((pin("472913"), pin("580264"))),
             allow_last_try: false,
         },
     ];
+    let entry = PinEntry::Host(pin("472913"));
+    assert!(!format!("{entry:?} {entry:#?}").contains("472913"));
     for request in &requests {
         let shown = format!("{request:?} {request:#?}");
         for secret in ["472913", "580264", "11010519491231002X"] {
