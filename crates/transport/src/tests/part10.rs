@@ -99,3 +99,68 @@ fn pin_properties_fill_only_what_the_tlv_properties_left_open() {
     short.add_pin_properties(&[0x00, 0x00]);
     assert_eq!(short, ReaderFeatures::default());
 }
+
+fn verify_request() -> PinPadRequest {
+    PinPadRequest {
+        template: vec![0x00, 0x20, 0x00, 0x00, 0x03, 0xFF, 0xFF, 0xFF],
+        entry: PinPadEntry::Verify { offset: 0 },
+        min_digits: 6,
+        max_digits: 6,
+        timeout_s: 30,
+    }
+}
+
+#[test]
+fn a_verify_structure_is_laid_out_as_reader_h_packs_it() {
+    let structure = verify_request().structure().expect("a structure");
+    #[rustfmt::skip]
+    let expected = [
+        30, 30,             // bTimerOut, bTimerOut2
+        0x81,               // bmFormatString: bytes, position 0, left, BCD
+        0x03,               // bmPINBlockString: no length field, 3 bytes
+        0x00,               // bmPINLengthFormat
+        0x06, 0x06,         // wPINMaxExtraDigit: 6..6, little-endian
+        0x02,               // bEntryValidationCondition: the validation key
+        0x01,               // bNumberMessage
+        0x04, 0x08,         // wLangId 0x0804
+        0x00,               // bMsgIndex
+        0, 0, 0,            // bTeoPrologue
+        8, 0, 0, 0,         // ulDataLength
+        0x00, 0x20, 0x00, 0x00, 0x03, 0xFF, 0xFF, 0xFF,
+    ];
+    assert_eq!(structure, expected);
+}
+
+#[test]
+fn a_modify_structure_places_both_pins_and_asks_for_confirmation() {
+    let request = PinPadRequest {
+        template: vec![0x80, 0x5E, 0x01, 0x00, 0x07, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+        entry: PinPadEntry::Modify { old_offset: 0, new_offset: 4 },
+        ..verify_request()
+    };
+    let structure = request.structure().expect("a structure");
+    assert_eq!(&structure[2..7], &[0x81, 0x03, 0x00, 0x00, 0x04], "format, block, length format, offsets");
+    assert_eq!(&structure[7..10], &[0x06, 0x06, 0x03], "min and max digits, bConfirmPIN");
+    assert_eq!(structure[11], 3, "three messages: current, new, confirmation");
+    assert_eq!(&structure[14..17], &[0, 1, 2], "bMsgIndex1..3");
+    assert_eq!(&structure[20..24], &[12, 0, 0, 0], "ulDataLength, after the 3-byte T=1 prologue");
+    assert_eq!(structure.len(), 24 + 12);
+    // A VERIFY's PIN position goes into bmFormatString's bits 6-3.
+    let at_two = PinPadRequest { entry: PinPadEntry::Verify { offset: 2 }, ..verify_request() };
+    assert_eq!(at_two.structure().expect("a structure")[2], 0x81 | (2 << 3));
+}
+
+#[test]
+fn the_pad_writes_packed_bcd_left_justified_and_keeps_the_rest() {
+    let filled = verify_request().fill(&[b"802413"]).expect("fits");
+    assert_eq!(filled.as_slice(), &[0x00, 0x20, 0x00, 0x00, 0x03, 0x80, 0x24, 0x13]);
+    // Five digits leave the template's F nibble.
+    let short = PinPadRequest { min_digits: 4, ..verify_request() };
+    assert_eq!(short.fill(&[b"80241"]).expect("fits")[5..], [0x80, 0x24, 0x1F]);
+    assert!(verify_request().fill(&[b"8024139"]).is_none(), "more digits than the block");
+    assert!(verify_request().fill(&[b"80241x"]).is_none(), "not digits");
+    assert!(verify_request().fill(&[b"802413", b"123456"]).is_none(), "a VERIFY takes one PIN");
+    assert_eq!(PadRefusal::of_status(0x6401), Some(PadRefusal::Cancelled));
+    assert_eq!(PadRefusal::of_status(0x6B80), Some(PadRefusal::Length));
+    assert_eq!(PadRefusal::of_status(0x63C2), None);
+}
