@@ -72,12 +72,14 @@ complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from verify" -l reader -d 'The reader, by PC/SC name or D-Bus object path. Default: the one that holds a social security card (FindCard). `script` needs it, as a PC/SC name' -r
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from verify" -l allow-last-try -d 'Spend the PIN\'s last try if it comes to that'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from verify" -l pin-stdin -d 'Read the PIN from standard input instead of prompting'
+complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from verify" -l no-pin-pad -d 'Type the PIN on this computer even when the reader has a PIN pad (without it, a reader\'s keypad collects the PINs; --pin-stdin types them on the host)'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from verify" -l json -d 'Print JSON (`monitor`: one object per line). Byte strings are upper-case hex; the photo is never printed, only `photo_len`'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from change" -l bus -d 'The bus of the daemon: `system` (default), `session`, or a D-Bus address such as `unix:path=/tmp/x/bus`' -r
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from change" -l reader -d 'The reader, by PC/SC name or D-Bus object path. Default: the one that holds a social security card (FindCard). `script` needs it, as a PC/SC name' -r
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from change" -l allow-last-try -d 'Spend the PIN\'s last try if it comes to that'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from change" -l pin-stdin -d 'Read the PINs from standard input, one a line, instead of prompting'
+complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from change" -l no-pin-pad -d 'Type the PIN on this computer even when the reader has a PIN pad (without it, a reader\'s keypad collects the PINs; --pin-stdin types them on the host)'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from change" -l json -d 'Print JSON (`monitor`: one object per line). Byte strings are upper-case hex; the photo is never printed, only `photo_len`'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from change" -s h -l help -d 'Print help'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand pin; and __fish_seen_subcommand_from reload" -l bus -d 'The bus of the daemon: `system` (default), `session`, or a D-Bus address such as `unix:path=/tmp/x/bus`' -r
@@ -94,6 +96,7 @@ complete -c sscardctl -n "__fish_sscardctl_using_subcommand activate" -l bus -d 
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand activate" -l reader -d 'The reader, by PC/SC name or D-Bus object path. Default: the one that holds a social security card (FindCard). `script` needs it, as a PC/SC name' -r
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand activate" -l allow-last-try -d 'Spend the PIN\'s last try if it comes to that'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand activate" -l pin-stdin -d 'Read the PINs from standard input, one a line, instead of prompting'
+complete -c sscardctl -n "__fish_sscardctl_using_subcommand activate" -l no-pin-pad -d 'Type the PIN on this computer even when the reader has a PIN pad (without it, a reader\'s keypad collects the PINs; --pin-stdin types them on the host)'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand activate" -l json -d 'Print JSON (`monitor`: one object per line). Byte strings are upper-case hex; the photo is never printed, only `photo_len`'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand activate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sscardctl -n "__fish_sscardctl_using_subcommand monitor" -l bus -d 'The bus of the daemon: `system` (default), `session`, or a D-Bus address such as `unix:path=/tmp/x/bus`' -r

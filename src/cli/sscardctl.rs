@@ -83,6 +83,11 @@ pub enum Command {
         /// prompting.
         #[arg(long)]
         pin_stdin: bool,
+        /// Type the PIN on this computer even when the reader has a PIN
+        /// pad (without it, a reader's keypad collects the PINs; --pin-stdin
+        /// types them on the host).
+        #[arg(long)]
+        no_pin_pad: bool,
     },
     /// Print the daemon's events until interrupted.
     ///
@@ -153,6 +158,11 @@ pub enum PinCommand {
         /// Read the PIN from standard input instead of prompting.
         #[arg(long)]
         pin_stdin: bool,
+        /// Type the PIN on this computer even when the reader has a PIN
+        /// pad (without it, a reader's keypad collects the PINs; --pin-stdin
+        /// types them on the host).
+        #[arg(long)]
+        no_pin_pad: bool,
     },
     /// Change the PIN: reads the old PIN, then the new one.
     Change {
@@ -163,6 +173,11 @@ pub enum PinCommand {
         /// prompting.
         #[arg(long)]
         pin_stdin: bool,
+        /// Type the PIN on this computer even when the reader has a PIN
+        /// pad (without it, a reader's keypad collects the PINs; --pin-stdin
+        /// types them on the host).
+        #[arg(long)]
+        no_pin_pad: bool,
     },
     /// Set a forgotten PIN; needs the PSAM.
     ///

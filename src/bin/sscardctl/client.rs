@@ -150,8 +150,8 @@ impl Ctl {
                 Prepared::Nothing => Err(CommandError::Local("write: no record was read".to_owned())),
             },
             Command::Pin { command } => self.pin(command).await,
-            Command::Activate { ssn, allow_last_try, pin_stdin } => {
-                self.activate(&ssn, allow_last_try, Pins::new(pin_stdin)).await
+            Command::Activate { ssn, allow_last_try, pin_stdin, no_pin_pad } => {
+                self.activate(&ssn, allow_last_try, pin_stdin, no_pin_pad).await
             }
             Command::Monitor => crate::monitor::monitor(self).await,
             Command::Script { .. } | Command::Unified { .. } => {
@@ -290,10 +290,14 @@ impl Ctl {
                     emit(&format!("PIN: {}, not blocked", tries(tries_left)))
                 }
             }
-            PinCommand::Verify { allow_last_try, pin_stdin } => {
-                let pin = Pins::new(pin_stdin).existing("PIN")?;
-                let (ok, tries_left) =
-                    reader.verify_pin(pin.as_str(), flag(opt::ALLOW_LAST_TRY, allow_last_try)).await?;
+            PinCommand::Verify { allow_last_try, pin_stdin, no_pin_pad } => {
+                let opts = flag(opt::ALLOW_LAST_TRY, allow_last_try);
+                let (ok, tries_left) = if use_keypad(&reader, pin_stdin, no_pin_pad).await? {
+                    reader.verify_pin("", with_keypad(opts)).await?
+                } else {
+                    let pin = Pins::new(pin_stdin).existing("PIN")?;
+                    reader.verify_pin(pin.as_str(), opts).await?
+                };
                 if self.json {
                     emit_json(&json!({ "ok": ok, "tries_left": tries_left }))?;
                 } else if ok {
@@ -301,11 +305,16 @@ impl Ctl {
                 }
                 if ok { Ok(()) } else { Err(CommandError::WrongPin { tries_left }) }
             }
-            PinCommand::Change { allow_last_try, pin_stdin } => {
-                let mut pins = Pins::new(pin_stdin);
-                let old = pins.existing("old PIN")?;
-                let new = pins.new_pin("new PIN")?;
-                reader.change_pin(old.as_str(), new.as_str(), flag(opt::ALLOW_LAST_TRY, allow_last_try)).await?;
+            PinCommand::Change { allow_last_try, pin_stdin, no_pin_pad } => {
+                let opts = flag(opt::ALLOW_LAST_TRY, allow_last_try);
+                if use_keypad(&reader, pin_stdin, no_pin_pad).await? {
+                    reader.change_pin("", "", with_keypad(opts)).await?;
+                } else {
+                    let mut pins = Pins::new(pin_stdin);
+                    let old = pins.existing("old PIN")?;
+                    let new = pins.new_pin("new PIN")?;
+                    reader.change_pin(old.as_str(), new.as_str(), opts).await?;
+                }
                 self.done("PIN changed")
             }
             PinCommand::Reload { pin_stdin } => {
@@ -320,12 +329,23 @@ impl Ctl {
         }
     }
 
-    async fn activate(&self, ssn: &str, allow_last_try: bool, mut pins: Pins) -> Result<(), CommandError> {
+    async fn activate(
+        &self,
+        ssn: &str,
+        allow_last_try: bool,
+        pin_stdin: bool,
+        no_pin_pad: bool,
+    ) -> Result<(), CommandError> {
         let reader = self.reader().await?;
-        let initial = pins.existing("initial PIN")?;
-        let new = pins.new_pin("new PIN")?;
         let opts = flag(opt::ALLOW_LAST_TRY, allow_last_try);
-        let info = reader.activate(ssn, initial.as_str(), new.as_str(), opts).await?;
+        let info = if use_keypad(&reader, pin_stdin, no_pin_pad).await? {
+            reader.activate(ssn, "", "", with_keypad(opts)).await?
+        } else {
+            let mut pins = Pins::new(pin_stdin);
+            let initial = pins.existing("initial PIN")?;
+            let new = pins.new_pin("new PIN")?;
+            reader.activate(ssn, initial.as_str(), new.as_str(), opts).await?
+        };
         if self.json {
             return emit_json(&dict_json(&info));
         }
@@ -345,6 +365,23 @@ pub fn bus_label(bus: &str) -> String {
         "system" | "session" => format!("the {bus} bus"),
         address => format!("the bus at {address}"),
     }
+}
+
+/// Whether the reader's keypad collects the PINs: when it has one, unless
+/// the operator asked for host entry (`--no-pin-pad`, `--pin-stdin`). Says
+/// so on standard error, where the holder's prompt belongs.
+async fn use_keypad(reader: &Reader1Proxy<'_>, pin_stdin: bool, no_pin_pad: bool) -> Result<bool, CommandError> {
+    if pin_stdin || no_pin_pad || !reader.pin_pad().await? {
+        return Ok(false);
+    }
+    eprintln!("Enter the PIN on the reader's keypad");
+    Ok(true)
+}
+
+/// `opts` with `pin_pad`.
+fn with_keypad(mut opts: Dict) -> Dict {
+    opts.insert(opt::PIN_PAD.to_owned(), OwnedVariant::from(true));
+    opts
 }
 
 fn tries(n: u32) -> String {
