@@ -671,16 +671,18 @@ impl serde::Serialize for InfoDict {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        // Each value as a variant of its static type: a `Variant` would
+        // build its signature as text, for each entry.
+        use zbus::as_variant::Serialize as V;
         for (key, value) in &self.0 {
-            let v = match value {
-                InfoValue::Str(s) => Variant::from(s.as_str()),
-                InfoValue::U32(n) => Variant::from(*n),
-                InfoValue::Byte(b) => Variant::from(*b),
-                InfoValue::Bytes(b) => Variant::from(b.clone()),
-                InfoValue::Bool(b) => Variant::from(*b),
-                InfoValue::Strs(v) => Variant::from(v.clone()),
-            };
-            map.serialize_entry(key, &v)?;
+            match value {
+                InfoValue::Str(s) => map.serialize_entry(key, &V(&s.as_str()))?,
+                InfoValue::U32(n) => map.serialize_entry(key, &V(n))?,
+                InfoValue::Byte(b) => map.serialize_entry(key, &V(b))?,
+                InfoValue::Bytes(b) => map.serialize_entry(key, &V(b))?,
+                InfoValue::Bool(b) => map.serialize_entry(key, &V(b))?,
+                InfoValue::Strs(v) => map.serialize_entry(key, &V(v))?,
+            }
         }
         map.end()
     }
@@ -1144,5 +1146,10 @@ mod tests {
         assert_eq!(read, expected);
         assert_eq!(read.len(), 6);
         assert_eq!(read[keys::NATION], OwnedVariant::from(1u8));
+        // In one order, the bytes themselves: those of an ordered map of variants.
+        let mut sorted = entries();
+        sorted.0.sort_by_key(|(key, _)| *key);
+        let ordered: BTreeMap<String, OwnedVariant> = entries().into_map().unwrap().into_iter().collect();
+        assert_eq!(to_bytes(ctxt, &sorted).unwrap().bytes(), to_bytes(ctxt, &ordered).unwrap().bytes());
     }
 }
