@@ -1088,7 +1088,7 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
 
 /// The PropertiesChanged of `Busy` that `Reader::busy_changed` sends, the
 /// same message, sent without looking the object up and locking it, and
-/// with the names checked once: twice per call, that was a sixth of each
+/// with the names checked once: twice per call, that was a fifth of each
 /// signal's cost.
 async fn busy_changed(connection: &Connection, path: &OwnedObjectPath, busy: bool) -> zbus::Result<()> {
     use zbus::names::{InterfaceName, MemberName};
