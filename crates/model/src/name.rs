@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use encoding_rs::GBK;
+use encoding_rs::{EncoderResult, GBK};
 
 use super::codec::{is_unwritten, strip_padding};
 use super::error::{DecodeError, Field, Rule, ValidationError};
@@ -38,22 +38,33 @@ pub struct Name {
 impl Name {
     /// Checks a name given as UTF-8 text and computes its GBK form.
     pub fn new(text: &str) -> Result<Name, ValidationError> {
+        let (gbk, split) = Name::encode(text)?;
+        Ok(Name { text: text.to_owned(), gbk, split })
+    }
+
+    /// Checks a name and answers its GBK bytes and how many of them go to tag 09.
+    fn encode(text: &str) -> Result<(Vec<u8>, usize), ValidationError> {
         let err = |rule| ValidationError::new(Field::Name, rule);
         if text.trim().is_empty() {
             return Err(err(Rule::Empty));
         }
         let mut gbk = Vec::with_capacity(text.len());
         let mut split = 0;
-        let mut buf = [0u8; 4];
+        // One encoder for all the characters, into a buffer on the stack:
+        // `Encoding::encode` per character made an encoder and a vector each.
+        // GBK's encoder keeps no state between characters.
+        let mut encoder = GBK.new_encoder();
+        let (mut utf8, mut bytes) = ([0u8; 4], [0u8; 4]);
         for ch in text.chars() {
             if ch.is_control() {
                 return Err(err(Rule::ControlCharacter { ch }));
             }
-            let (bytes, _, unmappable) = GBK.encode(ch.encode_utf8(&mut buf));
-            if unmappable || bytes.is_empty() {
+            let (result, _, written) =
+                encoder.encode_from_utf8_without_replacement(ch.encode_utf8(&mut utf8), &mut bytes, false);
+            if result != EncoderResult::InputEmpty || written == 0 {
                 return Err(err(Rule::NotRepresentableInGbk { ch }));
             }
-            gbk.extend_from_slice(&bytes);
+            gbk.extend_from_slice(&bytes[..written]);
             if gbk.len() <= NAME_LEN {
                 split = gbk.len();
             }
@@ -65,7 +76,7 @@ impl Name {
         if rest > NAME_EXT_LEN {
             return Err(err(Rule::NameExtensionTooLong { rest }));
         }
-        Ok(Name { text: text.to_owned(), gbk, split })
+        Ok((gbk, split))
     }
 
     /// The name as Unicode text.
@@ -119,11 +130,13 @@ impl Name {
         joined.extend_from_slice(ext);
         let invalid = DecodeError::InvalidGbk { field: Field::Name };
         let text = GBK.decode_without_bom_handling_and_without_replacement(&joined).ok_or(invalid)?;
-        let parsed = Name::new(&text).map_err(DecodeError::from_validation)?;
-        if parsed.gbk != joined {
+        // Encoded again: what does not come back as the same bytes is not what
+        // `new` would write.
+        let (gbk, _) = Name::encode(&text).map_err(DecodeError::from_validation)?;
+        if gbk != joined {
             return Err(invalid);
         }
-        Ok(Some(Name { split: head.len(), ..parsed }))
+        Ok(Some(Name { text: text.into_owned(), gbk, split: head.len() }))
     }
 }
 

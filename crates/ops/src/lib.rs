@@ -731,8 +731,8 @@ impl Engine {
 
 /// The element records a read script captured, decoded.
 fn decode_elements(values: &mut Values) -> Result<(IssuerData, HolderData), OpError> {
-    let mut ef05 = Vec::new();
-    let mut ef06 = Vec::new();
+    let mut ef05 = Vec::with_capacity(EF05_ELEMENTS.len());
+    let mut ef06 = Vec::with_capacity(EF06_ELEMENTS.len());
     let specs = EF05_ELEMENTS.iter().chain(EF06_ELEMENTS.iter());
     for (i, (name, spec)) in var::ELEMENTS.iter().zip(specs).enumerate() {
         if let Some(bytes) = values.take(name) {

@@ -2,6 +2,7 @@
 //! and the PSAM, stopping at the first status word the step did not expect.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -72,11 +73,34 @@ fn pad_request(
 /// through here, so every value is wiped when dropped.
 #[derive(Default)]
 pub struct Values {
-    map: HashMap<String, Zeroizing<Vec<u8>>>,
+    map: HashMap<String, Zeroizing<Vec<u8>>, BuildHasherDefault<NameHasher>>,
     /// The secrets the reader's keypad enters, in the order the holder
     /// types them, and their length in digits.
     keypad: Vec<String>,
     keypad_digits: u8,
+}
+
+/// FNV-1a over a value's name. The names are the profile's, short, and
+/// chosen by no card; SipHash made up most of each of the hundreds of
+/// lookups a ReadCard makes.
+struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> NameHasher {
+        NameHasher(0xCBF2_9CE4_8422_2325)
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl std::fmt::Debug for Values {
@@ -93,12 +117,18 @@ impl Values {
     }
 
     pub fn set(&mut self, name: &str, bytes: impl Into<Vec<u8>>) {
-        self.map.insert(name.to_owned(), Zeroizing::new(bytes.into()));
+        self.put(name, Zeroizing::new(bytes.into()));
     }
 
     /// Sets a value that is already in a zeroizing buffer (PIN bytes).
     pub fn put(&mut self, name: &str, bytes: Zeroizing<Vec<u8>>) {
-        self.map.insert(name.to_owned(), bytes);
+        // A name already there keeps its key: no new one to allocate.
+        match self.map.get_mut(name) {
+            Some(value) => *value = bytes,
+            None => {
+                self.map.insert(name.to_owned(), bytes);
+            }
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&[u8]> {
@@ -135,7 +165,10 @@ impl Values {
     }
 
     fn append(&mut self, name: &str, bytes: &[u8]) {
-        self.map.entry(name.to_owned()).or_default().extend_from_slice(bytes);
+        match self.map.get_mut(name) {
+            Some(value) => value.extend_from_slice(bytes),
+            None => self.put(name, Zeroizing::new(bytes.to_vec())),
+        }
     }
 }
 
@@ -225,12 +258,25 @@ pub struct Finished {
     pub apdus: u64,
 }
 
-/// One exchange, for a trace. PIN bytes are never in `command_shown`.
+/// One exchange, for a trace. PIN bytes are never in
+/// [`command_shown`](TraceEntry::command_shown).
 pub struct TraceEntry<'a> {
     pub step: &'a Step,
-    pub command_shown: &'a str,
     pub response_data: &'a [u8],
     pub sw: StatusWord,
+    script: &'a Script,
+    /// The values the command was built from.
+    values: &'a Values,
+    chunk: Option<(usize, usize)>,
+}
+
+impl TraceEntry<'_> {
+    /// The command as sent, in hex, secret values as `${name}`. Built on
+    /// request: the daemon's traces never ask, and the text cost more than
+    /// the rest of the interpreter.
+    pub fn command_shown(&self) -> String {
+        show(self.script, self.values, &self.step.apdu, self.chunk)
+    }
 }
 
 /// Named values a script hands out (`yield`); wiped when dropped.
@@ -299,8 +345,7 @@ pub fn run_from(
             Item::Directive(Directive::Check(check)) => {
                 let side = |parts: &[Part]| {
                     let mut out = buffer_for(&values, parts, None);
-                    let mut shown = String::new();
-                    expand(script, &values, parts, None, &mut out, &mut shown).ok().map(|()| out)
+                    expand(&values, parts, None, &mut out).ok().map(|()| out)
                 };
                 let (left, right) = (side(&check.left), side(&check.right));
                 if left.is_none() || left != right {
@@ -309,8 +354,7 @@ pub fn run_from(
             }
             Item::Directive(Directive::Let { name, parts, .. }) => {
                 let mut out = buffer_for(&values, parts, None);
-                let mut shown = String::new();
-                expand(script, &values, parts, None, &mut out, &mut shown)?;
+                expand(&values, parts, None, &mut out)?;
                 values.put(name, out);
             }
             Item::Directive(Directive::Yield { names, .. }) => {
@@ -409,17 +453,14 @@ fn buffer_for(values: &Values, parts: &[Part], chunk: Option<(usize, usize)>) ->
     Zeroizing::new(Vec::with_capacity(expanded_len(values, parts, chunk)))
 }
 
-/// Builds the bytes of `parts`, and how they are shown in a trace.
+/// Builds the bytes of `parts`.
 fn expand(
-    script: &Script,
     values: &Values,
     parts: &[Part],
     chunk: Option<(usize, usize)>,
     out: &mut Zeroizing<Vec<u8>>,
-    shown: &mut String,
 ) -> Result<(), RunError> {
     for part in parts {
-        let start = out.len();
         match part {
             Part::Bytes(b) => out.extend_from_slice(b),
             Part::Length { name, plus, pos } => {
@@ -430,55 +471,80 @@ fn expand(
                 })?;
                 out.push(byte);
             }
-            Part::Value { name, slice, pos: _ } => {
-                let value = values.get(name).unwrap_or_default();
-                let bytes = match slice {
-                    None => value,
-                    Some(Slice::Range(a, b)) => clamp(value, *a, *b),
-                    Some(Slice::Chunk) => match chunk {
-                        Some((offset, count)) => clamp(value, offset, Some(offset + count)),
-                        None => value,
-                    },
-                };
-                out.extend_from_slice(bytes);
-                if script.secrets.contains(name) {
-                    shown.push_str(&format!("${{{name}}}"));
-                    continue;
-                }
-            }
+            Part::Value { name, slice, pos: _ } => out.extend_from_slice(value_bytes(values, name, slice, chunk)),
         }
-        shown.push_str(&hex::encode_upper(&out[start..]));
     }
     Ok(())
 }
 
+/// The bytes a `${name}` part stands for.
+fn value_bytes<'v>(values: &'v Values, name: &str, slice: &Option<Slice>, chunk: Option<(usize, usize)>) -> &'v [u8] {
+    let value = values.get(name).unwrap_or_default();
+    match slice {
+        None => value,
+        Some(Slice::Range(a, b)) => clamp(value, *a, *b),
+        Some(Slice::Chunk) => match chunk {
+            Some((offset, count)) => clamp(value, offset, Some(offset + count)),
+            None => value,
+        },
+    }
+}
+
+/// How `parts`, which [`expand`] built, are shown in a trace: hex, and
+/// `${name}` for a secret value.
+fn show_parts(script: &Script, values: &Values, parts: &[Part], chunk: Option<(usize, usize)>, shown: &mut String) {
+    for part in parts {
+        match part {
+            Part::Bytes(b) => shown.push_str(&hex::encode_upper(b)),
+            Part::Length { name, plus, .. } => {
+                // expand checked that it fits in a byte.
+                let len = values.get(name).map_or(0, |v| v.len()) + plus;
+                shown.push_str(&hex::encode_upper([len as u8]));
+            }
+            Part::Value { name, .. } if script.secrets.contains(name) => shown.push_str(&format!("${{{name}}}")),
+            Part::Value { name, slice, .. } => {
+                shown.push_str(&hex::encode_upper(value_bytes(values, name, slice, chunk)));
+            }
+        }
+    }
+}
+
+/// How an APDU that [`build`] built is shown in a trace: the header, the
+/// data field in brackets, then Le.
+fn show(script: &Script, values: &Values, apdu: &ApduTemplate, chunk: Option<(usize, usize)>) -> String {
+    let mut shown = String::new();
+    show_parts(script, values, &apdu.head, chunk, &mut shown);
+    let Some(data_parts) = &apdu.data else { return shown };
+    shown.push_str(" [");
+    show_parts(script, values, data_parts, chunk, &mut shown);
+    shown.push(']');
+    if !apdu.tail.is_empty() {
+        shown.push(' ');
+    }
+    show_parts(script, values, &apdu.tail, chunk, &mut shown);
+    shown
+}
+
 pub(crate) fn build(
-    script: &Script,
     values: &Values,
     apdu: &ApduTemplate,
     chunk: Option<(usize, usize)>,
     pos: &Pos,
-) -> Result<(Command, String), RunError> {
+) -> Result<Command, RunError> {
     let bad = |problem: String| RunError::Value { pos: pos.clone(), problem };
-    let mut shown = String::new();
     let mut head = buffer_for(values, &apdu.head, chunk);
-    expand(script, values, &apdu.head, chunk, &mut head, &mut shown)?;
+    expand(values, &apdu.head, chunk, &mut head)?;
     let Some(data_parts) = &apdu.data else {
         let (command, _) = Command::parse(&head).map_err(|e| bad(format!("not an APDU: {e}")))?;
-        return Ok((command, shown));
+        return Ok(command);
     };
     let [cla, ins, p1, p2] = head[..] else {
         return Err(bad(format!("the header is {} bytes, not 4", head.len())));
     };
-    shown.push_str(" [");
     let mut data = buffer_for(values, data_parts, chunk);
-    expand(script, values, data_parts, chunk, &mut data, &mut shown)?;
-    shown.push(']');
+    expand(values, data_parts, chunk, &mut data)?;
     let mut le = buffer_for(values, &apdu.tail, chunk);
-    if !apdu.tail.is_empty() {
-        shown.push(' ');
-    }
-    expand(script, values, &apdu.tail, chunk, &mut le, &mut shown)?;
+    expand(values, &apdu.tail, chunk, &mut le)?;
     let mut command = Command::new(cla, ins, p1, p2).with_secret_data(data).map_err(|e| bad(e.to_string()))?;
     let ne = match le.as_slice() {
         [] => None,
@@ -491,7 +557,7 @@ pub(crate) fn build(
     if let Some(ne) = ne {
         command = command.with_ne(ne).map_err(|e| bad(e.to_string()))?;
     }
-    Ok((command, shown))
+    Ok(command)
 }
 
 fn exec(
@@ -503,7 +569,7 @@ fn exec(
     trace: &mut dyn FnMut(&TraceEntry<'_>),
     chunk: Option<(usize, usize)>,
 ) -> Result<StatusWord, RunError> {
-    let (command, shown) = build(script, values, &step.apdu, chunk, &step.pos)?;
+    let command = build(values, &step.apdu, chunk, &step.pos)?;
     if step.slot == Slot::Card {
         cards.effects.sending(step.effects);
     }
@@ -539,7 +605,7 @@ fn exec(
     if step.slot == Slot::Card {
         cards.effects.answered(step.effects);
     }
-    trace(&TraceEntry { step, command_shown: &shown, response_data: &response.data, sw: response.sw });
+    trace(&TraceEntry { step, response_data: &response.data, sw: response.sw, script, values, chunk });
     let sw = response.sw;
     if !step.expect.iter().any(|p| p.matches(sw.to_u16())) {
         return Err(RunError::Status {
@@ -563,6 +629,70 @@ mod tests {
     use super::*;
     use sscard_model::{Field, Pin};
 
+    /// Answers `ABCD 9000` to everything.
+    struct Echo(u64);
+
+    impl Transport for Echo {
+        fn atr(&self) -> &[u8] {
+            &[0x3B, 0x00]
+        }
+        fn capabilities(&self) -> sscard_transport::Capabilities {
+            sscard_transport::Capabilities {
+                protocol: sscard_transport::Protocol::T1,
+                extended_length: false,
+                reader_extended: true,
+            }
+        }
+        fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, TransportError> {
+            self.0 += 1;
+            Ok(vec![0xAB, 0xCD, 0x90, 0x00])
+        }
+        fn apdus_sent(&self) -> u64 {
+            self.0
+        }
+    }
+
+    /// The trace shows each command as it was sent, in the text the
+    /// interpreter has always printed (`sscardctl script`): hex, the data
+    /// field in brackets, Le after it, a secret as `${name}`, and each
+    /// loop step with its own chunk.
+    #[test]
+    fn the_trace_shows_each_command_as_sent() {
+        let script = crate::parse(
+            "trace.apdu",
+            "input data\nsecret pin\n\
+             card: 00 A4 04 00 [${aid}] 00 => fci\n\
+             card: 00 20 00 00 [${pin}]\n\
+             card: 00 D6 00 00 [${#data} ${data[1..3]}]\n\
+             card: 00 B0 00 00 ${#fci}\n\
+             for 2 in 0..3\n\
+             card: 00 D6 ${offset} [${data[@]}]\n\
+             end\n",
+            &[("aid", 2)],
+        )
+        .unwrap();
+        let mut values = Values::new();
+        values.set("aid", vec![0xD1, 0x56]);
+        values.set("data", vec![0x11, 0x22, 0x33]);
+        values.put("pin", Pin::parse("123456", Field::Pin).unwrap().to_bcd());
+        let mut card = Echo(0);
+        let mut cards = Cards::new(&mut card, None);
+        let mut shown = Vec::new();
+        let table = StatusTable::default();
+        run(&script, &table, &mut cards, values, &mut |e: &TraceEntry<'_>| shown.push(e.command_shown())).unwrap();
+        assert_eq!(
+            shown,
+            [
+                "00A40400 [D156] 00",
+                "00200000 [${pin}]",
+                "00D60000 [032233]",
+                "00B0000002",
+                "00D60000 [1122]",
+                "00D60002 [33]",
+            ]
+        );
+    }
+
     /// CHANGE PIN with two 12-digit PINs: the data field's buffer is
     /// allocated once at its final size, so no PIN byte is left behind in
     /// an unwiped earlier allocation.
@@ -578,7 +708,8 @@ mod tests {
         values.put("old_pin", Pin::parse("123456789012", Field::Pin).unwrap().to_bcd());
         values.put("new_pin", Pin::parse("210987654321", Field::NewPin).unwrap().to_bcd());
         let Item::Step(step) = &script.items[0] else { panic!("a step") };
-        let (command, shown) = build(&script, &values, &step.apdu, None, &step.pos).unwrap();
+        let command = build(&values, &step.apdu, None, &step.pos).unwrap();
+        let shown = show(&script, &values, &step.apdu, None);
         assert_eq!(command.data().len(), 13, "6 + FF + 6 bytes");
         assert_eq!(command.data_capacity(), command.data().len(), "one allocation of the final size");
         assert_eq!(command.data()[..7], [0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0xFF]);

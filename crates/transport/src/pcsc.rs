@@ -168,9 +168,17 @@ struct Link<'a> {
 
 impl Link<'_> {
     fn transmit_raw(&self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let size = if self.caps.extended_length { pcsc::MAX_BUFFER_SIZE_EXTENDED } else { pcsc::MAX_BUFFER_SIZE };
-        let mut buf = vec![0u8; size];
-        match self.card.transmit(command, &mut buf) {
+        // A short answer's room on the stack: a zeroed allocation per APDU
+        // otherwise. An extended one's (64 KiB) stays on the heap.
+        let mut short = [0u8; pcsc::MAX_BUFFER_SIZE];
+        let mut extended = Vec::new();
+        let buf: &mut [u8] = if self.caps.extended_length {
+            extended.resize(pcsc::MAX_BUFFER_SIZE_EXTENDED, 0);
+            &mut extended
+        } else {
+            &mut short
+        };
+        match self.card.transmit(command, buf) {
             Ok(answer) if answer.len() >= 2 => Ok(answer.to_vec()),
             // vpcd reports a card that vanished mid-command as an empty answer.
             Ok(_) => Err(self.explain_failure(TransportError::MalformedResponse("fewer than 2 bytes"))),

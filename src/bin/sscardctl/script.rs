@@ -111,7 +111,7 @@ pub fn run_script(
     let mut cards = Cards::new(&mut card_tx, sam_tx.as_mut().map(|t| t as &mut dyn Transport));
     let mut trace = |e: &TraceEntry<'_>| {
         println!("{}:{}", e.step.pos.file, e.step.pos.line);
-        println!("  {} > {}", e.step.slot, e.command_shown);
+        println!("  {} > {}", e.step.slot, e.command_shown());
         println!(
             "  {} < {}{}{}",
             e.step.slot,

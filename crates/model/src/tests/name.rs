@@ -96,6 +96,25 @@ fn strict_decoding() {
     assert_eq!(Name::from_records(&a, &[0xFF; 20]).unwrap().unwrap().as_str(), "李");
 }
 
+/// Each character encodes as `Encoding::encode` has it, or is refused
+/// where that one would substitute: the whole BMP and a few beyond.
+#[test]
+fn each_character_encodes_as_encoding_rs_has_it() {
+    let astral = ['\u{10000}', '\u{20000}', '\u{2A6D6}', '\u{10FFFF}'];
+    for ch in ('\u{0}'..='\u{FFFF}').chain(astral) {
+        let text = format!("a{ch}");
+        let (bytes, _, unmappable) = GBK.encode(&text);
+        match Name::new(&text) {
+            Ok(name) => assert_eq!(name.gbk_bytes(), &bytes[..], "U+{:04X}", u32::from(ch)),
+            Err(e) if ch.is_control() => assert_eq!(e.rule, Rule::ControlCharacter { ch }),
+            Err(e) => {
+                assert!(unmappable, "U+{:04X} is refused: {e}", u32::from(ch));
+                assert_eq!(e.rule, Rule::NotRepresentableInGbk { ch });
+            }
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn split_join_round_trip(n in any_name()) {
