@@ -309,3 +309,41 @@ async fn pin_pad_is_refused_with_a_pin_or_without_a_pad_before_any_apdu() {
     assert_eq!(e.name(), Some(ErrorName::NoPinPad), "{e}");
     assert_eq!(readers[2].log().len(), before, "nothing was sent");
 }
+
+/// The national functions' arguments, for `iVerifyPIN` and `iChangePIN`.
+struct TypeOnly;
+
+impl sscard::dispatch::Arguments for TypeOnly {
+    fn int(&self, _arg: sscard_contract::national::Arg) -> Result<i32, sscard::NationalError> {
+        Ok(3)
+    }
+    fn text(&self, arg: sscard_contract::national::Arg) -> Result<zeroize::Zeroizing<String>, sscard::NationalError> {
+        panic!("{arg:?} is no argument of the PIN functions")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_national_pin_functions_use_the_keypad_and_ask_pinentry_nothing() {
+    let (rig, readers) = pad_rig().await;
+    let terminal = sscard::Terminal::with_connection(rig.client.clone()).with_reader("Pad");
+    let call = async |function: &str, pins: &mut sscard::pinentry::ScriptedPins| {
+        sscard::dispatch::run(&terminal, function, &TypeOnly, pins).await.map_err(|e| e.code.value())
+    };
+    let mut pinentry = sscard::pinentry::ScriptedPins::new(Vec::new());
+    readers[0].type_on_pad([PadKeys::digits("123456")]);
+    assert_eq!(call("iVerifyPIN", &mut pinentry).await, Ok(String::new()));
+    readers[0].type_on_pad([PadKeys::digits("000000")]);
+    assert_eq!(call("iVerifyPIN", &mut pinentry).await, Err(-51));
+    readers[0].type_on_pad([PadKeys::Cancel]);
+    assert_eq!(call("iVerifyPIN", &mut pinentry).await, Err(-31));
+    readers[0].type_on_pad([PadKeys::Nothing]);
+    assert_eq!(call("iVerifyPIN", &mut pinentry).await, Err(-32));
+    readers[0].type_on_pad([PadKeys::digits("12345")]);
+    assert_eq!(call("iVerifyPIN", &mut pinentry).await, Err(-33));
+    readers[0].type_on_pad(["123456", "802413", "802414"].map(PadKeys::digits));
+    assert_eq!(call("iChangePIN", &mut pinentry).await, Err(-34));
+    readers[0].type_on_pad(["123456", "802413", "802413"].map(PadKeys::digits));
+    assert_eq!(call("iChangePIN", &mut pinentry).await, Ok(String::new()));
+    assert!(pinentry.prompts().is_empty(), "pinentry was asked: {:?}", pinentry.prompts());
+    assert_eq!(readers[0].pad_requests().len(), 7);
+}

@@ -181,6 +181,15 @@ fn options(params: &Map<String, Value>, names: &[(&str, &str)]) -> Result<Dict, 
     Ok(opts)
 }
 
+/// A PIN parameter: required, unless the reader's keypad collects it
+/// (`pinPad`), when it may be left out.
+fn pin_param(params: &mut Map<String, Value>, key: &str, keypad: bool) -> Result<Zeroizing<String>, RpcError> {
+    if keypad {
+        return Ok(take_pin(params, key).map_err(RpcError::params)?.unwrap_or_default());
+    }
+    required_pin(params, key)
+}
+
 fn required_pin(params: &mut Map<String, Value>, key: &str) -> Result<Zeroizing<String>, RpcError> {
     take_pin(params, key).map_err(RpcError::params)?.ok_or_else(|| RpcError::params(format!("{key} is missing")))
 }
@@ -244,6 +253,9 @@ async fn reader_at(connection: &Connection, path: OwnedObjectPath) -> Result<Rea
 }
 
 const LAST_TRY: (&str, &str) = ("allowLastTry", keys::opts::ALLOW_LAST_TRY);
+/// The reader's keypad collects the PINs; the PIN parameters are then left
+/// out (or empty), and the daemon refuses one that is given.
+const PIN_PAD: (&str, &str) = ("pinPad", keys::opts::PIN_PAD);
 
 /// The HSM sessions one WebSocket connection began through JSON-RPC. Every
 /// connection shares the bridge's one bus connection, which the daemon
@@ -427,14 +439,15 @@ pub async fn call(
             Ok(json!({"tries_left": tries_left, "blocked": blocked}))
         }
         "VerifyPin" => {
-            let pin = required_pin(p, "pin")?;
-            let opts = options(p, &[LAST_TRY])?;
+            let opts = options(p, &[LAST_TRY, PIN_PAD])?;
+            let pin = pin_param(p, "pin", opts.contains_key(keys::opts::PIN_PAD))?;
             let (ok, tries_left) = reader(connection, p).await?.verify_pin(pin.as_str(), opts).await?;
             Ok(json!({"ok": ok, "tries_left": tries_left}))
         }
         "ChangePin" => {
-            let (old, new) = (required_pin(p, "oldPin")?, required_pin(p, "newPin")?);
-            let opts = options(p, &[LAST_TRY])?;
+            let opts = options(p, &[LAST_TRY, PIN_PAD])?;
+            let keypad = opts.contains_key(keys::opts::PIN_PAD);
+            let (old, new) = (pin_param(p, "oldPin", keypad)?, pin_param(p, "newPin", keypad)?);
             reader(connection, p).await?.change_pin(old.as_str(), new.as_str(), opts).await?;
             Ok(Value::Null)
         }
@@ -448,9 +461,10 @@ pub async fn call(
             Ok(Value::Null)
         }
         "Activate" => {
-            let (initial, new) = (required_pin(p, "initialPin")?, required_pin(p, "newPin")?);
+            let opts = options(p, &[LAST_TRY, PIN_PAD])?;
+            let keypad = opts.contains_key(keys::opts::PIN_PAD);
+            let (initial, new) = (pin_param(p, "initialPin", keypad)?, pin_param(p, "newPin", keypad)?);
             let ssn = Zeroizing::new(string(p, "ssn")?);
-            let opts = options(p, &[LAST_TRY])?;
             let reader = reader(connection, p).await?;
             Ok(dict_json(&reader.activate(ssn.as_str(), initial.as_str(), new.as_str(), opts).await?))
         }

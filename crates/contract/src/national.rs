@@ -116,6 +116,8 @@ impl Code {
             ErrorName::Timeout => Code::NoAnswer,
             ErrorName::ServiceUnavailable | ErrorName::NotAuthorized | ErrorName::Cancelled => Code::ReaderConnection,
             ErrorName::InvalidArgument if details.rule_is(rule::PIN_IS_INITIAL) => Code::InitialPin,
+            // A keypad's new PIN and its confirmation differ.
+            ErrorName::InvalidArgument if details.rule_is(rule::PIN_CONFIRMATION_DIFFERS) => Code::PinEntriesDiffer,
             ErrorName::InvalidArgument if details.rule_is(rule::PIN_LENGTH) && details.field_is(keys::NEW_PIN) => {
                 Code::PinLength
             }

@@ -29,6 +29,11 @@ impl NationalError {
         NationalError { code, detail: detail.into(), details: ErrorDetails::default() }
     }
 
+    /// Whether the daemon's error broke `rule` (its details' `rule`).
+    pub(crate) fn broke(&self, rule: &str) -> bool {
+        self.details.rule_is(rule)
+    }
+
     /// `pOutInfo` on failure: the code's message, then the detail.
     pub fn message(&self) -> String {
         let base = self.code.message();

@@ -174,6 +174,33 @@ pub(super) fn pin_failure(e: PinEntryError) -> NationalError {
     }
 }
 
+/// Whether the reader's keypad collects the PINs (`Reader1.PinPad`).
+async fn keypad(reader: &Reader1Proxy<'_>) -> Result<bool, NationalError> {
+    reader.pin_pad().await.map_err(NationalError::from)
+}
+
+/// The options of a PIN function on the keypad: the holder types knowing
+/// the tries left, as with pinentry.
+fn keypad_opts() -> Result<Dict, NationalError> {
+    let mut opts = flag(keys::opts::ALLOW_LAST_TRY)?;
+    opts.extend(flag(keys::opts::PIN_PAD)?);
+    Ok(opts)
+}
+
+/// A failed keypad call, as the PIN prompt's codes: the pad's timeout is
+/// -32 (not a card's that did not answer, -4), and a PIN of a length the
+/// pad does not take -33, as pinentry's are.
+fn keypad_failure(e: zbus::Error) -> NationalError {
+    let failure = NationalError::from(e);
+    match failure.code {
+        Code::NoAnswer => NationalError::with(Code::PinTimeout, failure.detail),
+        Code::InvalidData if failure.broke(sscard_contract::rule::PIN_LENGTH) => {
+            NationalError::with(Code::PinLength, failure.detail)
+        }
+        _ => failure,
+    }
+}
+
 /// A session with the daemon: one bus connection, the reader chosen as
 /// `SSCARD_READER` says (a PC/SC name) or the one `FindCard` answers.
 pub struct Terminal {
@@ -330,11 +357,16 @@ impl Terminal {
         check_type(i_type)?;
         let reader = self.reader().await?;
         let tries_left = self.tries_left(&reader).await?;
-        let prompt = PinPrompt { description: "请输入社保卡密码", tries_left: Some(tries_left) };
-        let pin = pins.current_pin(&prompt).map_err(pin_failure)?;
-        let (ok, tries_left) =
-            reader.verify_pin(pin.as_str(), flag(keys::opts::ALLOW_LAST_TRY)?).await.map_err(NationalError::from)?;
-        drop(pin);
+        let (ok, tries_left) = if keypad(&reader).await? {
+            // As the vendor DLLs do: the reader's keypad, never the host.
+            reader.verify_pin("", keypad_opts()?).await.map_err(keypad_failure)?
+        } else {
+            let prompt = PinPrompt { description: "请输入社保卡密码", tries_left: Some(tries_left) };
+            let pin = pins.current_pin(&prompt).map_err(pin_failure)?;
+            let answer = reader.verify_pin(pin.as_str(), flag(keys::opts::ALLOW_LAST_TRY)?).await;
+            drop(pin);
+            answer.map_err(NationalError::from)?
+        };
         match (ok, tries_left) {
             (true, _) => Ok(String::new()),
             (false, 0) => Err(NationalError::new(Code::PinBlocked)),
@@ -347,6 +379,10 @@ impl Terminal {
         check_type(i_type)?;
         let reader = self.reader().await?;
         let tries_left = self.tries_left(&reader).await?;
+        if keypad(&reader).await? {
+            reader.change_pin("", "", keypad_opts()?).await.map_err(keypad_failure)?;
+            return Ok(String::new());
+        }
         let old: Zeroizing<String> = pins
             .current_pin(&PinPrompt { description: "请输入原密码", tries_left: Some(tries_left) })
             .map_err(pin_failure)?;
