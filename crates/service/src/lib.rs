@@ -74,6 +74,10 @@ pub enum Event {
         atr: Vec<u8>,
         kind: CardKind,
         profile: String,
+        /// A PSAM that changed the reader operations use: that reader now,
+        /// told with the card that made it so, so that a client that sees
+        /// the new `SamReader` finds that reader's card already a `psam`.
+        sam_reader: Option<Option<u32>>,
     },
     CardRemoved {
         id: u32,

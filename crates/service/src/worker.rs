@@ -368,16 +368,22 @@ impl<B: Backend> Worker<B> {
             }
         };
         tracing::info!(reader = %self.reader, kind = kind.as_str(), profile = %profile, "card inserted");
+        self.announced = true;
+        let id = self.id;
         if kind == CardKind::Psam
             && let Some(conn) = self.connection.as_ref()
         {
             let shared = Arc::clone(&self.shared);
-            let (atr, caps) = (conn.atr().to_vec(), conn.capabilities());
-            self.shared.sam.add(self.id, atr, caps, |now| shared.emit(Event::SamReader { id: now }));
+            let (sam_atr, caps) = (conn.atr().to_vec(), conn.capabilities());
+            // Told under the PSAMs' lock, as their removals are, so that
+            // the readers reported reach clients in the order they were.
+            self.shared.sam.add(id, sam_atr, caps, |now| {
+                shared.emit(Event::CardInserted { id, atr, kind, profile, sam_reader: Some(now) })
+            });
             self.is_sam = true;
+            return;
         }
-        self.announced = true;
-        self.shared.emit(Event::CardInserted { id: self.id, atr, kind, profile });
+        self.shared.emit(Event::CardInserted { id, atr, kind, profile, sam_reader: None });
     }
 
     fn card_removed(&mut self) {

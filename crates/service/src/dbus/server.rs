@@ -1066,7 +1066,7 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
             let manager = server.interface::<_, Manager>(MANAGER_PATH).await?;
             Manager::reader_removed(manager.signal_emitter(), path.as_ref()).await?;
         }
-        Event::CardInserted { id, atr, kind, profile } => {
+        Event::CardInserted { id, atr, kind, profile, sam_reader } => {
             if !update(daemon, id, |r| {
                 r.present = true;
                 r.atr = atr.clone();
@@ -1085,6 +1085,11 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
                 iface.profile_changed(emitter).await?;
             }
             Reader::card_inserted(emitter, &atr).await?;
+            // The reader's card is a PSAM in the view before `SamReader`
+            // names it.
+            if let Some(now) = sam_reader {
+                set_sam_reader(server, daemon, now).await?;
+            }
         }
         Event::CardRemoved { id } => {
             if !update(daemon, id, |r| {
@@ -1121,22 +1126,27 @@ async fn apply(connection: &Connection, daemon: &Arc<Daemon>, event: Event) -> z
                 busy_changed(connection, &path, busy).await?;
             }
         }
-        Event::SamReader { id } => {
-            let changed = {
-                let mut view = daemon.view();
-                let changed = view.sam != id;
-                view.sam = id;
-                changed
-            };
-            if changed {
-                let manager = server.interface::<_, Manager>(MANAGER_PATH).await?;
-                manager.get().await.sam_reader_changed(manager.signal_emitter()).await?;
-            }
-        }
+        Event::SamReader { id } => set_sam_reader(server, daemon, id).await?,
         Event::Service { available } => {
             tracing::info!(available, "pcscd");
             daemon.view().available = available;
         }
+    }
+    Ok(())
+}
+
+/// `Manager1.SamReader` is now `id`'s reader, with its PropertiesChanged
+/// when that changes it.
+async fn set_sam_reader(server: &zbus::ObjectServer, daemon: &Daemon, id: Option<u32>) -> zbus::Result<()> {
+    let changed = {
+        let mut view = daemon.view();
+        let changed = view.sam != id;
+        view.sam = id;
+        changed
+    };
+    if changed {
+        let manager = server.interface::<_, Manager>(MANAGER_PATH).await?;
+        manager.get().await.sam_reader_changed(manager.signal_emitter()).await?;
     }
     Ok(())
 }
