@@ -367,9 +367,11 @@ impl Reader {
 
     /// VERIFY. A wrong PIN is `(false, n)`; the try that blocks it `(false, 0)`.
     ///
-    /// Errors: `InvalidArgument` (not 4 to 12 digits, unknown option),
+    /// Errors: `InvalidArgument` (not 4 to 12 digits, unknown option; with
+    /// `pin_pad`, a PIN given, or the pad's length refusal),
     /// `PinBlocked` (blocked before the call), `LastTry` (one try left
-    /// without `allow_last_try`).
+    /// without `allow_last_try`), `NoPinPad`, `PinEntryCancelled` and
+    /// `Timeout` (`pin_pad`: no pad, cancel, no key in time).
     #[zbus(out_args("ok", "tries_left"))]
     async fn verify_pin(
         &self,
@@ -379,9 +381,10 @@ impl Reader {
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(bool, u32), Error> {
         let request = Options::parse("VerifyPin", &opts, &[opt::ALLOW_LAST_TRY, opt::PIN_PAD]).and_then(|o| {
-            let pin = match o.pin_pad {
-                true => keypad("VerifyPin", &[(keys::PIN, pin)]).map(|()| PinEntry::Keypad)?,
-                false => PinEntry::Host(pin_arg("VerifyPin", pin, Field::Pin)?),
+            let pin = if o.pin_pad {
+                keypad("VerifyPin", &[(keys::PIN, pin)]).map(|()| PinEntry::Keypad)?
+            } else {
+                PinEntry::Host(pin_arg("VerifyPin", pin, Field::Pin)?)
             };
             Ok(Request::VerifyPin { pin, allow_last_try: o.allow_last_try })
         });
@@ -393,8 +396,10 @@ impl Reader {
 
     /// CHANGE PIN.
     ///
-    /// Errors: `InvalidArgument` (a PIN breaking a rule), `WrongPin` (wrong
-    /// old PIN), `PinBlocked`, `LastTry`.
+    /// Errors: `InvalidArgument` (a PIN breaking a rule; with `pin_pad`, a
+    /// PIN given, or the pad's refusal of a length or a confirmation),
+    /// `WrongPin` (wrong old PIN), `PinBlocked`, `LastTry`, `NoPinPad`,
+    /// `PinEntryCancelled`, `Timeout`.
     async fn change_pin(
         &self,
         old_pin: &str,
@@ -404,13 +409,14 @@ impl Reader {
         #[zbus(connection)] connection: &Connection,
     ) -> Result<(), Error> {
         let request = Options::parse("ChangePin", &opts, &[opt::ALLOW_LAST_TRY, opt::PIN_PAD]).and_then(|o| {
-            let pins = match o.pin_pad {
-                true => keypad("ChangePin", &[(keys::OLD_PIN, old_pin), (keys::NEW_PIN, new_pin)])
-                    .map(|()| PinEntry::Keypad)?,
-                false => PinEntry::Host((
+            let pins = if o.pin_pad {
+                keypad("ChangePin", &[(keys::OLD_PIN, old_pin), (keys::NEW_PIN, new_pin)])
+                    .map(|()| PinEntry::Keypad)?
+            } else {
+                PinEntry::Host((
                     pin_arg("ChangePin", old_pin, Field::Pin)?,
                     pin_arg("ChangePin", new_pin, Field::NewPin)?,
-                )),
+                ))
             };
             Ok(Request::ChangePin { pins, allow_last_try: o.allow_last_try })
         });
@@ -451,7 +457,8 @@ impl Reader {
     ///
     /// Errors: `InvalidArgument`, `HolderMismatch` (another SSN, or a blank
     /// card), `AlreadyActive` (gen3), `WrongPin` (wrong initial PIN; an
-    /// activated gen2 card answers this too), `PinBlocked`, `LastTry`, `NoSam`.
+    /// activated gen2 card answers this too), `PinBlocked`, `LastTry`, `NoSam`,
+    /// and with `pin_pad` `NoPinPad`, `PinEntryCancelled`, `Timeout`.
     #[zbus(out_args("info"))]
     async fn activate(
         &self,
@@ -464,13 +471,14 @@ impl Reader {
     ) -> Result<InfoDict, Error> {
         let request = Options::parse("Activate", &opts, &[opt::ALLOW_LAST_TRY, opt::PIN_PAD]).and_then(|o| {
             let ssn = Ssn::parse(ssn).map_err(|e| Error::from_op("Activate", &OpError::InvalidArgument(e)))?;
-            let pins = match o.pin_pad {
-                true => keypad("Activate", &[(keys::INITIAL_PIN, initial_pin), (keys::NEW_PIN, new_pin)])
-                    .map(|()| PinEntry::Keypad)?,
-                false => PinEntry::Host((
+            let pins = if o.pin_pad {
+                keypad("Activate", &[(keys::INITIAL_PIN, initial_pin), (keys::NEW_PIN, new_pin)])
+                    .map(|()| PinEntry::Keypad)?
+            } else {
+                PinEntry::Host((
                     pin_arg("Activate", initial_pin, Field::Pin)?,
                     pin_arg("Activate", new_pin, Field::NewPin)?,
-                )),
+                ))
             };
             Ok(Request::Activate { ssn, pins, allow_last_try: o.allow_last_try })
         });
