@@ -152,11 +152,12 @@ extern "C" fn poll_event(lun: Dword, timeout_ms: c_int) -> ResponseCode {
     })
 }
 
-/// pcscd stops the event thread with this before closing the channel.
+/// pcscd ends the event thread's current wait with this: to restart it
+/// with another timeout, or before it stops the thread.
 extern "C" fn stop_polling(lun: Dword) -> ResponseCode {
     guard(|| {
         if let Some((_, slot)) = crate::find(lun as u64) {
-            slot.stop_events();
+            slot.wake_event();
         }
         IFD_SUCCESS
     })
@@ -308,7 +309,10 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
         let apdu = unsafe { input(tx, tx_length) };
         if slot.config.short && crate::pinpad::is_extended(apdu) {
             // A short-APDU CCID reader refuses it the same way.
-            crate::log(&format!("port {}: extended APDU refused: the reader accepts only short APDUs", slot.config.port));
+            crate::log(&format!(
+                "port {}: extended APDU refused: the reader accepts only short APDUs",
+                slot.config.port
+            ));
             return IFD_COMMUNICATION_ERROR;
         }
         match slot.transmit(apdu) {

@@ -109,7 +109,8 @@ fn serve(listener: UnixListener, wake: UnixStream, slots: Slots) {
         if let Ok((stream, _)) = listener.accept() {
             let slots = Arc::clone(&slots);
             // One thread per client, so a client that idles blocks no one.
-            let _ = std::thread::Builder::new().name("sscard-ifd:client".to_owned()).spawn(move || client(stream, slots));
+            let _ =
+                std::thread::Builder::new().name("sscard-ifd:client".to_owned()).spawn(move || client(stream, slots));
         }
     }
 }

@@ -218,7 +218,13 @@ pub fn is_extended(apdu: &[u8]) -> bool {
     apdu.len() >= 7 && apdu[4] == 0x00
 }
 
-fn common(tx: &[u8], minmax_at: usize, validation: u8, template: Vec<u8>, short: bool) -> Result<Common, StructureError> {
+fn common(
+    tx: &[u8],
+    minmax_at: usize,
+    validation: u8,
+    template: Vec<u8>,
+    short: bool,
+) -> Result<Common, StructureError> {
     let layout = Layout::parse(tx[2], tx[3], tx[4])?;
     let extra = u16_le(tx, minmax_at);
     let (min, max) = ((extra >> 8) as u8, (extra & 0xFF) as u8);
@@ -310,7 +316,8 @@ mod tests {
     fn ascii_right_justified_at_a_position_with_a_length_nibble() {
         // Position 1 byte, right, ASCII; length 4 bits at bit 4 (the low
         // nibble of the data's first byte); block 4 bytes.
-        let s = verify_structure(0x80 | (1 << 3) | 0x04 | 0x02, 0x44, 0x04, 1, 8, &[0, 0x20, 0, 0x81, 5, 0xA0, 0, 0, 0, 0]);
+        let s =
+            verify_structure(0x80 | (1 << 3) | 0x04 | 0x02, 0x44, 0x04, 1, 8, &[0, 0x20, 0, 0x81, 5, 0xA0, 0, 0, 0, 0]);
         let v = Verify::parse(&s, false).unwrap();
         assert_eq!(v.command(&[7, 8]).unwrap()[5..], [0xA2, 0, 0, b'7', b'8']);
     }

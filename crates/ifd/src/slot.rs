@@ -53,7 +53,10 @@ pub struct State {
     generation: u64,
     /// The generation pcscd last saw through IFDHICCPresence.
     reported: u64,
+    /// The channel is closing: every wait ends.
     stopping: bool,
+    /// pcscd asked the current (or next) event wait to return.
+    wake_event: bool,
     pub atr: Vec<u8>,
     pub keys: VecDeque<Key>,
     /// Whether a PIN entry is waiting for keys now.
@@ -65,10 +68,6 @@ pub struct State {
 impl State {
     pub fn present(&self) -> bool {
         self.conn.is_some()
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation
     }
 }
 
@@ -104,6 +103,7 @@ impl Slot {
                 generation: 0,
                 reported: 0,
                 stopping: false,
+                wake_event: false,
                 atr: Vec::new(),
                 keys: VecDeque::new(),
                 entering: false,
@@ -161,16 +161,21 @@ impl Slot {
     }
 
     /// For pcscd's event thread: returns when presence changed since pcscd
-    /// last asked, after `timeout`, or when the slot is stopping.
+    /// last asked, when pcscd asks ([`Slot::wake_event`]), after `timeout`,
+    /// or when the slot closes.
     pub fn wait_event(&self, timeout: Duration) {
         let state = self.state();
         let seen = state.reported;
-        drop(self.wait_until(state, Instant::now() + timeout, |s| s.generation != seen));
+        let mut state = self.wait_until(state, Instant::now() + timeout, |s| s.generation != seen || s.wake_event);
+        state.wake_event = false;
     }
 
-    /// Makes [`Slot::wait_event`] return now and from now on.
-    pub fn stop_events(&self) {
-        self.state().stopping = true;
+    /// TAG_IFD_STOP_POLLING_THREAD: pcscd calls it to end the current
+    /// wait, so that its event thread starts a new one with another timeout
+    /// (after SCardDisconnect) or checks that it must exit. One wait ends,
+    /// the current one or the next.
+    pub fn wake_event(&self) {
+        self.state().wake_event = true;
         self.notify();
     }
 
