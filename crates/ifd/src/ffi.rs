@@ -97,7 +97,7 @@ unsafe fn input<'a>(ptr: *const c_uchar, len: Dword) -> &'a [u8] {
 }
 
 fn open_with(lun: Dword, config: impl FnOnce() -> Result<Config, crate::config::ConfigError>) -> ResponseCode {
-    match crate::open(lun as u64, config) {
+    match crate::open(lun, config) {
         Ok(()) => IFD_SUCCESS,
         Err(e) => {
             crate::log(&format!("lun {lun:#x}: {e}"));
@@ -136,14 +136,14 @@ pub unsafe extern "C" fn IFDHCreateChannel(lun: Dword, channel: Dword) -> Respon
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IFDHCloseChannel(lun: Dword) -> ResponseCode {
     guard(|| {
-        crate::close(lun as u64);
+        crate::close(lun);
         IFD_SUCCESS
     })
 }
 
 /// pcscd's event thread calls this between presence checks.
 extern "C" fn poll_event(lun: Dword, timeout_ms: c_int) -> ResponseCode {
-    guard(|| match crate::find(lun as u64) {
+    guard(|| match crate::find(lun) {
         Some((_, slot)) => {
             slot.wait_event(Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)));
             IFD_SUCCESS
@@ -156,7 +156,7 @@ extern "C" fn poll_event(lun: Dword, timeout_ms: c_int) -> ResponseCode {
 /// with another timeout, or before it stops the thread.
 extern "C" fn stop_polling(lun: Dword) -> ResponseCode {
     guard(|| {
-        if let Some((_, slot)) = crate::find(lun as u64) {
+        if let Some((_, slot)) = crate::find(lun) {
             slot.wake_event();
         }
         IFD_SUCCESS
@@ -173,7 +173,7 @@ pub unsafe extern "C" fn IFDHGetCapabilities(
     value: *mut c_uchar,
 ) -> ResponseCode {
     guard(|| {
-        let Some((reader, slot)) = crate::find(lun as u64) else { return IFD_COMMUNICATION_ERROR };
+        let Some((reader, slot)) = crate::find(lun) else { return IFD_COMMUNICATION_ERROR };
         let data: Vec<u8> = match tag {
             TAG_IFD_ATR | SCARD_ATTR_ATR_STRING => slot.state().atr.clone(),
             SCARD_ATTR_VENDOR_NAME => b"sscard\0".to_vec(),
@@ -223,7 +223,7 @@ pub unsafe extern "C" fn IFDHSetProtocolParameters(
     _pts3: c_uchar,
 ) -> ResponseCode {
     guard(|| {
-        if crate::find(lun as u64).is_none() {
+        if crate::find(lun).is_none() {
             return IFD_COMMUNICATION_ERROR;
         }
         // The simulator speaks APDUs, whatever the protocol.
@@ -246,7 +246,7 @@ pub unsafe extern "C" fn IFDHPowerICC(
     atr_length: *mut Dword,
 ) -> ResponseCode {
     guard(|| {
-        let Some((_, slot)) = crate::find(lun as u64) else { return IFD_COMMUNICATION_ERROR };
+        let Some((_, slot)) = crate::find(lun) else { return IFD_COMMUNICATION_ERROR };
         let clear = || {
             if !atr_length.is_null() {
                 // SAFETY: non-null, valid per the contract.
@@ -304,7 +304,7 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
         let room = unsafe { *rx_length };
         // SAFETY: rx_length is valid; zero on every error, as the header asks.
         unsafe { *rx_length = 0 };
-        let Some((_, slot)) = crate::find(lun as u64) else { return IFD_COMMUNICATION_ERROR };
+        let Some((_, slot)) = crate::find(lun) else { return IFD_COMMUNICATION_ERROR };
         // SAFETY: per this function's contract.
         let apdu = unsafe { input(tx, tx_length) };
         if slot.config.short && crate::pinpad::is_extended(apdu) {
@@ -359,7 +359,7 @@ pub unsafe extern "C" fn IFDHControl(
         }
         // SAFETY: valid per the contract; zero on every error.
         unsafe { *bytes_returned = 0 };
-        let Some((reader, slot)) = crate::find(lun as u64) else { return IFD_COMMUNICATION_ERROR };
+        let Some((reader, slot)) = crate::find(lun) else { return IFD_COMMUNICATION_ERROR };
         let Ok(code) = u32::try_from(control_code) else { return IFD_ERROR_NOT_SUPPORTED };
         // SAFETY: per this function's contract.
         let request = unsafe { input(tx, tx_length) };
@@ -384,7 +384,7 @@ pub unsafe extern "C" fn IFDHControl(
 /// None; takes no pointers.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IFDHICCPresence(lun: Dword) -> ResponseCode {
-    guard(|| match crate::find(lun as u64) {
+    guard(|| match crate::find(lun) {
         Some((_, slot)) if slot.present() => IFD_ICC_PRESENT,
         Some(_) => IFD_ICC_NOT_PRESENT,
         None => IFD_COMMUNICATION_ERROR,

@@ -19,6 +19,7 @@ pub mod pinpad;
 pub mod slot;
 
 use config::Config;
+use ffi::Dword;
 use slot::Slot;
 
 /// Digits or a command that held them: zeroed when dropped.
@@ -52,13 +53,13 @@ pub struct Reader {
 }
 
 /// Readers by the high half of pcscd's Lun (0xRRRRSSSS).
-static READERS: Mutex<BTreeMap<u64, Arc<Reader>>> = Mutex::new(BTreeMap::new());
+static READERS: Mutex<BTreeMap<Dword, Arc<Reader>>> = Mutex::new(BTreeMap::new());
 
-fn readers() -> MutexGuard<'static, BTreeMap<u64, Arc<Reader>>> {
+fn readers() -> MutexGuard<'static, BTreeMap<Dword, Arc<Reader>>> {
     READERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn split(lun: u64) -> (u64, usize) {
+fn split(lun: Dword) -> (Dword, usize) {
     (lun >> 16, (lun & 0xFFFF) as usize)
 }
 
@@ -78,7 +79,7 @@ pub enum OpenError {
 
 /// IFDHCreateChannel(ByName): slot 0 brings the reader's configuration,
 /// the other slot uses it.
-pub fn open(lun: u64, config: impl FnOnce() -> Result<Config, config::ConfigError>) -> Result<(), OpenError> {
+pub fn open(lun: Dword, config: impl FnOnce() -> Result<Config, config::ConfigError>) -> Result<(), OpenError> {
     let (index, slot_index) = split(lun);
     let reader = if slot_index == 0 {
         if let Some(stale) = readers().remove(&index) {
@@ -118,7 +119,7 @@ pub fn open(lun: u64, config: impl FnOnce() -> Result<Config, config::ConfigErro
 }
 
 /// The reader and slot of a Lun, if open.
-pub fn find(lun: u64) -> Option<(Arc<Reader>, Arc<Slot>)> {
+pub fn find(lun: Dword) -> Option<(Arc<Reader>, Arc<Slot>)> {
     let (index, slot_index) = split(lun);
     let reader = readers().get(&index).cloned()?;
     let slot = reader.slots.lock().unwrap_or_else(|e| e.into_inner()).get(slot_index).cloned().flatten()?;
@@ -126,7 +127,7 @@ pub fn find(lun: u64) -> Option<(Arc<Reader>, Arc<Slot>)> {
 }
 
 /// IFDHCloseChannel: closes the slot, and the reader with its last slot.
-pub fn close(lun: u64) {
+pub fn close(lun: Dword) {
     let (index, slot_index) = split(lun);
     let Some(reader) = readers().get(&index).cloned() else { return };
     let slot = reader.slots.lock().unwrap_or_else(|e| e.into_inner()).get_mut(slot_index).and_then(Option::take);
