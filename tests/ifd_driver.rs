@@ -265,6 +265,40 @@ fn verify_pin_on_the_pad() {
 }
 
 #[test]
+fn a_card_pulled_while_the_pad_waits() {
+    let mut bench = Bench::start_ifd(&[IfdReader::new(&[PAD])]);
+    bench.insert(Slot::Card, "card", &[]);
+    let ctx = bench.context();
+    let card = connect(&bench, &ctx, Slot::Card);
+    assert_eq!(sw(&transmit(&card, SELECT_SSSE).unwrap()), 0x9000);
+    thread::scope(|s| {
+        let pad = s.spawn(|| {
+            let started = Instant::now();
+            (control(&card, 0x4233_0006, &verify_structure(30, 4, 6, VERIFY_TEMPLATE)), started.elapsed())
+        });
+        bench.wait_pad_entry(Slot::Card);
+        bench.remove(Slot::Card);
+        let (answer, waited) = pad.join().unwrap();
+        // Not the pad's timeout: the entry ends when the card leaves.
+        assert!(answer.is_err(), "{answer:02X?}");
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+    });
+    assert_eq!(bench.ifd_value(Slot::Card, "status", "entering"), 0);
+}
+
+#[test]
+fn a_command_too_long_for_a_frame_leaves_the_card() {
+    let mut bench = Bench::start_ifd(&[IfdReader::new(&[PLAIN])]);
+    bench.insert(Slot::Card, "card", &[]);
+    let ctx = bench.context();
+    let card = connect(&bench, &ctx, Slot::Card);
+    let mut long = vec![0x00, 0xD6, 0x00, 0x00, 0x00, 0xFF, 0xFF];
+    long.resize(7 + 0xFFFF, 0xAB);
+    assert!(transmit(&card, &long).is_err());
+    assert_eq!(sw(&transmit(&card, SELECT_SSSE).unwrap()), 0x9000);
+}
+
+#[test]
 fn a_pad_can_answer_6b80_to_a_wrong_length() {
     let slot = IfdSlot { length_error_6b80: true, ..PAD };
     let mut bench = Bench::start_ifd(&[IfdReader::new(&[slot])]);

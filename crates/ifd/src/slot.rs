@@ -252,12 +252,13 @@ impl Slot {
     }
 
     /// Sends one frame and, unless it is a control code without an
-    /// answer, reads the answer. Any failure removes the card.
+    /// answer, reads the answer. A failed exchange removes the card.
     fn exchange(&self, payload: &[u8], answer: bool) -> Result<Vec<u8>, SlotError> {
         let _io = lock(&self.io);
         let stream = self.state().conn.clone().ok_or(SlotError::Absent)?;
         let result = frame_exchange(&stream, payload, answer);
-        if result.is_err() {
+        // A command too long for a frame was never sent: the card stays.
+        if matches!(result, Err(SlotError::Io(_))) {
             self.drop_connection(&stream);
         }
         result
