@@ -82,7 +82,9 @@ pub enum OpenError {
 pub fn open(lun: Dword, config: impl FnOnce() -> Result<Config, config::ConfigError>) -> Result<(), OpenError> {
     let (index, slot_index) = split(lun);
     let reader = if slot_index == 0 {
-        if let Some(stale) = readers().remove(&index) {
+        // A reader pcscd opened again without closing it (not seen, but cheap).
+        let stale = readers().remove(&index);
+        if let Some(stale) = stale {
             close_reader(&stale);
         }
         let config = config()?;
@@ -107,7 +109,17 @@ pub fn open(lun: Dword, config: impl FnOnce() -> Result<Config, config::ConfigEr
         .cloned()
         .ok_or(OpenError::NoSuchSlot { slot: slot_index, slots: reader.config.slots.len() })?;
     let port = slot_config.port;
-    let slot = Slot::open(&reader.config.listen, slot_config).map_err(|source| OpenError::Listen { port, source })?;
+    let slot = match Slot::open(&reader.config.listen, slot_config) {
+        Ok(slot) => slot,
+        Err(source) => {
+            // pcscd gives up on the reader: so does the driver, control socket and all.
+            if slot_index == 0 {
+                readers().remove(&index);
+                close_reader(&reader);
+            }
+            return Err(OpenError::Listen { port, source });
+        }
+    };
     let mut slots = reader.slots.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(old) = slots.get_mut(slot_index).and_then(Option::take) {
         old.close();
