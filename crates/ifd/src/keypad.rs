@@ -181,3 +181,56 @@ fn command(line: &str, slots: &Slots) -> Result<String, String> {
         _ => Err(format!("unknown command {verb}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SlotConfig;
+
+    /// A slot with a "card": a TCP client that stays connected.
+    fn slot_with_card() -> (Arc<Slot>, std::net::TcpStream) {
+        let slot = Slot::open("127.0.0.1", SlotConfig::new(0)).unwrap();
+        let card = std::net::TcpStream::connect(("127.0.0.1", slot.port)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !slot.state().present() {
+            assert!(Instant::now() < deadline, "the slot never saw the card");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (slot, card)
+    }
+
+    fn press(slot: &Slot, keys: &[Key]) {
+        slot.state().keys.extend(keys.iter().copied());
+        slot.notify();
+    }
+
+    #[test]
+    fn entries_end_at_ok_cancel_timeout_the_maximum_or_removal() {
+        let (slot, card) = slot_with_card();
+        let second = Duration::from_secs(1);
+        press(&slot, &[Key::Digit(1), Key::Digit(2), Key::Ok, Key::Digit(3)]);
+        assert!(matches!(enter(&slot, second, None), Entry::Pin(p) if p.0 == [1, 2]));
+        assert_eq!(slot.state().keys.len(), 1, "keys after OK stay queued");
+        // Validation on the maximum size: no OK needed.
+        press(&slot, &[Key::Digit(4), Key::Digit(5)]);
+        assert!(matches!(enter(&slot, second, Some(3)), Entry::Pin(p) if p.0 == [3, 4, 5]));
+        press(&slot, &[Key::Digit(6), Key::Cancel]);
+        assert!(matches!(enter(&slot, second, None), Entry::Cancelled));
+        let started = Instant::now();
+        assert!(matches!(enter(&slot, Duration::from_millis(200), None), Entry::Timeout));
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert_eq!(slot.state().entries, 4);
+        assert!(!slot.state().entering);
+        // The card leaves while the pad waits.
+        let waiter = {
+            let slot = Arc::clone(&slot);
+            std::thread::spawn(move || matches!(enter(&slot, Duration::from_secs(30), None), Entry::Removed))
+        };
+        while !slot.state().entering {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(card);
+        assert!(waiter.join().unwrap());
+        slot.close();
+    }
+}

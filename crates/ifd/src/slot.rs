@@ -82,6 +82,8 @@ pub struct Slot {
     monitor: Mutex<Option<JoinHandle<()>>>,
     pub apdus: AtomicU64,
     pub extended: AtomicU64,
+    /// The port bound (the configuration's, or the system's choice for 0).
+    pub port: u16,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,6 +95,7 @@ impl Slot {
     /// Binds the slot's port and starts its monitor.
     pub fn open(listen: &str, config: SlotConfig) -> io::Result<Arc<Slot>> {
         let listener = TcpListener::bind((listen, config.port))?;
+        let port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
         let (wake, wake_rx) = UnixStream::pair()?;
         wake_rx.set_nonblocking(true)?;
@@ -115,6 +118,7 @@ impl Slot {
             monitor: Mutex::new(None),
             apdus: AtomicU64::new(0),
             extended: AtomicU64::new(0),
+            port,
         });
         let worker = Arc::clone(&slot);
         let handle = std::thread::Builder::new()
