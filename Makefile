@@ -45,6 +45,9 @@ SYSTEMD_DIR := /usr/lib/systemd/system
 # The bridge's user unit (Debian: /usr/lib/systemd/user).
 SYSTEMD_USER_DIR ?= $(PREFIX)/lib/systemd/user
 SYSUSERS_DIR := /usr/lib/sysusers.d
+# pcscd's drivers for readers configured in reader.conf (vpcd's too).
+PCSC_DRIVER_DIR ?= /usr/lib/pcsc/drivers/serial
+IFD_EXAMPLES_DIR ?= $(PREFIX)/share/doc/sscard-sim/examples
 UDEV_DIR := /usr/lib/udev/rules.d
 MANDIR ?= $(PREFIX)/share/man
 # Where Debian's shells look for completions.
@@ -70,6 +73,10 @@ install: install-lib
 	install -D -m 0755 $(BIN_DIR)/sscardd $(DESTDIR)$(LIBEXEC_DIR)/sscardd
 	install -D -m 0755 $(BIN_DIR)/sscardctl $(DESTDIR)$(PREFIX)/bin/sscardctl
 	install -D -m 0755 $(BIN_DIR)/sscard-sim $(DESTDIR)$(PREFIX)/bin/sscard-sim
+	@# sscard-ifd, the simulator's reader driver for pcscd, and its examples.
+	install -D -m 0644 $(BIN_DIR)/libsscard_ifd.so $(DESTDIR)$(PCSC_DRIVER_DIR)/libsscard_ifd.so
+	install -D -m 0644 etc/sscard-ifd/reader.conf $(DESTDIR)$(IFD_EXAMPLES_DIR)/reader.conf
+	install -D -m 0644 etc/sscard-ifd/sscard-ifd.conf $(DESTDIR)$(IFD_EXAMPLES_DIR)/sscard-ifd.conf
 	install -D -m 0755 $(BIN_DIR)/sscard-bridge $(DESTDIR)$(PREFIX)/bin/sscard-bridge
 	install -D -m 0644 dbus/org.sscard.Daemon.conf $(DESTDIR)$(DBUS_DIR)/system.d/org.sscard.Daemon.conf
 	install -d $(DESTDIR)$(DBUS_DIR)/system-services
@@ -142,6 +149,8 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libsscard.so $(DESTDIR)$(LIBDIR)/libsscard.so.$(SOVERSION)
 	rm -f $(DESTDIR)$(INCLUDEDIR)/sscard.h $(DESTDIR)$(PKGCONFIG_DIR)/sscard.pc
 	rm -f $(DESTDIR)$(LIBEXEC_DIR)/sscardd $(DESTDIR)$(PREFIX)/bin/sscardctl $(DESTDIR)$(PREFIX)/bin/sscard-sim
+	rm -f $(DESTDIR)$(PCSC_DRIVER_DIR)/libsscard_ifd.so
+	rm -f $(DESTDIR)$(IFD_EXAMPLES_DIR)/reader.conf $(DESTDIR)$(IFD_EXAMPLES_DIR)/sscard-ifd.conf
 	rm -f $(DESTDIR)$(PREFIX)/bin/sscard-bridge $(DESTDIR)$(SYSTEMD_USER_DIR)/sscard-bridge.service
 	rm -f $(DESTDIR)$(DBUS_DIR)/system.d/org.sscard.Daemon.conf
 	rm -f $(DESTDIR)$(DBUS_DIR)/system-services/org.sscard.Daemon.service

@@ -12,6 +12,10 @@
 //! by the daemon between the steps: read the blank card, personalise it,
 //! read it back, reload the PIN and check it, unblock it.
 //!
+//! With `--ifd` (either way) the bench's readers are on sscard-ifd, the
+//! simulator's own pcscd driver, instead of vpcd: one reader whose second
+//! slot holds the PSAM.
+//!
 //! Run it with `scripts/demo`. Any step that fails ends it with exit code 1.
 
 use sscard_testkit as support;
@@ -21,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use support::bench::{Bench, Slot};
+use support::bench::{Bench, IfdReader, IfdSlot, Slot};
 use support::daemon::{PrivateBus, Sscardd};
 
 const SSN: &str = "11010519491231002X";
@@ -135,11 +139,22 @@ fn start_daemon(bench: &Bench) -> Result<(PrivateBus, Sscardd, String), String> 
     Ok((bus, daemon, config_arg))
 }
 
-fn demo() -> Result<(), String> {
+/// The bench: vpcd's, or with `--ifd` one two-slot reader on sscard-ifd.
+fn start_bench(ifd: bool) -> Bench {
+    let bench = if ifd {
+        Bench::start_ifd(&[IfdReader::new(&[IfdSlot::default(), IfdSlot::default()])])
+    } else {
+        Bench::start()
+    };
+    let driver = if ifd { "sscard-ifd" } else { "vpcd" };
+    println!("bench: private pcscd with the {driver} driver, socket {}", bench.socket().display());
+    bench
+}
+
+fn demo(ifd: bool) -> Result<(), String> {
     let ctl = ctl_binary()?;
     println!("sscard demo: a counter's workflow through sscardd, driven by sscardctl");
-    let mut bench = Bench::start();
-    println!("bench: private pcscd with the vpcd driver, socket {}", bench.socket().display());
+    let mut bench = start_bench(ifd);
     bench.insert(Slot::Sam, "psam", &[]);
     println!("bench: a PSAM in {:?}", bench.reader_name(Slot::Sam));
     bench.insert(Slot::Card, "card", &["--gen", "3"]);
@@ -286,11 +301,10 @@ impl Counter {
 }
 
 /// The counter without a PSAM.
-fn demo_hsm() -> Result<(), String> {
+fn demo_hsm(ifd: bool) -> Result<(), String> {
     let ctl = ctl_binary()?;
     println!("sscard demo --hsm: a counter without a PSAM; the keys sit in its back end's encryption machine");
-    let mut bench = Bench::start();
-    println!("bench: private pcscd with the vpcd driver, socket {}", bench.socket().display());
+    let mut bench = start_bench(ifd);
     bench.insert(Slot::Card, "card", &["--gen", "3"]);
     println!("bench: a blank gen3 card in {:?}, and no PSAM", bench.reader_name(Slot::Card));
     let (bus, _daemon, config_arg) = start_daemon(&bench)?;
@@ -359,7 +373,8 @@ fn demo_hsm() -> Result<(), String> {
 
 fn main() -> ExitCode {
     let hsm = std::env::args().any(|a| a == "--hsm");
-    match if hsm { demo_hsm() } else { demo() } {
+    let ifd = std::env::args().any(|a| a == "--ifd");
+    match if hsm { demo_hsm(ifd) } else { demo(ifd) } {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("demo: {e}");

@@ -54,6 +54,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("libsscard", &["sscard-client", "sscard-model", "sscard-contract"]),
     ("sscard-bridge", &["libsscard", "sscard-client", "sscard-model", "sscard-contract"]),
     ("sscard-sim", &["sscard-apdu", "sscard-model", "sscard-transport", "sscard-contract"]),
+    // The reader driver pcscd loads: libc only, none of ours.
+    ("sscard-ifd", &[]),
     // Dev-only: the root package's tests, benchmarks and demo use it.
     (
         "sscard-testkit",
@@ -65,6 +67,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sscard-transport",
             "sscard-client",
             "sscard-sim",
+            "sscard-ifd",
         ],
     ),
 ];

@@ -228,6 +228,8 @@ fn packages_install_run_and_purge_cleanly() {
         ("/usr/bin/sscardctl".to_owned(), 0o755),
         ("/usr/bin/sscard-sim".to_owned(), 0o755),
         ("/usr/bin/sscard-bridge".to_owned(), 0o755),
+        ("/usr/lib/pcsc/drivers/serial/libsscard_ifd.so".to_owned(), 0o644),
+        ("/usr/share/doc/sscard-sim/examples/reader.conf".to_owned(), 0o644),
         (format!("/usr/lib/{triplet}/libsscard.so.1"), 0o644),
         (format!("/usr/lib/{triplet}/pkgconfig/sscard.pc"), 0o644),
         ("/usr/include/sscard.h".to_owned(), 0o644),
@@ -483,7 +485,8 @@ fn make_install_and_the_packages_install_the_same_files() {
             let path = line.split(" ./").nth(1).unwrap_or("").split(" -> ").next().unwrap().to_owned();
             if kind == 'd'
                 || path.is_empty()
-                || path.starts_with("usr/share/doc/")
+                // Debian's own files there; the driver's examples are ours.
+                || (path.starts_with("usr/share/doc/") && !path.starts_with("usr/share/doc/sscard-sim/examples/"))
                 || path.starts_with("usr/share/lintian/")
             {
                 continue;

@@ -63,8 +63,56 @@ pub struct Bench {
     /// be killed and started again inside them.
     holder: Child,
     pcscd: Option<Child>,
+    /// How many readers (slots) pcscd shows once it is up.
     slots: u16,
     cards: Vec<(Slot, Child)>,
+}
+
+/// One slot of a reader on sscard-ifd, the project's own reader driver
+/// (docs/interfaces.md, "The virtual reader driver (sscard-ifd)").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IfdSlot {
+    /// Short APDUs only: extended ones are refused, dwMaxAPDUDataSize = 0.
+    pub short: bool,
+    /// A PIN pad, typed on with [`Bench::press`].
+    pub pinpad: bool,
+    /// The pad answers `6B 80` to a PIN of the wrong length, not `64 03`.
+    pub length_error_6b80: bool,
+}
+
+/// A reader.conf entry for sscard-ifd: one slot, or two (the second is
+/// the SAM slot, "… 00 01"). Entry `n`'s slots are `Slot::Reader(2n)` and
+/// `Slot::Reader(2n + 1)`, named and numbered as on the vpcd bench.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfdReader {
+    pub slots: Vec<IfdSlot>,
+    /// wIdVendor and wIdProduct in GET_TLV_PROPERTIES.
+    pub usb_id: (u16, u16),
+}
+
+impl IfdReader {
+    pub fn new(slots: &[IfdSlot]) -> IfdReader {
+        IfdReader { slots: slots.to_vec(), usb_id: (0, 0) }
+    }
+}
+
+/// The sscard-ifd driver as the build made it: `SSCARD_IFD` if set, else
+/// `libsscard_ifd.so` in the running executable's target directory. The
+/// test kit depends on sscard-ifd, so cargo builds the cdylib (into
+/// `deps/`, and at the top when it is built by name) before any test that
+/// can use the kit; the newer of the two is taken.
+pub fn ifd_driver() -> PathBuf {
+    if let Some(path) = std::env::var_os("SSCARD_IFD") {
+        return PathBuf::from(path);
+    }
+    let dir = crate::program("sscard-ifd").parent().expect("the target directory").to_owned();
+    let candidates = [dir.join("deps/libsscard_ifd.so"), dir.join("libsscard_ifd.so")];
+    candidates
+        .iter()
+        .filter_map(|p| Some((fs::metadata(p).ok()?.modified().ok()?, p)))
+        .max()
+        .map(|(_, p)| p.clone())
+        .unwrap_or_else(|| panic!("bench: no libsscard_ifd.so in {} (cargo build -p sscard-ifd)", dir.display()))
 }
 
 /// The simulator binary: `SSCARD_SIM` if set, else the build's
@@ -94,11 +142,7 @@ impl Bench {
     /// each reader.conf entry gives two) and no cards.
     pub fn start_with_slots(slots: u16) -> Bench {
         let slots = slots.max(2).div_ceil(2) * 2;
-        let dir = tempfile::Builder::new().prefix("sscard-bench-").tempdir().expect("bench: temp dir");
-        let run = dir.path().join("run");
-        let conf = dir.path().join("conf");
-        fs::create_dir_all(&run).expect("bench: run dir");
-        fs::create_dir_all(&conf).expect("bench: conf dir");
+        let (dir, conf) = Bench::new_dir();
         for entry in 0..slots / 2 {
             let port = VPCD_BASE_PORT + 2 * entry;
             // vpcd keeps its port in a global, so two entries loading the
@@ -124,6 +168,68 @@ impl Bench {
             )
             .expect("bench: reader.conf");
         }
+        Bench::launch(dir, slots)
+    }
+
+    /// Starts a private pcscd whose readers are on sscard-ifd instead of
+    /// vpcd, one reader.conf entry per `readers` item, and no cards.
+    pub fn start_ifd(readers: &[IfdReader]) -> Bench {
+        let (dir, conf) = Bench::new_dir();
+        let ifd = dir.path().join("ifd");
+        fs::create_dir_all(&ifd).expect("bench: ifd dir");
+        let driver = ifd_driver();
+        let mut slots = 0;
+        for (entry, reader) in readers.iter().enumerate() {
+            let entry = entry as u16;
+            assert!((1..=2).contains(&reader.slots.len()), "bench: an sscard-ifd reader has one or two slots");
+            let mut config = format!(
+                "# sscard-ifd, reader.conf entry {entry}\ncontrol = {}\nvendor = {:#06x}\nproduct = {:#06x}\n",
+                ifd.join(format!("control{entry}.sock")).display(),
+                reader.usb_id.0,
+                reader.usb_id.1
+            );
+            for (n, slot) in reader.slots.iter().enumerate() {
+                config.push_str(&format!(
+                    "[slot {n}]\nport = {}\nshort = {}\npinpad = {}\nlength_error = {}\n",
+                    VPCD_BASE_PORT + 2 * entry + n as u16,
+                    slot.short,
+                    slot.pinpad,
+                    if slot.length_error_6b80 { "6B80" } else { "6403" }
+                ));
+            }
+            let config_path = ifd.join(format!("ifd{entry}.conf"));
+            fs::write(&config_path, config).expect("bench: sscard-ifd configuration");
+            // A copy per entry, as for vpcd: pcscd names the readers of one
+            // library "… 01 00", "… 02 00", and the bench's names end "00 0n".
+            let library = ifd.join(format!("libsscard_ifd-{entry}.so"));
+            fs::copy(&driver, &library).expect("bench: copy of the sscard-ifd driver");
+            fs::write(
+                conf.join(format!("ifd{entry}")),
+                format!(
+                    "FRIENDLYNAME \"{}\"\nDEVICENAME   {}\nLIBPATH      {}\n",
+                    friendly_name(entry),
+                    config_path.display(),
+                    library.display()
+                ),
+            )
+            .expect("bench: reader.conf");
+            slots += reader.slots.len() as u16;
+        }
+        Bench::launch(dir, slots)
+    }
+
+    /// The bench's directory with its `run` and `conf` folders.
+    fn new_dir() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::Builder::new().prefix("sscard-bench-").tempdir().expect("bench: temp dir");
+        let conf = dir.path().join("conf");
+        fs::create_dir_all(dir.path().join("run")).expect("bench: run dir");
+        fs::create_dir_all(&conf).expect("bench: conf dir");
+        (dir, conf)
+    }
+
+    /// Starts the namespace holder and pcscd, which shows `slots` readers.
+    fn launch(dir: tempfile::TempDir, slots: u16) -> Bench {
+        let run = dir.path().join("run");
         let script = format!(
             "ip link set lo up && mkdir -p /run/pcscd && mount --bind '{}' /run/pcscd && exec sleep infinity",
             run.display()
@@ -265,13 +371,55 @@ impl Bench {
         format!("{} 00 {:02X}", friendly_name(entry), slot.index() % 2)
     }
 
-    /// opensc-tool's reader number for a slot.
+    /// opensc-tool's reader number for a slot: its place in pcscd's list
+    /// (the slot's number on a vpcd bench).
     pub fn reader_number(&self, slot: Slot) -> u16 {
-        slot.index()
+        let name = self.reader_name(slot);
+        self.readers().iter().position(|(n, _)| *n == name).map_or(slot.index(), |i| i as u16)
     }
 
     fn port(&self, slot: Slot) -> u16 {
         VPCD_BASE_PORT + slot.index()
+    }
+
+    /// Sends one line to the sscard-ifd control socket of `slot`'s reader
+    /// (docs/interfaces.md) and returns the answer after `ok`; panics on
+    /// `error`.
+    pub fn ifd_command(&self, slot: Slot, verb: &str, argument: &str) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let path = self.dir.path().join("ifd").join(format!("control{}.sock", slot.index() / 2));
+        let mut stream = std::os::unix::net::UnixStream::connect(&path)
+            .unwrap_or_else(|e| panic!("bench: sscard-ifd control socket {}: {e}", path.display()));
+        writeln!(stream, "{verb} {} {argument}", slot.index() % 2).expect("bench: control write");
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).expect("bench: control read");
+        match line.trim_end().strip_prefix("ok") {
+            Some(rest) => rest.trim().to_owned(),
+            None => panic!("bench: sscard-ifd {verb}: {line}"),
+        }
+    }
+
+    /// Types on the PIN pad of `slot`: digits, `O` for OK, `C` for cancel.
+    /// Keys queue until a PIN entry takes them.
+    pub fn press(&self, slot: Slot, keys: &str) {
+        self.ifd_command(slot, "keys", keys);
+    }
+
+    /// One `key=value` of the slot's pad status (present, entering,
+    /// entries, queued) or statistics (apdus, extended).
+    pub fn ifd_value(&self, slot: Slot, verb: &str, key: &str) -> u64 {
+        let answer = self.ifd_command(slot, verb, "");
+        answer
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or_else(|| panic!("bench: no {key} in {answer:?}"))
+    }
+
+    /// Waits until the pad of `slot` waits for keys.
+    pub fn wait_pad_entry(&self, slot: Slot) {
+        wait_until("a PIN entry on the pad", Duration::from_secs(10), || {
+            self.ifd_value(slot, "status", "entering") == 1
+        });
     }
 
     /// Starts `sscard-sim ROLE --port P ARGS…` inside the bench's network
