@@ -47,6 +47,25 @@ impl Rig {
         Rig { bench, bus, daemon, conn }
     }
 
+    /// A bench whose readers are on sscard-ifd (`Bench::start_ifd`), and the
+    /// daemon; no cards yet.
+    pub async fn on_ifd(readers: &[super::bench::IfdReader], daemon_args: &[&str]) -> Rig {
+        let bench = Bench::start_ifd(readers);
+        let bus = PrivateBus::start(bench.dir(), None);
+        let filter = std::env::var("SSCARDD_LOG").unwrap_or_else(|_| "debug".into());
+        let daemon = Sscardd::start_full(
+            &super::daemon::daemon_binary(),
+            &super::daemon::scripts_dir(),
+            &bench,
+            &bus,
+            &["--authorization", "none"],
+            daemon_args,
+            &filter,
+        );
+        let conn = connect(&bus).await;
+        Rig { bench, bus, daemon, conn }
+    }
+
     /// A card of `generation` (with `--log`), and a PSAM if asked, both
     /// classified by the daemon.
     pub async fn new(generation: u8, with_sam: bool) -> Rig {

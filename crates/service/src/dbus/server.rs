@@ -410,8 +410,7 @@ impl Reader {
     ) -> Result<(), Error> {
         let request = Options::parse("ChangePin", &opts, &[opt::ALLOW_LAST_TRY, opt::PIN_PAD]).and_then(|o| {
             let pins = if o.pin_pad {
-                keypad("ChangePin", &[(keys::OLD_PIN, old_pin), (keys::NEW_PIN, new_pin)])
-                    .map(|()| PinEntry::Keypad)?
+                keypad("ChangePin", &[(keys::OLD_PIN, old_pin), (keys::NEW_PIN, new_pin)]).map(|()| PinEntry::Keypad)?
             } else {
                 PinEntry::Host((
                     pin_arg("ChangePin", old_pin, Field::Pin)?,
