@@ -154,3 +154,46 @@ async fn another_reader_is_served_while_a_pad_waits() {
     rig.bench.press(Slot::Card, &format!("{INITIAL_PIN}O"));
     assert_eq!(call.await.unwrap().expect("VerifyPin"), (true, 3));
 }
+
+/// `sscardctl` with `--reader` the card's reader and `args`; its exit code,
+/// standard output and standard error.
+fn sscardctl(rig: &Rig, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sscardctl"))
+        .args(["--bus", &rig.bus.address(), "--reader", &rig.bench.reader_name(Slot::Card)])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sscardctl");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("stdin");
+    let out = child.wait_with_output().expect("sscardctl");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().expect("exit code"), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sscardctl_uses_the_keypad_when_the_reader_has_one() {
+    let rig = dc4(PAD).await;
+    rig.reader(Slot::Card).await.write_holder_record(holder_dict(3, None), no_opts()).await.expect("personalise");
+    rig.bench.press(Slot::Card, &format!("{INITIAL_PIN}O"));
+    let (code, out, err) = sscardctl(&rig, &["pin", "verify"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("Enter the PIN on the reader's keypad"), "{err}");
+    assert!(out.contains("PIN correct, 3 tries left"), "{out}");
+    rig.bench.press(Slot::Card, "C");
+    let (code, _, err) = sscardctl(&rig, &["pin", "verify"], "");
+    assert_eq!(code, 25, "PinEntryCancelled's exit code: {err}");
+    // --no-pin-pad (or --pin-stdin) types on the host, and the pad is not asked.
+    let (code, out, err) =
+        sscardctl(&rig, &["pin", "verify", "--no-pin-pad", "--pin-stdin"], &format!("{INITIAL_PIN}\n"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("keypad"), "{err}");
+    assert_eq!(rig.bench.ifd_value(Slot::Card, "status", "entries"), 2, "two pad entries, not three");
+    // `readers` shows the pad and the short-APDU slot.
+    let (code, out, _) = sscardctl(&rig, &["readers"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("PINPAD") && out.contains("EXTENDED"), "{out}");
+}
