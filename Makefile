@@ -19,7 +19,8 @@ CARGO ?= cargo
 CARGO_TARGET_DIR ?= target
 
 BIN_DIR ?= $(CARGO_TARGET_DIR)/$(PROFILE)
-# Where the built libsscard.so is (a test build leaves it in deps/).
+# Where the cdylibs are (libsscard.so, libsscard_ifd.so): beside the
+# programs, or in deps/ for the tests.
 LIB_BUILD_DIR ?= $(BIN_DIR)
 # Cargo calls the debug profile "dev".
 CARGO_PROFILE := $(if $(filter debug,$(PROFILE)),dev,$(PROFILE))
@@ -74,7 +75,7 @@ install: install-lib
 	install -D -m 0755 $(BIN_DIR)/sscardctl $(DESTDIR)$(PREFIX)/bin/sscardctl
 	install -D -m 0755 $(BIN_DIR)/sscard-sim $(DESTDIR)$(PREFIX)/bin/sscard-sim
 	@# sscard-ifd, the simulator's reader driver for pcscd, and its examples.
-	install -D -m 0644 $(BIN_DIR)/libsscard_ifd.so $(DESTDIR)$(PCSC_DRIVER_DIR)/libsscard_ifd.so
+	install -D -m 0644 $(LIB_BUILD_DIR)/libsscard_ifd.so $(DESTDIR)$(PCSC_DRIVER_DIR)/libsscard_ifd.so
 	install -D -m 0644 etc/sscard-ifd/reader.conf $(DESTDIR)$(IFD_EXAMPLES_DIR)/reader.conf
 	install -D -m 0644 etc/sscard-ifd/sscard-ifd.conf $(DESTDIR)$(IFD_EXAMPLES_DIR)/sscard-ifd.conf
 	install -D -m 0755 $(BIN_DIR)/sscard-bridge $(DESTDIR)$(PREFIX)/bin/sscard-bridge
