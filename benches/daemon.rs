@@ -16,7 +16,10 @@
 //!
 //! `cargo bench --bench daemon [-- --runs N --slow-runs N --seconds S
 //! --slow-seconds S --rss-calls N --idle-seconds S --starts N --inserts N
-//! --soak S --same-entry --baseline PATH --baseline-scripts DIR]`
+//! --soak S --same-entry --baseline PATH --baseline-scripts DIR --ifd]`
+//!
+//! `--ifd` puts the four two-slot readers on sscard-ifd, the project's
+//! event-driven reader driver, instead of vpcd, which pcscd polls.
 //!
 //! The cards are personalised gen2 cards (T=0), and a PSAM is in the bench
 //! throughout, as at a counter: a gen2 ReadCard reads the PSAM's terminal
@@ -50,7 +53,7 @@ use sscard_client::{Manager1Proxy, Reader1Proxy};
 use sscard_ops::{Engine, ReadOptions};
 use sscard_script::Cards;
 use sscard_transport::{CardConnection, Transport};
-use support::bench::{Bench, Slot, die_with_parent, terminate};
+use support::bench::{Bench, IfdReader, IfdSlot, Slot, die_with_parent, terminate};
 use support::client::{connect, no_opts, reader_at, text};
 use support::daemon::{PrivateBus, Sscardd, daemon_binary, scripts_dir};
 use support::measure::{PresenceWatcher, Stats, arg, arg_text, flag, mib, ms, rss_kib, stats};
@@ -97,6 +100,9 @@ struct Options {
     baseline: Option<PathBuf>,
     /// The baseline's profiles.
     baseline_scripts: Option<PathBuf>,
+    /// The readers on sscard-ifd, the project's event-driven driver, instead
+    /// of vpcd, which pcscd polls every 400 ms.
+    ifd: bool,
 }
 
 struct Goal {
@@ -730,7 +736,13 @@ async fn run(o: &Options) -> Vec<Goal> {
     let binary = daemon_binary();
     println!("sscardd: {}", binary.display());
     let engine = Engine::load(&scripts_dir()).expect("profiles");
-    let mut bench = Bench::start_with_slots(8);
+    // Four two-slot readers either way: slots named and numbered alike.
+    let mut bench = if o.ifd {
+        println!("readers: sscard-ifd ({})", support::bench::ifd_driver().display());
+        Bench::start_ifd(&vec![IfdReader::new(&[IfdSlot::default(), IfdSlot::default()]); 4])
+    } else {
+        Bench::start_with_slots(8)
+    };
     let images: Vec<PathBuf> = (0..card_slots().len()).map(|i| bench.dir().join(format!("card-{i}.json"))).collect();
     let logs = Logs { card: bench.dir().join("card-0.log"), psam: bench.dir().join("psam.log") };
     let log_arg = logs.card.to_string_lossy().into_owned();
@@ -989,6 +1001,14 @@ async fn run(o: &Options) -> Vec<Goal> {
     println!("| pcscd reports the card (SCardGetStatusChange) | {} | {} |", ms(pcscd.median), ms(pcscd.p90));
     println!("| CardInserted reaches a client | {} | {} |", ms(signal.median), ms(signal.p90));
     println!("| the daemon's share (per insert, signal − pcscd) | {} | {} |", ms(share.median), ms(share.p90));
+    if o.ifd {
+        goals.push(Goal {
+            what: "insertion → CardInserted (median), readers on sscard-ifd",
+            goal: "≤ 20 ms",
+            measured: ms(signal.median),
+            met: signal.median <= Duration::from_millis(20),
+        });
+    }
 
     assert!(daemon.running(), "sscardd still runs after the benchmark:\n{}", daemon.log_text());
     drop(daemon);
@@ -1012,6 +1032,7 @@ fn main() -> std::process::ExitCode {
         soak: arg("--soak", 0) as u64,
         baseline: arg_text("--baseline").map(PathBuf::from),
         baseline_scripts: arg_text("--baseline-scripts").map(PathBuf::from),
+        ifd: flag("--ifd"),
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
