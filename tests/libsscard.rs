@@ -1061,3 +1061,34 @@ fn header_declares_every_export_and_the_soname_is_libsscard_so_1() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "-14\n");
 }
+
+/// A C caller's PIN functions on a reader with a PIN pad (sscard-ifd,
+/// through pcscd): the keypad collects the PINs, pinentry is never asked,
+/// and the pad's refusals are the prompt's codes.
+#[tokio::test]
+async fn pin_functions_on_a_pin_pad_reader() {
+    use support::bench::{IfdReader, IfdSlot};
+    let pad = IfdSlot { short: false, pinpad: true, length_error_6b80: false };
+    let dir = tempfile::tempdir().expect("config dir").keep();
+    let config = config_file(&dir);
+    let mut rig = Rig::on_ifd(&[IfdReader::new(&[pad, IfdSlot::default()])], &["--config", &config]).await;
+    rig.insert_sam().await;
+    rig.insert_card(Slot::Card, 3, &["--region", REGION, "--serial", SERIAL, "--initial-pin", INITIAL]).await;
+    personalize(&rig, 3, "张三", None).await;
+    let pins = FakePinentry::new(rig.bench.dir());
+    let mut lib = Lib::new(&rig);
+    lib.set("SSCARD_PINENTRY", pins.program());
+    let call = |function: &str, keys: &str| {
+        pins.answer(&[]);
+        rig.bench.press(Slot::Card, keys);
+        lib.call(function, &[b"1"])
+    };
+    call("iVerifyPIN", &format!("{INITIAL}O")).ok();
+    call("iVerifyPIN", &format!("{WRONG}O")).fails(-51, "PIN校验失败，剩余次数2次");
+    call("iVerifyPIN", "C").fails(-31, "密码输入已取消");
+    call("iVerifyPIN", "1234O").fails(-33, "密码长度错误");
+    call("iChangePIN", &format!("{INITIAL}O{NEW}O{OTHER}O")).fails(-34, "两次输入的密码不一致");
+    call("iChangePIN", &format!("{INITIAL}O{NEW}O{NEW}O")).ok();
+    call("iVerifyPIN", &format!("{NEW}O")).ok();
+    assert!(pins.commands().is_empty(), "pinentry was started: {}", pins.commands());
+}
