@@ -24,6 +24,34 @@ fn pad_refusal_text(refusal: PadRefusal) -> &'static str {
     }
 }
 
+/// Whether `parts` use one of the keypad's secrets as bytes (its length,
+/// `${#pin}`, is the host's to know).
+fn uses_keypad_bytes(values: &Values, parts: &[Part]) -> bool {
+    parts.iter().any(|part| matches!(part, Part::Value { name, .. } if values.keypad.contains(name)))
+}
+
+/// Refuses, before anything is sent, a use of the keypad's secrets that the
+/// pad cannot fill in: only a whole secret in a card command's data can be
+/// (the host holds only its place, `FF`s, which must never reach a card as
+/// a PIN).
+fn check_keypad_use(values: &Values, step: &Step) -> Result<(), RunError> {
+    if values.keypad.is_empty() {
+        return Ok(());
+    }
+    let data = step.apdu.data.as_deref().unwrap_or_default();
+    let sliced =
+        data.iter().any(|p| matches!(p, Part::Value { name, slice: Some(_), .. } if values.keypad.contains(name)));
+    let outside = uses_keypad_bytes(values, &step.apdu.head) || uses_keypad_bytes(values, &step.apdu.tail);
+    let on_sam = step.slot == Slot::Sam && uses_keypad_bytes(values, data);
+    if sliced || outside || on_sam {
+        return Err(RunError::Value {
+            pos: step.pos.clone(),
+            problem: "a PIN from the reader's keypad can only go whole into a card command's data".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Where the keypad's secrets fall in `parts`, the command's data: their
 /// offsets, when the step sends any.
 fn keypad_offsets(values: &Values, parts: &[Part], chunk: Option<(usize, usize)>) -> Vec<(usize, String)> {
@@ -352,6 +380,12 @@ pub fn run_from(
                     return Err(RunError::Check { pos: check.pos.clone(), outcome: check.outcome });
                 }
             }
+            Item::Directive(Directive::Let { parts, pos, .. }) if uses_keypad_bytes(&values, parts) => {
+                return Err(RunError::Value {
+                    pos: pos.clone(),
+                    problem: "a PIN from the reader's keypad never reaches the host".into(),
+                });
+            }
             Item::Directive(Directive::Let { name, parts, .. }) => {
                 let mut out = buffer_for(&values, parts, None);
                 expand(&values, parts, None, &mut out)?;
@@ -569,6 +603,7 @@ fn exec(
     trace: &mut dyn FnMut(&TraceEntry<'_>),
     chunk: Option<(usize, usize)>,
 ) -> Result<StatusWord, RunError> {
+    check_keypad_use(values, step)?;
     let command = build(values, &step.apdu, chunk, &step.pos)?;
     if step.slot == Slot::Card {
         cards.effects.sending(step.effects);
@@ -714,5 +749,54 @@ mod tests {
         assert_eq!(command.data_capacity(), command.data().len(), "one allocation of the final size");
         assert_eq!(command.data()[..7], [0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0xFF]);
         assert!(!shown.contains("123456") && shown.contains("${old_pin}"), "{shown}");
+    }
+
+    /// A card that answers 9000 to everything and keeps what it was sent.
+    struct Recording(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+    impl sscard_transport::VirtualCard for Recording {
+        fn reset(&mut self) -> Vec<u8> {
+            vec![0x3B, 0x80, 0x80, 0x01, 0x01]
+        }
+        fn process(&mut self, command: &[u8]) -> Vec<u8> {
+            self.0.lock().unwrap().push(command.to_vec());
+            vec![0x90, 0x00]
+        }
+    }
+
+    /// Runs `source` with `pin` from the keypad, on a card and a PSAM that
+    /// record; what each was sent.
+    fn run_with_keypad(source: &str) -> (Result<Finished, RunError>, usize) {
+        use sscard_transport::{CardConnection, InProcessConnection};
+        let script = crate::parse("t.apdu", source, &[]).unwrap();
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut card = InProcessConnection::new(Recording(sent.clone()));
+        let mut sam = InProcessConnection::new(Recording(sent.clone()));
+        let (mut card_tx, mut sam_tx) = (card.begin().unwrap(), sam.begin().unwrap());
+        let mut cards = Cards::new(&mut card_tx, Some(&mut sam_tx));
+        let mut values = Values::new();
+        values.from_keypad("pin", 6);
+        let result = run(&script, &StatusTable::default(), &mut cards, values, &mut |_| {});
+        let count = sent.lock().unwrap().len();
+        (result, count)
+    }
+
+    #[test]
+    fn a_keypad_pin_goes_only_whole_into_a_card_commands_data() {
+        for source in [
+            "secret pin\ncard: 00 20 00 00 [${pin[0..2]}]\n",
+            "secret pin\nsam: 80 1A 00 00 [${pin}]\n",
+            "secret pin\ncard: 00 20 00 ${pin}\n",
+            "secret pin\nlet copy = ${pin}\ncard: 00 84 00 00 08\n",
+        ] {
+            let (result, sent) = run_with_keypad(source);
+            assert!(matches!(result, Err(RunError::Value { .. })), "{source}: {result:?}");
+            assert_eq!(sent, 0, "{source}: the keypad's placeholder reached a card");
+        }
+        // A whole one goes to the reader's pad, which this transport has
+        // not: refused as such, with nothing sent to the card.
+        let (result, sent) = run_with_keypad("secret pin\ncard: 00 20 00 00 [${pin}]\n");
+        assert!(matches!(result, Err(RunError::Transport { source: TransportError::NoPinPad, .. })), "{result:?}");
+        assert_eq!(sent, 0);
     }
 }
