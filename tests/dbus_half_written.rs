@@ -9,46 +9,9 @@
 use sscard_testkit as support;
 
 use sscard_client::{Dict, Reader1Proxy};
-use sscard_model::Ssn;
 use support::bench::Slot;
 use support::client::*;
 use support::removal::*;
-
-/// Record B's holder: male, born 1985-06-15, a name with no extension.
-const NAME_B: &str = "李四";
-const BIRTH_DATE_B: &str = "1985-06-15";
-
-fn ssn_b() -> String {
-    let digits = "44030519850615013";
-    format!("{digits}{}", Ssn::check_character(digits).expect("17 digits"))
-}
-
-/// Record B: every key of `holder_dict` (record A), with another holder.
-fn record_b(generation: u8) -> Dict {
-    let mut d = holder_dict(generation, None);
-    for (k, v) in [("ssn", ssn_b().as_str()), ("name", NAME_B), ("sex", "1"), ("birth_date", BIRTH_DATE_B)] {
-        d.insert(k.to_owned(), string_value(v));
-    }
-    d
-}
-
-/// The `inconsistent` lines of a card-info dictionary; `None` without the key.
-fn inconsistent(info: &Dict) -> Option<Vec<String>> {
-    let value = info.get("inconsistent")?;
-    Some(Vec::<String>::try_from(value.try_clone().expect("clone")).expect("inconsistent is as"))
-}
-
-/// The card-info keys of the holder.
-fn holder(info: &Dict) -> [Option<String>; 4] {
-    ["ssn", "name", "sex", "birth_date"].map(|k| text(info, k))
-}
-
-/// The 1-based index, among the card's APDUs, of the UPDATE RECORD of `tag`.
-fn update_record_index(log: &[String], tag: u8) -> usize {
-    let head = format!("00DC{tag:02X}30");
-    let at = log.iter().position(|apdu| apdu.starts_with(&head));
-    at.unwrap_or_else(|| panic!("no UPDATE RECORD of tag {tag:02X} in {log:#?}")) + 1
-}
 
 /// `sscardctl --bus <rig's bus> ARGS…`, expecting exit code 0.
 fn sscardctl(rig: &Rig, args: &[&str]) -> String {

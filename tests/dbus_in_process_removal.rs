@@ -14,11 +14,11 @@ use sscard_testkit as support;
 
 use sscard_client::{CallError, Dict, Reader1Proxy};
 use sscard_contract::ErrorName;
-use sscard_model::Ssn;
 use sscard_sim::{CardImage, Generation, SimulatedCard, UserCard};
 use sscard_transport::{Fault, VirtualReader};
-use support::client::{INITIAL_PIN, NEW_PIN, SSN, holder_dict, no_opts, string_value, text};
+use support::client::{INITIAL_PIN, NEW_PIN, SSN, holder_dict, no_opts, text};
 use support::in_process::{InProcessDaemon, Shared, image_of, logged_since, reference_psam, shared_card};
+use support::removal::{BIRTH_DATE_B, NAME_B, holder, inconsistent, old_or_new, record_b, ssn_b, update_record_index};
 
 const PHOTO_LEN: usize = 700;
 
@@ -61,30 +61,6 @@ async fn after_removal(rig: &InProcessDaemon, what: &str) {
     rig.wait_kind("Card", "none").await;
     let manager = rig.manager().await;
     assert_eq!(manager.list_readers().await.expect("ListReaders").len(), 2, "{what}");
-}
-
-/// Every record of `now` equals the one in `old` or in `new`.
-fn old_or_new(now: &CardImage, old: &CardImage, new: &CardImage, what: &str) {
-    for (file, now_map, old_map, new_map) in
-        [("EF05", &now.ef05, &old.ef05, &new.ef05), ("EF06", &now.ef06, &old.ef06, &new.ef06)]
-    {
-        let tags: std::collections::BTreeSet<_> = now_map.keys().chain(old_map.keys()).chain(new_map.keys()).collect();
-        for tag in tags {
-            let v = now_map.get(tag);
-            assert!(v == old_map.get(tag) || v == new_map.get(tag), "{what}: {file}/{tag} is neither old nor new");
-        }
-    }
-    // gen2 writes the photo in 255-byte UPDATE BINARY chunks (T=0 takes no
-    // longer command), each atomic: a pulled card holds the new chunks up
-    // to some boundary and the old ones after it. gen3 writes it in one.
-    let chunk = if now.generation == 2 { 255 } else { now.photo.0.len().max(1) };
-    let len = now.photo.0.len().max(old.photo.0.len()).max(new.photo.0.len());
-    let byte = |img: &CardImage, i: usize| img.photo.0.get(i).copied().unwrap_or(0);
-    let torn = (0..=len.div_ceil(chunk)).all(|k| {
-        let cut = (k * chunk).min(len);
-        (0..len).any(|i| byte(now, i) != if i < cut { byte(new, i) } else { byte(old, i) })
-    });
-    assert!(!torn, "{what}: EF08 is not new up to a chunk boundary and old after it");
 }
 
 async fn write_removed_at_every_apdu(generation: u8) {
@@ -197,42 +173,6 @@ async fn gen2_activate_removed_at_every_apdu() {
 }
 
 // A card left half-personalised.
-
-/// Record B's holder: male, born 1985-06-15, a name with no extension.
-const NAME_B: &str = "李四";
-const BIRTH_DATE_B: &str = "1985-06-15";
-
-fn ssn_b() -> String {
-    let digits = "44030519850615013";
-    format!("{digits}{}", Ssn::check_character(digits).expect("17 digits"))
-}
-
-/// Record B: every key of `holder_dict` (record A), with another holder.
-fn record_b(generation: u8) -> Dict {
-    let mut d = holder_dict(generation, None);
-    for (k, v) in [("ssn", ssn_b().as_str()), ("name", NAME_B), ("sex", "1"), ("birth_date", BIRTH_DATE_B)] {
-        d.insert(k.to_owned(), string_value(v));
-    }
-    d
-}
-
-/// The `inconsistent` lines of a card-info dictionary; `None` without the key.
-fn inconsistent(info: &Dict) -> Option<Vec<String>> {
-    let value = info.get("inconsistent")?;
-    Some(Vec::<String>::try_from(value.try_clone().expect("clone")).expect("inconsistent is as"))
-}
-
-/// The card-info keys of the holder.
-fn holder(info: &Dict) -> [Option<String>; 4] {
-    ["ssn", "name", "sex", "birth_date"].map(|k| text(info, k))
-}
-
-/// The 1-based index, among the card's APDUs, of the UPDATE RECORD of `tag`.
-fn update_record_index(log: &[String], tag: u8) -> usize {
-    let head = format!("00DC{tag:02X}30");
-    let at = log.iter().position(|apdu| apdu.starts_with(&head));
-    at.unwrap_or_else(|| panic!("no UPDATE RECORD of tag {tag:02X} in {log:#?}")) + 1
-}
 
 async fn read(reader: &Reader1Proxy<'_>, what: &str) -> Dict {
     reader.read_card(no_opts()).await.unwrap_or_else(|e| panic!("{what}: ReadCard: {e}"))

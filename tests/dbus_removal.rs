@@ -8,36 +8,11 @@
 
 use sscard_testkit as support;
 
-use sscard_sim::CardImage;
 use support::bench::Slot;
 use support::client::*;
 use support::removal::*;
 
 const PHOTO_LEN: usize = 700;
-
-/// Every record of `now` equals the one in `old` or in `new`.
-fn old_or_new(now: &CardImage, old: &CardImage, new: &CardImage, what: &str) {
-    for (file, now_map, old_map, new_map) in
-        [("EF05", &now.ef05, &old.ef05, &new.ef05), ("EF06", &now.ef06, &old.ef06, &new.ef06)]
-    {
-        let tags: std::collections::BTreeSet<_> = now_map.keys().chain(old_map.keys()).chain(new_map.keys()).collect();
-        for tag in tags {
-            let v = now_map.get(tag);
-            assert!(v == old_map.get(tag) || v == new_map.get(tag), "{what}: {file}/{tag} is neither old nor new");
-        }
-    }
-    // gen2 writes the photo in 255-byte UPDATE BINARY chunks (T=0 takes no
-    // longer command), each atomic: a pulled card holds the new chunks up
-    // to some boundary and the old ones after it. gen3 writes it in one.
-    let chunk = if now.generation == 2 { 255 } else { now.photo.0.len().max(1) };
-    let len = now.photo.0.len().max(old.photo.0.len()).max(new.photo.0.len());
-    let byte = |img: &CardImage, i: usize| img.photo.0.get(i).copied().unwrap_or(0);
-    let torn = (0..=len.div_ceil(chunk)).all(|k| {
-        let cut = (k * chunk).min(len);
-        (0..len).any(|i| byte(now, i) != if i < cut { byte(new, i) } else { byte(old, i) })
-    });
-    assert!(!torn, "{what}: EF08 is not new up to a chunk boundary and old after it");
-}
 
 async fn write_removed_at_every_apdu(generation: u8) {
     let mut rig = Rig::empty(2, &[]).await;

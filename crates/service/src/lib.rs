@@ -350,7 +350,7 @@ impl Service<AnyBackend> {
         config: ServiceConfig,
         events: mpsc::UnboundedSender<Event>,
     ) -> std::io::Result<Service> {
-        Service::start_with(AnyBackend::Pcsc(PcscBackend), engine, config, events)
+        Service::start_with(AnyBackend::Pcsc(PcscBackend::default()), engine, config, events)
     }
 }
 

@@ -32,7 +32,18 @@ impl Rig {
 
     /// Like [`Rig::empty`], with the daemon's `RUST_LOG` set to `filter`.
     pub async fn empty_logged(slots: u16, daemon_args: &[&str], filter: &str) -> Rig {
-        let bench = Bench::start_with_slots(slots);
+        Rig::on_bench(Bench::start_with_slots(slots), daemon_args, filter).await
+    }
+
+    /// A bench whose readers are on sscard-ifd (`Bench::start_ifd`), and the
+    /// daemon; no cards yet.
+    pub async fn on_ifd(readers: &[super::bench::IfdReader], daemon_args: &[&str]) -> Rig {
+        let filter = std::env::var("SSCARDD_LOG").unwrap_or_else(|_| "debug".into());
+        Rig::on_bench(Bench::start_ifd(readers), daemon_args, &filter).await
+    }
+
+    /// A private bus and sscardd over `bench`, the daemon logging at `filter`.
+    async fn on_bench(bench: Bench, daemon_args: &[&str], filter: &str) -> Rig {
         let bus = PrivateBus::start(bench.dir(), None);
         let daemon = Sscardd::start_full(
             &super::daemon::daemon_binary(),
@@ -42,25 +53,6 @@ impl Rig {
             &["--authorization", "none"],
             daemon_args,
             filter,
-        );
-        let conn = connect(&bus).await;
-        Rig { bench, bus, daemon, conn }
-    }
-
-    /// A bench whose readers are on sscard-ifd (`Bench::start_ifd`), and the
-    /// daemon; no cards yet.
-    pub async fn on_ifd(readers: &[super::bench::IfdReader], daemon_args: &[&str]) -> Rig {
-        let bench = Bench::start_ifd(readers);
-        let bus = PrivateBus::start(bench.dir(), None);
-        let filter = std::env::var("SSCARDD_LOG").unwrap_or_else(|_| "debug".into());
-        let daemon = Sscardd::start_full(
-            &super::daemon::daemon_binary(),
-            &super::daemon::scripts_dir(),
-            &bench,
-            &bus,
-            &["--authorization", "none"],
-            daemon_args,
-            &filter,
         );
         let conn = connect(&bus).await;
         Rig { bench, bus, daemon, conn }

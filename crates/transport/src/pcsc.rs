@@ -86,7 +86,18 @@ fn read_features(card: &pcsc::Card) -> ReaderFeatures {
 
 impl PcscConnection {
     /// Connects in shared mode, letting the reader choose T=0 or T=1.
+    /// Connects in shared mode, asking the reader what it is first.
     pub fn connect(ctx: &Context, reader: &str) -> Result<PcscConnection, TransportError> {
+        PcscConnection::connect_knowing(ctx, reader, None)
+    }
+
+    /// Connects in shared mode, with what the reader said of itself when
+    /// it appeared, or asking it when that is not known.
+    fn connect_knowing(
+        ctx: &Context,
+        reader: &str,
+        known: Option<ReaderFeatures>,
+    ) -> Result<PcscConnection, TransportError> {
         let name = CString::new(reader).map_err(|_| TransportError::UnknownReader(reader.to_owned()))?;
         let card = ctx.connect(&name, ShareMode::Shared, Protocols::ANY).map_err(|e| match e {
             pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => {
@@ -94,7 +105,7 @@ impl PcscConnection {
             }
             other => other.into(),
         })?;
-        let features = read_features(&card);
+        let features = known.unwrap_or_else(|| read_features(&card));
         let (atr, caps) = Self::identify(&card, &features)?;
         Ok(PcscConnection {
             ctx: ctx.clone(),
@@ -353,8 +364,20 @@ impl CardConnection for PcscConnection {
 /// Readers through pcscd. Every connection has its own context: pcsc-lite
 /// serialises the calls of one context, and the monitor's is blocked in
 /// `SCardGetStatusChange`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PcscBackend;
+///
+/// It keeps what each reader said of itself when it appeared
+/// ([`Backend::features`]), so that connecting to its cards asks it again
+/// only for a reader it never asked.
+#[derive(Debug, Default, Clone)]
+pub struct PcscBackend {
+    known: Arc<std::sync::Mutex<std::collections::HashMap<String, ReaderFeatures>>>,
+}
+
+impl PcscBackend {
+    fn known(&self, reader: &str) -> Option<ReaderFeatures> {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(reader).cloned()
+    }
+}
 
 impl Backend for PcscBackend {
     type Connection = PcscConnection;
@@ -362,7 +385,7 @@ impl Backend for PcscBackend {
 
     fn connect(&self, reader: &str) -> Result<PcscConnection, TransportError> {
         let ctx = Context::establish(Scope::User)?;
-        PcscConnection::connect(&ctx, reader)
+        PcscConnection::connect_knowing(&ctx, reader, self.known(reader))
     }
 
     fn monitor(&self) -> Result<PcscMonitor, TransportError> {
@@ -384,9 +407,12 @@ impl Backend for PcscBackend {
                     // Dropping the handle pcsc gives back would reset the card.
                     std::mem::forget(card);
                 }
+                let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                known.insert(reader.to_owned(), features.clone());
                 features
             }
             Err(e) => {
+                // Not kept: a connection to its card asks the reader itself.
                 tracing::debug!(reader, "no direct connection to ask the reader's features: {e}");
                 ReaderFeatures::default()
             }
